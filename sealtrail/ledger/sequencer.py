@@ -1,0 +1,255 @@
+"""The sequencer: assigns indices, links stream chains, commits appends in groups.
+
+:class:`LogWriter` does one commit: a group of append requests in one exclusive write
+transaction of the store. :class:`Sequencer` feeds it from asyncio: while one group is being
+committed (in a dedicated thread, so fsync never blocks the event loop), new requests queue up
+and form the next group — group commit, so throughput grows with concurrency. A caller's future
+resolves only after its group's ``COMMIT`` returned, i.e. after its events are durable.
+
+Commit protocol and its crash states (see also sqlite_store):
+
+1. take the write lock; read the log size. If it is not the size this writer last committed
+   (another process appended, or a commit failed), reload the right edge of the tree and forget
+   the stream-head cache — so a second process never forks the log;
+2. per request, resolve idempotency against stored events and earlier requests of the group;
+   a request with a conflict fails whole (all or nothing) and the others go on;
+3. build events (index, server time, salt, previous stream hash), extend the tree;
+4. insert and COMMIT. A crash before COMMIT returns leaves no trace and acknowledged nothing; a
+   crash after it leaves every event durable, and a retry with the same client event id returns
+   the original event (``duplicate=True``) instead of a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+from .errors import ConflictError, SealtrailError, StorageError
+from .event import Event, EventInput, build_event, format_time
+from .merkle import CompactRange, root_subtrees
+from .store import Entry, LedgerStore, WriteView
+
+Clock = Callable[[], datetime]
+RandomBytes = Callable[[int], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class AppendRequest:
+    """Events one caller wants appended together, all or nothing."""
+
+    tenant: str
+    inputs: tuple[EventInput, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """One appended event; ``duplicate`` when it was stored by an earlier request."""
+
+    event: Event
+    duplicate: bool
+
+
+class LogWriter:
+    """Commits groups of append requests to a store. Not thread-safe: one caller at a time."""
+
+    def __init__(
+        self,
+        store: LedgerStore,
+        *,
+        clock: Clock,
+        random_bytes: RandomBytes,
+        head_cache_size: int = 200_000,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._random = random_bytes
+        self._range: CompactRange | None = None
+        self._heads: dict[tuple[str, str], bytes] = {}
+        self._head_cache_size = head_cache_size
+
+    def _sync(self, view: WriteView) -> CompactRange:
+        size = view.size()
+        if self._range is None or self._range.size != size:
+            ids = root_subtrees(size) if size else []
+            got = view.subtrees(ids)
+            self._range = CompactRange(size, [got[i] for i in ids])
+            self._heads.clear()
+        return self._range
+
+    def commit(self, requests: list[AppendRequest]) -> list[list[Appended] | SealtrailError]:
+        """Append every request that does not conflict, durably, in one transaction.
+
+        Returns, per request, its appended events in input order, or the error that refused it.
+        """
+        staged: dict[tuple[str, str], bytes] = {}
+        grown: list[CompactRange] = []
+
+        def txn(view: WriteView) -> list[list[Appended] | SealtrailError]:
+            staged.clear()
+            grown.clear()
+            rng = self._sync(view).copy()
+            recorded_at = format_time(self._clock())
+            by_cid: dict[tuple[str, str], Event] = {}
+            entries: list[Entry] = []
+            results: list[list[Appended] | SealtrailError] = []
+            for req in requests:
+                cids = {i.client_event_id for i in req.inputs if i.client_event_id is not None}
+                if cids:
+                    for cid, ev in view.events_by_client_id(req.tenant, cids).items():
+                        by_cid.setdefault((req.tenant, cid), ev)
+                try:
+                    plan = _plan(req, by_cid)
+                except ConflictError as e:
+                    results.append(e)
+                    continue
+                out: list[Appended] = []
+                for inp, existing in plan:
+                    if isinstance(existing, int):
+                        out.append(Appended(out[existing].event, True))
+                        continue
+                    if existing is not None:
+                        out.append(Appended(existing, True))
+                        continue
+                    key = (req.tenant, inp.stream)
+                    prev = staged.get(key) or self._heads.get(key)
+                    if prev is None:
+                        prev = view.stream_head(req.tenant, inp.stream)
+                    ev = build_event(
+                        inp,
+                        tenant=req.tenant,
+                        index=rng.size,
+                        recorded_at=recorded_at,
+                        salt=self._random(16),
+                        prev=prev,
+                    )
+                    entries.append(Entry(ev, b"".join(rng.append(ev.leaf_hash))))
+                    staged[key] = ev.leaf_hash
+                    if ev.client_event_id is not None:
+                        by_cid[(req.tenant, ev.client_event_id)] = ev
+                    out.append(Appended(ev, False))
+                results.append(out)
+            if entries:
+                view.append(entries)
+            grown.append(rng)
+            return results
+
+        try:
+            results = self._store.write(txn)
+        except BaseException:
+            self._range = None  # the store may or may not hold this group: re-read next time
+            self._heads.clear()
+            raise
+        self._range = grown[0]
+        if len(self._heads) + len(staged) > self._head_cache_size:
+            self._heads.clear()
+        self._heads.update(staged)
+        return results
+
+
+def _plan(
+    req: AppendRequest, by_cid: dict[tuple[str, str], Event]
+) -> list[tuple[EventInput, Event | int | None]]:
+    """Pair each input with what it repeats: a stored event, the position of an earlier input
+    of the same request, or None (new). Raise ConflictError when a repeat differs."""
+    plan: list[tuple[EventInput, Event | int | None]] = []
+    seen: dict[str, int] = {}
+    for pos, inp in enumerate(req.inputs):
+        cid = inp.client_event_id
+        if cid is None:
+            plan.append((inp, None))
+            continue
+        if cid in seen:
+            if req.inputs[seen[cid]].body() != inp.body():
+                raise ConflictError(f"client_event_id {cid!r} appears twice with different bodies")
+            plan.append((inp, seen[cid]))
+            continue
+        seen[cid] = pos
+        existing = by_cid.get((req.tenant, cid))
+        if existing is not None and existing.input_body() != inp.body():
+            raise ConflictError(
+                f"client_event_id {cid!r} was already used for event {existing.index} "
+                "with a different body"
+            )
+        plan.append((inp, existing))
+    return plan
+
+
+class Sequencer:
+    """Async group commit in front of a :class:`LogWriter`.
+
+    ``append`` returns only after the events are durable. ``close`` stops taking requests and
+    waits for those already queued.
+    """
+
+    def __init__(self, writer: LogWriter, *, max_group_events: int = 20_000) -> None:
+        self._writer = writer
+        self._max = max_group_events
+        self._queue: deque[tuple[AppendRequest, asyncio.Future[list[Appended]]]] = deque()
+        self._wakeup = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="sealtrail-sequencer")
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the commit loop on the running event loop."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def append(self, tenant: str, inputs: list[EventInput]) -> list[Appended]:
+        """Append ``inputs`` for ``tenant`` atomically; return once they are durable."""
+        if self._closing:
+            raise StorageError("sequencer is shutting down")
+        self.start()
+        fut: asyncio.Future[list[Appended]] = asyncio.get_running_loop().create_future()
+        self._queue.append((AppendRequest(tenant, tuple(inputs)), fut))
+        self._wakeup.set()
+        return await fut
+
+    def run_sync(self, fn: Callable[[], object]) -> asyncio.Future[object]:
+        """Run ``fn`` on the sequencer's thread (serialised with commits)."""
+        return asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            group, n = [], 0
+            while self._queue and (not group or n + len(self._queue[0][0].inputs) <= self._max):
+                item = self._queue.popleft()
+                group.append(item)
+                n += len(item[0].inputs)
+            try:
+                results = await loop.run_in_executor(
+                    self._executor, self._writer.commit, [r for r, _ in group]
+                )
+            except Exception as e:  # the whole group failed; nothing of it is acknowledged
+                for _, fut in group:
+                    if not fut.done():
+                        fut.set_exception(e)
+                continue
+            for (_, fut), res in zip(group, results, strict=True):
+                if fut.done():
+                    continue  # the caller went away; its events are durable regardless
+                if isinstance(res, BaseException):
+                    fut.set_exception(res)
+                else:
+                    fut.set_result(res)
+
+    async def close(self) -> None:
+        """Finish queued appends, then stop."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._executor.shutdown(wait=True)

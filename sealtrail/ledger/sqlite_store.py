@@ -1,0 +1,308 @@
+"""The embedded SQLite backend (WAL, synchronous=FULL).
+
+Crash consistency: every write goes through one ``BEGIN IMMEDIATE`` … ``COMMIT``. With WAL and
+``synchronous=FULL`` the commit record is fsynced before ``COMMIT`` returns, so
+
+* killed before ``COMMIT`` returns: the transaction is rolled back on the next open, nothing of
+  it is visible, and nothing of it was acknowledged;
+* killed after: everything of it is durable; if the caller had not yet acknowledged it, the
+  client's retry (same client event id) finds it and gets the original back.
+
+Several processes may open one database: ``BEGIN IMMEDIATE`` takes SQLite's write lock and
+waits up to ``busy_timeout`` for another writer, then raises LedgerBusyError. Readers never
+block writers (WAL). Each thread gets its own connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from .errors import LedgerBusyError, StorageError
+from .event import Event
+from .merkle import HASH_SIZE, NodeId
+from .store import Entry, StoredCheckpoint, subtree_location
+
+T = TypeVar("T")
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    idx             INTEGER PRIMARY KEY,  -- dense 0..N-1, the global log index
+    tenant          TEXT NOT NULL,
+    stream          TEXT NOT NULL,
+    client_event_id TEXT,                 -- NULL when the client sent none
+    leaf_hash       BLOB NOT NULL,        -- SHA-256(0x00 || body)
+    subtrees        BLOB NOT NULL,        -- perfect subtrees this append completed, level 1 up
+    body            BLOB NOT NULL         -- RFC 8785 bytes, exactly as hashed
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_client_id
+    ON events (tenant, client_event_id) WHERE client_event_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_stream ON events (tenant, stream, idx);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    size       INTEGER PRIMARY KEY,
+    root       BLOB NOT NULL,
+    note       TEXT NOT NULL,             -- the signed note, verbatim
+    created_at TEXT NOT NULL
+);
+"""
+
+_EVENT_COLS = "idx, tenant, stream, client_event_id, body, leaf_hash"
+
+
+def _event(row: tuple[int, str, str, str | None, bytes, bytes]) -> Event:
+    return Event(row[0], row[1], row[2], row[3], bytes(row[4]), bytes(row[5]))
+
+
+def _checkpoint(row: tuple[int, bytes, str, str]) -> StoredCheckpoint:
+    return StoredCheckpoint(row[0], bytes(row[1]), row[2], row[3])
+
+
+def _fetch_subtrees(con: sqlite3.Connection, nodes: Iterable[NodeId]) -> dict[NodeId, bytes]:
+    want = {n: subtree_location(n) for n in nodes}
+    if not want:
+        return {}
+    rows: dict[int, tuple[bytes, bytes]] = {}
+    indices = sorted({loc[0] for loc in want.values()})
+    for i in range(0, len(indices), 500):
+        chunk = indices[i : i + 500]
+        q = f"SELECT idx, leaf_hash, subtrees FROM events WHERE idx IN ({','.join('?' * len(chunk))})"
+        for idx, leaf, subs in con.execute(q, chunk):
+            rows[idx] = (leaf, subs)
+    out: dict[NodeId, bytes] = {}
+    for node, (idx, offset) in want.items():
+        row = rows.get(idx)
+        if row is None:
+            raise StorageError(f"subtree {node} lies beyond the stored log (entry {idx} missing)")
+        h = row[0] if offset is None else row[1][offset : offset + HASH_SIZE]
+        if len(h) != HASH_SIZE:
+            raise StorageError(f"entry {idx} does not hold subtree {node}")
+        out[node] = bytes(h)
+    return out
+
+
+class _View:
+    """The WriteView of one SQLite transaction."""
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self._con = con
+
+    def size(self) -> int:
+        row = self._con.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM events").fetchone()
+        return int(row[0])
+
+    def events_by_client_id(self, tenant: str, client_ids: Collection[str]) -> dict[str, Event]:
+        out: dict[str, Event] = {}
+        ids = list(client_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            q = (
+                f"SELECT {_EVENT_COLS} FROM events WHERE tenant = ? "
+                f"AND client_event_id IN ({','.join('?' * len(chunk))})"
+            )
+            for row in self._con.execute(q, [tenant, *chunk]):
+                e = _event(row)
+                out[e.client_event_id] = e  # type: ignore[index]
+        return out
+
+    def stream_head(self, tenant: str, stream: str) -> bytes | None:
+        row = self._con.execute(
+            "SELECT leaf_hash FROM events WHERE tenant = ? AND stream = ? ORDER BY idx DESC LIMIT 1",
+            (tenant, stream),
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def subtrees(self, nodes: Iterable[NodeId]) -> dict[NodeId, bytes]:
+        return _fetch_subtrees(self._con, nodes)
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        row = self._con.execute(
+            "SELECT size, root, note, created_at FROM checkpoints ORDER BY size DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else _checkpoint(row)
+
+    def append(self, entries: Sequence[Entry]) -> None:
+        self._con.executemany(
+            "INSERT INTO events (idx, tenant, stream, client_event_id, leaf_hash, subtrees, body)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    e.event.index,
+                    e.event.tenant,
+                    e.event.stream,
+                    e.event.client_event_id,
+                    e.event.leaf_hash,
+                    e.subtrees,
+                    e.event.canonical,
+                )
+                for e in entries
+            ],
+        )
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        self._con.execute(
+            "INSERT INTO checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)",
+            (checkpoint.size, checkpoint.root, checkpoint.note, checkpoint.created_at),
+        )
+
+
+class SQLiteStore:
+    """A ledger in one SQLite file. Safe to share between threads and processes."""
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        con = self._con()
+        try:
+            with self._write_lock():
+                con.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version != SCHEMA_VERSION:
+                raise StorageError(
+                    f"{self.path}: schema version {version}, this Sealtrail reads {SCHEMA_VERSION}"
+                )
+        except sqlite3.DatabaseError as e:
+            self.close()
+            raise StorageError(f"{self.path}: cannot open ledger database: {e}") from e
+
+    def _con(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StorageError("ledger store is closed")
+        con: sqlite3.Connection | None = getattr(self._local, "con", None)
+        if con is None:
+            try:
+                con = sqlite3.connect(
+                    self.path, timeout=self.busy_timeout, isolation_level=None,
+                    check_same_thread=False,
+                )
+                con.execute("PRAGMA journal_mode = WAL")
+                con.execute("PRAGMA synchronous = FULL")
+                con.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            except sqlite3.DatabaseError as e:
+                raise StorageError(f"{self.path}: cannot open ledger database: {e}") from e
+            self._local.con = con
+            with self._lock:
+                self._all.append(con)
+        return con
+
+    def _write_lock(self) -> _Busy:
+        return _Busy(self.path, self.busy_timeout)
+
+    def write(self, fn: Callable[[_View], T]) -> T:
+        con = self._con()
+        with self._write_lock():
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(_View(con))
+                con.execute("COMMIT")
+            except BaseException:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
+        return result
+
+    def size(self) -> int:
+        return _View(self._con()).size()
+
+    def event(self, index: int) -> Event | None:
+        row = self._con().execute(
+            f"SELECT {_EVENT_COLS} FROM events WHERE idx = ?", (index,)
+        ).fetchone()
+        return None if row is None else _event(row)
+
+    def entries(self, start: int = 0, end: int | None = None) -> Iterator[Entry]:
+        stop = self.size() if end is None else end
+        con = self._con()
+        pos = start
+        while pos < stop:
+            rows = con.execute(
+                f"SELECT {_EVENT_COLS}, subtrees FROM events WHERE idx >= ? AND idx < ? "
+                "ORDER BY idx LIMIT 5000",
+                (pos, stop),
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield Entry(_event(row[:6]), bytes(row[6]))
+            pos = rows[-1][0] + 1
+
+    def stream(self, tenant: str, stream: str) -> list[Event]:
+        rows = self._con().execute(
+            f"SELECT {_EVENT_COLS} FROM events WHERE tenant = ? AND stream = ? ORDER BY idx",
+            (tenant, stream),
+        )
+        return [_event(r) for r in rows]
+
+    def subtrees(self, nodes: Iterable[NodeId]) -> dict[NodeId, bytes]:
+        return _fetch_subtrees(self._con(), nodes)
+
+    def checkpoint(self, size: int) -> StoredCheckpoint | None:
+        row = self._con().execute(
+            "SELECT size, root, note, created_at FROM checkpoints WHERE size = ?", (size,)
+        ).fetchone()
+        return None if row is None else _checkpoint(row)
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        return _View(self._con()).latest_checkpoint()
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        rows = self._con().execute(
+            "SELECT size, root, note, created_at FROM checkpoints ORDER BY size"
+        )
+        return [_checkpoint(r) for r in rows]
+
+    def meta(self, key: str) -> str | None:
+        row = self._con().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        def put(view: _View) -> None:
+            view._con.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+        self.write(put)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            cons, self._all = self._all, []
+        for con in cons:
+            try:
+                con.close()
+            except sqlite3.Error:
+                pass
+
+
+class _Busy:
+    """Turns SQLite's 'database is locked' into LedgerBusyError; other errors into StorageError."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        self.path, self.timeout = path, timeout
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: object) -> None:
+        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e).lower():
+            raise LedgerBusyError(
+                f"ledger {self.path} is busy: another process holds its write lock "
+                f"(waited {self.timeout:g} s)"
+            ) from e
+        if isinstance(e, sqlite3.DatabaseError):
+            raise StorageError(f"{self.path}: {e}") from e

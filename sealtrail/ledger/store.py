@@ -1,0 +1,121 @@
+"""The storage protocol every ledger backend implements, and the records it holds.
+
+Two small interfaces, after the CT logs (Sunlight, Tessera):
+
+* :class:`WriteView` — what the sequencer may read and write inside one exclusive, atomic
+  write transaction;
+* :class:`LedgerStore` — running such transactions (:meth:`LedgerStore.write`) and the
+  read-only queries proofs, audits and the API need.
+
+What is stored per log entry: the event (canonical bytes, leaf hash, the indexed fields) and
+the hashes of the perfect subtrees the entry's append completed (levels 1 up, concatenated).
+Node ``(level, idx)`` with ``level >= 1`` was completed by entry ``((idx + 1) << level) - 1`` and
+sits at offset ``(level - 1) * 32`` of that entry's ``subtrees``; level 0 is the leaf hash. So
+every proof needs O(log N) point reads, and nothing is ever rewritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from .event import Event
+from .merkle import HASH_SIZE, NodeId
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One log entry as stored: the event and the subtree hashes its append completed."""
+
+    event: Event
+    subtrees: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    """A sealed checkpoint: tree size, root, the signed note, and when it was sealed."""
+
+    size: int
+    root: bytes
+    note: str
+    created_at: str
+
+
+def subtree_location(node: NodeId) -> tuple[int, int | None]:
+    """Which entry holds ``node``, and at which byte offset (None: the entry's leaf hash)."""
+    level, idx = node
+    if level == 0:
+        return idx, None
+    return ((idx + 1) << level) - 1, (level - 1) * HASH_SIZE
+
+
+class WriteView(Protocol):
+    """Reads and writes inside one exclusive write transaction."""
+
+    def size(self) -> int:
+        """Number of entries in the log."""
+
+    def events_by_client_id(self, tenant: str, client_ids: Collection[str]) -> dict[str, Event]:
+        """Stored events of ``tenant`` with these client event ids, keyed by that id."""
+
+    def stream_head(self, tenant: str, stream: str) -> bytes | None:
+        """Leaf hash of the last event of the stream, or None for a new stream."""
+
+    def subtrees(self, nodes: Iterable[NodeId]) -> dict[NodeId, bytes]:
+        """Hashes of perfect subtrees that lie within the log."""
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The checkpoint with the largest size."""
+
+    def append(self, entries: Sequence[Entry]) -> None:
+        """Append entries; requires ``entries[i].event.index == size() + i``."""
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        """Store a checkpoint; requires its size to exceed every stored one."""
+
+
+class LedgerStore(Protocol):
+    """A ledger backend."""
+
+    def write(self, fn: Callable[[WriteView], T]) -> T:
+        """Run ``fn`` in one exclusive transaction and commit durably before returning.
+
+        If ``fn`` raises, nothing it wrote is kept. Raises LedgerBusyError when the write lock
+        cannot be had in time.
+        """
+
+    def size(self) -> int:
+        """Number of committed entries."""
+
+    def event(self, index: int) -> Event | None:
+        """The event at ``index``, or None."""
+
+    def entries(self, start: int = 0, end: int | None = None) -> Iterator[Entry]:
+        """Committed entries in index order, as stored (used by audits)."""
+
+    def stream(self, tenant: str, stream: str) -> list[Event]:
+        """A stream's events in index order."""
+
+    def subtrees(self, nodes: Iterable[NodeId]) -> dict[NodeId, bytes]:
+        """Hashes of perfect subtrees that lie within the committed log."""
+
+    def checkpoint(self, size: int) -> StoredCheckpoint | None:
+        """The checkpoint of exactly ``size``, or None."""
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The checkpoint with the largest size, or None."""
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """All checkpoints, by size."""
+
+    def meta(self, key: str) -> str | None:
+        """A ledger-wide setting (origin, verifier key, schema version)."""
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a ledger-wide setting durably."""
+
+    def close(self) -> None:
+        """Release connections and locks."""
