@@ -191,8 +191,11 @@ def _audit_checkpoints(
             report.add("checkpoint_signature", f"{where}: {e}")
             parsed = None
         if parsed is not None and (parsed.size != cp.size or parsed.root != cp.root):
-            report.add("checkpoint_mismatch", f"{where}: signed note says size {parsed.size}, "
-                       f"root {parsed.root.hex()}; stored root {cp.root.hex()}")
+            report.add(
+                "checkpoint_mismatch",
+                f"{where}: signed note says size {parsed.size}, "
+                f"root {parsed.root.hex()}; stored root {cp.root.hex()}",
+            )
         if cp.size > report.size:
             report.add("checkpoint_beyond_log", f"{where} is beyond the log size {report.size}")
         elif tree_ok:

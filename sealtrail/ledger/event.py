@@ -43,9 +43,7 @@ INPUT_FIELDS = (
 _REQUIRED = ("stream", "type", "actor")
 ACTOR_FIELDS = ("id", "name", "org", "role")
 DOCUMENT_FIELDS = ("name", "sha256")
-STORED_FIELDS = frozenset(
-    (*INPUT_FIELDS, "v", "index", "tenant", "recorded_at", "salt", "prev")
-)
+STORED_FIELDS = frozenset((*INPUT_FIELDS, "v", "index", "tenant", "recorded_at", "salt", "prev"))
 
 _TENANT_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?\Z")
 _CUSTOM_TYPE_RE = re.compile(r"[a-z][a-z0-9-]{0,31}:[a-z][a-z0-9_.-]{0,63}\Z")
@@ -212,7 +210,9 @@ def parse_event_input(obj: Any) -> EventInput:
     actor: dict[str, str | None] = {}
     for k in ACTOR_FIELDS:
         v = actor_in.get(k)
-        actor[k] = None if v is None and k != "id" else _text(v, f"actor.{k}", _LIMITS[f"actor.{k}"])
+        actor[k] = (
+            None if v is None and k != "id" else _text(v, f"actor.{k}", _LIMITS[f"actor.{k}"])
+        )
     documents = _documents(o.get("documents", []))
     occurred = o.get("occurred_at")
     occurred_at = None if occurred is None else parse_time(occurred, "occurred_at")
@@ -271,8 +271,9 @@ def _attributes(value: Any) -> dict[str, str | int | bool | None]:
             _text(v, f, MAX_ATTRIBUTE_TEXT, free=True)
         else:
             raise _fail(
-                f, f"want a string, integer, boolean or null, got {_json_type(v)}"
-                " (send fractions as strings)"
+                f,
+                f"want a string, integer, boolean or null, got {_json_type(v)}"
+                " (send fractions as strings)",
             )
     return dict(a)
 
@@ -290,7 +291,8 @@ class Event:
 
     def body(self) -> dict[str, Any]:
         """The event's JSON object, parsed from its canonical bytes."""
-        return strictjson.loads(self.canonical)  # type: ignore[no-any-return]
+        body: dict[str, Any] = strictjson.loads(self.canonical)
+        return body
 
     def input_body(self) -> dict[str, Any]:
         """The integrator's fields only, for comparing a retried request with this event."""
@@ -367,4 +369,4 @@ def decode_event(data: bytes) -> dict[str, Any]:
         raise _fail("", "input fields are not in normal form")
     if canonicalize_checked(o) != bytes(data):
         raise _fail("", "bytes are not the RFC 8785 encoding of the event")
-    return o  # type: ignore[no-any-return]
+    return o

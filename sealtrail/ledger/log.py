@@ -147,7 +147,11 @@ class Ledger:
         """The checkpoint of ``size`` (latest when None); NotFoundError if there is none."""
         cp = self.store.latest_checkpoint() if size is None else self.store.checkpoint(size)
         if cp is None:
-            what = "no checkpoint has been sealed yet" if size is None else f"no checkpoint of size {size}"
+            what = (
+                "no checkpoint has been sealed yet"
+                if size is None
+                else f"no checkpoint of size {size}"
+            )
             raise NotFoundError(what)
         return cp
 
@@ -222,4 +226,3 @@ class Ledger:
     def close_sync(self) -> None:
         """Close from synchronous code (no sequencer must be running)."""
         self.store.close()
-

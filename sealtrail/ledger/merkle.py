@@ -307,9 +307,7 @@ def verify_consistency(
         if path:
             raise ProofError(f"wrong proof size {len(path)}, want 0 for equal sizes")
         if old_root != new_root:
-            raise ProofError(
-                f"equal sizes but roots differ: {old_root.hex()} != {new_root.hex()}"
-            )
+            raise ProofError(f"equal sizes but roots differ: {old_root.hex()} != {new_root.hex()}")
         return
     if old_size == 0:
         raise ProofError("consistency proof from the empty tree is meaningless")

@@ -239,7 +239,12 @@ class Checkpoint:
 
     def text(self) -> str:
         """The checkpoint body: the text that is signed."""
-        lines = [self.origin, str(self.size), base64.b64encode(self.root).decode(), *self.extensions]
+        lines = [
+            self.origin,
+            str(self.size),
+            base64.b64encode(self.root).decode(),
+            *self.extensions,
+        ]
         return "\n".join(lines) + "\n"
 
 
@@ -270,7 +275,9 @@ def sign_checkpoint(checkpoint: Checkpoint, signer: NoteSigner) -> str:
     return signer.sign(checkpoint.text())
 
 
-def verify_checkpoint(note: bytes | str, verifier: NoteVerifier, origin: str | None = None) -> Checkpoint:
+def verify_checkpoint(
+    note: bytes | str, verifier: NoteVerifier, origin: str | None = None
+) -> Checkpoint:
     """Open a signed checkpoint note and return its checkpoint. Raises NoteError.
 
     Requires a valid signature by ``verifier``; ``origin`` defaults to the verifier's name.

@@ -223,7 +223,8 @@ class Sequencer:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            group, n = [], 0
+            group: list[tuple[AppendRequest, asyncio.Future[list[Appended]]]] = []
+            n = 0
             while self._queue and (not group or n + len(self._queue[0][0].inputs) <= self._max):
                 item = self._queue.popleft()
                 group.append(item)

@@ -15,6 +15,7 @@ block writers (WAL). Each thread gets its own connection.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -73,7 +74,8 @@ def _fetch_subtrees(con: sqlite3.Connection, nodes: Iterable[NodeId]) -> dict[No
     indices = sorted({loc[0] for loc in want.values()})
     for i in range(0, len(indices), 500):
         chunk = indices[i : i + 500]
-        q = f"SELECT idx, leaf_hash, subtrees FROM events WHERE idx IN ({','.join('?' * len(chunk))})"
+        marks = ",".join("?" * len(chunk))
+        q = f"SELECT idx, leaf_hash, subtrees FROM events WHERE idx IN ({marks})"
         for idx, leaf, subs in con.execute(q, chunk):
             rows[idx] = (leaf, subs)
     out: dict[NodeId, bytes] = {}
@@ -114,7 +116,8 @@ class _View:
 
     def stream_head(self, tenant: str, stream: str) -> bytes | None:
         row = self._con.execute(
-            "SELECT leaf_hash FROM events WHERE tenant = ? AND stream = ? ORDER BY idx DESC LIMIT 1",
+            "SELECT leaf_hash FROM events WHERE tenant = ? AND stream = ? "
+            "ORDER BY idx DESC LIMIT 1",
             (tenant, stream),
         ).fetchone()
         return None if row is None else bytes(row[0])
@@ -185,7 +188,9 @@ class SQLiteStore:
         if con is None:
             try:
                 con = sqlite3.connect(
-                    self.path, timeout=self.busy_timeout, isolation_level=None,
+                    self.path,
+                    timeout=self.busy_timeout,
+                    isolation_level=None,
                     check_same_thread=False,
                 )
                 con.execute("PRAGMA journal_mode = WAL")
@@ -218,9 +223,11 @@ class SQLiteStore:
         return _View(self._con()).size()
 
     def event(self, index: int) -> Event | None:
-        row = self._con().execute(
-            f"SELECT {_EVENT_COLS} FROM events WHERE idx = ?", (index,)
-        ).fetchone()
+        row = (
+            self._con()
+            .execute(f"SELECT {_EVENT_COLS} FROM events WHERE idx = ?", (index,))
+            .fetchone()
+        )
         return None if row is None else _event(row)
 
     def entries(self, start: int = 0, end: int | None = None) -> Iterator[Entry]:
@@ -250,9 +257,11 @@ class SQLiteStore:
         return _fetch_subtrees(self._con(), nodes)
 
     def checkpoint(self, size: int) -> StoredCheckpoint | None:
-        row = self._con().execute(
-            "SELECT size, root, note, created_at FROM checkpoints WHERE size = ?", (size,)
-        ).fetchone()
+        row = (
+            self._con()
+            .execute("SELECT size, root, note, created_at FROM checkpoints WHERE size = ?", (size,))
+            .fetchone()
+        )
         return None if row is None else _checkpoint(row)
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
@@ -283,10 +292,8 @@ class SQLiteStore:
             self._closed = True
             cons, self._all = self._all, []
         for con in cons:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 con.close()
-            except sqlite3.Error:
-                pass
 
 
 class _Busy:

@@ -117,7 +117,9 @@ def loads(
     except _Reject as e:
         raise InvalidInputError(f"invalid JSON: {e}") from None
     except json.JSONDecodeError as e:
-        raise InvalidInputError(f"invalid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+        raise InvalidInputError(
+            f"invalid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+        ) from None
     except RecursionError:
         raise InvalidInputError(f"invalid JSON: nesting deeper than {max_depth}") from None
     except ValueError as e:  # e.g. int() digit limit

@@ -1,0 +1,345 @@
+"""The ``sealtrail`` command line.
+
+Every command takes ``--json``; errors are one line on stderr (``sealtrail: error: …``), and with
+``--json`` also ``{"error": {"code", "message"}}`` on stdout. Exit codes (docs/CLI.md):
+0 ok, 1 a check failed (audit problems, bad proof), 2 bad input or usage, 3 no ledger here,
+4 not found, 5 conflict, 6 ledger busy, 10 internal or storage error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from ..ledger import datadir, merkle, strictjson
+from ..ledger.audit import AuditReport, audit
+from ..ledger.errors import InvalidInputError, SealtrailError
+from ..ledger.event import EventInput, parse_event_input, validate_tenant
+from ..ledger.log import Ledger
+from ..ledger.note import verify_checkpoint
+from ..ledger.store import StoredCheckpoint
+from . import settings as settings_mod
+
+F = TypeVar("F", bound=Callable[..., Any])
+MAX_APPEND_EVENTS = 200_000
+
+
+class Ctx:
+    """What the group options leave for the commands."""
+
+    def __init__(self, data_dir: Path | None, config: Path | None) -> None:
+        self._data_dir = data_dir
+        self._config = config
+        self._settings: settings_mod.Settings | None = None
+
+    @property
+    def settings(self) -> settings_mod.Settings:
+        if self._settings is None:
+            self._settings = settings_mod.load(self._config, overrides={"data_dir": self._data_dir})
+        return self._settings
+
+    @contextmanager
+    def ledger(self) -> Iterator[Ledger]:
+        s = self.settings
+        store, signer = datadir.open_store(s.data_dir, busy_timeout=s.busy_timeout)
+        ledger = Ledger(store, signer)
+        try:
+            yield ledger
+        finally:
+            ledger.close_sync()
+
+
+def _emit(as_json: bool, obj: Any, text: str) -> None:
+    if as_json:
+        click.echo(json.dumps(obj, ensure_ascii=False, indent=None))
+    else:
+        click.echo(text)
+
+
+def _fail(err: SealtrailError, as_json: bool) -> NoReturn:
+    message = str(err).splitlines()[0] if str(err) else err.code
+    if as_json:
+        click.echo(
+            json.dumps({"error": {"code": err.code, "message": message}}, ensure_ascii=False)
+        )
+    click.echo(f"sealtrail: error: {message}", err=True)
+    sys.exit(err.exit_code)
+
+
+def command(fn: F) -> F:
+    """Add ``--json`` and turn Sealtrail errors into one line and an exit code."""
+
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+    @click.pass_obj
+    @functools.wraps(fn)
+    def wrapper(ctx: Ctx, /, *args: Any, as_json: bool, **kwargs: Any) -> Any:
+        try:
+            return fn(ctx, *args, as_json=as_json, **kwargs)
+        except SealtrailError as e:
+            _fail(e, as_json)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Ledger data directory [default: $SEALTRAIL_DATA_DIR or ./data].",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML settings file [default: $SEALTRAIL_CONFIG].",
+)
+@click.version_option(package_name="sealtrail")
+@click.pass_context
+def main(click_ctx: click.Context, data_dir: Path | None, config: Path | None) -> None:
+    """Sealtrail: a tamper-evident evidence ledger for electronic signing."""
+    click_ctx.obj = Ctx(data_dir, config)
+
+
+@main.command()
+@click.option("--origin", default=None, help="Log origin (also the checkpoint key's name).")
+@command
+def init(ctx: Ctx, *, as_json: bool, origin: str | None) -> None:
+    """Create the data directory, checkpoint key and database (idempotent)."""
+    r = datadir.init(ctx.settings.data_dir, origin)
+    obj = {
+        "data_dir": str(r.data_dir),
+        "origin": r.origin,
+        "verifier_key": r.verifier_key,
+        "created": r.created,
+    }
+    verb = "created" if r.created else "already initialised:"
+    _emit(as_json, obj, f"{verb} ledger {r.origin} in {r.data_dir}\nverifier key: {r.verifier_key}")
+
+
+def _read_inputs(raw: bytes) -> list[EventInput]:
+    """One JSON object, or JSON Lines; everything is validated before anything is written."""
+    lines = [(n, ln) for n, ln in enumerate(raw.split(b"\n"), 1) if ln.strip()]
+    if not lines:
+        raise InvalidInputError("no event on input: want one JSON object or JSON Lines")
+    if len(lines) > 1:
+        try:  # one pretty-printed object?
+            return [parse_event_input(strictjson.loads(raw))]
+        except InvalidInputError:
+            pass  # no: read JSON Lines
+    if len(lines) > MAX_APPEND_EVENTS:
+        raise InvalidInputError(
+            f"{len(lines)} events on input, at most {MAX_APPEND_EVENTS}; "
+            "append them in several runs"
+        )
+    out = []
+    for n, line in lines:
+        try:
+            out.append(parse_event_input(strictjson.loads(line)))
+        except InvalidInputError as e:
+            if len(lines) > 1:
+                e.args = (f"line {n}: {e}",)
+            raise
+    return out
+
+
+@main.command()
+@click.option("--tenant", required=True, help="Tenant the events belong to.")
+@click.option(
+    "--file",
+    "source",
+    type=click.File("rb"),
+    default="-",
+    help="Read events from this file instead of stdin.",
+)
+@command
+def append(ctx: Ctx, *, as_json: bool, tenant: str, source: Any) -> None:
+    """Append one JSON event, or JSON Lines of events, from stdin, atomically."""
+    try:
+        validate_tenant(tenant)
+    except InvalidInputError as e:
+        raise InvalidInputError(f"--tenant: {e}") from None
+    inputs = _read_inputs(source.read())
+    with ctx.ledger() as ledger:
+        results = ledger.append(tenant, inputs)
+    events = [{**r.event.to_json(), "duplicate": r.duplicate} for r in results]
+    lines = [
+        f"#{e['index']} {e['leaf_hash']} {e['type']} {e['stream']}"
+        + (" (already recorded)" if e["duplicate"] else "")
+        for e in events
+    ]
+    _emit(as_json, {"events": events}, "\n".join(lines))
+
+
+def _checkpoint_json(cp: StoredCheckpoint, new: bool | None = None) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "size": cp.size,
+        "root": cp.root.hex(),
+        "note": cp.note,
+        "created_at": cp.created_at,
+    }
+    if new is not None:
+        obj["new"] = new
+    return obj
+
+
+@main.command()
+@command
+def checkpoint(ctx: Ctx, *, as_json: bool) -> None:
+    """Seal a signed checkpoint of the log now (if it grew since the last one)."""
+    with ctx.ledger() as ledger:
+        cp, new = ledger.seal()
+    if cp is None:
+        _emit(as_json, {"size": 0, "new": False, "note": None}, "the log is empty: nothing to seal")
+        return
+    head = f"sealed checkpoint of size {cp.size}" if new else f"unchanged since size {cp.size}"
+    _emit(as_json, _checkpoint_json(cp, new), f"{head}\n\n{cp.note}")
+
+
+@main.group()
+def proof() -> None:
+    """Print inclusion and consistency proofs (JSON)."""
+
+
+@proof.command("inclusion")
+@click.option("--index", type=click.IntRange(min=0), required=True, help="Event index.")
+@click.option(
+    "--size", type=click.IntRange(min=1), default=None, help="Tree size [latest checkpoint]."
+)
+@command
+def proof_inclusion(ctx: Ctx, *, as_json: bool, index: int, size: int | None) -> None:
+    """Inclusion proof of event INDEX in the tree of SIZE, with that checkpoint when sealed."""
+    with ctx.ledger() as ledger:
+        p = ledger.inclusion_proof(index, size)
+        merkle.verify_inclusion(p.leaf_hash, p.index, p.size, p.proof, p.root)
+        obj = p.to_json()
+        cp = ledger.store.checkpoint(p.size)
+        obj["checkpoint"] = cp.note if cp else None
+    click.echo(json.dumps(obj, indent=None if as_json else 2))
+
+
+@proof.command("consistency")
+@click.option("--from", "old", type=click.IntRange(min=1), required=True, help="Older tree size.")
+@click.option(
+    "--to", "new", type=click.IntRange(min=1), default=None, help="Newer size [latest checkpoint]."
+)
+@command
+def proof_consistency(ctx: Ctx, *, as_json: bool, old: int, new: int | None) -> None:
+    """Consistency proof from tree size FROM to TO."""
+    with ctx.ledger() as ledger:
+        p = ledger.consistency_proof(old, new)
+        merkle.verify_consistency(p.old_size, p.new_size, p.old_root, p.new_root, p.proof)
+        obj = p.to_json()
+        for key, size in (("old_checkpoint", p.old_size), ("new_checkpoint", p.new_size)):
+            cp = ledger.store.checkpoint(size)
+            obj[key] = cp.note if cp else None
+    click.echo(json.dumps(obj, indent=None if as_json else 2))
+
+
+def _audit_text(r: AuditReport) -> str:
+    lines = [
+        f"log size {r.size}, {r.streams} streams, {r.checkpoints} checkpoints, root {r.root}",
+    ]
+    if r.ok:
+        lines.append("OK: every event, chain, subtree, checkpoint signature and consistency holds")
+    else:
+        lines.append(
+            f"FAILED: {len(r.problems)} problem(s)" + (" (list truncated)" if r.truncated else "")
+        )
+        lines += [f"  [{p.code}] {p.message}" for p in r.problems]
+    return "\n".join(lines)
+
+
+@main.command("audit")
+@command
+def audit_cmd(ctx: Ctx, *, as_json: bool) -> None:
+    """Recompute everything from the stored events; exit 0 only when all holds."""
+    with ctx.ledger() as ledger:
+        report = audit(ledger.store, ledger.verifier)
+    _emit(as_json, report.to_json(), _audit_text(report))
+    if not report.ok:
+        sys.exit(1)
+
+
+_DEMO_DOC = "9f2c" * 16
+
+
+@main.command()
+@command
+def demo(ctx: Ctx, *, as_json: bool) -> None:
+    """Record a sample contract's life, seal it, prove it, audit it (a tour of the ledger)."""
+    datadir.init(ctx.settings.data_dir)
+    import secrets
+
+    contract = f"contract:demo-{secrets.token_hex(3)}"
+    doc = {"name": "purchase-contract.pdf", "sha256": _DEMO_DOC}
+    steps = [
+        ("initiate", {"id": "u-1", "name": "Wang Fang", "org": "Acme Ltd", "role": "initiator"}),
+        ("approve", {"id": "u-2", "name": "Zhao Lei", "org": "Acme Ltd", "role": "legal"}),
+        ("sign", {"id": "u-3", "name": "Li Lei", "org": "Acme Ltd", "role": "legal-person"}),
+        ("sign", {"id": "u-9", "name": "Chen Jie", "org": "Beta Co", "role": "contract-seal"}),
+        ("view", {"id": "u-9", "name": "Chen Jie", "org": "Beta Co", "role": "signer"}),
+        ("download", {"id": "u-1", "name": "Wang Fang", "org": "Acme Ltd", "role": "initiator"}),
+    ]
+    inputs = [
+        parse_event_input(
+            {
+                "stream": contract,
+                "type": t,
+                "actor": actor,
+                "documents": [doc],
+                "client_event_id": f"{contract}-{n}",
+                "attributes": {"source": "demo", "seal_id": "seal-1"}
+                if t == "sign"
+                else {"source": "demo"},
+            }
+        )
+        for n, (t, actor) in enumerate(steps)
+    ]
+    with ctx.ledger() as ledger:
+        appended = ledger.append("demo", inputs)
+        cp, _ = ledger.seal()
+        assert cp is not None
+        signed = appended[2].event
+        p = ledger.inclusion_proof(signed.index, cp.size)
+        merkle.verify_inclusion(p.leaf_hash, p.index, p.size, p.proof, p.root)
+        verify_checkpoint(cp.note, ledger.verifier)
+        report = audit(ledger.store, ledger.verifier)
+    obj = {
+        "stream": contract,
+        "events": [
+            {"index": a.event.index, "leaf_hash": a.event.leaf_hash.hex()} for a in appended
+        ],
+        "checkpoint": _checkpoint_json(cp),
+        "inclusion_proof": p.to_json(),
+        "audit": report.to_json(),
+    }
+    text = "\n".join(
+        [f"recorded {len(appended)} events of {contract} in {ctx.settings.data_dir}:"]
+        + [
+            f"  #{a.event.index} {a.event.leaf_hash.hex()[:16]}… {s[0]}"
+            for a, s in zip(appended, steps, strict=True)
+        ]
+        + [
+            f"sealed checkpoint: size {cp.size}, root {cp.root.hex()}",
+            "",
+            cp.note,
+            f"inclusion proof of the legal-person signature (#{signed.index}): "
+            f"{len(p.proof)} hashes, verified against the signed checkpoint",
+            _audit_text(report),
+        ]
+    )
+    _emit(as_json, obj, text)
+    if not report.ok:
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Electronic seals and PAdES signing (not built yet: issue 6)."""

@@ -1,0 +1,1 @@
+"""Certification packages and the offline verifier (not built yet: issue 5)."""
