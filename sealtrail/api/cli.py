@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import secrets
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,12 +21,14 @@ import click
 
 from ..ledger import datadir, merkle, strictjson
 from ..ledger.audit import AuditReport, audit
-from ..ledger.errors import InvalidInputError, SealtrailError
-from ..ledger.event import EventInput, parse_event_input, validate_tenant
-from ..ledger.log import Ledger
+from ..ledger.errors import InvalidInputError, NotFoundError, SealtrailError
+from ..ledger.event import EventInput, format_time, parse_event_input, validate_tenant
+from ..ledger.log import Ledger, utc_now
 from ..ledger.note import verify_checkpoint
+from ..ledger.sqlite_store import SQLiteStore
 from ..ledger.store import StoredCheckpoint
 from . import settings as settings_mod
+from .directory import ROLES, create_key, create_tenant, key_json, tenant_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_APPEND_EVENTS = 200_000
@@ -35,21 +38,25 @@ class Ctx:
     """What the group options leave for the commands."""
 
     def __init__(self, data_dir: Path | None, config: Path | None) -> None:
-        self._data_dir = data_dir
-        self._config = config
+        self.data_dir = data_dir
+        self.config = config
         self._settings: settings_mod.Settings | None = None
+        self.store: SQLiteStore
 
     @property
     def settings(self) -> settings_mod.Settings:
         if self._settings is None:
-            self._settings = settings_mod.load(self._config, overrides={"data_dir": self._data_dir})
+            self._settings = settings_mod.load(self.config, overrides={"data_dir": self.data_dir})
         return self._settings
 
     @contextmanager
     def ledger(self) -> Iterator[Ledger]:
         s = self.settings
-        store, signer = datadir.open_store(s.data_dir, busy_timeout=s.busy_timeout)
+        store, signer = datadir.open_store(
+            s.data_dir, db_path=settings_mod.database_path(s), busy_timeout=s.busy_timeout
+        )
         ledger = Ledger(store, signer)
+        self.store = store
         try:
             yield ledger
         finally:
@@ -113,7 +120,7 @@ def main(click_ctx: click.Context, data_dir: Path | None, config: Path | None) -
 @command
 def init(ctx: Ctx, *, as_json: bool, origin: str | None) -> None:
     """Create the data directory, checkpoint key and database (idempotent)."""
-    r = datadir.init(ctx.settings.data_dir, origin)
+    r = datadir.init(ctx.settings.data_dir, origin, settings_mod.database_path(ctx.settings))
     obj = {
         "data_dir": str(r.data_dir),
         "origin": r.origin,
@@ -168,6 +175,7 @@ def append(ctx: Ctx, *, as_json: bool, tenant: str, source: Any) -> None:
         raise InvalidInputError(f"--tenant: {e}") from None
     inputs = _read_inputs(source.read())
     with ctx.ledger() as ledger:
+        _require_tenant(ctx.store, tenant)
         results = ledger.append(tenant, inputs)
     events = [{**r.event.to_json(), "duplicate": r.duplicate} for r in results]
     lines = [
@@ -176,6 +184,13 @@ def append(ctx: Ctx, *, as_json: bool, tenant: str, source: Any) -> None:
         for e in events
     ]
     _emit(as_json, {"events": events}, "\n".join(lines))
+
+
+def _require_tenant(store: SQLiteStore, tenant: str) -> None:
+    if store.tenant(tenant) is None:
+        raise NotFoundError(
+            f"no tenant {tenant!r}; create it with 'sealtrail tenants create {tenant}'"
+        )
 
 
 def _checkpoint_json(cp: StoredCheckpoint, new: bool | None = None) -> dict[str, Any]:
@@ -275,8 +290,7 @@ _DEMO_DOC = "9f2c" * 16
 @command
 def demo(ctx: Ctx, *, as_json: bool) -> None:
     """Record a sample contract's life, seal it, prove it, audit it (a tour of the ledger)."""
-    datadir.init(ctx.settings.data_dir)
-    import secrets
+    datadir.init(ctx.settings.data_dir, db_path=settings_mod.database_path(ctx.settings))
 
     contract = f"contract:demo-{secrets.token_hex(3)}"
     doc = {"name": "purchase-contract.pdf", "sha256": _DEMO_DOC}
@@ -304,6 +318,8 @@ def demo(ctx: Ctx, *, as_json: bool) -> None:
         for n, (t, actor) in enumerate(steps)
     ]
     with ctx.ledger() as ledger:
+        if ctx.store.tenant("demo") is None:
+            create_tenant(ctx.store, "demo", "Demo Ltd", None, format_time(utc_now()))
         appended = ledger.append("demo", inputs)
         cp, _ = ledger.seal()
         assert cp is not None
@@ -339,6 +355,93 @@ def demo(ctx: Ctx, *, as_json: bool) -> None:
     _emit(as_json, obj, text)
     if not report.ok:
         sys.exit(1)
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on [default: from settings].")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port to listen on.")
+@command
+def serve(ctx: Ctx, *, as_json: bool, host: str | None, port: int | None) -> None:
+    """Run the HTTP service (SQLite in the data dir; key created on first start)."""
+    s = ctx.settings
+    if host is not None or port is not None:
+        h, p = settings_mod.listen_address(s)
+        listen = f"{host or h}:{port or p}"
+        if ":" in (host or h):
+            listen = f"[{host or h}]:{port or p}"
+        s = settings_mod.load(ctx.config, overrides={"data_dir": ctx.data_dir, "listen": listen})
+    from .app import serve as run_service
+
+    run_service(s)
+
+
+@main.group()
+def tenants() -> None:
+    """Create and list tenants (organisations; subsidiaries name their headquarters)."""
+
+
+@tenants.command("create")
+@click.argument("tenant_id", metavar="ID")
+@click.option("--name", default=None, help="Display name [default: ID].")
+@click.option("--parent", default=None, help="Headquarters tenant this one belongs to.")
+@command
+def tenants_create(
+    ctx: Ctx, *, as_json: bool, tenant_id: str, name: str | None, parent: str | None
+) -> None:
+    """Create tenant ID (under --parent)."""
+    with ctx.ledger():
+        t = create_tenant(ctx.store, tenant_id, name, parent, format_time(utc_now()))
+    under = f" under {t.parent}" if t.parent else ""
+    _emit(as_json, tenant_json(t), f"created tenant {t.id} ({t.name}){under}")
+
+
+@tenants.command("list")
+@command
+def tenants_list(ctx: Ctx, *, as_json: bool) -> None:
+    """List tenants."""
+    with ctx.ledger():
+        ts = ctx.store.tenants()
+    lines = [f"{t.id}\t{t.name}\t{t.parent or '-'}" for t in ts]
+    _emit(as_json, {"tenants": [tenant_json(t) for t in ts]}, "\n".join(lines) or "no tenants")
+
+
+@main.group()
+def keys() -> None:
+    """Create, list and revoke API keys."""
+
+
+@keys.command("create")
+@click.option("--tenant", required=True, help="Tenant the key acts for.")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="What the key may do.")
+@click.option("--label", default=None, help="A note to tell keys apart.")
+@command
+def keys_create(ctx: Ctx, *, as_json: bool, tenant: str, role: str, label: str | None) -> None:
+    """Create a key; it is printed once and only its hash is kept."""
+    with ctx.ledger():
+        record, key = create_key(ctx.store, tenant, role, label, format_time(utc_now()))
+    _emit(as_json, {"key": key, **key_json(record)}, key)
+
+
+@keys.command("list")
+@click.option("--tenant", default=None, help="Only this tenant's keys.")
+@command
+def keys_list(ctx: Ctx, *, as_json: bool, tenant: str | None) -> None:
+    """List keys (never their secrets)."""
+    with ctx.ledger():
+        store = ctx.store
+        ks = store.keys([tenant] if tenant else [t.id for t in store.tenants()])
+    lines = [f"{k.id}\t{k.tenant}\t{k.role}\t{'revoked' if k.revoked_at else 'active'}" for k in ks]
+    _emit(as_json, {"keys": [key_json(k) for k in ks]}, "\n".join(lines) or "no keys")
+
+
+@keys.command("revoke")
+@click.argument("key_id", metavar="ID")
+@command
+def keys_revoke(ctx: Ctx, *, as_json: bool, key_id: str) -> None:
+    """Revoke key ID (idempotent)."""
+    with ctx.ledger():
+        k = ctx.store.revoke_key(key_id, format_time(utc_now()))
+    _emit(as_json, key_json(k), f"revoked key {k.id} at {k.revoked_at}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,8 +8,9 @@ This is the only module that reads ``os.environ``. Unknown keys in the TOML file
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -25,20 +26,69 @@ class Settings:
 
     #: where the ledger database and keys live
     data_dir: Path = Path("data")
+    #: the ledger database; unset means SQLite at DATA_DIR/ledger.db (only sqlite:/// for now)
+    database_url: str | None = None
     #: seconds a writer waits for another process's write lock before giving up
     busy_timeout: float = 10.0
+    #: "HOST:PORT" the HTTP service listens on
+    listen: str = "127.0.0.1:8080"
+    #: seal a checkpoint every this many seconds (when the log grew) …
+    checkpoint_interval: float = 10.0
+    #: … or as soon as this many events are not yet in a checkpoint, whichever comes first
+    checkpoint_size: int = 10_000
+    #: most events in one POST /v1/events/batch
+    max_batch: int = 1000
+    #: largest request body in bytes
+    max_body_bytes: int = 8 * 1024 * 1024
+    #: requests per minute one client address may make to /v1/public/*
+    public_rate_limit: int = 120
 
 
-_PARSERS = {"data_dir": Path, "busy_timeout": float}
-_CHECKS = {"busy_timeout": lambda v: 0 <= v <= 3600}
+def _listen(v: Any) -> str:
+    s = str(v)
+    m = re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})", s)
+    if not m or not 0 < int(m.group(2)) < 65536:
+        raise ValueError(s)
+    return s
+
+
+def _database_url(v: Any) -> str:
+    s = str(v)
+    if not s.startswith("sqlite:///") or len(s) == len("sqlite:///"):
+        raise ValueError(f"{s!r}: only sqlite:///PATH is supported yet")
+    return s
+
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "data_dir": Path,
+    "database_url": _database_url,
+    "busy_timeout": float,
+    "listen": _listen,
+    "checkpoint_interval": float,
+    "checkpoint_size": int,
+    "max_batch": int,
+    "max_body_bytes": int,
+    "public_rate_limit": int,
+}
+_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "busy_timeout": lambda v: 0 <= v <= 3600,
+    "checkpoint_interval": lambda v: 0.1 <= v <= 86400,
+    "checkpoint_size": lambda v: 1 <= v <= 10_000_000,
+    "max_batch": lambda v: 1 <= v <= 100_000,
+    "max_body_bytes": lambda v: 1024 <= v <= 1 << 30,
+    "public_rate_limit": lambda v: 1 <= v <= 1_000_000,
+}
 _NAMES = {f.name for f in fields(Settings)}
 
 
 def _coerce(key: str, value: Any, source: str) -> Any:
+    if isinstance(value, bool):
+        raise ConfigError(f"{source}: {key} = {value!r} is not a valid value")
     try:
         v = _PARSERS[key](value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{source}: {key} = {value!r} is not a valid value") from None
+    except (TypeError, ValueError) as e:
+        why = f" ({e})" if key == "database_url" else ""
+        raise ConfigError(f"{source}: {key} = {value!r} is not a valid value{why}") from None
     check = _CHECKS.get(key)
     if check is not None and not check(v):
         raise ConfigError(f"{source}: {key} = {value!r} is out of range")
@@ -72,9 +122,9 @@ def load(
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name.startswith("SEALTRAIL_TEST_"):
             continue
-        key = name[len(ENV_PREFIX) :].lower()
         if name == "SEALTRAIL_CONFIG":
             continue
+        key = name[len(ENV_PREFIX) :].lower()
         if key not in _NAMES:
             raise ConfigError(f"unknown environment variable {name}")
         values[key] = _coerce(key, value, name)
@@ -82,3 +132,16 @@ def load(
         if value is not None:
             values[key] = _coerce(key, value, f"--{key.replace('_', '-')}")
     return replace(Settings(), **values)
+
+
+def database_path(s: Settings) -> Path:
+    """Where the SQLite ledger lives."""
+    if s.database_url is not None:
+        return Path(s.database_url[len("sqlite:///") :])
+    return s.data_dir / "ledger.db"
+
+
+def listen_address(s: Settings) -> tuple[str, int]:
+    """(host, port) from ``listen``."""
+    host, _, port = s.listen.rpartition(":")
+    return host.strip("[]"), int(port)

@@ -119,17 +119,29 @@ def audit(store: LedgerStore, verifier: NoteVerifier) -> AuditReport:
                     report.add(
                         "index_mismatch", f"event stored at {i} says index {body['index']}", i
                     )
-                for col, val in (
-                    ("tenant", ev.tenant),
-                    ("stream", ev.stream),
-                    ("client_event_id", ev.client_event_id),
+                for col, val, want in (
+                    ("tenant", ev.tenant, body["tenant"]),
+                    ("stream", ev.stream, body["stream"]),
+                    ("client_event_id", ev.client_event_id, body["client_event_id"]),
+                    ("type", ev.type, body["type"]),
+                    ("actor_id", ev.actor_id, body["actor"]["id"]),
+                    ("recorded_at", ev.recorded_at, body["recorded_at"]),
                 ):
-                    if body[col] != val:
+                    if val != want:
                         report.add(
                             "column_mismatch",
-                            f"event {i}: stored {col} {val!r} but the event says {body[col]!r}",
+                            f"event {i}: stored {col} {val!r} but the event says {want!r}",
                             i,
                         )
+                fps = sorted({bytes.fromhex(d["sha256"]) for d in body["documents"]})
+                if sorted(entry.fingerprints) != fps:
+                    report.add(
+                        "document_index_mismatch",
+                        f"event {i}: the document index lists "
+                        f"{[f.hex() for f in sorted(entry.fingerprints)]}, the event names "
+                        f"{[f.hex() for f in fps]}",
+                        i,
+                    )
                 key = (body["tenant"], body["stream"])
                 want_prev = heads.get(key)
                 got_prev = None if body["prev"] is None else bytes.fromhex(body["prev"])

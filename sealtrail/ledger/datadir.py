@@ -60,8 +60,12 @@ def _write_private(path: Path, text: str) -> None:
         os.close(dfd)
 
 
-def init(data_dir: Path, origin: str | None = None) -> InitResult:
-    """Create the data directory, key and database if missing; idempotent."""
+def init(data_dir: Path, origin: str | None = None, db_path: Path | None = None) -> InitResult:
+    """Create the data directory, key and database if missing; idempotent.
+
+    ``db_path`` defaults to ``data_dir/ledger.db``.
+    """
+    db_path = db_path or data_dir / DB_FILE
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key_path = data_dir / KEY_FILE
     created = False
@@ -79,14 +83,14 @@ def init(data_dir: Path, origin: str | None = None) -> InitResult:
     pub = data_dir / PUB_FILE
     if not pub.exists() or pub.read_text().strip() != vkey:
         pub.write_text(vkey + "\n")
-    store = SQLiteStore(data_dir / DB_FILE)
+    store = SQLiteStore(db_path)
     try:
         stored = store.meta("verifier_key")
         if stored is None:
             store.set_meta("origin", signer.name)
             store.set_meta("verifier_key", vkey)
         elif stored != vkey:
-            raise ConfigError(f"{key_path} does not belong to {data_dir / DB_FILE}")
+            raise ConfigError(f"{key_path} does not belong to {db_path}")
     finally:
         store.close()
     return InitResult(data_dir, signer.name, vkey, created)
@@ -107,16 +111,19 @@ def load_signer(data_dir: Path) -> NoteSigner:
     return NoteSigner.from_skey(text)
 
 
-def open_store(data_dir: Path, *, busy_timeout: float = 10.0) -> tuple[SQLiteStore, NoteSigner]:
+def open_store(
+    data_dir: Path, *, db_path: Path | None = None, busy_timeout: float = 10.0
+) -> tuple[SQLiteStore, NoteSigner]:
     """Open an initialised ledger; check the key belongs to the database."""
+    db_path = db_path or data_dir / DB_FILE
     signer = load_signer(data_dir)
-    if not (data_dir / DB_FILE).exists():
-        raise NotInitializedError(f"no ledger database in {data_dir}; run 'sealtrail init' first")
-    store = SQLiteStore(data_dir / DB_FILE, busy_timeout=busy_timeout)
+    if not db_path.exists():
+        raise NotInitializedError(f"no ledger database at {db_path}; run 'sealtrail init' first")
+    store = SQLiteStore(db_path, busy_timeout=busy_timeout)
     vkey = store.meta("verifier_key")
     if vkey != signer.verifier().vkey:
         store.close()
-        raise ConfigError(f"{data_dir / KEY_FILE} does not belong to {data_dir / DB_FILE}")
+        raise ConfigError(f"{data_dir / KEY_FILE} does not belong to {db_path}")
     return store, signer
 
 

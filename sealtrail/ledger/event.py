@@ -126,12 +126,17 @@ def _no_unknown(obj: dict[str, Any], allowed: tuple[str, ...] | frozenset[str], 
 
 
 def format_time(t: datetime) -> str:
-    """RFC 3339 UTC with ``Z``; microseconds only when non-zero. Requires an aware datetime."""
+    """RFC 3339 UTC, always six fraction digits and ``Z`` (fixed width: sorts as text).
+
+    Requires an aware datetime.
+    """
     if t.tzinfo is None:
         raise ValueError("naive datetime")
-    t = t.astimezone(UTC)
-    base = t.strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{base}.{t.microsecond:06d}Z" if t.microsecond else f"{base}Z"
+    u = t.astimezone(UTC)
+    return (
+        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
+        f".{u.microsecond:06d}Z"
+    )
 
 
 def parse_time(value: Any, field: str) -> str:
@@ -148,10 +153,9 @@ def parse_time(value: Any, field: str) -> str:
     zone = m.group(8)
     iso += "+00:00" if zone in ("Z", "z") else zone
     try:
-        t = datetime.fromisoformat(iso)
-    except ValueError as e:
+        return format_time(datetime.fromisoformat(iso))
+    except (ValueError, OverflowError) as e:
         raise _fail(field, f"not a valid time: {e}") from None
-    return format_time(t)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +292,9 @@ class Event:
     client_event_id: str | None
     canonical: bytes
     leaf_hash: bytes
+    type: str = ""
+    actor_id: str = ""
+    recorded_at: str = ""
 
     def body(self) -> dict[str, Any]:
         """The event's JSON object, parsed from its canonical bytes."""
@@ -337,6 +344,9 @@ def build_event(
         inp.client_event_id,
         data,
         hashlib.sha256(b"\x00" + data).digest(),
+        inp.type,
+        inp.actor["id"] or "",
+        recorded_at,
     )
 
 

@@ -28,12 +28,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from .errors import ConflictError, SealtrailError, StorageError
 from .event import Event, EventInput, build_event, format_time
 from .merkle import CompactRange, root_subtrees
 from .store import Entry, LedgerStore, WriteView
 
+T = TypeVar("T")
 Clock = Callable[[], datetime]
 RandomBytes = Callable[[int], bytes]
 
@@ -71,6 +73,11 @@ class LogWriter:
         self._range: CompactRange | None = None
         self._heads: dict[tuple[str, str], bytes] = {}
         self._head_cache_size = head_cache_size
+
+    @property
+    def size(self) -> int | None:
+        """The log size as of this writer's last commit (None before the first)."""
+        return None if self._range is None else self._range.size
 
     def _sync(self, view: WriteView) -> CompactRange:
         size = view.size()
@@ -127,7 +134,8 @@ class LogWriter:
                         salt=self._random(16),
                         prev=prev,
                     )
-                    entries.append(Entry(ev, b"".join(rng.append(ev.leaf_hash))))
+                    fingerprints = tuple(bytes.fromhex(d["sha256"]) for d in inp.documents)
+                    entries.append(Entry(ev, b"".join(rng.append(ev.leaf_hash)), fingerprints))
                     staged[key] = ev.leaf_hash
                     if ev.client_event_id is not None:
                         by_cid[(req.tenant, ev.client_event_id)] = ev
@@ -210,7 +218,7 @@ class Sequencer:
         self._wakeup.set()
         return await fut
 
-    def run_sync(self, fn: Callable[[], object]) -> asyncio.Future[object]:
+    def run_sync(self, fn: Callable[[], T]) -> asyncio.Future[T]:
         """Run ``fn`` on the sequencer's thread (serialised with commits)."""
         return asyncio.get_running_loop().run_in_executor(self._executor, fn)
 

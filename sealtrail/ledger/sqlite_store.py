@@ -20,12 +20,12 @@ import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from .errors import LedgerBusyError, StorageError
+from .errors import ConflictError, LedgerBusyError, NotFoundError, StorageError
 from .event import Event
 from .merkle import HASH_SIZE, NodeId
-from .store import Entry, StoredCheckpoint, subtree_location
+from .store import ApiKey, Entry, EventQuery, StoredCheckpoint, Tenant, subtree_location
 
 T = TypeVar("T")
 SCHEMA_VERSION = 1
@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS events (
     tenant          TEXT NOT NULL,
     stream          TEXT NOT NULL,
     client_event_id TEXT,                 -- NULL when the client sent none
+    type            TEXT NOT NULL,
+    actor_id        TEXT NOT NULL,
+    recorded_at     TEXT NOT NULL,        -- fixed-width RFC 3339: sorts as text
     leaf_hash       BLOB NOT NULL,        -- SHA-256(0x00 || body)
     subtrees        BLOB NOT NULL,        -- perfect subtrees this append completed, level 1 up
     body            BLOB NOT NULL         -- RFC 8785 bytes, exactly as hashed
@@ -47,6 +50,27 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE UNIQUE INDEX IF NOT EXISTS events_client_id
     ON events (tenant, client_event_id) WHERE client_event_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_stream ON events (tenant, stream, idx);
+CREATE TABLE IF NOT EXISTS documents (
+    sha256 BLOB NOT NULL,                 -- fingerprint of a document an event names
+    idx    INTEGER NOT NULL,
+    PRIMARY KEY (sha256, idx)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS documents_idx ON documents (idx);
+CREATE TABLE IF NOT EXISTS tenants (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    parent     TEXT REFERENCES tenants (id),
+    created_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS api_keys (
+    id          TEXT PRIMARY KEY,         -- public key id
+    tenant      TEXT NOT NULL REFERENCES tenants (id),
+    role        TEXT NOT NULL,
+    secret_hash BLOB NOT NULL,            -- SHA-256 of the secret part; the key is never stored
+    label       TEXT,
+    created_at  TEXT NOT NULL,
+    revoked_at  TEXT
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (
     size       INTEGER PRIMARY KEY,
     root       BLOB NOT NULL,
@@ -55,11 +79,21 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 );
 """
 
-_EVENT_COLS = "idx, tenant, stream, client_event_id, body, leaf_hash"
+_EVENT_COLS = "idx, tenant, stream, client_event_id, body, leaf_hash, type, actor_id, recorded_at"
+_N_EVENT_COLS = 9
 
 
-def _event(row: tuple[int, str, str, str | None, bytes, bytes]) -> Event:
-    return Event(row[0], row[1], row[2], row[3], bytes(row[4]), bytes(row[5]))
+def _event(row: tuple[Any, ...]) -> Event:
+    return Event(
+        row[0], row[1], row[2], row[3], bytes(row[4]), bytes(row[5]), row[6], row[7], row[8]
+    )
+
+
+_KEY_COLS = "id, tenant, role, secret_hash, label, created_at, revoked_at"
+
+
+def _key(row: tuple[Any, ...]) -> ApiKey:
+    return ApiKey(row[0], row[1], row[2], bytes(row[3]), row[4], row[5], row[6])
 
 
 def _checkpoint(row: tuple[int, bytes, str, str]) -> StoredCheckpoint:
@@ -133,14 +167,17 @@ class _View:
 
     def append(self, entries: Sequence[Entry]) -> None:
         self._con.executemany(
-            "INSERT INTO events (idx, tenant, stream, client_event_id, leaf_hash, subtrees, body)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (idx, tenant, stream, client_event_id, type, actor_id,"
+            " recorded_at, leaf_hash, subtrees, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     e.event.index,
                     e.event.tenant,
                     e.event.stream,
                     e.event.client_event_id,
+                    e.event.type,
+                    e.event.actor_id,
+                    e.event.recorded_at,
                     e.event.leaf_hash,
                     e.subtrees,
                     e.event.canonical,
@@ -148,6 +185,9 @@ class _View:
                 for e in entries
             ],
         )
+        docs = {(fp, e.event.index) for e in entries for fp in e.fingerprints}
+        if docs:
+            self._con.executemany("INSERT INTO documents (sha256, idx) VALUES (?, ?)", docs)
 
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
         self._con.execute(
@@ -242,9 +282,18 @@ class SQLiteStore:
             ).fetchall()
             if not rows:
                 return
+            last = rows[-1][0]
+            docs: dict[int, list[bytes]] = {}
+            for fp, idx in con.execute(
+                "SELECT sha256, idx FROM documents WHERE idx >= ? AND idx <= ? "
+                "ORDER BY idx, sha256",
+                (pos, last),
+            ):
+                docs.setdefault(idx, []).append(bytes(fp))
             for row in rows:
-                yield Entry(_event(row[:6]), bytes(row[6]))
-            pos = rows[-1][0] + 1
+                fps = tuple(docs.get(row[0], ()))
+                yield Entry(_event(row[:_N_EVENT_COLS]), bytes(row[_N_EVENT_COLS]), fps)
+            pos = last + 1
 
     def stream(self, tenant: str, stream: str) -> list[Event]:
         rows = self._con().execute(
@@ -255,6 +304,117 @@ class SQLiteStore:
 
     def subtrees(self, nodes: Iterable[NodeId]) -> dict[NodeId, bytes]:
         return _fetch_subtrees(self._con(), nodes)
+
+    def query(self, q: EventQuery, *, after: int = -1, limit: int = 100) -> list[Event]:
+        where = [f"tenant IN ({','.join('?' * len(q.tenants))})", "idx > ?"]
+        args: list[Any] = [*q.tenants, after]
+        for col, val in (("stream", q.stream), ("type", q.type), ("actor_id", q.actor_id)):
+            if val is not None:
+                where.append(f"{col} = ?")
+                args.append(val)
+        if q.recorded_from is not None:
+            where.append("recorded_at >= ?")
+            args.append(q.recorded_from)
+        if q.recorded_to is not None:
+            where.append("recorded_at < ?")
+            args.append(q.recorded_to)
+        if q.document is not None:
+            where.append("idx IN (SELECT idx FROM documents WHERE sha256 = ?)")
+            args.append(q.document)
+        sql = f"SELECT {_EVENT_COLS} FROM events WHERE {' AND '.join(where)} ORDER BY idx LIMIT ?"
+        return [_event(r) for r in self._con().execute(sql, [*args, limit])]
+
+    def by_document(self, sha256: bytes, *, limit: int = 1000) -> list[Event]:
+        rows = self._con().execute(
+            f"SELECT {_EVENT_COLS} FROM events WHERE idx IN "
+            "(SELECT idx FROM documents WHERE sha256 = ?) ORDER BY idx LIMIT ?",
+            (sha256, limit),
+        )
+        return [_event(r) for r in rows]
+
+    # -- tenants and API keys -------------------------------------------------------------
+
+    def add_tenant(self, tenant: Tenant) -> None:
+        def put(view: _View) -> None:
+            con = view._con
+            if con.execute("SELECT 1 FROM tenants WHERE id = ?", (tenant.id,)).fetchone():
+                raise ConflictError(f"tenant {tenant.id!r} already exists")
+            if (
+                tenant.parent is not None
+                and not con.execute(
+                    "SELECT 1 FROM tenants WHERE id = ?", (tenant.parent,)
+                ).fetchone()
+            ):
+                raise NotFoundError(f"no tenant {tenant.parent!r}")
+            con.execute(
+                "INSERT INTO tenants (id, name, parent, created_at) VALUES (?, ?, ?, ?)",
+                (tenant.id, tenant.name, tenant.parent, tenant.created_at),
+            )
+
+        self.write(put)
+
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        row = (
+            self._con()
+            .execute("SELECT id, name, parent, created_at FROM tenants WHERE id = ?", (tenant_id,))
+            .fetchone()
+        )
+        return None if row is None else Tenant(*row)
+
+    def tenants(self) -> list[Tenant]:
+        rows = self._con().execute("SELECT id, name, parent, created_at FROM tenants ORDER BY id")
+        return [Tenant(*r) for r in rows]
+
+    def subtree_tenants(self, tenant_id: str) -> list[str]:
+        rows = self._con().execute(
+            "WITH RECURSIVE t(id) AS (SELECT id FROM tenants WHERE id = ? "
+            "UNION SELECT tenants.id FROM tenants JOIN t ON tenants.parent = t.id) "
+            "SELECT id FROM t ORDER BY id",
+            (tenant_id,),
+        )
+        return [r[0] for r in rows]
+
+    def add_key(self, key: ApiKey) -> None:
+        def put(view: _View) -> None:
+            view._con.execute(
+                f"INSERT INTO api_keys ({_KEY_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key.id, key.tenant, key.role, key.secret_hash, key.label, key.created_at, None),
+            )
+
+        self.write(put)
+
+    def key(self, key_id: str) -> ApiKey | None:
+        row = (
+            self._con()
+            .execute(f"SELECT {_KEY_COLS} FROM api_keys WHERE id = ?", (key_id,))
+            .fetchone()
+        )
+        return None if row is None else _key(row)
+
+    def keys(self, tenants: Collection[str]) -> list[ApiKey]:
+        ids = list(tenants)
+        rows = self._con().execute(
+            f"SELECT {_KEY_COLS} FROM api_keys WHERE tenant IN ({','.join('?' * len(ids))}) "
+            "ORDER BY created_at, id",
+            ids,
+        )
+        return [_key(r) for r in rows]
+
+    def revoke_key(self, key_id: str, at: str) -> ApiKey:
+        def put(view: _View) -> ApiKey:
+            con = view._con
+            con.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (at, key_id),
+            )
+            row = con.execute(
+                f"SELECT {_KEY_COLS} FROM api_keys WHERE id = ?", (key_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no API key {key_id!r}")
+            return _key(row)
+
+        return self.write(put)
 
     def checkpoint(self, size: int) -> StoredCheckpoint | None:
         row = (

@@ -17,7 +17,7 @@ every proof needs O(log N) point reads, and nothing is ever rewritten.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from .event import Event
@@ -28,10 +28,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One log entry as stored: the event and the subtree hashes its append completed."""
+    """One log entry as stored: the event, the subtree hashes its append completed, and the
+    fingerprints (SHA-256, raw) of the documents it names, for look-ups by document."""
 
     event: Event
     subtrees: bytes
+    fingerprints: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,44 @@ class StoredCheckpoint:
     root: bytes
     note: str
     created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """Filters for listing events; every given field must match. ``tenants`` is required."""
+
+    tenants: tuple[str, ...]
+    stream: str | None = None
+    type: str | None = None
+    actor_id: str | None = None
+    document: bytes | None = None
+    #: inclusive lower bound on ``recorded_at`` (normal form, see event.format_time)
+    recorded_from: str | None = None
+    #: exclusive upper bound on ``recorded_at``
+    recorded_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """An organisation; ``parent`` is its group headquarters, if any."""
+
+    id: str
+    name: str
+    parent: str | None
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key's record. Only a hash of the secret is kept."""
+
+    id: str
+    tenant: str
+    role: str
+    secret_hash: bytes = field(repr=False)
+    label: str | None
+    created_at: str
+    revoked_at: str | None = None
 
 
 def subtree_location(node: NodeId) -> tuple[int, int | None]:
@@ -117,5 +157,39 @@ class LedgerStore(Protocol):
     def set_meta(self, key: str, value: str) -> None:
         """Set a ledger-wide setting durably."""
 
+    def query(self, q: EventQuery, *, after: int = -1, limit: int = 100) -> list[Event]:
+        """Events matching ``q`` with index > ``after``, in index order, at most ``limit``."""
+
+    def by_document(self, sha256: bytes, *, limit: int = 1000) -> list[Event]:
+        """Events (of any tenant) naming a document with this fingerprint, in index order."""
+
     def close(self) -> None:
         """Release connections and locks."""
+
+
+class DirectoryStore(Protocol):
+    """Tenants and API keys (kept in the same database as the ledger)."""
+
+    def add_tenant(self, tenant: Tenant) -> None:
+        """Create a tenant; ConflictError if it exists, NotFoundError if its parent does not."""
+
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        """One tenant."""
+
+    def tenants(self) -> list[Tenant]:
+        """All tenants, by id."""
+
+    def subtree_tenants(self, tenant_id: str) -> list[str]:
+        """The tenant and all its descendants (subsidiaries, recursively)."""
+
+    def add_key(self, key: ApiKey) -> None:
+        """Store a new API key record."""
+
+    def key(self, key_id: str) -> ApiKey | None:
+        """One key record."""
+
+    def keys(self, tenants: Collection[str]) -> list[ApiKey]:
+        """Key records of these tenants."""
+
+    def revoke_key(self, key_id: str, at: str) -> ApiKey:
+        """Mark a key revoked (idempotent); NotFoundError if unknown."""

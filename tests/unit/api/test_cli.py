@@ -57,6 +57,7 @@ def data(tmp_path: Path) -> Path:
     d = tmp_path / "data"
     out = ok_json(d, "init")
     assert out["created"] is True
+    ok_json(d, "tenants", "create", "acme", "--name", "Acme Ltd")
     return d
 
 
@@ -142,6 +143,30 @@ def test_bad_tenant_is_rejected(data: Path) -> None:
     r = run(data, "append", "--tenant", "Not A Tenant", stdin=json.dumps(event(1)))
     assert r.returncode == 2
     assert "--tenant" in r.stderr
+    r = run(data, "append", "--tenant", "nobody", stdin=json.dumps(event(1)))
+    assert r.returncode == 4
+    assert "sealtrail tenants create nobody" in r.stderr
+
+
+def test_tenants_and_keys(data: Path) -> None:
+    sub = ok_json(data, "tenants", "create", "acme-sh", "--parent", "acme")
+    assert sub["parent"] == "acme"
+    r = run(data, "tenants", "create", "acme")
+    assert r.returncode == 5
+    r = run(data, "tenants", "create", "orphan", "--parent", "nope")
+    assert r.returncode == 4
+    ids = [t["id"] for t in ok_json(data, "tenants", "list")["tenants"]]
+    assert ids == ["acme", "acme-sh"]
+    key = ok_json(data, "keys", "create", "--tenant", "acme", "--role", "auditor", "--label", "x")
+    assert key["key"].startswith(f"stk_{key['id']}_")
+    listed = ok_json(data, "keys", "list")["keys"]
+    assert [k["id"] for k in listed] == [key["id"]]
+    assert "key" not in listed[0]
+    assert key["key"] not in (data / "ledger.db").read_bytes().decode("latin-1")
+    revoked = ok_json(data, "keys", "revoke", key["id"])
+    assert revoked["revoked_at"] is not None
+    r = run(data, "keys", "create", "--tenant", "acme", "--role", "root")
+    assert r.returncode == 2
 
 
 def test_checkpoint_proofs_and_audit(data: Path) -> None:

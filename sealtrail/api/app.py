@@ -1,0 +1,117 @@
+"""The aiohttp application: factory, middlewares, lifecycle, and ``serve``.
+
+Lifecycle (``cleanup_ctx``): open the ledger (creating data dir and key on first start), start
+the sequencer and the sealer; on shutdown aiohttp first stops accepting and lets in-flight
+requests finish, then the sealer stops, the sequencer drains every queued append (each is
+committed before its caller hears back) and the store closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from ..ledger import datadir
+from ..ledger.event import format_time
+from ..ledger.log import Ledger, utc_now
+from ..ledger.store import StoredCheckpoint
+from . import routes_admin, routes_events, routes_public
+from .context import SERVICES, Metrics, RateLimiter, Services, services
+from .errors import problem_middleware
+from .sealing import Sealer
+from .settings import Settings, database_path, listen_address
+
+log = logging.getLogger("sealtrail.api")
+
+
+@web.middleware
+async def metrics_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Count requests and time them, per route template (not per URL)."""
+    start = time.perf_counter()
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
+    status = 500
+    try:
+        resp = await handler(request)
+        status = resp.status
+        return resp
+    finally:
+        m = services(request).metrics
+        m.requests.labels(request.method, route, str(status)).inc()
+        m.latency.labels(route).observe(time.perf_counter() - start)
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the service for ``settings`` (nothing is opened until the app starts)."""
+    app = web.Application(
+        middlewares=[metrics_middleware, problem_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        db = database_path(settings)
+        datadir.init(settings.data_dir, db_path=db)
+        store, signer = datadir.open_store(
+            settings.data_dir, db_path=db, busy_timeout=settings.busy_timeout
+        )
+        ledger = Ledger(store, signer)
+        metrics = Metrics()
+
+        def sealed(cp: StoredCheckpoint) -> None:
+            metrics.sealed.inc()
+            metrics.checkpoint_size.set(cp.size)
+            metrics.unsealed.set((ledger.writer.size or cp.size) - cp.size)
+
+        sealer = Sealer(
+            ledger,
+            interval=settings.checkpoint_interval,
+            size_trigger=settings.checkpoint_size,
+            on_sealed=sealed,
+        )
+        app[SERVICES] = Services(
+            settings=settings,
+            ledger=ledger,
+            store=store,
+            sealer=sealer,
+            metrics=metrics,
+            limiter=RateLimiter(settings.public_rate_limit),
+            clock=lambda: format_time(utc_now()),
+        )
+        ledger.sequencer.start()
+        metrics.log_size.set(store.size())
+        await sealer.start()
+        log.info("ledger %s open: %d events", ledger.origin, store.size())
+        try:
+            yield
+        finally:
+            await sealer.stop()
+            await ledger.close()
+            log.info("ledger closed")
+
+    app.cleanup_ctx.append(lifecycle)
+    routes_events.setup(app)
+    routes_admin.setup(app)
+    routes_public.setup(app)
+    return app
+
+
+def serve(settings: Settings) -> None:
+    """Run the service until SIGINT/SIGTERM, then shut down gracefully."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    host, port = listen_address(settings)
+    web.run_app(
+        create_app(settings),
+        host=host,
+        port=port,
+        shutdown_timeout=30,
+        access_log=None,
+        print=lambda s: log.info("%s", s.strip()),
+    )

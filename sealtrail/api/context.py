@@ -1,0 +1,189 @@
+"""What handlers share: the app's services under typed keys, auth, and strict request parsing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from ..ledger import strictjson
+from ..ledger.errors import InvalidInputError, NotFoundError
+from ..ledger.log import Ledger
+from ..ledger.sqlite_store import SQLiteStore
+from .directory import Principal, authenticate
+from .errors import (
+    ForbiddenError,
+    PayloadTooLargeError,
+    RateLimitedError,
+    UnauthorizedError,
+    UnsupportedMediaTypeError,
+)
+from .sealing import Sealer
+from .settings import Settings
+
+T = TypeVar("T")
+
+
+class Metrics:
+    """The service's Prometheus metrics, in a registry of its own."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "sealtrail_http_requests", "HTTP requests", ["method", "route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "sealtrail_http_request_seconds", "HTTP request latency", ["route"], registry=r
+        )
+        self.appended = Counter("sealtrail_events_appended", "Events appended", registry=r)
+        self.log_size = Gauge("sealtrail_log_size", "Events in the log", registry=r)
+        self.checkpoint_size = Gauge(
+            "sealtrail_checkpoint_size", "Size of the latest checkpoint", registry=r
+        )
+        self.unsealed = Gauge(
+            "sealtrail_unsealed_events", "Events not yet in a checkpoint", registry=r
+        )
+        self.sealed = Counter("sealtrail_checkpoints_sealed", "Checkpoints sealed", registry=r)
+
+
+class RateLimiter:
+    """A token bucket per client address: ``rate`` requests per minute, bursts up to ``rate``."""
+
+    def __init__(self, rate_per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate_per_minute / 60.0
+        self.burst = float(rate_per_minute)
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def check(self, client: str) -> None:
+        """Take one token for ``client`` or raise RateLimitedError."""
+        now = self._clock()
+        if len(self._buckets) > 100_000:
+            self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 60}
+        tokens, last = self._buckets.get(client, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens < 1:
+            wait = max(1, int((1 - tokens) / self.rate + 0.999))
+            self._buckets[client] = (tokens, now)
+            raise RateLimitedError(f"too many requests; retry in {wait} s", wait)
+        self._buckets[client] = (tokens - 1, now)
+
+
+@dataclass
+class Services:
+    """Everything a handler may use."""
+
+    settings: Settings
+    ledger: Ledger
+    store: SQLiteStore
+    sealer: Sealer
+    metrics: Metrics
+    limiter: RateLimiter
+    clock: Callable[[], str]
+    _auth_cache: dict[str, tuple[float, Principal]] = field(default_factory=dict)
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+def services(request: web.Request) -> Services:
+    """The app's services."""
+    return request.app[SERVICES]
+
+
+async def in_thread(fn: Callable[[], T]) -> T:
+    """Run a blocking read (SQLite) off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, fn)
+
+
+AUTH_CACHE_SECONDS = 2.0
+
+
+async def principal(request: web.Request, *roles: str) -> Principal:
+    """The caller, who must present a key with one of ``roles``.
+
+    Key look-ups are cached for two seconds, so a revocation takes effect within that.
+    """
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthorizedError("missing API key: send 'Authorization: Bearer <key>'")
+    token = token.strip()
+    svc = services(request)
+    now = time.monotonic()
+    hit = svc._auth_cache.get(token)
+    if hit is not None and now - hit[0] < AUTH_CACHE_SECONDS:
+        p = hit[1]
+    else:
+        p = await in_thread(lambda: authenticate(svc.store, token))
+        if len(svc._auth_cache) > 10_000:
+            svc._auth_cache.clear()
+        svc._auth_cache[token] = (now, p)
+    if p.role not in roles:
+        raise ForbiddenError(f"this needs a key with role {' or '.join(roles)}, not {p.role}")
+    return p
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request body as strict JSON (docs/FORMAT.md §1.1)."""
+    if request.content_type != "application/json":
+        raise UnsupportedMediaTypeError(
+            f"want Content-Type application/json, got {request.content_type or 'none'}"
+        )
+    limit = services(request).settings.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLargeError(f"body of {request.content_length} bytes exceeds {limit}")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLargeError(f"body exceeds {limit} bytes") from None
+    return strictjson.loads(raw, max_bytes=limit)
+
+
+def query_params(request: web.Request, allowed: Collection[str]) -> dict[str, str]:
+    """Query parameters, each at most once, none unknown."""
+    out: dict[str, str] = {}
+    for k, v in request.query.items():
+        if k not in allowed:
+            raise InvalidInputError(
+                f"unknown query parameter {k!r} (allowed: {', '.join(sorted(allowed)) or 'none'})"
+            )
+        if k in out:
+            raise InvalidInputError(f"query parameter {k!r} given twice")
+        out[k] = v
+    return out
+
+
+def int_param(params: Mapping[str, str], name: str, *, lo: int, hi: int) -> int | None:
+    """An optional integer parameter within [lo, hi]."""
+    raw = params.get(name)
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 19:
+        raise InvalidInputError(f"{name}: want an integer from {lo} to {hi}, got {raw[:32]!r}")
+    v = int(raw)
+    if not lo <= v <= hi:
+        raise InvalidInputError(f"{name}: want an integer from {lo} to {hi}, got {v}")
+    return v
+
+
+def path_int(request: web.Request, name: str) -> int:
+    """A non-negative integer path segment (anything else: 404, as for a missing resource)."""
+    raw = request.match_info[name]
+    if not raw.isdigit() or len(raw) > 19:
+        raise NotFoundError(f"no such {name}: {raw[:32]!r}")
+    return int(raw)
+
+
+def visible_tenant(p: Principal, requested: str | None) -> tuple[str, ...]:
+    """The tenants a read may cover: all the caller sees, or one of them (404 if not visible)."""
+    if requested is None:
+        return p.visible
+    if requested not in p.visible:
+        raise NotFoundError(f"no tenant {requested!r}")
+    return (requested,)

@@ -1,0 +1,138 @@
+"""Checkpoints, the public fingerprint look-up, health, metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from ..ledger.errors import InvalidInputError, NotFoundError, ProofError
+from .context import in_thread, int_param, path_int, principal, query_params, services
+from .openapi import spec
+from .routes_events import checkpoint_json
+
+MAX_PUBLIC_EVENTS = 100
+
+
+async def latest_checkpoint(request: web.Request) -> web.Response:
+    """GET /v1/checkpoints/latest."""
+    await principal(request, "integrator", "auditor", "admin")
+    query_params(request, ())
+    ledger = services(request).ledger
+    return web.json_response(checkpoint_json(await in_thread(ledger.checkpoint)))
+
+
+async def get_checkpoint(request: web.Request) -> web.Response:
+    """GET /v1/checkpoints/{size}."""
+    await principal(request, "integrator", "auditor", "admin")
+    query_params(request, ())
+    size = path_int(request, "size")
+    ledger = services(request).ledger
+    return web.json_response(checkpoint_json(await in_thread(lambda: ledger.checkpoint(size))))
+
+
+async def get_consistency(request: web.Request) -> web.Response:
+    """GET /v1/checkpoints/consistency?from=M&to=N — between two sealed checkpoints."""
+    await principal(request, "integrator", "auditor", "admin")
+    params = query_params(request, ("from", "to"))
+    old = int_param(params, "from", lo=1, hi=2**63 - 1)
+    new = int_param(params, "to", lo=1, hi=2**63 - 1)
+    if old is None:
+        raise InvalidInputError("from: is required")
+    ledger = services(request).ledger
+
+    def build() -> dict[str, Any]:
+        a = ledger.checkpoint(old)
+        b = ledger.checkpoint(new)
+        if a.size > b.size:
+            raise ProofError(f"from ({a.size}) is larger than to ({b.size})")
+        proof = ledger.consistency_proof(a.size, b.size)
+        return {
+            **proof.to_json(),
+            "old_checkpoint": checkpoint_json(a),
+            "new_checkpoint": checkpoint_json(b),
+        }
+
+    return web.json_response(await in_thread(build))
+
+
+async def public_fingerprint(request: web.Request) -> web.Response:
+    """GET /v1/public/fingerprints/{sha256} — public facts about a document, no names."""
+    svc = services(request)
+    svc.limiter.check(request.remote or "unknown")
+    query_params(request, ())
+    digest = request.match_info["sha256"]
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+        raise NotFoundError("not a SHA-256 fingerprint (want 64 hex digits)")
+    ledger, store = svc.ledger, svc.store
+
+    def build() -> dict[str, Any]:
+        events = store.by_document(bytes.fromhex(digest), limit=MAX_PUBLIC_EVENTS)
+        if not events:
+            raise NotFoundError(f"no event names a document with fingerprint {digest.lower()}")
+        cp = store.latest_checkpoint()
+        out = []
+        for e in events:
+            proof = None
+            if cp is not None and e.index < cp.size:
+                p = ledger.inclusion_proof(e.index, cp.size)
+                proof = [h.hex() for h in p.proof]
+            out.append(
+                {
+                    "index": e.index,
+                    "type": e.type,
+                    "recorded_at": e.recorded_at,
+                    "leaf_hash": e.leaf_hash.hex(),
+                    "proof": proof,
+                }
+            )
+        return {
+            "sha256": digest.lower(),
+            "events": out,
+            "checkpoint": checkpoint_json(cp) if cp else None,
+            "verifier_key": ledger.verifier.vkey,
+            "timestamp": {"status": "off"},
+            "anchor": {"status": "off"},
+        }
+
+    return web.json_response(await in_thread(build))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """GET /healthz — the process is up."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """GET /readyz — the database answers."""
+    store = services(request).store
+    size = await in_thread(store.size)
+    return web.json_response({"status": "ready", "log_size": size})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """GET /metrics — Prometheus text format."""
+    body = generate_latest(services(request).metrics.registry)
+    resp = web.Response(body=body)
+    resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return resp
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """GET /v1/openapi.json."""
+    return web.json_response(spec())
+
+
+def setup(app: web.Application) -> None:
+    """Register this module's routes."""
+    r = app.router
+    r.add_get("/v1/checkpoints/latest", latest_checkpoint)
+    r.add_get("/v1/checkpoints/consistency", get_consistency)
+    r.add_get("/v1/checkpoints/{size}", get_checkpoint)
+    r.add_get("/v1/public/fingerprints/{sha256}", public_fingerprint)
+    r.add_get("/healthz", healthz)
+    r.add_get("/readyz", readyz)
+    r.add_get("/metrics", metrics)
+    r.add_get("/v1/openapi.json", openapi)
