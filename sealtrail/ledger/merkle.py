@@ -368,6 +368,8 @@ class CompactRange:
 
     def append(self, leaf: bytes) -> list[bytes]:
         """Append one leaf hash; return the hashes of the subtrees it completes, level 1 up."""
+        if type(leaf) is not bytes or len(leaf) != HASH_SIZE:
+            raise ValueError(f"leaf hash must be {HASH_SIZE} bytes")
         completed: list[bytes] = []
         hashes, levels = self._hashes, self._levels
         h, level = leaf, 0

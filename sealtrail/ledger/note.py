@@ -144,6 +144,10 @@ class NoteSigner:
 
 
 def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise NoteError("malformed note: text holds a lone surrogate") from None
     if not text.endswith("\n"):
         raise NoteError("malformed note: text must end in a newline")
     bad = re.search(r"[\x00-\x09\x0b-\x1f\x7f]", text)
@@ -180,6 +184,10 @@ def open_note(msg: bytes | str, verifiers: list[NoteVerifier]) -> Note:
             msg = msg.decode("utf-8")
         except UnicodeDecodeError:
             raise NoteError("malformed note: not UTF-8") from None
+    try:
+        msg.encode("utf-8")
+    except UnicodeEncodeError:
+        raise NoteError("malformed note: holds a lone surrogate") from None
     if not msg.endswith("\n"):
         raise NoteError("malformed note: does not end in a newline")
     split = msg.rfind("\n\n")
@@ -271,8 +279,19 @@ def parse_checkpoint(text: str, origin: str | None = None) -> Checkpoint:
 
 
 def sign_checkpoint(checkpoint: Checkpoint, signer: NoteSigner) -> str:
-    """The checkpoint as a signed note."""
-    return signer.sign(checkpoint.text())
+    """The checkpoint as a signed note.
+
+    Requires a checkpoint that parses back to itself (no newline in the origin or extensions,
+    a uint64 size, a 32-byte root); anything else raises NoteError and is never signed.
+    """
+    if not isinstance(checkpoint.root, bytes) or len(checkpoint.root) != HASH_SIZE:
+        raise NoteError(f"checkpoint root must be {HASH_SIZE} bytes")
+    if not 0 <= checkpoint.size < 2**64:
+        raise NoteError(f"checkpoint size {checkpoint.size} is not a uint64")
+    text = checkpoint.text()
+    if parse_checkpoint(text) != checkpoint:
+        raise NoteError("checkpoint does not survive a round trip (newline in a field?)")
+    return signer.sign(text)
 
 
 def verify_checkpoint(
