@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Run Sealtrail with embedded defaults (SQLite in ./data). Until the HTTP service lands this runs
-# the CLI tour: record a contract's events, seal a signed checkpoint, prove and audit it.
+# Run the Sealtrail service with embedded defaults: SQLite ledger and keys in ./data (created on
+# first start), listening on 127.0.0.1:8080 (SEALTRAIL_LISTEN or --host/--port to change).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-exec .venv/bin/sealtrail demo "$@"
+exec .venv/bin/sealtrail serve "$@"
