@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import EventValidationError, NoteError, ProofError, StorageError
+from .errors import InvalidInputError, NoteError, ProofError, StorageError
 from .event import decode_event
 from .merkle import CompactRange, assemble, consistency_subtrees, verify_consistency
 from .note import NoteVerifier, verify_checkpoint
@@ -93,8 +93,12 @@ def audit(store: LedgerStore, verifier: NoteVerifier) -> AuditReport:
             i = ev.index
             if i != expected:
                 if i > expected:
-                    missing = f"{expected}" if i == expected + 1 else f"{expected}..{i - 1}"
-                    report.add("missing_event", f"events {missing} are missing", expected)
+                    missing = (
+                        f"event {expected} is"
+                        if i == expected + 1
+                        else f"events {expected}..{i - 1} are"
+                    )
+                    report.add("missing_event", f"{missing} missing", expected)
                 else:
                     report.add("duplicate_index", f"index {i} appears twice", i)
                     continue
@@ -111,7 +115,7 @@ def audit(store: LedgerStore, verifier: NoteVerifier) -> AuditReport:
                 )
             try:
                 body = decode_event(ev.canonical)
-            except EventValidationError as e:
+            except InvalidInputError as e:
                 report.add("malformed_event", f"event {i}: {e}", i)
                 body = None
             if body is not None:

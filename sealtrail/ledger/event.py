@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from . import strictjson
-from .canonical import MAX_SAFE_INTEGER, canonicalize_checked
-from .errors import EventValidationError
+from .canonical import MAX_SAFE_INTEGER, canonicalize_checked, canonicalize_restricted
+from .errors import EncodingError, EventValidationError
 
 EVENT_VERSION = 1
 SALT_SIZE = 16
@@ -362,7 +362,7 @@ def decode_event(data: bytes) -> dict[str, Any]:
     missing = STORED_FIELDS - o.keys()
     if missing:
         raise _fail(sorted(missing)[0], "is required in a stored event")
-    if o["v"] != EVENT_VERSION:
+    if type(o["v"]) is not int or o["v"] != EVENT_VERSION:
         raise _fail("v", f"unsupported event version {o['v']!r}, want {EVENT_VERSION}")
     if type(o["index"]) is not int or o["index"] < 0:
         raise _fail("index", f"want a non-negative integer, got {o['index']!r}")
@@ -377,6 +377,10 @@ def decode_event(data: bytes) -> dict[str, Any]:
     inp = parse_event_input({k: o[k] for k in INPUT_FIELDS})
     if inp.body() != {k: o[k] for k in INPUT_FIELDS}:
         raise _fail("", "input fields are not in normal form")
-    if canonicalize_checked(o) != bytes(data):
+    try:
+        canonical = canonicalize_restricted(o)
+    except EncodingError as e:
+        raise _fail("", f"not an exactly encodable event: {e}") from None
+    if canonical != bytes(data):
         raise _fail("", "bytes are not the RFC 8785 encoding of the event")
     return o

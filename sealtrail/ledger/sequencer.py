@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
+from .canonical import canonicalize_checked
 from .errors import ConflictError, SealtrailError, StorageError
 from .event import Event, EventInput, build_event, format_time
 from .merkle import CompactRange, root_subtrees
@@ -73,6 +75,7 @@ class LogWriter:
         self._range: CompactRange | None = None
         self._heads: dict[tuple[str, str], bytes] = {}
         self._head_cache_size = head_cache_size
+        self._lock = threading.Lock()
 
     @property
     def size(self) -> int | None:
@@ -92,7 +95,12 @@ class LogWriter:
         """Append every request that does not conflict, durably, in one transaction.
 
         Returns, per request, its appended events in input order, or the error that refused it.
+        Thread-safe: callers on several threads (the CLI path, the sequencer) take turns.
         """
+        with self._lock:
+            return self._commit(requests)
+
+    def _commit(self, requests: list[AppendRequest]) -> list[list[Appended] | SealtrailError]:
         staged: dict[tuple[str, str], bytes] = {}
         grown: list[CompactRange] = []
 
@@ -159,6 +167,11 @@ class LogWriter:
         return results
 
 
+def _input_bytes(body: dict[str, object]) -> bytes:
+    """Compare inputs by their canonical bytes: ``1`` and ``true`` differ, as they do in JSON."""
+    return canonicalize_checked(body)
+
+
 def _plan(
     req: AppendRequest, by_cid: dict[tuple[str, str], Event]
 ) -> list[tuple[EventInput, Event | int | None]]:
@@ -172,13 +185,13 @@ def _plan(
             plan.append((inp, None))
             continue
         if cid in seen:
-            if req.inputs[seen[cid]].body() != inp.body():
+            if _input_bytes(req.inputs[seen[cid]].body()) != _input_bytes(inp.body()):
                 raise ConflictError(f"client_event_id {cid!r} appears twice with different bodies")
             plan.append((inp, seen[cid]))
             continue
         seen[cid] = pos
         existing = by_cid.get((req.tenant, cid))
-        if existing is not None and existing.input_body() != inp.body():
+        if existing is not None and _input_bytes(existing.input_body()) != _input_bytes(inp.body()):
             raise ConflictError(
                 f"client_event_id {cid!r} was already used for event {existing.index} "
                 "with a different body"
@@ -204,9 +217,12 @@ class Sequencer:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Start the commit loop on the running event loop."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        """Start the commit loop on the running event loop (again, if an earlier loop ended)."""
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._wakeup = asyncio.Event()
+            self._queue = deque(item for item in self._queue if not item[1].done())
+            self._task = loop.create_task(self._run())
 
     async def append(self, tenant: str, inputs: list[EventInput]) -> list[Appended]:
         """Append ``inputs`` for ``tenant`` atomically; return once they are durable."""
@@ -241,10 +257,16 @@ class Sequencer:
                 results = await loop.run_in_executor(
                     self._executor, self._writer.commit, [r for r, _ in group]
                 )
-            except Exception as e:  # the whole group failed; nothing of it is acknowledged
+            except BaseException as e:  # the whole group failed; nothing of it is acknowledged
                 for _, fut in group:
                     if not fut.done():
-                        fut.set_exception(e)
+                        fut.set_exception(
+                            e
+                            if isinstance(e, Exception)
+                            else StorageError(f"commit aborted: {e!r}")
+                        )
+                if not isinstance(e, Exception):
+                    raise
                 continue
             for (_, fut), res in zip(group, results, strict=True):
                 if fut.done():

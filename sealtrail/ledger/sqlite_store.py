@@ -166,6 +166,11 @@ class _View:
         return None if row is None else _checkpoint(row)
 
     def append(self, entries: Sequence[Entry]) -> None:
+        if not entries:
+            return
+        size = self.size()
+        if any(e.event.index != size + i for i, e in enumerate(entries)):
+            raise StorageError(f"entries must continue the log at index {size}, densely")
         self._con.executemany(
             "INSERT INTO events (idx, tenant, stream, client_event_id, type, actor_id,"
             " recorded_at, leaf_hash, subtrees, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -190,6 +195,11 @@ class _View:
             self._con.executemany("INSERT INTO documents (sha256, idx) VALUES (?, ?)", docs)
 
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        latest = self.latest_checkpoint()
+        if latest is not None and checkpoint.size <= latest.size:
+            raise StorageError(f"checkpoint sizes only grow: {checkpoint.size} after {latest.size}")
+        if checkpoint.size > self.size():
+            raise StorageError(f"checkpoint size {checkpoint.size} exceeds the log")
         self._con.execute(
             "INSERT INTO checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)",
             (checkpoint.size, checkpoint.root, checkpoint.note, checkpoint.created_at),
@@ -206,13 +216,14 @@ class SQLiteStore:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
-        con = self._con()
         try:
-            with self._write_lock():
-                con.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+            con = self._con()
             version = con.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0:
-                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if version == 0:  # a new database: create the schema (needs the write lock once)
+                with self._write_lock():
+                    con.executescript(
+                        f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
+                    )
             elif version != SCHEMA_VERSION:
                 raise StorageError(
                     f"{self.path}: schema version {version}, this Sealtrail reads {SCHEMA_VERSION}"
@@ -220,6 +231,9 @@ class SQLiteStore:
         except sqlite3.DatabaseError as e:
             self.close()
             raise StorageError(f"{self.path}: cannot open ledger database: {e}") from e
+        except BaseException:
+            self.close()
+            raise
 
     def _con(self) -> sqlite3.Connection:
         if self._closed:

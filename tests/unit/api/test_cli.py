@@ -124,8 +124,10 @@ def test_bad_line_in_json_lines_writes_nothing(data: Path) -> None:
     [
         ('{"stream":"s","type":"sign","actor":{"id":"u"},"stream":"t"}', "duplicate object key"),
         ('{"stream":"s","type":"sign","actor":{"id":"u"},"attributes":{"n":NaN}}', "NaN"),
-        ('{"stream":"s","type":"sign","actor":{"id":"u"},"attributes":{"n":9007199254740992}}',
-         "beyond"),
+        (
+            '{"stream":"s","type":"sign","actor":{"id":"u"},"attributes":{"n":9007199254740992}}',
+            "beyond",
+        ),
         ('{"stream":"s","type":"sign","actor":{"id":"u"},"extra":1}', "extra: unknown field"),
         ('{"stream":"s","type":"sign"}', "actor: is required"),
         ("", "no event on input"),
@@ -262,7 +264,9 @@ def test_busy_ledger_exits_6_and_writes_nothing(data: Path, tmp_path: Path) -> N
         cfg = tmp_path / "fast.toml"
         cfg.write_text("busy_timeout = 0.3\n")
         start = time.monotonic()
-        r = run(data, "--config", str(cfg), "append", "--tenant", "acme", stdin=json.dumps(event(1)))
+        r = run(
+            data, "--config", str(cfg), "append", "--tenant", "acme", stdin=json.dumps(event(1))
+        )
         assert r.returncode == 6, r.stderr
         assert "busy" in r.stderr
         assert time.monotonic() - start < 30  # it gave up instead of waiting for the holder
