@@ -21,6 +21,8 @@ import rfc8785
 from .errors import EncodingError
 
 MAX_SAFE_INTEGER = 2**53 - 1
+#: deepest nesting the fast path encodes (orjson itself stops at 254)
+MAX_DEPTH = 64
 _OPTS = orjson.OPT_SORT_KEYS
 
 
@@ -34,9 +36,11 @@ def canonicalize(value: Any) -> bytes:
 
 def check_restricted(value: Any, path: str = "$") -> None:
     """Raise :class:`EncodingError` unless ``value`` is in the fast path's value space."""
-    stack: list[tuple[Any, str]] = [(value, path)]
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
     while stack:
-        v, p = stack.pop()
+        v, p, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise EncodingError(f"{p}: nested deeper than {MAX_DEPTH}")
         if v is None or v is True or v is False:
             continue
         t = type(v)
@@ -47,12 +51,12 @@ def check_restricted(value: Any, path: str = "$") -> None:
             if not -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
                 raise EncodingError(f"{p}: integer {v} is beyond ±(2**53 - 1)")
         elif t is list:
-            stack.extend((x, f"{p}[{i}]") for i, x in enumerate(v))
+            stack.extend((x, f"{p}[{i}]", depth + 1) for i, x in enumerate(v))
         elif t is dict:
             for k, x in v.items():
                 if type(k) is not str or not k.isascii():
                     raise EncodingError(f"{p}: object key {k!r} is not an ASCII string")
-                stack.append((x, f"{p}.{k}"))
+                stack.append((x, f"{p}.{k}", depth + 1))
         else:
             raise EncodingError(f"{p}: {t.__name__} values are not allowed here")
 

@@ -76,9 +76,10 @@ def _fail(field: str, message: str) -> EventValidationError:
 
 
 def _text(value: Any, field: str, limit: int, *, free: bool = False) -> str:
+    """Check a string; ``free`` text (attribute values) may be empty and hold tab, LF, CR."""
     if type(value) is not str:
         raise _fail(field, f"want a string, got {_json_type(value)}")
-    if not value:
+    if not value and not free:
         raise _fail(field, "must not be empty")
     if len(value) > limit:
         raise _fail(field, f"has {len(value)} characters, want at most {limit}")
@@ -151,6 +152,8 @@ def parse_time(value: Any, field: str) -> str:
         raise _fail(field, "more precision than microseconds")
     iso = value[:19].replace("t", "T") + (f".{frac[:6]}" if frac else "")
     zone = m.group(8)
+    if zone not in ("Z", "z") and (int(zone[1:3]) > 23 or int(zone[4:6]) > 59):
+        raise _fail(field, f"offset {zone} is out of range")
     iso += "+00:00" if zone in ("Z", "z") else zone
     try:
         return format_time(datetime.fromisoformat(iso))
