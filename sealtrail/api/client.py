@@ -44,6 +44,11 @@ class ApiError(SealtrailError):
         self.code = code
         self.detail = detail
 
+    @property
+    def status(self) -> int:
+        """The HTTP status code."""
+        return self.http_status
+
 
 class VerificationError(SealtrailError):
     """A proof or checkpoint from the service did not verify locally."""
@@ -93,13 +98,25 @@ def _error(status: int, body: bytes) -> ApiError:
 
 
 def check_event_proof(
-    event: Mapping[str, Any], proof: Mapping[str, Any], verifier: NoteVerifier
+    event: Mapping[str, Any],
+    proof: Mapping[str, Any],
+    verifier: NoteVerifier,
+    index: int | None = None,
 ) -> VerifiedEvent:
     """Check an event (as the API shows it) against its inclusion proof and signed checkpoint.
 
-    Raises :class:`VerificationError` naming the first thing that does not hold.
+    With ``index``, the event and the proof must also be of that index (a server must not
+    answer with another, genuine event). Raises :class:`VerificationError` naming the first
+    thing that does not hold.
     """
-    body = {k: v for k, v in event.items() if k != "leaf_hash"}
+    if index is not None and not event.get("index") == proof.get("index") == index:
+        raise VerificationError(
+            f"asked for event {index}, got event {event.get('index')} "
+            f"with a proof for {proof.get('index')}"
+        )
+    if event.get("index") != proof.get("index"):
+        raise VerificationError("the proof is for another event")
+    body = {k: v for k, v in event.items() if k not in ("leaf_hash", "duplicate")}
     leaf = leaf_hash(canonicalize(body))
     if leaf.hex() != event.get("leaf_hash") or leaf.hex() != proof.get("leaf_hash"):
         raise VerificationError(f"event {event.get('index')}: its bytes do not hash to its leaf")
@@ -117,14 +134,27 @@ def check_event_proof(
     return VerifiedEvent(dict(event), cp)
 
 
-def check_consistency(proof: Mapping[str, Any], verifier: NoteVerifier) -> tuple[Checkpoint, ...]:
-    """Check a consistency proof between two signed checkpoints. Raises VerificationError."""
+def check_consistency(
+    proof: Mapping[str, Any],
+    verifier: NoteVerifier,
+    old_size: int | None = None,
+    new_size: int | None = None,
+) -> tuple[Checkpoint, ...]:
+    """Check a consistency proof between two signed checkpoints. Raises VerificationError.
+
+    With ``old_size`` / ``new_size``, the signed checkpoints must be of those sizes.
+    """
     try:
         old = verify_checkpoint(proof["old_checkpoint"]["note"], verifier)
         new = verify_checkpoint(proof["new_checkpoint"]["note"], verifier)
+        for want, got, which in ((old_size, old, "old"), (new_size, new, "new")):
+            if want is not None and got.size != want:
+                raise VerificationError(f"asked for {which} size {want}, got {got.size}")
         verify_consistency(
             old.size, new.size, old.root, new.root, [bytes.fromhex(h) for h in proof["proof"]]
         )
+    except VerificationError:
+        raise
     except (SealtrailError, KeyError, ValueError, TypeError) as e:
         raise VerificationError(f"consistency: {e}") from e
     return old, new
@@ -149,6 +179,11 @@ class Client:
     def _request(
         self, method: str, path: str, *, body: Any = None, params: Mapping[str, Any] | None = None
     ) -> Any:
+        return self._send(method, path, body=body, params=params)[1]
+
+    def _send(
+        self, method: str, path: str, *, body: Any = None, params: Mapping[str, Any] | None = None
+    ) -> tuple[int, Any]:
         url = self.base_url + path
         if params:
             url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
@@ -162,7 +197,7 @@ class Client:
             req = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
-                    return json.loads(resp.read())
+                    return resp.status, json.loads(resp.read())
             except urllib.error.HTTPError as e:
                 payload = e.read()
                 if e.code in RETRY_STATUSES and attempt + 1 < self.retry.attempts:
@@ -176,9 +211,10 @@ class Client:
         raise AssertionError("unreachable")
 
     def append(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        """Append one event (retried safely); returns the stored event."""
-        result: dict[str, Any] = self._request("POST", "/v1/events", body=_with_id(event))
-        return result
+        """Append one event (retried safely); returns the stored event, with ``duplicate`` true
+        when it had been stored before (a retry)."""
+        status, result = self._send("POST", "/v1/events", body=_with_id(event))
+        return {**result, "duplicate": status == 200}
 
     def append_batch(self, events: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Append events atomically (retried safely); returns the stored events."""
@@ -220,7 +256,7 @@ class Client:
 
     def verified_event(self, index: int, verifier: NoteVerifier) -> VerifiedEvent:
         """Fetch event ``index`` and its proof and check them locally against ``verifier``."""
-        return check_event_proof(self.event(index), self.proof(index), verifier)
+        return check_event_proof(self.event(index), self.proof(index), verifier, index)
 
     def verified_consistency(
         self, old_size: int, new_size: int | None, verifier: NoteVerifier
@@ -229,7 +265,7 @@ class Client:
         proof = self._request(
             "GET", "/v1/checkpoints/consistency", params={"from": old_size, "to": new_size}
         )
-        return check_consistency(proof, verifier)
+        return check_consistency(proof, verifier, old_size, new_size)
 
     def public_fingerprint(self, sha256: str) -> dict[str, Any]:
         """Public facts about a document fingerprint (no key needed)."""
@@ -273,6 +309,11 @@ class AsyncClient:
     async def _request(
         self, method: str, path: str, *, body: Any = None, params: Mapping[str, Any] | None = None
     ) -> Any:
+        return (await self._send(method, path, body=body, params=params))[1]
+
+    async def _send(
+        self, method: str, path: str, *, body: Any = None, params: Mapping[str, Any] | None = None
+    ) -> tuple[int, Any]:
         if self._session is None:
             raise RuntimeError("use 'async with AsyncClient(...)'")
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
@@ -283,7 +324,7 @@ class AsyncClient:
                 ) as resp:
                     payload = await resp.read()
                     if resp.status < 400:
-                        return json.loads(payload)
+                        return resp.status, json.loads(payload)
                     if resp.status in RETRY_STATUSES and attempt + 1 < self.retry.attempts:
                         await asyncio.sleep(
                             self.retry.delay(attempt, resp.headers.get("Retry-After"))
@@ -297,9 +338,10 @@ class AsyncClient:
         raise AssertionError("unreachable")
 
     async def append(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        """Append one event (retried safely); returns the stored event."""
-        result: dict[str, Any] = await self._request("POST", "/v1/events", body=_with_id(event))
-        return result
+        """Append one event (retried safely); returns the stored event, with ``duplicate`` true
+        when it had been stored before (a retry)."""
+        status, result = await self._send("POST", "/v1/events", body=_with_id(event))
+        return {**result, "duplicate": status == 200}
 
     async def append_batch(self, events: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Append events atomically (retried safely); returns the stored events."""
@@ -337,7 +379,23 @@ class AsyncClient:
 
     async def verified_event(self, index: int, verifier: NoteVerifier) -> VerifiedEvent:
         """Fetch event ``index`` and its proof and check them locally against ``verifier``."""
-        return check_event_proof(await self.event(index), await self.proof(index), verifier)
+        return check_event_proof(await self.event(index), await self.proof(index), verifier, index)
+
+    async def checkpoint(self, size: int | None = None) -> dict[str, Any]:
+        """A checkpoint (latest by default)."""
+        result: dict[str, Any] = await self._request(
+            "GET", f"/v1/checkpoints/{'latest' if size is None else size}"
+        )
+        return result
+
+    async def verified_consistency(
+        self, old_size: int, new_size: int | None, verifier: NoteVerifier
+    ) -> tuple[Checkpoint, ...]:
+        """Fetch and check that checkpoint ``new_size`` extends ``old_size``."""
+        proof = await self._request(
+            "GET", "/v1/checkpoints/consistency", params={"from": old_size, "to": new_size}
+        )
+        return check_consistency(proof, verifier, old_size, new_size)
 
     async def public_fingerprint(self, sha256: str) -> dict[str, Any]:
         """Public facts about a document fingerprint (no key needed)."""

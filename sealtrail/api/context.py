@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import orjson
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -89,6 +90,11 @@ class Services:
 
 
 SERVICES = web.AppKey("services", Services)
+
+
+def json_response(obj: Any, *, status: int = 200) -> web.Response:
+    """A JSON response, encoded with orjson (UTF-8, compact)."""
+    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json")
 
 
 def services(request: web.Request) -> Services:

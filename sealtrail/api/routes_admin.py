@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..ledger.errors import InvalidInputError, NotFoundError
-from .context import in_thread, principal, query_params, read_json, services
+from .context import in_thread, json_response, principal, query_params, read_json, services
 from .directory import create_key, create_tenant, key_json, tenant_json
 
 
@@ -40,7 +40,7 @@ async def post_tenant(request: web.Request) -> web.Response:
     t = await in_thread(
         lambda: create_tenant(svc.store, tenant_id, _opt_str(body, "name"), parent, svc.clock())
     )
-    return web.json_response(tenant_json(t), status=201)
+    return json_response(tenant_json(t), status=201)
 
 
 async def list_tenants(request: web.Request) -> web.Response:
@@ -49,7 +49,7 @@ async def list_tenants(request: web.Request) -> web.Response:
     query_params(request, ())
     store = services(request).store
     tenants = await in_thread(lambda: [store.tenant(t) for t in p.visible])
-    return web.json_response({"tenants": [tenant_json(t) for t in tenants if t is not None]})
+    return json_response({"tenants": [tenant_json(t) for t in tenants if t is not None]})
 
 
 async def post_key(request: web.Request) -> web.Response:
@@ -67,7 +67,7 @@ async def post_key(request: web.Request) -> web.Response:
     record, key = await in_thread(
         lambda: create_key(svc.store, tenant, role, _opt_str(body, "label"), svc.clock())
     )
-    return web.json_response({"key": key, **key_json(record)}, status=201)
+    return json_response({"key": key, **key_json(record)}, status=201)
 
 
 async def list_keys(request: web.Request) -> web.Response:
@@ -76,7 +76,7 @@ async def list_keys(request: web.Request) -> web.Response:
     query_params(request, ())
     store = services(request).store
     keys = await in_thread(lambda: store.keys(p.visible))
-    return web.json_response({"keys": [key_json(k) for k in keys]})
+    return json_response({"keys": [key_json(k) for k in keys]})
 
 
 async def delete_key(request: web.Request) -> web.Response:
@@ -90,7 +90,7 @@ async def delete_key(request: web.Request) -> web.Response:
         raise NotFoundError(f"no API key {key_id!r}")
     revoked = await in_thread(lambda: svc.store.revoke_key(key_id, svc.clock()))
     svc._auth_cache.clear()
-    return web.json_response(key_json(revoked))
+    return json_response(key_json(revoked))
 
 
 def setup(app: web.Application) -> None:

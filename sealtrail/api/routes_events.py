@@ -20,6 +20,7 @@ from ..ledger.store import EventQuery, StoredCheckpoint
 from .context import (
     in_thread,
     int_param,
+    json_response,
     path_int,
     principal,
     query_params,
@@ -74,7 +75,7 @@ async def post_event(request: web.Request) -> web.Response:
             body = {**body, "client_event_id": key}
     inp = parse_event_input(body)
     (result,) = await _append(request, p.tenant, [inp])
-    resp = web.json_response(event_json(result.event), status=200 if result.duplicate else 201)
+    resp = json_response(event_json(result.event), status=200 if result.duplicate else 201)
     if result.duplicate:
         resp.headers["Idempotent-Replayed"] = "true"
     resp.headers["Location"] = f"/v1/events/{result.event.index}"
@@ -110,7 +111,7 @@ async def post_batch(request: web.Request) -> web.Response:
                 f"events[{i}]" + (f".{err.field}" if err.field else ""), err.reason
             ) from None
     results = await _append(request, p.tenant, inputs)
-    return web.json_response({"events": [_appended_json(r) for r in results]}, status=201)
+    return json_response({"events": [_appended_json(r) for r in results]}, status=201)
 
 
 def _encode_cursor(index: int) -> str:
@@ -165,7 +166,7 @@ async def list_events(request: web.Request) -> web.Response:
     rows = await in_thread(lambda: store.query(q, after=after, limit=limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
-    return web.json_response(
+    return json_response(
         {
             "events": [event_json(e) for e in rows],
             "next_cursor": _encode_cursor(rows[-1].index) if more else None,
@@ -186,7 +187,7 @@ async def get_event(request: web.Request) -> web.Response:
     p = await principal(request, "auditor")
     query_params(request, ())
     ev = await _visible_event(request, path_int(request, "index"), p.visible)
-    return web.json_response(event_json(ev))
+    return json_response(event_json(ev))
 
 
 def checkpoint_json(cp: StoredCheckpoint) -> dict[str, Any]:
@@ -216,7 +217,7 @@ async def get_proof(request: web.Request) -> web.Response:
             )
         return proof_json(ledger.inclusion_proof(index, cp.size), cp)
 
-    return web.json_response(await in_thread(build))
+    return json_response(await in_thread(build))
 
 
 async def get_stream(request: web.Request) -> web.Response:
@@ -254,7 +255,7 @@ async def get_stream(request: web.Request) -> web.Response:
             links_ok &= b["prev"] == prev_hash
         elif i > 0:
             links_ok &= b["prev"] == bodies[i - 1]["leaf_hash"]
-    return web.json_response(
+    return json_response(
         {
             "tenant": tenant,
             "stream": stream,

@@ -9,7 +9,15 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..ledger.errors import InvalidInputError, NotFoundError, ProofError
-from .context import in_thread, int_param, path_int, principal, query_params, services
+from .context import (
+    in_thread,
+    int_param,
+    json_response,
+    path_int,
+    principal,
+    query_params,
+    services,
+)
 from .openapi import spec
 from .routes_events import checkpoint_json
 
@@ -21,7 +29,7 @@ async def latest_checkpoint(request: web.Request) -> web.Response:
     await principal(request, "integrator", "auditor", "admin")
     query_params(request, ())
     ledger = services(request).ledger
-    return web.json_response(checkpoint_json(await in_thread(ledger.checkpoint)))
+    return json_response(checkpoint_json(await in_thread(ledger.checkpoint)))
 
 
 async def get_checkpoint(request: web.Request) -> web.Response:
@@ -30,7 +38,7 @@ async def get_checkpoint(request: web.Request) -> web.Response:
     query_params(request, ())
     size = path_int(request, "size")
     ledger = services(request).ledger
-    return web.json_response(checkpoint_json(await in_thread(lambda: ledger.checkpoint(size))))
+    return json_response(checkpoint_json(await in_thread(lambda: ledger.checkpoint(size))))
 
 
 async def get_consistency(request: web.Request) -> web.Response:
@@ -55,7 +63,7 @@ async def get_consistency(request: web.Request) -> web.Response:
             "new_checkpoint": checkpoint_json(b),
         }
 
-    return web.json_response(await in_thread(build))
+    return json_response(await in_thread(build))
 
 
 async def public_fingerprint(request: web.Request) -> web.Response:
@@ -97,19 +105,19 @@ async def public_fingerprint(request: web.Request) -> web.Response:
             "anchor": {"status": "off"},
         }
 
-    return web.json_response(await in_thread(build))
+    return json_response(await in_thread(build))
 
 
 async def healthz(request: web.Request) -> web.Response:
     """GET /healthz — the process is up."""
-    return web.json_response({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 async def readyz(request: web.Request) -> web.Response:
     """GET /readyz — the database answers."""
     store = services(request).store
     size = await in_thread(store.size)
-    return web.json_response({"status": "ready", "log_size": size})
+    return json_response({"status": "ready", "log_size": size})
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -122,7 +130,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def openapi(request: web.Request) -> web.Response:
     """GET /v1/openapi.json."""
-    return web.json_response(spec())
+    return json_response(spec())
 
 
 def setup(app: web.Application) -> None:

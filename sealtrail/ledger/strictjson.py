@@ -110,7 +110,10 @@ def loads(
             raise InvalidInputError(f"invalid JSON: not UTF-8 at byte {e.start}") from None
     elif isinstance(data, str):
         text = data
-        size = len(text.encode("utf-8", "surrogatepass"))
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise InvalidInputError("invalid JSON: text holds a lone surrogate") from None
         if size > max_bytes:
             raise InvalidInputError(f"JSON document of {size} bytes exceeds {max_bytes}")
     else:
@@ -119,7 +122,11 @@ def loads(
         value, end = _decoder.raw_decode(text, _skip_ws(text, 0))
         if _skip_ws(text, end) != len(text):
             raise _Reject(f"extra data at offset {end}")
-        _check_tree(value, max_depth)
+        # A string can hold a lone surrogate only through a \\u escape (the text came from
+        # strict UTF-8 or is checked below), and depth can exceed the limit only if there are
+        # that many brackets: skip the walk when neither can happen.
+        if "\\u" in text or text.count("[") + text.count("{") > max_depth:
+            _check_tree(value, max_depth)
     except _Reject as e:
         raise InvalidInputError(f"invalid JSON: {e}") from None
     except json.JSONDecodeError as e:
