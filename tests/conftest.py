@@ -33,7 +33,7 @@ def counting_random() -> Callable[[int], bytes]:
     counter = itertools.count()
 
     def random_bytes(n: int) -> bytes:
-        return hashlib.sha256(next(counter).to_bytes(8, "big")).digest()[:n]
+        return hashlib.shake_256(next(counter).to_bytes(8, "big")).digest(n)
 
     return random_bytes
 

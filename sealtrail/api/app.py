@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from ..ledger import datadir
+from ..ledger.errors import ConfigError
 from ..ledger.event import format_time
 from ..ledger.log import Ledger, utc_now
 from ..ledger.store import StoredCheckpoint
@@ -107,6 +108,13 @@ def serve(settings: Settings) -> None:
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     host, port = listen_address(settings)
+    try:
+        _run(settings, host, port)
+    except OSError as e:
+        raise ConfigError(f"cannot listen on {settings.listen}: {e.strerror or e}") from None
+
+
+def _run(settings: Settings, host: str, port: int) -> None:
     web.run_app(
         create_app(settings),
         host=host,

@@ -170,7 +170,7 @@ def int_param(params: Mapping[str, str], name: str, *, lo: int, hi: int) -> int 
     raw = params.get(name)
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 19:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
         raise InvalidInputError(f"{name}: want an integer from {lo} to {hi}, got {raw[:32]!r}")
     v = int(raw)
     if not lo <= v <= hi:
@@ -181,7 +181,7 @@ def int_param(params: Mapping[str, str], name: str, *, lo: int, hi: int) -> int 
 def path_int(request: web.Request, name: str) -> int:
     """A non-negative integer path segment (anything else: 404, as for a missing resource)."""
     raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 19:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
         raise NotFoundError(f"no such {name}: {raw[:32]!r}")
     return int(raw)
 

@@ -40,6 +40,7 @@ async def post_tenant(request: web.Request) -> web.Response:
     t = await in_thread(
         lambda: create_tenant(svc.store, tenant_id, _opt_str(body, "name"), parent, svc.clock())
     )
+    svc._auth_cache.clear()  # the new tenant is visible to its headquarters' keys at once
     return json_response(tenant_json(t), status=201)
 
 

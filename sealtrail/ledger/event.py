@@ -55,6 +55,7 @@ _HEX32_RE = re.compile(r"[0-9a-f]{32}\Z")
 _TIME_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})\Z"
 )
+_NORMAL_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")
 # C0, DEL, C1 controls and lone surrogates; free text may also hold tab, LF and CR.
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _TEXT_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -145,6 +146,12 @@ def parse_time(value: Any, field: str) -> str:
     """Validate an RFC 3339 timestamp and return it normalised by :func:`format_time`."""
     if type(value) is not str:
         raise _fail(field, f"want an RFC 3339 time string, got {_json_type(value)}")
+    if _NORMAL_TIME_RE.match(value):  # already in normal form: only the date must exist
+        try:
+            datetime.fromisoformat(value[:-1])
+        except ValueError as e:
+            raise _fail(field, f"not a valid time: {e}") from None
+        return value
     m = _TIME_RE.match(value)
     if not m:
         raise _fail(field, f"want an RFC 3339 time like 2026-11-24T10:00:00Z, got {value[:40]!r}")

@@ -112,18 +112,24 @@ class LogWriter:
             by_cid: dict[tuple[str, str], Event] = {}
             entries: list[Entry] = []
             results: list[list[Appended] | SealtrailError] = []
+            # Idempotency: one look-up per tenant for the whole group.
+            wanted: dict[str, set[str]] = {}
             for req in requests:
-                cids = {i.client_event_id for i in req.inputs if i.client_event_id is not None}
-                if cids:
-                    for cid, ev in view.events_by_client_id(req.tenant, cids).items():
-                        by_cid.setdefault((req.tenant, cid), ev)
+                for i in req.inputs:
+                    if i.client_event_id is not None:
+                        wanted.setdefault(req.tenant, set()).add(i.client_event_id)
+            for tenant, cids in wanted.items():
+                for cid, ev in view.events_by_client_id(tenant, cids).items():
+                    by_cid[(tenant, cid)] = ev
+            for req in requests:
                 try:
                     plan = _plan(req, by_cid)
                 except ConflictError as e:
                     results.append(e)
                     continue
                 out: list[Appended] = []
-                for inp, existing in plan:
+                salts = self._random(16 * len(plan))
+                for n, (inp, existing) in enumerate(plan):
                     if isinstance(existing, int):
                         out.append(Appended(out[existing].event, True))
                         continue
@@ -139,7 +145,7 @@ class LogWriter:
                         tenant=req.tenant,
                         index=rng.size,
                         recorded_at=recorded_at,
-                        salt=self._random(16),
+                        salt=salts[16 * n : 16 * n + 16],
                         prev=prev,
                     )
                     fingerprints = tuple(bytes.fromhex(d["sha256"]) for d in inp.documents)

@@ -51,11 +51,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS events_client_id
     ON events (tenant, client_event_id) WHERE client_event_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_stream ON events (tenant, stream, idx);
 CREATE TABLE IF NOT EXISTS documents (
-    sha256 BLOB NOT NULL,                 -- fingerprint of a document an event names
-    idx    INTEGER NOT NULL,
-    PRIMARY KEY (sha256, idx)
+    fp  INTEGER NOT NULL,                 -- first 8 bytes of a named document's SHA-256, signed
+    idx INTEGER NOT NULL,                 -- (small keys keep this random-order index cheap;
+    PRIMARY KEY (fp, idx)                 --  look-ups re-check the full hash in the event)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS documents_idx ON documents (idx);
 CREATE TABLE IF NOT EXISTS tenants (
     id         TEXT PRIMARY KEY,
     name       TEXT NOT NULL,
@@ -94,6 +93,16 @@ _KEY_COLS = "id, tenant, role, secret_hash, label, created_at, revoked_at"
 
 def _key(row: tuple[Any, ...]) -> ApiKey:
     return ApiKey(row[0], row[1], row[2], bytes(row[3]), row[4], row[5], row[6])
+
+
+def _fp(sha256: bytes) -> int:
+    return int.from_bytes(sha256[:8], "big", signed=True)
+
+
+def _names(event: Event, sha256: bytes) -> bool:
+    """True when the event really names this document (the index keys only a prefix)."""
+    hexdigest = sha256.hex()
+    return any(d["sha256"] == hexdigest for d in event.body()["documents"])
 
 
 def _checkpoint(row: tuple[int, bytes, str, str]) -> StoredCheckpoint:
@@ -190,9 +199,9 @@ class _View:
                 for e in entries
             ],
         )
-        docs = {(fp, e.event.index) for e in entries for fp in e.fingerprints}
+        docs = {(_fp(fp), e.event.index) for e in entries for fp in e.fingerprints}
         if docs:
-            self._con.executemany("INSERT INTO documents (sha256, idx) VALUES (?, ?)", docs)
+            self._con.executemany("INSERT INTO documents (fp, idx) VALUES (?, ?)", docs)
 
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
         latest = self.latest_checkpoint()
@@ -296,18 +305,23 @@ class SQLiteStore:
             ).fetchall()
             if not rows:
                 return
-            last = rows[-1][0]
-            docs: dict[int, list[bytes]] = {}
-            for fp, idx in con.execute(
-                "SELECT sha256, idx FROM documents WHERE idx >= ? AND idx <= ? "
-                "ORDER BY idx, sha256",
-                (pos, last),
-            ):
-                docs.setdefault(idx, []).append(bytes(fp))
             for row in rows:
-                fps = tuple(docs.get(row[0], ()))
-                yield Entry(_event(row[:_N_EVENT_COLS]), bytes(row[_N_EVENT_COLS]), fps)
-            pos = last + 1
+                yield Entry(_event(row[:_N_EVENT_COLS]), bytes(row[_N_EVENT_COLS]))
+            pos = rows[-1][0] + 1
+
+    def document_index(self) -> Iterator[tuple[bytes, int]]:
+        con = self._con()
+        rows = con.execute("SELECT fp, idx FROM documents ORDER BY fp, idx LIMIT 5000").fetchall()
+        while True:
+            if not rows:
+                return
+            for fp, idx in rows:
+                yield fp.to_bytes(8, "big", signed=True), idx
+            rows = con.execute(
+                "SELECT fp, idx FROM documents WHERE (fp, idx) > (?, ?) "
+                "ORDER BY fp, idx LIMIT 5000",
+                rows[-1],
+            ).fetchall()
 
     def stream(self, tenant: str, stream: str) -> list[Event]:
         rows = self._con().execute(
@@ -333,18 +347,28 @@ class SQLiteStore:
             where.append("recorded_at < ?")
             args.append(q.recorded_to)
         if q.document is not None:
-            where.append("idx IN (SELECT idx FROM documents WHERE sha256 = ?)")
-            args.append(q.document)
+            where.append("idx IN (SELECT idx FROM documents WHERE fp = ?)")
+            args.append(_fp(q.document))
         sql = f"SELECT {_EVENT_COLS} FROM events WHERE {' AND '.join(where)} ORDER BY idx LIMIT ?"
-        return [_event(r) for r in self._con().execute(sql, [*args, limit])]
+        con = self._con()
+        if q.document is None:
+            return [_event(r) for r in con.execute(sql, [*args, limit])]
+        out: list[Event] = []
+        while len(out) < limit:  # drop prefix collisions, keep pages full
+            rows = [_event(r) for r in con.execute(sql, [*args, limit])]
+            out += [e for e in rows if _names(e, q.document)]
+            if len(rows) < limit:
+                break
+            args[len(q.tenants)] = rows[-1].index
+        return out[:limit]
 
     def by_document(self, sha256: bytes, *, limit: int = 1000) -> list[Event]:
         rows = self._con().execute(
             f"SELECT {_EVENT_COLS} FROM events WHERE idx IN "
-            "(SELECT idx FROM documents WHERE sha256 = ?) ORDER BY idx LIMIT ?",
-            (sha256, limit),
+            "(SELECT idx FROM documents WHERE fp = ?) ORDER BY idx",
+            (_fp(sha256),),
         )
-        return [_event(r) for r in rows]
+        return [e for e in map(_event, rows) if _names(e, sha256)][:limit]
 
     # -- tenants and API keys -------------------------------------------------------------
 

@@ -28,8 +28,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One log entry as stored: the event, the subtree hashes its append completed, and the
-    fingerprints (SHA-256, raw) of the documents it names, for look-ups by document."""
+    """One log entry: the event, the subtree hashes its append completed, and (when appending)
+    the fingerprints (SHA-256, raw) of the documents it names, for look-ups by document."""
 
     event: Event
     subtrees: bytes
@@ -134,7 +134,10 @@ class LedgerStore(Protocol):
         """The event at ``index``, or None."""
 
     def entries(self, start: int = 0, end: int | None = None) -> Iterator[Entry]:
-        """Committed entries in index order, as stored (used by audits)."""
+        """Committed entries in index order, as stored (used by audits); no fingerprints."""
+
+    def document_index(self) -> Iterator[tuple[bytes, int]]:
+        """Every row of the look-up-by-document index: (first 8 bytes of a fingerprint, index)."""
 
     def stream(self, tenant: str, stream: str) -> list[Event]:
         """A stream's events in index order."""

@@ -55,9 +55,7 @@ def provisioned(tmp_path_factory: pytest.TempPathFactory) -> Provisioned:
 StartService = Callable[..., Service]
 
 
-def _service_factory(
-    template: Provisioned, base: Path
-) -> tuple[StartService, list[Service]]:
+def _service_factory(template: Provisioned, base: Path) -> tuple[StartService, list[Service]]:
     started: list[Service] = []
     counter = itertools.count()
 

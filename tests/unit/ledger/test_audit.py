@@ -264,8 +264,13 @@ def test_sealed_tail_truncated(built: Built) -> None:
     built.tamper("DELETE FROM events WHERE idx >= 45")
     report = built.audit()
     assert report.size == 45
-    assert by_code(report) == {"checkpoint_beyond_log": [None]}
+    assert by_code(report) == {
+        "checkpoint_beyond_log": [None],
+        # the look-up index still names the deleted events
+        "document_index_mismatch": [45, 46, 47, 48, 49],
+    }
     assert messages(report, "checkpoint_beyond_log")[0].startswith("checkpoint 50 ")
+    assert messages(report, "document_index_mismatch")[0].endswith("the log ends at 45")
 
 
 # (d) two events swapped ----------------------------------------------------------------
@@ -403,9 +408,10 @@ def test_document_index_row_deleted(built: Built) -> None:
 
 
 def test_document_index_row_added(built: Built) -> None:
-    built.tamper("INSERT INTO documents (sha256, idx) VALUES (?, 12)", b"\x01" * 32)
+    built.tamper("INSERT INTO documents (fp, idx) VALUES (?, 12)", 0x0101010101010101)
     report = built.audit()
     assert by_code(report) == {"document_index_mismatch": [12]}
+    assert "lists documents ['0101010101010101']" in messages(report, "document_index_mismatch")[0]
 
 
 # other stored state ---------------------------------------------------------------------

@@ -1,0 +1,80 @@
+"""Smoke-run every benchmark with ``--quick``: it exits 0 and prints its tables.
+
+No timing is asserted here (the figures of a quick run mean nothing); bench/ says how to run the
+real thing and docs/PERFORMANCE.md holds the figures.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+EXPECTED = {
+    "bench_append.py": [
+        "## Durable appends",
+        "### Appends per second (best of repetitions)",
+        "### Append targets",
+        "| path ",
+        "raw SQLite (id, body)",
+        "sequencer, concurrency",
+        "ledger.append, batch",
+    ],
+    "bench_merkle.py": [
+        "## Merkle root",
+        "### Merkle root timings",
+        "### Merkle targets",
+        "tight hashlib loop",
+        "merkle.root (ours)",
+        "pymerkle and merkle.root agree",
+    ],
+    "bench_proofs.py": [
+        "## Proof generation",
+        "### Proof latency",
+        "### Proof targets",
+        "SQLite point read by primary key (baseline)",
+        "ledger.inclusion_proof(index, size)",
+        "ledger.consistency_proof(old, size)",
+        "all OK.",
+    ],
+}
+
+
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_quick_run_prints_its_tables(script: str, tmp_path: Path) -> None:
+    args = [sys.executable, str(BENCH / script), "--quick"]
+    if script == "bench_append.py":
+        args += ["--tmp-dir", str(tmp_path)]
+    if script == "bench_proofs.py":
+        args += ["--data-dir", str(tmp_path / "ledger")]
+    run = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    for heading in EXPECTED[script]:
+        assert heading in run.stdout, f"{heading!r} missing from:\n{run.stdout}"
+    assert "| ---" in run.stdout
+    assert ("PASS" in run.stdout) or ("MISS" in run.stdout)
+
+
+def test_quick_http_run_prints_its_tables(tmp_path: Path) -> None:
+    """bench_http.py starts a real service and a trivial aiohttp server and loads both."""
+    args = [sys.executable, str(BENCH / "bench_http.py"), "--quick", "--tmp-dir", str(tmp_path)]
+    run = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    for heading in [
+        "## HTTP appends",
+        "### Single appends (POST /v1/events)",
+        "### Batches of 1,000 (POST /v1/events/batch)",
+        "### HTTP targets",
+        "shares the",  # the load generator shares the CPUs with the servers: said so
+        "| service | 64 ",
+        "| trivial | 64 ",
+        "single appends/s, concurrency 64",
+        "events stored by the service:",
+    ]:
+        assert heading in run.stdout, f"{heading!r} missing from:\n{run.stdout}"
+    assert "| ---" in run.stdout
+    assert ("PASS" in run.stdout) or ("MISS" in run.stdout)
