@@ -55,6 +55,7 @@ _HEX32_RE = re.compile(r"[0-9a-f]{32}\Z")
 _TIME_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})\Z"
 )
+_SECONDS_Z_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
 _NORMAL_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")
 # C0, DEL, C1 controls and lone surrogates; free text may also hold tab, LF and CR.
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -135,23 +136,20 @@ def format_time(t: datetime) -> str:
     """
     if t.tzinfo is None:
         raise ValueError("naive datetime")
-    u = t.astimezone(UTC)
-    return (
-        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
-        f".{u.microsecond:06d}Z"
-    )
+    return t.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(value: Any, field: str) -> str:
     """Validate an RFC 3339 timestamp and return it normalised by :func:`format_time`."""
     if type(value) is not str:
         raise _fail(field, f"want an RFC 3339 time string, got {_json_type(value)}")
-    if _NORMAL_TIME_RE.match(value):  # already in normal form: only the date must exist
+    short = _SECONDS_Z_RE.match(value) is not None  # the common '…:SSZ': add the fraction
+    if short or _NORMAL_TIME_RE.match(value):  # (already) normal form: the date must exist
         try:
-            datetime.fromisoformat(value[:-1])
+            datetime.fromisoformat(value[:19])
         except ValueError as e:
             raise _fail(field, f"not a valid time: {e}") from None
-        return value
+        return value[:19] + ".000000Z" if short else value
     m = _TIME_RE.match(value)
     if not m:
         raise _fail(field, f"want an RFC 3339 time like 2026-11-24T10:00:00Z, got {value[:40]!r}")

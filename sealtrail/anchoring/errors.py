@@ -1,0 +1,80 @@
+"""Errors of trusted time (RFC 3161) and chain anchoring, in the project's one hierarchy."""
+
+from __future__ import annotations
+
+from ..ledger.errors import SealtrailError
+
+
+class AnchoringError(SealtrailError):
+    """The chain refused, failed or could not be reached."""
+
+    code = "anchoring_error"
+    http_status = 502
+    exit_code = 7
+
+
+class ChainUnavailableError(AnchoringError):
+    """The JSON-RPC endpoint is down or timing out (retry later)."""
+
+    code = "chain_unavailable"
+    http_status = 503
+
+
+class InsufficientFundsError(AnchoringError):
+    """The anchorer account cannot pay for the transaction."""
+
+    code = "insufficient_funds"
+
+
+class WrongChainError(AnchoringError):
+    """The node serves another chain than the configured one (a setting to fix; never retry)."""
+
+    code = "wrong_chain"
+
+
+class NonceConflictError(AnchoringError):
+    """The node refused a transaction over its nonce; ``reason`` says how.
+
+    ``"nonce_too_low"``: a transaction with this nonce was already mined (look for its receipt).
+    ``"already_known"``: this very transaction is already in the node's pool.
+    ``"underpriced"``: another transaction with this nonce is pending and the fees are not high
+    enough to replace it (some nodes also say so for fees below their minimum).
+    """
+
+    code = "nonce_conflict"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ContractRevertError(AnchoringError):
+    """The contract rejected the transaction or call.
+
+    ``error`` names the contract's custom error (``"NotAnchorer"``, ``"TreeSizeNotIncreasing"``,
+    ``"RootAlreadyAnchored"``, …; ``"revert"`` if the node gave no decodable reason) and
+    ``error_args`` holds its arguments by name.
+    """
+
+    code = "contract_revert"
+    http_status = 409
+
+    def __init__(self, message: str, *, error: str, args: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.error = error
+        self.error_args: dict[str, object] = dict(args or {})
+
+
+class TimestampError(SealtrailError):
+    """No TSA gave a valid RFC 3161 token, or a token does not verify."""
+
+    code = "timestamp_error"
+    http_status = 502
+    exit_code = 7
+
+
+class TsaUnavailableError(TimestampError):
+    """Every configured TSA failed or timed out (retry later)."""
+
+    code = "tsa_unavailable"
+    http_status = 503
