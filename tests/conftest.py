@@ -4,8 +4,11 @@ ledgers on real SQLite data directories that are re-audited in full when the tes
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,3 +116,26 @@ def open_ledger(data_dir: Path) -> Iterator[OpenLedger]:
 def ledger(open_ledger: OpenLedger) -> Ledger:
     """A Ledger on a fresh data directory, audited when the test ends."""
     return open_ledger()
+
+
+@contextlib.contextmanager
+def write_lock_held(db: Path) -> Iterator[None]:
+    """Another process holds the SQLite write lock on ``db`` (BEGIN IMMEDIATE) while inside."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, time\n"
+            f"c = sqlite3.connect({str(db)!r}, isolation_level=None)\n"
+            "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()

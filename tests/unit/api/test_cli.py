@@ -14,6 +14,7 @@ import pytest
 
 from sealtrail.ledger import merkle
 from sealtrail.ledger.note import NoteVerifier, verify_checkpoint
+from tests.conftest import write_lock_held
 
 SEALTRAIL = str(Path(sys.executable).with_name("sealtrail"))
 DOC = "ab" * 32
@@ -247,20 +248,7 @@ def test_audit_exit_status_follows_tampering(data: Path) -> None:
 
 
 def test_busy_ledger_exits_6_and_writes_nothing(data: Path, tmp_path: Path) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sqlite3, sys, time\n"
-            f"c = sqlite3.connect({str(data / 'ledger.db')!r}, isolation_level=None)\n"
-            "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(30)\n",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "locked"
+    with write_lock_held(data / "ledger.db"):
         cfg = tmp_path / "fast.toml"
         cfg.write_text("busy_timeout = 0.3\n")
         start = time.monotonic()
@@ -270,9 +258,6 @@ def test_busy_ledger_exits_6_and_writes_nothing(data: Path, tmp_path: Path) -> N
         assert r.returncode == 6, r.stderr
         assert "busy" in r.stderr
         assert time.monotonic() - start < 30  # it gave up instead of waiting for the holder
-    finally:
-        holder.kill()
-        holder.wait()
     assert ok_json(data, "audit")["size"] == 0
 
 

@@ -39,6 +39,7 @@ from tests.conftest import (
     event_input,
     event_obj,
     fixed_clock,
+    write_lock_held,
 )
 
 T = TypeVar("T")
@@ -669,25 +670,9 @@ def test_sync_and_async_appends_on_one_ledger_keep_chains(ledger: Ledger) -> Non
 
 def test_the_ledger_opens_for_reading_while_another_process_writes(data_dir: Path) -> None:
     """Opening (and auditing) needs no write lock once the schema exists."""
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sqlite3, time\n"
-            f"c = sqlite3.connect({str(data_dir / 'ledger.db')!r}, isolation_level=None)\n"
-            "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True); time.sleep(30)\n",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "locked"
+    with write_lock_held(data_dir / "ledger.db"):
         store, _ = datadir.open_store(data_dir, busy_timeout=0.2)
         try:
             assert store.size() == 0
         finally:
             store.close()
-    finally:
-        holder.kill()
-        holder.wait()
