@@ -1,1 +1,8 @@
-"""RFC 3161 timestamping and chain anchoring of checkpoints (not built yet: issue 4)."""
+"""Trusted time and chain anchoring for checkpoints.
+
+* ``tsa`` — RFC 3161 client (failover, full verification) and token verifier;
+* ``devtsa`` — the built-in development TSA (development and tests only);
+* ``timestamping`` — every checkpoint timestamped, or visibly pending and retried;
+* ``contract``, ``records``, ``chain`` — the anchoring contract's artifact and the EVM client
+  (the anchoring worker that drives them per checkpoint is not built yet).
+"""

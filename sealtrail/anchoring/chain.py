@@ -35,10 +35,9 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import requests
-from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import (
@@ -47,11 +46,12 @@ from web3.exceptions import (
     ProviderConnectionError,
     RequestTimedOut,
     TooManyRequests,
+    TransactionIndexingInProgress,
     TransactionNotFound,
     Web3Exception,
     Web3RPCError,
 )
-from web3.types import TxParams, TxReceipt
+from web3.types import TxParams, TxReceipt, Wei
 
 from ..ledger.errors import ConfigError, InvalidInputError, SealtrailError
 from .contract import ContractArtifact, load_artifact, log_id_for
@@ -62,6 +62,14 @@ from .errors import (
     InsufficientFundsError,
     NonceConflictError,
     WrongChainError,
+)
+from .records import (
+    AnchoredEvent,
+    AnchorRecord,
+    AnchorTransaction,
+    FeePolicy,
+    Fees,
+    Receipt,
 )
 
 __all__ = [
@@ -78,107 +86,16 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-GWEI = 10**9
 _MAX_UINT64 = 2**64 - 1
 
 
 @dataclass(frozen=True)
-class FeePolicy:
-    """How transactions are priced when the caller gives no fees (EIP-1559).
-
-    ``priority_fee`` = the ``priority_percentile`` reward of the last ``history_blocks`` blocks
-    (``eth_feeHistory``, median over the blocks), at least ``min_priority_fee``;
-    ``max_fee`` = next block's base fee × ``base_fee_multiplier`` + ``priority_fee`` (so the
-    transaction stays includable while the base fee rises, ×1.125 a full block, for a few blocks),
-    at most ``max_fee_cap`` if set. Gas limit = ``eth_estimateGas`` + ``gas_margin_percent``.
-    A replacement raises both fees by at least ``replacement_bump_percent`` (geth wants 10).
-    """
-
-    base_fee_multiplier: int = 2
-    priority_percentile: float = 50.0
-    history_blocks: int = 10
-    min_priority_fee: int = GWEI // 10
-    max_fee_cap: int | None = None
-    gas_margin_percent: int = 25
-    replacement_bump_percent: int = 13
-
-    def __post_init__(self) -> None:
-        if self.base_fee_multiplier < 1 or not 1 <= self.history_blocks <= 1024:
-            raise ConfigError("fee policy: want base_fee_multiplier >= 1, 1 <= history_blocks")
-        if not 0 <= self.priority_percentile <= 100 or self.min_priority_fee < 0:
-            raise ConfigError("fee policy: want 0 <= priority_percentile <= 100, fees >= 0")
-        if self.gas_margin_percent < 0 or self.replacement_bump_percent < 10:
-            raise ConfigError("fee policy: want gas_margin_percent >= 0, replacement bump >= 10")
-
-
-@dataclass(frozen=True)
-class Fees:
-    """EIP-1559 fees per gas, in wei."""
-
-    max_fee: int
-    priority_fee: int
-
-
-@dataclass(frozen=True)
-class AnchorTransaction:
-    """A signed ``anchor(log_id, tree_size, root)`` transaction.
-
-    Everything the worker must persist before broadcasting, so that after a crash it can
-    re-broadcast ``raw`` (same hash), look up its receipt or replace it (same ``nonce``).
-    """
-
+class _Signed:
     tx_hash: bytes
+    raw: bytes = field(repr=False)
     nonce: int
-    log_id: bytes
-    tree_size: int
-    root: bytes
     fees: Fees
     gas_limit: int
-    raw: bytes = field(repr=False)
-
-
-@dataclass(frozen=True)
-class AnchoredEvent:
-    """The contract's ``Anchored`` event, decoded."""
-
-    log_id: bytes
-    tree_size: int
-    root: bytes
-    anchorer: str
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """A mined transaction. ``status`` is 1 on success, 0 if it reverted.
-
-    ``log_index`` and ``event`` are those of the ``Anchored`` event our contract emitted in
-    this transaction (None for other transactions). ``block_hash`` is what
-    :meth:`ChainClient.confirmations` needs to notice a reorg.
-    """
-
-    tx_hash: bytes
-    block_number: int
-    block_hash: bytes
-    status: int
-    gas_used: int
-    effective_gas_price: int
-    log_index: int | None = None
-    event: AnchoredEvent | None = None
-    contract_address: str | None = None
-
-    @property
-    def succeeded(self) -> bool:
-        """Whether the transaction did not revert."""
-        return self.status == 1
-
-
-@dataclass(frozen=True)
-class AnchorRecord:
-    """What the contract stores for an anchored root (``anchorOf``)."""
-
-    tree_size: int
-    block_time: int
-    block_number: int
 
 
 def _redact(url: str) -> str:
@@ -196,6 +113,13 @@ def _bytes32(value: bytes, name: str) -> bytes:
     return value
 
 
+def _checksummed(address: str) -> str:
+    try:
+        return str(Web3.to_checksum_address(address))
+    except (ValueError, TypeError):
+        raise InvalidInputError(f"not an address: {address!r}") from None
+
+
 def _load_account(private_key: str | bytes) -> LocalAccount:
     try:
         account: LocalAccount = Account.from_key(private_key)
@@ -210,12 +134,12 @@ def _load_account(private_key: str | bytes) -> LocalAccount:
 
 def _error_table(abi: Sequence[dict[str, Any]]) -> dict[bytes, tuple[str, list[str], list[str]]]:
     """Selector → (name, argument names, argument types) of the ABI's custom errors."""
-    table = {}
+    table: dict[bytes, tuple[str, list[str], list[str]]] = {}
     for entry in abi:
         if entry.get("type") == "error":
             types = [i["type"] for i in entry["inputs"]]
             names = [i["name"] for i in entry["inputs"]]
-            selector = keccak(text=f"{entry['name']}({','.join(types)})")[:4]
+            selector = bytes(Web3.keccak(text=f"{entry['name']}({','.join(types)})")[:4])
             table[selector] = (str(entry["name"]), names, types)
     return table
 
@@ -261,7 +185,7 @@ class ChainClient:
         self._artifact = artifact
         self._contract: Contract | None = None
         self._errors = _error_table(artifact.abi)
-        self._anchored_topic = keccak(text="Anchored(bytes32,uint64,bytes32,address)")
+        self._anchored_topic = bytes(Web3.keccak(text="Anchored(bytes32,uint64,bytes32,address)"))
 
     def __repr__(self) -> str:
         return (
@@ -299,7 +223,9 @@ class ChainClient:
         except requests.HTTPError as e:
             status = e.response.status_code if e.response is not None else 0
             if 400 <= status < 500 and status not in (408, 429):
-                raise AnchoringError(f"{what}: the node at {self.endpoint} said HTTP {status}") from e
+                raise AnchoringError(
+                    f"{what}: the node at {self.endpoint} said HTTP {status}"
+                ) from e
             raise ChainUnavailableError(f"{what}: {self.endpoint} answered HTTP {status}") from e
         except (
             requests.RequestException,
@@ -335,25 +261,37 @@ class ChainClient:
         return AnchoringError(f"{what}: the node refused: {message}")
 
     def _revert_error(self, e: ContractLogicError, what: str) -> ContractRevertError:
-        data: object = e.data
+        decoded = self._decode_revert(e.data)
+        if decoded is None:
+            reason = e.message or "no reason given"
+            return ContractRevertError(f"{what}: the contract reverted ({reason})", error="revert")
+        name, args = decoded
+        shown = ", ".join(
+            f"{n}={'0x' + v.hex() if isinstance(v, bytes) else v}" for n, v in args.items()
+        )
+        return ContractRevertError(
+            f"{what}: the contract refused: {name}({shown})", error=name, args=args
+        )
+
+    def _decode_revert(self, data: object) -> tuple[str, dict[str, object]] | None:
+        """(custom error, arguments by name) of revert data, or None if it is none of ours."""
         if isinstance(data, dict):  # Ganache: {"result": "0x…", "message": "revert", …}
             data = data.get("result") or data.get("data")
-        if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+        if not isinstance(data, str) or not data.startswith("0x"):
+            return None
+        try:
             raw = bytes.fromhex(data[2:])
             known = self._errors.get(raw[:4])
-            if known is not None:
-                name, names, types = known
-                values = abi_decode(types, raw[4:])
-                args: dict[str, object] = {}
-                for n, t, v in zip(names, types, values, strict=True):
-                    args[n] = to_checksum_address(v) if t == "address" else v
-                shown = ", ".join(
-                    f"{n}={'0x' + v.hex() if isinstance(v, bytes) else v}" for n, v in args.items()
-                )
-                return ContractRevertError(
-                    f"{what}: the contract refused: {name}({shown})", error=name, args=args
-                )
-        return ContractRevertError(f"{what}: the contract reverted ({e.message})", error="revert")
+            if known is None:
+                return None
+            name, names, types = known
+            values = self._w3.codec.decode(types, raw[4:])
+        except Exception:  # malformed revert data: report a bare revert
+            return None
+        args: dict[str, object] = {}
+        for n, t, v in zip(names, types, values, strict=True):
+            args[n] = Web3.to_checksum_address(v) if t == "address" else v
+        return name, args
 
     # -- contract -----------------------------------------------------------------------------
 
@@ -363,10 +301,7 @@ class ChainClient:
         With ``check_code`` (the default), its code on chain must equal the artifact's
         ``deployedBytecode``; otherwise :class:`AnchoringError` (wrong address, or another build).
         """
-        try:
-            checksummed = to_checksum_address(address)
-        except (ValueError, TypeError):
-            raise InvalidInputError(f"not an address: {address!r}") from None
+        checksummed = Web3.to_checksum_address(_checksummed(address))
         with self._boundary("reading the contract's code"):
             code = bytes(self._w3.eth.get_code(checksummed)) if check_code else b""
         if check_code and code != self._artifact.deployed_bytecode:
@@ -400,16 +335,14 @@ class ChainClient:
     def _admin(self, function: str, log_id: bytes, anchorer: str, timeout: float) -> Receipt:
         contract = self._require_contract()
         _bytes32(log_id, "log_id")
-        try:
-            who = to_checksum_address(anchorer)
-        except (ValueError, TypeError):
-            raise InvalidInputError(f"not an address: {anchorer!r}") from None
+        who = _checksummed(anchorer)
         data = bytes.fromhex(contract.encode_abi(function, [log_id, who])[2:])
         return self._transact(str(contract.address), data, f"{function} {who}", timeout)
 
     def _transact(self, to: str | None, data: bytes, what: str, timeout: float) -> Receipt:
-        tx_hash, raw, *_ = self._sign(to, data, what)
-        self._send_raw(tx_hash, raw, what)
+        signed = self._sign(to, data, what)
+        self._send_raw(signed, what)
+        tx_hash = signed.tx_hash
         receipt = self.wait_for_receipt(tx_hash, timeout=timeout)
         if not receipt.succeeded:
             raise ContractRevertError(
@@ -445,7 +378,7 @@ class ChainClient:
     def is_anchorer(self, log_id: bytes, account: str | None = None) -> bool:
         """Whether ``account`` (default: ours) may anchor ``log_id``."""
         contract = self._require_contract()
-        who = to_checksum_address(account or self.address)
+        who = Web3.to_checksum_address(_checksummed(account or self.address))
         with self._boundary("reading anchorers"):
             return bool(contract.functions.isAnchorer(_bytes32(log_id, "log_id"), who).call())
 
@@ -495,7 +428,9 @@ class ChainClient:
         max_fee = max(now.max_fee, _bump(tx.fees.max_fee, bump), tip)
         cap = self.fee_policy.max_fee_cap
         if cap is not None and max_fee > cap:
-            raise AnchoringError(f"replacing needs a max fee of {max_fee} wei/gas, above the cap {cap}")
+            raise AnchoringError(
+                f"replacing needs a max fee of {max_fee} wei/gas, above the cap {cap}"
+            )
         return Fees(max_fee, tip)
 
     # -- anchoring ----------------------------------------------------------------------------
@@ -527,10 +462,10 @@ class ChainClient:
             raise InvalidInputError(f"tree_size must be in [1, 2^64), got {tree_size}")
         data = bytes.fromhex(contract.encode_abi("anchor", [log_id, tree_size, root])[2:])
         what = f"anchoring size {tree_size}"
-        tx_hash, raw, used_nonce, fees, gas = self._sign(
-            str(contract.address), data, what, nonce, max_fee, priority_fee, gas_limit
+        s = self._sign(str(contract.address), data, what, nonce, max_fee, priority_fee, gas_limit)
+        return AnchorTransaction(
+            s.tx_hash, s.nonce, log_id, tree_size, root, s.fees, s.gas_limit, s.raw
         )
-        return AnchorTransaction(tx_hash, used_nonce, log_id, tree_size, root, fees, gas, raw)
 
     def broadcast(self, tx: AnchorTransaction) -> None:
         """Send a prepared transaction to the node (again, if need be: same bytes, same hash).
@@ -539,7 +474,8 @@ class ChainClient:
         transaction), :class:`InsufficientFundsError` or :class:`ChainUnavailableError`; after
         the last the transaction may or may not have reached the node: look it up by hash.
         """
-        self._send_raw(tx.tx_hash, tx.raw, f"anchoring size {tx.tree_size}")
+        signed = _Signed(tx.tx_hash, tx.raw, tx.nonce, tx.fees, tx.gas_limit)
+        self._send_raw(signed, f"anchoring size {tx.tree_size}")
         logger.info(
             "sent anchor of size %d, nonce %d, max fee %d, tip %d: tx 0x%s",
             tx.tree_size,
@@ -600,7 +536,7 @@ class ChainClient:
         max_fee: int | None = None,
         priority_fee: int | None = None,
         gas_limit: int | None = None,
-    ) -> tuple[bytes, bytes, int, Fees, int]:
+    ) -> _Signed:
         if nonce is None:
             nonce = self.pending_nonce()
         if max_fee is None or priority_fee is None:
@@ -612,9 +548,11 @@ class ChainClient:
             if max_fee is None:
                 max_fee = suggested.max_fee - suggested.priority_fee + priority_fee
         if not 0 <= priority_fee <= max_fee:
-            raise InvalidInputError(f"want 0 <= priority fee <= max fee, got {priority_fee}, {max_fee}")
+            raise InvalidInputError(
+                f"want 0 <= priority fee <= max fee, got {priority_fee}, {max_fee}"
+            )
         if gas_limit is None:
-            params: TxParams = {"from": self._account.address, "data": data, "value": 0}
+            params: TxParams = {"from": self._account.address, "data": data, "value": Wei(0)}
             if to is not None:
                 params["to"] = to
             with self._boundary(what):
@@ -633,13 +571,19 @@ class ChainClient:
         if to is not None:
             tx["to"] = to
         signed = self._account.sign_transaction(tx)
-        fees = Fees(max_fee, priority_fee)
-        return bytes(signed.hash), bytes(signed.raw_transaction), nonce, fees, gas_limit
+        return _Signed(
+            bytes(signed.hash),
+            bytes(signed.raw_transaction),
+            nonce,
+            Fees(max_fee, priority_fee),
+            gas_limit,
+        )
 
-    def _send_raw(self, tx_hash: bytes, raw: bytes, what: str) -> None:
+    def _send_raw(self, signed: _Signed, what: str) -> None:
+        tx_hash = signed.tx_hash
         try:
             with self._boundary(what):
-                sent = bytes(self._w3.eth.send_raw_transaction(raw))
+                sent = bytes(self._w3.eth.send_raw_transaction(signed.raw))
         except NonceConflictError as e:
             # Nodes differ on a re-sent transaction ("already known", or Ganache's
             # "transaction underpriced"): ask whether the node holds this very one.
@@ -650,23 +594,21 @@ class ChainClient:
                 ) from e
             raise
         except InsufficientFundsError as e:
-            self._explain_funds(e, raw)
+            self._explain_funds(e, signed.gas_limit * signed.fees.max_fee)
         if sent != tx_hash:
-            raise AnchoringError(f"{what}: node returned hash 0x{sent.hex()}, want 0x{tx_hash.hex()}")
+            raise AnchoringError(
+                f"{what}: node returned hash 0x{sent.hex()}, want 0x{tx_hash.hex()}"
+            )
 
     def _node_has(self, tx_hash: bytes) -> bool:
-        try:
-            with self._boundary("looking up a transaction"):
-                self._w3.eth.get_transaction(tx_hash)
-        except TransactionNotFound:
-            return False
-        except AnchoringError as e:
-            return isinstance(e.__cause__, TransactionNotFound) is False and False
+        with self._boundary("looking up a transaction"):
+            try:
+                self._w3.eth.get_transaction(HexBytes(tx_hash))
+            except TransactionNotFound:
+                return False
         return True
 
-    def _explain_funds(self, e: InsufficientFundsError, raw: bytes) -> NoReturn:
-        decoded = Account.typed_transaction.from_bytes(raw).as_dict()  # type: ignore[attr-defined]
-        need = int(decoded["gas"]) * int(decoded["maxFeePerGas"])
+    def _explain_funds(self, e: InsufficientFundsError, need: int) -> NoReturn:
         try:
             have: int | str = self.balance()
         except AnchoringError:
@@ -680,13 +622,11 @@ class ChainClient:
 
     def receipt(self, tx_hash: bytes) -> Receipt | None:
         """The receipt of a mined transaction, or None while it is pending or unknown."""
-        try:
-            with self._boundary("reading a receipt"):
-                r = self._w3.eth.get_transaction_receipt(tx_hash)
-        except AnchoringError as e:
-            if isinstance(e.__cause__, TransactionNotFound):
+        with self._boundary("reading a receipt"):
+            try:
+                r = self._w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+            except (TransactionNotFound, TransactionIndexingInProgress):
                 return None
-            raise
         return self._receipt_from(r)
 
     def wait_for_receipt(
@@ -724,7 +664,11 @@ class ChainClient:
         if contract is not None:
             for log in r["logs"]:
                 topics = log["topics"]
-                if log["address"] == contract.address and topics and topics[0] == self._anchored_topic:
+                if (
+                    log["address"] == contract.address
+                    and topics
+                    and topics[0] == self._anchored_topic
+                ):
                     args = contract.events.Anchored().process_log(log)["args"]
                     event = AnchoredEvent(
                         log_id=bytes(args["logId"]),
@@ -767,7 +711,9 @@ def connect(
     """
     parts = urlsplit(rpc_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"the chain RPC URL must be http(s)://host[:port]/…, got {_redact(rpc_url)!r}")
+        raise ConfigError(
+            f"the chain RPC URL must be http(s)://host[:port]/…, got {_redact(rpc_url)!r}"
+        )
     account = _load_account(private_key)
     provider = Web3.HTTPProvider(
         rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None

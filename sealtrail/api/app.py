@@ -8,12 +8,16 @@ committed before its caller hears back) and the store closes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from ..anchoring.devtsa import mount_tsa
+from ..anchoring.timestamping import CheckpointTimestamper, load_trust_roots
+from ..anchoring.tsa import TimestampClient
 from ..ledger import datadir
 from ..ledger.errors import ConfigError
 from ..ledger.event import format_time
@@ -23,9 +27,11 @@ from . import routes_admin, routes_events, routes_public
 from .context import SERVICES, Metrics, RateLimiter, Services, services
 from .errors import problem_middleware
 from .sealing import Sealer
-from .settings import Settings, database_path, listen_address
+from .settings import Settings, database_path, listen_address, local_url
 
 log = logging.getLogger("sealtrail.api")
+DEVTSA_DIR = "devtsa"
+DEVTSA_PREFIX = "/devtsa"
 
 
 @web.middleware
@@ -48,11 +54,19 @@ async def metrics_middleware(
 
 
 def create_app(settings: Settings) -> web.Application:
-    """Build the service for ``settings`` (nothing is opened until the app starts)."""
+    """Build the service for ``settings`` (the ledger is opened when the app starts)."""
     app = web.Application(
         middlewares=[metrics_middleware, problem_middleware],
         client_max_size=settings.max_body_bytes,
     )
+    if settings.tsa_urls:
+        tsa_urls = list(settings.tsa_urls)
+        trust_roots = load_trust_roots(list(settings.tsa_ca_files))
+    else:  # the built-in development TSA, served by this very service (dev and tests only)
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        dev = mount_tsa(app, settings.data_dir / DEVTSA_DIR, DEVTSA_PREFIX)
+        tsa_urls = [f"{local_url(settings)}{DEVTSA_PREFIX}/"]
+        trust_roots = [dev.ca_cert]
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         db = database_path(settings)
@@ -83,6 +97,18 @@ def create_app(settings: Settings) -> web.Application:
             limiter=RateLimiter(settings.public_rate_limit),
             clock=lambda: format_time(utc_now()),
         )
+        timestamper = CheckpointTimestamper(
+            store, TimestampClient(tsa_urls, trust_roots), lambda: format_time(utc_now())
+        )
+
+        async def stamp() -> None:
+            failures = timestamper.stats.failures
+            await timestamper.stamp_pending()
+            metrics.tsa_failures.inc(timestamper.stats.failures - failures)
+            metrics.timestamps_pending.set(len(await asyncio.to_thread(store.untimestamped)))
+
+        sealer.hooks.append(lambda cp: stamp())
+        sealer.periodic.append(stamp)
         ledger.sequencer.start()
         metrics.log_size.set(store.size())
         await sealer.start()

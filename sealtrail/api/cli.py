@@ -19,6 +19,8 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from ..anchoring.devtsa import CA_CERT_FILE
+from ..anchoring.timestamping import check_stored_timestamps, load_trust_roots
 from ..ledger import datadir, merkle, strictjson
 from ..ledger.audit import AuditReport, audit
 from ..ledger.errors import InvalidInputError, NotFoundError, SealtrailError
@@ -275,12 +277,35 @@ def _audit_text(r: AuditReport) -> str:
 @main.command("audit")
 @command
 def audit_cmd(ctx: Ctx, *, as_json: bool) -> None:
-    """Recompute everything from the stored events; exit 0 only when all holds."""
+    """Recompute everything from the stored events and re-verify every stored timestamp token;
+    exit 0 only when all holds."""
     with ctx.ledger() as ledger:
         report = audit(ledger.store, ledger.verifier)
-    _emit(as_json, report.to_json(), _audit_text(report))
+        stamps = _audit_timestamps(ctx, report)
+    obj = {**report.to_json(), "timestamps": stamps}
+    text = _audit_text(report) + (
+        f"\ntimestamps: {stamps['stamped']} stamped and re-verified, {stamps['pending']} pending"
+        + ("" if stamps["checked"] else " (no TSA trust roots here: tokens not re-verified)")
+    )
+    _emit(as_json, obj, text)
     if not report.ok:
         sys.exit(1)
+
+
+def _audit_timestamps(ctx: Ctx, report: AuditReport) -> dict[str, Any]:
+    """Re-verify stored RFC 3161 tokens against the configured (or dev TSA) trust roots."""
+    s = ctx.settings
+    roots_files = list(s.tsa_ca_files) or [
+        p for p in [s.data_dir / "devtsa" / CA_CERT_FILE] if p.exists()
+    ]
+    records = ctx.store.timestamps()
+    pending = len(ctx.store.untimestamped(limit=10**9))
+    stamped = sum(1 for r in records if r.token is not None)
+    if not roots_files:
+        return {"stamped": stamped, "pending": pending, "checked": False}
+    for size, problem in check_stored_timestamps(ctx.store, load_trust_roots(roots_files)):
+        report.add("timestamp_invalid", f"checkpoint {size}: {problem}")
+    return {"stamped": stamped, "pending": pending, "checked": True}
 
 
 _DEMO_DOC = "9f2c" * 16

@@ -50,6 +50,12 @@ class Metrics:
             "sealtrail_unsealed_events", "Events not yet in a checkpoint", registry=r
         )
         self.sealed = Counter("sealtrail_checkpoints_sealed", "Checkpoints sealed", registry=r)
+        self.tsa_failures = Counter(
+            "sealtrail_tsa_failures", "Timestamp attempts that got no valid token", registry=r
+        )
+        self.timestamps_pending = Gauge(
+            "sealtrail_timestamps_pending", "Checkpoints still waiting for a timestamp", registry=r
+        )
 
 
 class RateLimiter:
@@ -99,7 +105,7 @@ def json_response(obj: Any, *, status: int = 200) -> web.Response:
 
 def services(request: web.Request) -> Services:
     """The app's services."""
-    return request.app[SERVICES]
+    return request.config_dict[SERVICES]
 
 
 async def in_thread(fn: Callable[[], T]) -> T:

@@ -299,6 +299,31 @@ def _schemas() -> dict[str, Any]:
             },
         },
         "Checkpoint": checkpoint,
+        "CheckpointDetail": {
+            "allOf": [
+                _ref("Checkpoint"),
+                {
+                    "type": "object",
+                    "required": ["timestamp", "anchor"],
+                    "properties": {"timestamp": _ref("Timestamp"), "anchor": status_off},
+                },
+            ]
+        },
+        "Timestamp": {
+            "type": "object",
+            "required": ["status"],
+            "description": "RFC 3161 token over the signed note (docs/FORMAT.md §5); while "
+            "status is pending it is retried",
+            "properties": {
+                "status": {"enum": ["stamped", "pending", "none"]},
+                "token": {"type": "string", "description": "base64 DER TimeStampToken"},
+                "gen_time": TIME,
+                "serial": {"type": "string"},
+                "tsa": {"type": "string"},
+                "attempts": {"type": "integer", "minimum": 0},
+                "last_error": NULLABLE_STR,
+            },
+        },
         "InclusionProof": {
             "type": "object",
             "required": ["type", "index", "size", "leaf_hash", "root", "proof", "checkpoint"],
@@ -364,7 +389,7 @@ def _schemas() -> dict[str, Any]:
                 },
                 "checkpoint": {"anyOf": [_ref("Checkpoint"), {"type": "null"}]},
                 "verifier_key": {"type": "string"},
-                "timestamp": status_off,
+                "timestamp": _ref("Timestamp"),
                 "anchor": status_off,
             },
         },
@@ -505,16 +530,16 @@ def spec() -> dict[str, Any]:
         },
         "/v1/checkpoints/latest": {
             "get": _op(
-                "The latest checkpoint",
-                {"200": _json(_ref("Checkpoint"), "it")},
+                "The latest checkpoint, with its timestamp and anchor",
+                {"200": _json(_ref("CheckpointDetail"), "it")},
                 errors=(404,),
                 tag=cp,
             )
         },
         "/v1/checkpoints/{size}": {
             "get": _op(
-                "The checkpoint of a size",
-                {"200": _json(_ref("Checkpoint"), "it")},
+                "The checkpoint of a size, with its timestamp and anchor",
+                {"200": _json(_ref("CheckpointDetail"), "it")},
                 params=[_path("size", {"type": "integer", "minimum": 1})],
                 errors=(404,),
                 tag=cp,

@@ -12,10 +12,12 @@ from typing import Any
 
 from aiohttp import web
 
+from ..anchoring.timestamping import timestamp_json
 from ..ledger.errors import EventValidationError, InvalidInputError, NotFoundError
 from ..ledger.event import Event, EventInput, parse_event_input, parse_time
 from ..ledger.log import InclusionProof
 from ..ledger.sequencer import Appended
+from ..ledger.sqlite_store import SQLiteStore
 from ..ledger.store import EventQuery, StoredCheckpoint
 from .context import (
     in_thread,
@@ -191,8 +193,18 @@ async def get_event(request: web.Request) -> web.Response:
 
 
 def checkpoint_json(cp: StoredCheckpoint) -> dict[str, Any]:
-    """A checkpoint as the API shows it."""
+    """A checkpoint as the API shows it inside proofs and exports."""
     return {"size": cp.size, "root": cp.root.hex(), "note": cp.note, "created_at": cp.created_at}
+
+
+def checkpoint_detail(store: SQLiteStore, cp: StoredCheckpoint) -> dict[str, Any]:
+    """A checkpoint with its trusted time and anchoring state (docs/FORMAT.md §5)."""
+    return {
+        **checkpoint_json(cp),
+        "timestamp": timestamp_json(store.timestamp(cp.size)),
+        # No chain is configured yet: anchoring is off, never "pending" or "anchored".
+        "anchor": {"status": "off"},
+    }
 
 
 def proof_json(proof: InclusionProof, cp: StoredCheckpoint) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ..anchoring.timestamping import timestamp_json
 from ..ledger.errors import InvalidInputError, NotFoundError, ProofError
 from .context import (
     in_thread,
@@ -19,7 +20,7 @@ from .context import (
     services,
 )
 from .openapi import spec
-from .routes_events import checkpoint_json
+from .routes_events import checkpoint_detail, checkpoint_json
 
 MAX_PUBLIC_EVENTS = 100
 
@@ -28,8 +29,10 @@ async def latest_checkpoint(request: web.Request) -> web.Response:
     """GET /v1/checkpoints/latest."""
     await principal(request, "integrator", "auditor", "admin")
     query_params(request, ())
-    ledger = services(request).ledger
-    return json_response(checkpoint_json(await in_thread(ledger.checkpoint)))
+    svc = services(request)
+    return json_response(
+        await in_thread(lambda: checkpoint_detail(svc.store, svc.ledger.checkpoint()))
+    )
 
 
 async def get_checkpoint(request: web.Request) -> web.Response:
@@ -37,8 +40,10 @@ async def get_checkpoint(request: web.Request) -> web.Response:
     await principal(request, "integrator", "auditor", "admin")
     query_params(request, ())
     size = path_int(request, "size")
-    ledger = services(request).ledger
-    return json_response(checkpoint_json(await in_thread(lambda: ledger.checkpoint(size))))
+    svc = services(request)
+    return json_response(
+        await in_thread(lambda: checkpoint_detail(svc.store, svc.ledger.checkpoint(size)))
+    )
 
 
 async def get_consistency(request: web.Request) -> web.Response:
@@ -101,7 +106,7 @@ async def public_fingerprint(request: web.Request) -> web.Response:
             "events": out,
             "checkpoint": checkpoint_json(cp) if cp else None,
             "verifier_key": ledger.verifier.vkey,
-            "timestamp": {"status": "off"},
+            "timestamp": timestamp_json(store.timestamp(cp.size)) if cp else {"status": "none"},
             "anchor": {"status": "off"},
         }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -37,6 +38,8 @@ class Sealer:
         self._size_trigger = size_trigger
         self._on_sealed = on_sealed
         self.hooks: list[CheckpointHook] = []
+        #: run at every tick after sealing (retries of pending timestamps and anchors)
+        self.periodic: list[Callable[[], Awaitable[object]]] = []
         self._lock = asyncio.Lock()
         self._scheduler: AsyncIOScheduler | None = None
         self._nudge: asyncio.Task[StoredCheckpoint | None] | None = None
@@ -44,20 +47,30 @@ class Sealer:
         self.hook_failures = 0
 
     async def start(self) -> None:
-        """Start the schedule; seal right away if the log grew while we were down."""
+        """Start the schedule; the first tick comes at once (within half a second), so a log
+        that grew while we were down is sealed right away, once the service listens."""
         latest = self._ledger.store.latest_checkpoint()
         self._sealed_size = latest.size if latest else 0
         self._scheduler = AsyncIOScheduler()
         self._scheduler.add_job(
-            self.seal_if_grown,
+            self.tick,
             "interval",
             seconds=self._interval,
             max_instances=1,
             coalesce=True,
             id="seal",
+            next_run_time=datetime.now(UTC) + timedelta(seconds=min(0.5, self._interval)),
         )
         self._scheduler.start()
+
+    async def tick(self) -> None:
+        """One scheduled round: seal if the log grew, then the periodic retries."""
         await self.seal_if_grown()
+        for fn in self.periodic:
+            try:
+                await fn()
+            except Exception:
+                log.exception("periodic job %r failed", fn)
 
     def appended(self, log_size: int) -> None:
         """Tell the sealer the log reached ``log_size``; seals when K events are waiting."""

@@ -42,6 +42,10 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024
     #: requests per minute one client address may make to /v1/public/*
     public_rate_limit: int = 120
+    #: RFC 3161 TSAs, tried in order; empty: the built-in development TSA at /devtsa/
+    tsa_urls: tuple[str, ...] = ()
+    #: PEM files of the roots TSA certificates must chain to (required with tsa_urls)
+    tsa_ca_files: tuple[Path, ...] = ()
 
 
 def _listen(v: Any) -> str:
@@ -59,7 +63,23 @@ def _database_url(v: Any) -> str:
     return s
 
 
+def _list(item: Callable[[str], Any]) -> Callable[[Any], tuple[Any, ...]]:
+    def parse(v: Any) -> tuple[Any, ...]:
+        items = v if isinstance(v, list) else str(v).split(",")
+        return tuple(item(str(x).strip()) for x in items if str(x).strip())
+
+    return parse
+
+
+def _url(v: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", v):
+        raise ValueError(v)
+    return v
+
+
 _PARSERS: dict[str, Callable[[Any], Any]] = {
+    "tsa_urls": _list(_url),
+    "tsa_ca_files": _list(Path),
     "data_dir": Path,
     "database_url": _database_url,
     "busy_timeout": float,
@@ -131,7 +151,10 @@ def load(
     for key, value in (overrides or {}).items():
         if value is not None:
             values[key] = _coerce(key, value, f"--{key.replace('_', '-')}")
-    return replace(Settings(), **values)
+    s = replace(Settings(), **values)
+    if s.tsa_urls and not s.tsa_ca_files:
+        raise ConfigError("tsa_urls is set: set tsa_ca_files to the PEM roots of those TSAs")
+    return s
 
 
 def database_path(s: Settings) -> Path:
@@ -139,6 +162,14 @@ def database_path(s: Settings) -> Path:
     if s.database_url is not None:
         return Path(s.database_url[len("sqlite:///") :])
     return s.data_dir / "ledger.db"
+
+
+def local_url(s: Settings) -> str:
+    """The service's own base URL as seen from this machine."""
+    host, port = listen_address(s)
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - reading, not binding
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def listen_address(s: Settings) -> tuple[str, int]:

@@ -25,7 +25,15 @@ from typing import Any, TypeVar
 from .errors import ConflictError, LedgerBusyError, NotFoundError, StorageError
 from .event import Event
 from .merkle import HASH_SIZE, NodeId
-from .store import ApiKey, Entry, EventQuery, StoredCheckpoint, Tenant, subtree_location
+from .store import (
+    ApiKey,
+    Entry,
+    EventQuery,
+    StoredCheckpoint,
+    Tenant,
+    TimestampRecord,
+    subtree_location,
+)
 
 T = TypeVar("T")
 SCHEMA_VERSION = 1
@@ -55,6 +63,16 @@ CREATE TABLE IF NOT EXISTS documents (
     idx INTEGER NOT NULL,                 -- (small keys keep this random-order index cheap;
     PRIMARY KEY (fp, idx)                 --  look-ups re-check the full hash in the event)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS timestamps (
+    size       INTEGER PRIMARY KEY REFERENCES checkpoints (size),
+    token      BLOB,                      -- RFC 3161 TimeStampToken (DER); NULL: still pending
+    gen_time   TEXT,
+    serial     TEXT,                      -- the token's serial number (decimal)
+    tsa        TEXT,                      -- which TSA answered
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,                      -- why the last attempt failed
+    updated_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS tenants (
     id         TEXT PRIMARY KEY,
     name       TEXT NOT NULL,
@@ -86,6 +104,14 @@ def _event(row: tuple[Any, ...]) -> Event:
     return Event(
         row[0], row[1], row[2], row[3], bytes(row[4]), bytes(row[5]), row[6], row[7], row[8]
     )
+
+
+_TS_COLS = "size, token, gen_time, serial, tsa, attempts, last_error, updated_at"
+
+
+def _ts(row: tuple[Any, ...]) -> TimestampRecord:
+    token = None if row[1] is None else bytes(row[1])
+    return TimestampRecord(row[0], token, row[2], row[3], row[4], row[5], row[6], row[7])
 
 
 _KEY_COLS = "id, tenant, role, secret_hash, label, created_at, revoked_at"
@@ -369,6 +395,56 @@ class SQLiteStore:
             (_fp(sha256),),
         )
         return [e for e in map(_event, rows) if _names(e, sha256)][:limit]
+
+    # -- trusted timestamps ---------------------------------------------------------------
+
+    def timestamp(self, size: int) -> TimestampRecord | None:
+        row = (
+            self._con()
+            .execute(f"SELECT {_TS_COLS} FROM timestamps WHERE size = ?", (size,))
+            .fetchone()
+        )
+        return None if row is None else _ts(row)
+
+    def untimestamped(self, limit: int = 100) -> list[StoredCheckpoint]:
+        rows = self._con().execute(
+            "SELECT c.size, c.root, c.note, c.created_at FROM checkpoints c "
+            "LEFT JOIN timestamps t ON t.size = c.size WHERE t.token IS NULL "
+            "ORDER BY c.size LIMIT ?",
+            (limit,),
+        )
+        return [_checkpoint(r) for r in rows]
+
+    def put_timestamp(
+        self, size: int, token: bytes, gen_time: str, serial: int, tsa: str, at: str
+    ) -> None:
+        def put(view: _View) -> None:
+            view._con.execute(
+                "INSERT INTO timestamps (size, token, gen_time, serial, tsa, attempts, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT (size) DO UPDATE SET "
+                "token = excluded.token, gen_time = excluded.gen_time, serial = excluded.serial, "
+                "tsa = excluded.tsa, attempts = timestamps.attempts + 1, last_error = NULL, "
+                "updated_at = excluded.updated_at WHERE timestamps.token IS NULL",
+                (size, token, gen_time, str(serial), tsa, at),
+            )
+
+        self.write(put)
+
+    def timestamp_failed(self, size: int, error: str, at: str) -> None:
+        def put(view: _View) -> None:
+            view._con.execute(
+                "INSERT INTO timestamps (size, attempts, last_error, updated_at) "
+                "VALUES (?, 1, ?, ?) ON CONFLICT (size) DO UPDATE SET "
+                "attempts = timestamps.attempts + 1, last_error = excluded.last_error, "
+                "updated_at = excluded.updated_at WHERE timestamps.token IS NULL",
+                (size, error[:1000], at),
+            )
+
+        self.write(put)
+
+    def timestamps(self) -> list[TimestampRecord]:
+        rows = self._con().execute(f"SELECT {_TS_COLS} FROM timestamps ORDER BY size")
+        return [_ts(r) for r in rows]
 
     # -- tenants and API keys -------------------------------------------------------------
 

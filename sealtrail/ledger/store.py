@@ -47,6 +47,25 @@ class StoredCheckpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class TimestampRecord:
+    """The RFC 3161 timestamp of a checkpoint: the token once had, else why it is pending."""
+
+    size: int
+    token: bytes | None
+    gen_time: str | None
+    serial: str | None
+    tsa: str | None
+    attempts: int
+    last_error: str | None
+    updated_at: str
+
+    @property
+    def status(self) -> str:
+        """``stamped`` once a token is stored, else ``pending`` (it is retried)."""
+        return "stamped" if self.token is not None else "pending"
+
+
+@dataclass(frozen=True, slots=True)
 class EventQuery:
     """Filters for listing events; every given field must match. ``tenants`` is required."""
 

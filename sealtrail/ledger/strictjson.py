@@ -18,6 +18,7 @@ Policy for the implementation-defined (``i_``) cases of the JSONTestSuite: all r
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .canonical import MAX_SAFE_INTEGER
@@ -118,6 +119,10 @@ def loads(
             raise InvalidInputError(f"JSON document of {size} bytes exceeds {max_bytes}")
     else:
         raise TypeError(f"expected bytes or str, got {type(data).__name__}")
+    if text.count("[") + text.count("{") > max_depth and _nesting(text) > max_depth:
+        # Checked before parsing: the C scanner recurses per level, and a process whose
+        # recursion limit was raised (web3 sets 100,000) would overflow the C stack.
+        raise InvalidInputError(f"invalid JSON: nesting deeper than {max_depth}")
     try:
         value, end = _decoder.raw_decode(text, _skip_ws(text, 0))
         if _skip_ws(text, end) != len(text):
@@ -141,6 +146,20 @@ def loads(
 
 
 _WS = " \t\n\r"
+_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+_BRACKET_RE = re.compile(r"[\[\]{}]")
+
+
+def _nesting(text: str) -> int:
+    """The deepest bracket nesting of ``text``, brackets inside strings not counted."""
+    depth = deepest = 0
+    for c in _BRACKET_RE.findall(_STRING_RE.sub("", text)):
+        if c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
 
 
 def _skip_ws(text: str, i: int) -> int:

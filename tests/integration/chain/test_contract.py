@@ -7,7 +7,7 @@ import hashlib
 from typing import Any
 
 import pytest
-from eth_abi import decode
+from eth_abi.abi import decode
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError
@@ -25,8 +25,8 @@ LOG_B = hashlib.sha256(b"sealtrail.local/log-bbbbbbbbbbbb").digest()
 ZERO_ADDRESS = "0x" + "00" * 20
 
 # Custom errors by selector (computed here from the ABI, independently of the chain client).
-ERRORS = {
-    Web3.keccak(text=f"{e['name']}({','.join(i['type'] for i in e['inputs'])})")[:4]: e
+ERRORS: dict[bytes, dict[str, Any]] = {
+    bytes(Web3.keccak(text=f"{e['name']}({','.join(i['type'] for i in e['inputs'])})")[:4]): e
     for e in ARTIFACT.abi
     if e["type"] == "error"
 }
@@ -39,6 +39,7 @@ def root(n: int) -> bytes:
 def revert_of(exc: ContractLogicError) -> tuple[str, tuple[Any, ...]]:
     """(custom error name, decoded arguments) of a revert."""
     data = exc.data["result"] if isinstance(exc.data, dict) else exc.data
+    assert data is not None
     raw = bytes.fromhex(data[2:])
     error = ERRORS[raw[:4]]
     return error["name"], decode([i["type"] for i in error["inputs"]], raw[4:])
@@ -69,7 +70,10 @@ def deployed(w3: Web3) -> tuple[Contract, Any]:
     factory = w3.eth.contract(abi=list(ARTIFACT.abi), bytecode=ARTIFACT.bytecode)
     receipt = w3.eth.wait_for_transaction_receipt(factory.constructor().transact({"from": OWNER}))
     assert receipt["status"] == 1
-    return w3.eth.contract(address=receipt["contractAddress"], abi=list(ARTIFACT.abi)), receipt
+    assert receipt["contractAddress"] is not None
+    address = Web3.to_checksum_address(receipt["contractAddress"])
+    contract = w3.eth.contract(address=address, abi=list(ARTIFACT.abi))
+    return contract, receipt
 
 
 @pytest.fixture

@@ -122,8 +122,12 @@ def make_token(
     nonce: int | None = 4242,
     at: datetime = NOW,
     imprint_hash: str = "sha256",
+    signer_digest: str | None = None,
 ) -> bytes:
-    """A token over ``data`` signed by ``pki``'s TSA at ``at``, made by DummyTimeStamper."""
+    """A token over ``data`` signed by ``pki``'s TSA at ``at``, made by DummyTimeStamper.
+
+    ``signer_digest``: the SignerInfo's digest algorithm (default: the imprint's).
+    """
     stamper = DummyTimeStamper(
         asn1_x509.Certificate.load(pki.tsa_cert.public_bytes(serialization.Encoding.DER)),
         keys.PrivateKeyInfo.load(
@@ -134,6 +138,7 @@ def make_token(
             )
         ),
         fixed_dt=at,
+        override_md=signer_digest,
     )
     request = {
         "version": "v1",

@@ -460,3 +460,23 @@ def test_any_bytes_are_read_or_rejected_with_invalid_input(data: bytes) -> None:
     accepted, value = _loads_or_reject(data)
     if accepted:
         assert canonicalize(strictjson.loads(data)) == canonicalize(value)
+
+
+def test_deep_nesting_is_refused_before_parsing_even_with_a_raised_recursion_limit() -> None:
+    # web3 raises the recursion limit to 100,000; the C JSON scanner would then overflow the C
+    # stack (a segfault) on 100,000 '[' instead of raising RecursionError. Run it in a child.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.setrecursionlimit(100000)\n"
+        "from sealtrail.ledger import strictjson\n"
+        "from sealtrail.ledger.errors import InvalidInputError\n"
+        "try:\n"
+        "    strictjson.loads('[' * 200000 + ']' * 200000)\n"
+        "except InvalidInputError as e:\n"
+        "    print(e)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr[-500:]
+    assert r.stdout.strip() == "invalid JSON: nesting deeper than 32"
