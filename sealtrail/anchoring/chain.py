@@ -168,7 +168,7 @@ class ChainClient:
     def __init__(
         self,
         w3: Web3,
-        account: LocalAccount,
+        account: LocalAccount | None,
         chain_id: int,
         *,
         endpoint: str,
@@ -184,21 +184,31 @@ class ChainClient:
         self.fee_policy = fee_policy
         self._artifact = artifact
         self._contract: Contract | None = None
+        #: the receipt of the latest :meth:`deploy` (its transaction hash and block)
+        self.last_deploy_receipt: Receipt | None = None
         self._errors = _error_table(artifact.abi)
         self._anchored_topic = bytes(Web3.keccak(text="Anchored(bytes32,uint64,bytes32,address)"))
 
     def __repr__(self) -> str:
         return (
             f"ChainClient(endpoint={self.endpoint!r}, chain_id={self.chain_id}, "
-            f"account={self.address!r}, contract={self.contract_address!r})"
+            f"account={self._account.address if self._account else None!r}, "
+            f"contract={self.contract_address!r})"
         )
 
     # -- identity -----------------------------------------------------------------------------
 
     @property
     def address(self) -> str:
-        """The checksummed address of the account that signs (the anchorer)."""
-        return str(self._account.address)
+        """The checksummed address of the account that signs (the anchorer).
+
+        A read-only client (made without a key) raises :class:`ConfigError`."""
+        return str(self._signer().address)
+
+    def _signer(self) -> LocalAccount:
+        if self._account is None:
+            raise ConfigError("this chain client is read-only: no anchoring key was given")
+        return self._account
 
     @property
     def contract_address(self) -> str | None:
@@ -320,6 +330,7 @@ class ChainClient:
         receipt = self._transact(None, self._artifact.bytecode, "deploying the contract", timeout)
         if receipt.contract_address is None:
             raise AnchoringError(f"deploy transaction 0x{receipt.tx_hash.hex()} made no contract")
+        self.last_deploy_receipt = receipt
         self.use_contract(receipt.contract_address, check_code=False)
         logger.info("deployed %s at %s", self._artifact.contract_name, receipt.contract_address)
         return receipt.contract_address
@@ -369,6 +380,30 @@ class ChainClient:
             return None
         return AnchorRecord(int(size), int(block_time), int(block_number))
 
+    def find_anchor(self, log_id: bytes, tree_size: int, *, from_block: int = 0) -> Receipt | None:
+        """The receipt of the transaction whose ``Anchored`` event recorded size ``tree_size``
+        of ``log_id`` (``eth_getLogs`` on both indexed topics), or None."""
+        contract = self._require_contract()
+        _bytes32(log_id, "log_id")
+        with self._boundary("searching anchoring events"):
+            logs = self._w3.eth.get_logs(
+                {
+                    "address": contract.address,
+                    "fromBlock": from_block,
+                    "toBlock": "latest",
+                    "topics": [
+                        HexBytes(self._anchored_topic),
+                        HexBytes(log_id),
+                        HexBytes(tree_size.to_bytes(32, "big")),
+                    ],
+                }
+            )
+        for entry in logs:
+            receipt = self.receipt(bytes(entry["transactionHash"]))
+            if receipt is not None and receipt.event is not None:
+                return receipt
+        return None
+
     def latest_size(self, log_id: bytes) -> int:
         """The size of the latest checkpoint anchored for ``log_id`` (0 if none)."""
         contract = self._require_contract()
@@ -390,7 +425,7 @@ class ChainClient:
     def balance(self) -> int:
         """Our account's balance in wei (latest block)."""
         with self._boundary("reading the balance"):
-            return int(self._w3.eth.get_balance(self._account.address))
+            return int(self._w3.eth.get_balance(self._signer().address))
 
     def pending_nonce(self) -> int:
         """The node's next nonce for our account, counting its pending transactions.
@@ -399,7 +434,14 @@ class ChainClient:
         track its own nonces too (the worker persists them).
         """
         with self._boundary("reading the nonce"):
-            return int(self._w3.eth.get_transaction_count(self._account.address, "pending"))
+            return int(self._w3.eth.get_transaction_count(self._signer().address, "pending"))
+
+    def mined_nonce(self) -> int:
+        """How many of our account's transactions the latest block includes (its next nonce
+        once nothing is pending). A transaction of ours with a nonce below this that has no
+        receipt was displaced: another transaction took its nonce."""
+        with self._boundary("reading the nonce"):
+            return int(self._w3.eth.get_transaction_count(self._signer().address, "latest"))
 
     # -- fees ---------------------------------------------------------------------------------
 
@@ -552,7 +594,7 @@ class ChainClient:
                 f"want 0 <= priority fee <= max fee, got {priority_fee}, {max_fee}"
             )
         if gas_limit is None:
-            params: TxParams = {"from": self._account.address, "data": data, "value": Wei(0)}
+            params: TxParams = {"from": self._signer().address, "data": data, "value": Wei(0)}
             if to is not None:
                 params["to"] = to
             with self._boundary(what):
@@ -570,7 +612,7 @@ class ChainClient:
         }
         if to is not None:
             tx["to"] = to
-        signed = self._account.sign_transaction(tx)
+        signed = self._signer().sign_transaction(tx)
         return _Signed(
             bytes(signed.hash),
             bytes(signed.raw_transaction),
@@ -587,7 +629,7 @@ class ChainClient:
         except NonceConflictError as e:
             # Nodes differ on a re-sent transaction ("already known", or Ganache's
             # "transaction underpriced"): ask whether the node holds this very one.
-            if e.reason != "nonce_too_low" and self._node_has(tx_hash):
+            if e.reason != "nonce_too_low" and self.has_transaction(tx_hash):
                 raise NonceConflictError(
                     f"{what}: the node already holds transaction 0x{tx_hash.hex()}",
                     reason="already_known",
@@ -600,7 +642,8 @@ class ChainClient:
                 f"{what}: node returned hash 0x{sent.hex()}, want 0x{tx_hash.hex()}"
             )
 
-    def _node_has(self, tx_hash: bytes) -> bool:
+    def has_transaction(self, tx_hash: bytes) -> bool:
+        """Whether the node knows transaction ``tx_hash`` (pending in its pool, or mined)."""
         with self._boundary("looking up a transaction"):
             try:
                 self._w3.eth.get_transaction(HexBytes(tx_hash))
@@ -694,7 +737,7 @@ class ChainClient:
 
 def connect(
     rpc_url: str,
-    private_key: str | bytes,
+    private_key: str | bytes | None,
     expected_chain_id: int | None = None,
     *,
     contract_address: str | None = None,
@@ -702,7 +745,8 @@ def connect(
     timeout: float = 10.0,
 ) -> ChainClient:
     """Connect to the JSON-RPC node at ``rpc_url`` (http or https) as the account of
-    ``private_key`` (32 bytes, or 64 hex digits with or without ``0x``).
+    ``private_key`` (32 bytes, or 64 hex digits with or without ``0x``); with None, a read-only
+    client (look-ups and receipts, no transactions).
 
     Asks the node its chain id; raises :class:`WrongChainError` if ``expected_chain_id`` is
     given and differs, :class:`ChainUnavailableError` if the node does not answer within
@@ -714,7 +758,7 @@ def connect(
         raise ConfigError(
             f"the chain RPC URL must be http(s)://host[:port]/…, got {_redact(rpc_url)!r}"
         )
-    account = _load_account(private_key)
+    account = None if private_key is None else _load_account(private_key)
     provider = Web3.HTTPProvider(
         rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
     )

@@ -24,6 +24,7 @@ from ..ledger.event import format_time
 from ..ledger.log import Ledger, utc_now
 from ..ledger.store import StoredCheckpoint
 from . import routes_admin, routes_events, routes_public
+from .anchoring import start_anchoring
 from .context import SERVICES, Metrics, RateLimiter, Services, services
 from .errors import problem_middleware
 from .sealing import Sealer
@@ -96,6 +97,7 @@ def create_app(settings: Settings) -> web.Application:
             metrics=metrics,
             limiter=RateLimiter(settings.public_rate_limit),
             clock=lambda: format_time(utc_now()),
+            anchor_confirmations=settings.chain_confirmations if settings.chain_rpc_url else None,
         )
         timestamper = CheckpointTimestamper(
             store, TimestampClient(tsa_urls, trust_roots), lambda: format_time(utc_now())
@@ -111,12 +113,22 @@ def create_app(settings: Settings) -> web.Application:
         sealer.periodic.append(stamp)
         ledger.sequencer.start()
         metrics.log_size.set(store.size())
+        anchoring = start_anchoring(settings, store, ledger.origin, metrics, utc_now)
+        if anchoring is not None:
+            nudge = anchoring.nudge
+
+            async def anchor_now(cp: StoredCheckpoint) -> None:
+                nudge()
+
+            sealer.hooks.append(anchor_now)
         await sealer.start()
         log.info("ledger %s open: %d events", ledger.origin, store.size())
         try:
             yield
         finally:
             await sealer.stop()
+            if anchoring is not None:
+                await anchoring.stop()
             await ledger.close()
             log.info("ledger closed")
 

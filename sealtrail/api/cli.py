@@ -275,17 +275,26 @@ def _audit_text(r: AuditReport) -> str:
 
 
 @main.command("audit")
+@click.option(
+    "--rpc",
+    default=None,
+    metavar="URL",
+    help="Also check every final anchor on the chain at this JSON-RPC URL.",
+)
 @command
-def audit_cmd(ctx: Ctx, *, as_json: bool) -> None:
-    """Recompute everything from the stored events and re-verify every stored timestamp token;
-    exit 0 only when all holds."""
+def audit_cmd(ctx: Ctx, *, as_json: bool, rpc: str | None) -> None:
+    """Recompute everything from the stored events and re-verify every stored timestamp token
+    (and, with --rpc, every final anchor on the chain); exit 0 only when all holds."""
     with ctx.ledger() as ledger:
         report = audit(ledger.store, ledger.verifier)
         stamps = _audit_timestamps(ctx, report)
-    obj = {**report.to_json(), "timestamps": stamps}
+        anchors = _audit_anchors(ctx, report, rpc)
+    obj = {**report.to_json(), "timestamps": stamps, "anchors": anchors}
     text = _audit_text(report) + (
         f"\ntimestamps: {stamps['stamped']} stamped and re-verified, {stamps['pending']} pending"
         + ("" if stamps["checked"] else " (no TSA trust roots here: tokens not re-verified)")
+        + f"\nanchors: {anchors['final']} final"
+        + (" and found on the chain" if anchors["checked"] else " (not checked: no --rpc)")
     )
     _emit(as_json, obj, text)
     if not report.ok:
@@ -306,6 +315,30 @@ def _audit_timestamps(ctx: Ctx, report: AuditReport) -> dict[str, Any]:
     for size, problem in check_stored_timestamps(ctx.store, load_trust_roots(roots_files)):
         report.add("timestamp_invalid", f"checkpoint {size}: {problem}")
     return {"stamped": stamped, "pending": pending, "checked": True}
+
+
+def _audit_anchors(ctx: Ctx, report: AuditReport, rpc: str | None) -> dict[str, Any]:
+    """With ``rpc``: look every final anchor up on the chain (read-only, no key needed)."""
+    from ..anchoring.chain import connect
+    from ..anchoring.deployment import load_deployment
+    from ..anchoring.onchain_audit import check_final_anchors
+
+    final = len(ctx.store.anchors(("final",)))
+    if rpc is None:
+        return {"final": final, "checked": False}
+    s = ctx.settings
+    d = load_deployment(s.data_dir)
+    address = s.chain_contract or (d.contract if d else None)
+    if address is None:
+        finals = ctx.store.anchors(("final",))
+        address = finals[-1].contract if finals else None
+    if address is None:
+        return {"final": 0, "checked": True}
+    client = connect(rpc, None, contract_address=address)
+    checked, problems = check_final_anchors(ctx.store, client)
+    for size, problem in problems:
+        report.add("anchor_not_on_chain", f"checkpoint {size}: {problem}")
+    return {"final": checked, "checked": True, "chain_id": client.chain_id, "contract": address}
 
 
 _DEMO_DOC = "9f2c" * 16
@@ -468,6 +501,8 @@ def keys_revoke(ctx: Ctx, *, as_json: bool, key_id: str) -> None:
         k = ctx.store.revoke_key(key_id, format_time(utc_now()))
     _emit(as_json, key_json(k), f"revoked key {k.id} at {k.revoked_at}")
 
+
+from . import cli_chain  # noqa: E402, F401  (registers `contract` and `anchors`)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -56,6 +56,38 @@ class Metrics:
         self.timestamps_pending = Gauge(
             "sealtrail_timestamps_pending", "Checkpoints still waiting for a timestamp", registry=r
         )
+        self.anchors_pending = Gauge(
+            "sealtrail_anchors_pending", "Checkpoints not yet anchored final", registry=r
+        )
+        self.anchor_lag = Gauge(
+            "sealtrail_anchor_lag_seconds",
+            "Age of the oldest checkpoint not yet anchored final (0: none)",
+            registry=r,
+        )
+        self.anchored_size = Gauge(
+            "sealtrail_anchored_size", "Size of the latest checkpoint anchored final", registry=r
+        )
+        self.anchor_gas = Counter(
+            "sealtrail_anchor_gas_used", "Gas used by anchoring transactions", registry=r
+        )
+        self.anchor_fees = Counter(
+            "sealtrail_anchor_fees_wei", "Fees paid for anchoring transactions (wei)", registry=r
+        )
+        self.anchor_events = Counter(
+            "sealtrail_anchor_events",
+            "Anchoring events: sent, replaced, resent, reorg, nonce_conflict, adopted, final",
+            ["event"],
+            registry=r,
+        )
+        self.anchor_failures = Counter(
+            "sealtrail_anchor_failures", "Failed anchoring attempts by error code", ["code"],
+            registry=r,
+        )  # fmt: skip
+        self.anchor_insufficient_funds = Gauge(
+            "sealtrail_anchor_insufficient_funds",
+            "1 while the anchoring account cannot pay for transactions (alert)",
+            registry=r,
+        )
 
 
 class RateLimiter:
@@ -92,6 +124,8 @@ class Services:
     metrics: Metrics
     limiter: RateLimiter
     clock: Callable[[], str]
+    #: k when anchoring is on, None when no chain is configured
+    anchor_confirmations: int | None = None
     _auth_cache: dict[str, tuple[float, Principal]] = field(default_factory=dict)
 
 

@@ -16,6 +16,8 @@ HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 HEX64_ANY_CASE = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
 TIME = {"type": "string", "description": "RFC 3339, UTC, six fraction digits"}
 NULLABLE_STR = {"type": ["string", "null"]}
+NULLABLE_INT = {"type": ["integer", "null"], "minimum": 0}
+NULLABLE_HASH0X = {"type": ["string", "null"], "pattern": "^0x[0-9a-f]{64}$"}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -240,11 +242,6 @@ def _schemas() -> dict[str, Any]:
             "created_at": TIME,
         },
     }
-    status_off = {
-        "type": "object",
-        "required": ["status"],
-        "properties": {"status": {"type": "string"}},
-    }
     return {
         "Problem": {
             "type": "object",
@@ -305,7 +302,7 @@ def _schemas() -> dict[str, Any]:
                 {
                     "type": "object",
                     "required": ["timestamp", "anchor"],
-                    "properties": {"timestamp": _ref("Timestamp"), "anchor": status_off},
+                    "properties": {"timestamp": _ref("Timestamp"), "anchor": _ref("Anchor")},
                 },
             ]
         },
@@ -320,6 +317,41 @@ def _schemas() -> dict[str, Any]:
                 "gen_time": TIME,
                 "serial": {"type": "string"},
                 "tsa": {"type": "string"},
+                "attempts": {"type": "integer", "minimum": 0},
+                "last_error": NULLABLE_STR,
+            },
+        },
+        "Anchor": {
+            "type": "object",
+            "required": ["status"],
+            "description": "Where the checkpoint is on its way to the chain (docs/FORMAT.md §6): "
+            "off (no chain configured), none (no checkpoint yet), pending, sent, confirmed, "
+            "final, retry, failed",
+            "properties": {
+                "status": {
+                    "enum": [
+                        "off",
+                        "none",
+                        "pending",
+                        "sent",
+                        "confirmed",
+                        "final",
+                        "retry",
+                        "failed",
+                    ]
+                },
+                "chain_id": {"type": "integer", "minimum": 1},
+                "contract": {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"},
+                "log_id": {"type": "string", "pattern": "^0x[0-9a-f]{64}$"},
+                "tx_hash": NULLABLE_HASH0X,
+                "block_number": NULLABLE_INT,
+                "block_hash": NULLABLE_HASH0X,
+                "log_index": NULLABLE_INT,
+                "confirmations": {"type": "integer", "minimum": 0},
+                "required_confirmations": NULLABLE_INT,
+                "gas_used": NULLABLE_INT,
+                "sent_at": {"type": ["string", "null"]},
+                "final_at": {"type": ["string", "null"]},
                 "attempts": {"type": "integer", "minimum": 0},
                 "last_error": NULLABLE_STR,
             },
@@ -390,7 +422,7 @@ def _schemas() -> dict[str, Any]:
                 "checkpoint": {"anyOf": [_ref("Checkpoint"), {"type": "null"}]},
                 "verifier_key": {"type": "string"},
                 "timestamp": _ref("Timestamp"),
-                "anchor": status_off,
+                "anchor": _ref("Anchor"),
             },
         },
         "Tenant": tenant,

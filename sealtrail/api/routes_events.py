@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from ..anchoring.timestamping import timestamp_json
+from ..anchoring.worker import anchor_json
 from ..ledger.errors import EventValidationError, InvalidInputError, NotFoundError
 from ..ledger.event import Event, EventInput, parse_event_input, parse_time
 from ..ledger.log import InclusionProof
@@ -197,13 +198,15 @@ def checkpoint_json(cp: StoredCheckpoint) -> dict[str, Any]:
     return {"size": cp.size, "root": cp.root.hex(), "note": cp.note, "created_at": cp.created_at}
 
 
-def checkpoint_detail(store: SQLiteStore, cp: StoredCheckpoint) -> dict[str, Any]:
-    """A checkpoint with its trusted time and anchoring state (docs/FORMAT.md §5)."""
+def checkpoint_detail(
+    store: SQLiteStore, cp: StoredCheckpoint, confirmations: int | None
+) -> dict[str, Any]:
+    """A checkpoint with its trusted time and anchoring state (docs/FORMAT.md §5, §6.2);
+    ``confirmations`` is k, None when no chain is configured."""
     return {
         **checkpoint_json(cp),
         "timestamp": timestamp_json(store.timestamp(cp.size)),
-        # No chain is configured yet: anchoring is off, never "pending" or "anchored".
-        "anchor": {"status": "off"},
+        "anchor": anchor_json(store.anchor(cp.size), confirmations),
     }
 
 

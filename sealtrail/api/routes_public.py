@@ -9,6 +9,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..anchoring.timestamping import timestamp_json
+from ..anchoring.worker import anchor_json
 from ..ledger.errors import InvalidInputError, NotFoundError, ProofError
 from .context import (
     in_thread,
@@ -31,7 +32,9 @@ async def latest_checkpoint(request: web.Request) -> web.Response:
     query_params(request, ())
     svc = services(request)
     return json_response(
-        await in_thread(lambda: checkpoint_detail(svc.store, svc.ledger.checkpoint()))
+        await in_thread(
+            lambda: checkpoint_detail(svc.store, svc.ledger.checkpoint(), svc.anchor_confirmations)
+        )
     )
 
 
@@ -42,7 +45,11 @@ async def get_checkpoint(request: web.Request) -> web.Response:
     size = path_int(request, "size")
     svc = services(request)
     return json_response(
-        await in_thread(lambda: checkpoint_detail(svc.store, svc.ledger.checkpoint(size)))
+        await in_thread(
+            lambda: checkpoint_detail(
+                svc.store, svc.ledger.checkpoint(size), svc.anchor_confirmations
+            )
+        )
     )
 
 
@@ -107,7 +114,9 @@ async def public_fingerprint(request: web.Request) -> web.Response:
             "checkpoint": checkpoint_json(cp) if cp else None,
             "verifier_key": ledger.verifier.vkey,
             "timestamp": timestamp_json(store.timestamp(cp.size)) if cp else {"status": "none"},
-            "anchor": {"status": "off"},
+            "anchor": anchor_json(store.anchor(cp.size), svc.anchor_confirmations)
+            if cp
+            else {"status": "none"},
         }
 
     return json_response(await in_thread(build))

@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,22 @@ class Settings:
     tsa_urls: tuple[str, ...] = ()
     #: PEM files of the roots TSA certificates must chain to (required with tsa_urls)
     tsa_ca_files: tuple[Path, ...] = ()
+    #: EVM JSON-RPC endpoint to anchor checkpoints on; unset: anchoring is off
+    chain_rpc_url: str | None = None
+    #: the anchorer's private key, 0x + 64 hex digits (or use chain_key_file); never logged
+    chain_key: str | None = field(default=None, repr=False)
+    #: a file holding that key (one line), readable only by the service's user
+    chain_key_file: Path | None = None
+    #: blocks (the anchor's own included) after which an anchor is final
+    chain_confirmations: int = 12
+    #: the SealtrailAnchor contract; unset: the one `sealtrail contract deploy` remembered
+    chain_contract: str | None = None
+    #: the chain id the node must serve (unset: the deployment's, else any)
+    chain_id: int | None = None
+    #: seconds between anchoring rounds (receipts, confirmations, the next checkpoint)
+    chain_poll_interval: float = 1.0
+    #: seconds an anchoring transaction may stay pending before it is re-sent with higher fees
+    chain_replace_after: float = 120.0
 
 
 def _listen(v: Any) -> str:
@@ -71,6 +87,20 @@ def _list(item: Callable[[str], Any]) -> Callable[[Any], tuple[Any, ...]]:
     return parse
 
 
+def _private_key(v: Any) -> str:
+    s = str(v).strip()
+    if not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", s):
+        raise ValueError("want 0x and 64 hex digits")
+    return s if s.startswith("0x") else "0x" + s
+
+
+def _address(v: Any) -> str:
+    s = str(v)
+    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", s):
+        raise ValueError(s)
+    return s
+
+
 def _url(v: str) -> str:
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", v):
         raise ValueError(v)
@@ -89,7 +119,17 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "max_batch": int,
     "max_body_bytes": int,
     "public_rate_limit": int,
+    "chain_rpc_url": lambda v: _url(str(v)),
+    "chain_key": _private_key,
+    "chain_key_file": Path,
+    "chain_confirmations": int,
+    "chain_contract": _address,
+    "chain_id": int,
+    "chain_poll_interval": float,
+    "chain_replace_after": float,
 }
+#: never echoed in an error message
+_SECRETS = {"chain_key"}
 _CHECKS: dict[str, Callable[[Any], bool]] = {
     "busy_timeout": lambda v: 0 <= v <= 3600,
     "checkpoint_interval": lambda v: 0.1 <= v <= 86400,
@@ -97,21 +137,26 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "max_batch": lambda v: 1 <= v <= 100_000,
     "max_body_bytes": lambda v: 1024 <= v <= 1 << 30,
     "public_rate_limit": lambda v: 1 <= v <= 1_000_000,
+    "chain_confirmations": lambda v: 1 <= v <= 10_000,
+    "chain_id": lambda v: 1 <= v < 2**64,
+    "chain_poll_interval": lambda v: 0.05 <= v <= 3600,
+    "chain_replace_after": lambda v: 1 <= v <= 86400,
 }
 _NAMES = {f.name for f in fields(Settings)}
 
 
 def _coerce(key: str, value: Any, source: str) -> Any:
+    shown = "(hidden)" if key in _SECRETS else repr(value)
     if isinstance(value, bool):
-        raise ConfigError(f"{source}: {key} = {value!r} is not a valid value")
+        raise ConfigError(f"{source}: {key} = {shown} is not a valid value")
     try:
         v = _PARSERS[key](value)
     except (TypeError, ValueError) as e:
-        why = f" ({e})" if key == "database_url" else ""
-        raise ConfigError(f"{source}: {key} = {value!r} is not a valid value{why}") from None
+        why = f" ({e})" if key in ("database_url", "chain_key") else ""
+        raise ConfigError(f"{source}: {key} = {shown} is not a valid value{why}") from None
     check = _CHECKS.get(key)
     if check is not None and not check(v):
-        raise ConfigError(f"{source}: {key} = {value!r} is out of range")
+        raise ConfigError(f"{source}: {key} = {shown} is out of range")
     return v
 
 
@@ -154,7 +199,22 @@ def load(
     s = replace(Settings(), **values)
     if s.tsa_urls and not s.tsa_ca_files:
         raise ConfigError("tsa_urls is set: set tsa_ca_files to the PEM roots of those TSAs")
+    if s.chain_key is not None and s.chain_key_file is not None:
+        raise ConfigError("set chain_key or chain_key_file, not both")
     return s
+
+
+def chain_key(s: Settings) -> str | None:
+    """The anchorer's private key from ``chain_key`` or ``chain_key_file`` (None if neither)."""
+    if s.chain_key is not None:
+        return s.chain_key
+    if s.chain_key_file is None:
+        return None
+    try:
+        text = s.chain_key_file.read_text().strip()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read chain_key_file {s.chain_key_file}: {e}") from None
+    return str(_coerce("chain_key", text, str(s.chain_key_file)))
 
 
 def database_path(s: Settings) -> Path:

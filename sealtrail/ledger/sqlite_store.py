@@ -29,6 +29,7 @@ from .store import (
     ApiKey,
     Entry,
     EventQuery,
+    StoredAnchor,
     StoredCheckpoint,
     Tenant,
     TimestampRecord,
@@ -36,7 +37,7 @@ from .store import (
 )
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -95,6 +96,97 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     created_at TEXT NOT NULL
 );
 """
+
+_ANCHORS = """
+CREATE TABLE IF NOT EXISTS anchors (
+    size        INTEGER PRIMARY KEY REFERENCES checkpoints (size),
+    status      TEXT NOT NULL,            -- pending, sent, confirmed, final, retry, failed
+    chain_id    INTEGER NOT NULL,
+    contract    TEXT NOT NULL,            -- checksummed address
+    log_id      BLOB NOT NULL,            -- SHA-256 of the origin
+    root        BLOB NOT NULL,
+    tx_hash     BLOB,                     -- the latest transaction sent
+    tx_hashes   BLOB NOT NULL,            -- every transaction sent, 32 bytes each, oldest first
+    nonce       INTEGER,
+    raw         BLOB,                     -- the signed latest transaction, stored before sending
+    max_fee     TEXT,                     -- wei per gas, decimal (may exceed 2^63)
+    priority_fee TEXT,
+    gas_limit   INTEGER,
+    sent_at     TEXT,
+    block_number INTEGER,
+    block_hash  BLOB,
+    log_index   INTEGER,
+    gas_used    INTEGER,
+    effective_gas_price TEXT,
+    confirmations INTEGER NOT NULL DEFAULT 0,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    final_at    TEXT
+);
+"""
+#: schema changes from each older version to the next, applied in one transaction on open
+_MIGRATIONS = {1: _ANCHORS}
+
+_ANCHOR_COLS = (
+    "size, status, chain_id, contract, log_id, root, tx_hash, tx_hashes, nonce, raw, max_fee, "
+    "priority_fee, gas_limit, sent_at, block_number, block_hash, log_index, gas_used, "
+    "effective_gas_price, confirmations, attempts, last_error, created_at, updated_at, final_at"
+)
+
+
+def _int_or_none(v: Any) -> int | None:
+    return None if v is None else int(v)
+
+
+def _bytes_or_none(v: Any) -> bytes | None:
+    return None if v is None else bytes(v)
+
+
+def _anchor(r: tuple[Any, ...]) -> StoredAnchor:
+    hashes = bytes(r[7])
+    return StoredAnchor(
+        size=r[0],
+        status=r[1],
+        chain_id=r[2],
+        contract=r[3],
+        log_id=bytes(r[4]),
+        root=bytes(r[5]),
+        tx_hash=_bytes_or_none(r[6]),
+        tx_hashes=tuple(hashes[i : i + 32] for i in range(0, len(hashes), 32)),
+        nonce=r[8],
+        raw=_bytes_or_none(r[9]),
+        max_fee=_int_or_none(r[10]),
+        priority_fee=_int_or_none(r[11]),
+        gas_limit=r[12],
+        sent_at=r[13],
+        block_number=r[14],
+        block_hash=_bytes_or_none(r[15]),
+        log_index=r[16],
+        gas_used=r[17],
+        effective_gas_price=_int_or_none(r[18]),
+        confirmations=r[19],
+        attempts=r[20],
+        last_error=r[21],
+        created_at=r[22],
+        updated_at=r[23],
+        final_at=r[24],
+    )
+
+
+def _anchor_row(a: StoredAnchor) -> tuple[Any, ...]:
+    def text(v: int | None) -> str | None:
+        return None if v is None else str(v)
+
+    return (
+        a.size, a.status, a.chain_id, a.contract, a.log_id, a.root, a.tx_hash,
+        b"".join(a.tx_hashes), a.nonce, a.raw, text(a.max_fee), text(a.priority_fee),
+        a.gas_limit, a.sent_at, a.block_number, a.block_hash, a.log_index, a.gas_used,
+        text(a.effective_gas_price), a.confirmations, a.attempts, a.last_error, a.created_at,
+        a.updated_at, a.final_at,
+    )  # fmt: skip
+
 
 _EVENT_COLS = "idx, tenant, stream, client_event_id, body, leaf_hash, type, actor_id, recorded_at"
 _N_EVENT_COLS = 9
@@ -257,8 +349,11 @@ class SQLiteStore:
             if version == 0:  # a new database: create the schema (needs the write lock once)
                 with self._write_lock():
                     con.executescript(
-                        f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
+                        f"BEGIN IMMEDIATE;{_SCHEMA}{_ANCHORS}"
+                        f"PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
                     )
+            elif version in _MIGRATIONS:  # an older database: upgrade it in one transaction
+                self._migrate(con)
             elif version != SCHEMA_VERSION:
                 raise StorageError(
                     f"{self.path}: schema version {version}, this Sealtrail reads {SCHEMA_VERSION}"
@@ -269,6 +364,23 @@ class SQLiteStore:
         except BaseException:
             self.close()
             raise
+
+    def _migrate(self, con: sqlite3.Connection) -> None:
+        with self._write_lock():
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                version = con.execute("PRAGMA user_version").fetchone()[0]
+                while version in _MIGRATIONS:  # another process may have upgraded it meanwhile
+                    for statement in _MIGRATIONS[version].split(";"):
+                        if statement.strip():
+                            con.execute(statement)
+                    version += 1
+                    con.execute(f"PRAGMA user_version = {version}")
+                con.execute("COMMIT")
+            except BaseException:
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                raise
 
     def _con(self) -> sqlite3.Connection:
         if self._closed:
@@ -445,6 +557,75 @@ class SQLiteStore:
     def timestamps(self) -> list[TimestampRecord]:
         rows = self._con().execute(f"SELECT {_TS_COLS} FROM timestamps ORDER BY size")
         return [_ts(r) for r in rows]
+
+    # -- anchoring ------------------------------------------------------------------------
+
+    def anchor(self, size: int) -> StoredAnchor | None:
+        """The anchoring state of checkpoint ``size``, or None if anchoring never began."""
+        row = (
+            self._con()
+            .execute(f"SELECT {_ANCHOR_COLS} FROM anchors WHERE size = ?", (size,))
+            .fetchone()
+        )
+        return None if row is None else _anchor(row)
+
+    def anchors(self, statuses: Collection[str] | None = None) -> list[StoredAnchor]:
+        """Anchoring states (of these statuses, default all), by size."""
+        if statuses is None:
+            rows = self._con().execute(f"SELECT {_ANCHOR_COLS} FROM anchors ORDER BY size")
+        else:
+            marks = ", ".join("?" * len(statuses))
+            rows = self._con().execute(
+                f"SELECT {_ANCHOR_COLS} FROM anchors WHERE status IN ({marks}) ORDER BY size",
+                tuple(statuses),
+            )
+        return [_anchor(r) for r in rows]
+
+    def anchored_size(self, statuses: Collection[str] = ("final",)) -> int:
+        """The largest checkpoint size with an anchor in one of ``statuses`` (0 if none)."""
+        marks = ", ".join("?" * len(statuses))
+        row = (
+            self._con()
+            .execute(f"SELECT max(size) FROM anchors WHERE status IN ({marks})", tuple(statuses))
+            .fetchone()
+        )
+        return 0 if row[0] is None else int(row[0])
+
+    def put_anchor(self, anchor: StoredAnchor) -> None:
+        """Insert or replace the anchoring state of one checkpoint, durably."""
+
+        def put(view: _View) -> None:
+            view._con.execute(
+                f"INSERT OR REPLACE INTO anchors ({_ANCHOR_COLS}) VALUES ({', '.join('?' * 25)})",
+                _anchor_row(anchor),
+            )
+
+        self.write(put)
+
+    def unanchored(self, after: int = 0, limit: int = 100) -> list[StoredCheckpoint]:
+        """Checkpoints larger than ``after`` that are not on their way to the chain (no anchor
+        row, or one in ``pending``, ``retry`` or ``failed``), by size."""
+        rows = self._con().execute(
+            "SELECT c.size, c.root, c.note, c.created_at FROM checkpoints c "
+            "LEFT JOIN anchors a ON a.size = c.size WHERE c.size > ? AND "
+            "(a.status IS NULL OR a.status IN ('pending', 'retry', 'failed')) "
+            "ORDER BY c.size LIMIT ?",
+            (after, limit),
+        )
+        return [_checkpoint(r) for r in rows]
+
+    def oldest_unfinal(self) -> tuple[int, StoredCheckpoint | None]:
+        """How many checkpoints are not anchored ``final`` yet, and the oldest of them."""
+        con = self._con()
+        where = (
+            "FROM checkpoints c LEFT JOIN anchors a ON a.size = c.size "
+            "WHERE a.status IS NULL OR a.status != 'final'"
+        )
+        count = con.execute(f"SELECT count(*) {where}").fetchone()[0]
+        row = con.execute(
+            f"SELECT c.size, c.root, c.note, c.created_at {where} ORDER BY c.size LIMIT 1"
+        ).fetchone()
+        return int(count), None if row is None else _checkpoint(row)
 
     # -- tenants and API keys -------------------------------------------------------------
 

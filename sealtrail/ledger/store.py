@@ -65,6 +65,51 @@ class TimestampRecord:
         return "stamped" if self.token is not None else "pending"
 
 
+#: anchoring states (docs/FORMAT.md §6): ``pending`` → ``sent`` → ``confirmed`` → ``final``;
+#: ``retry`` (the last try failed for a reason that may pass) and ``failed`` (the chain or the
+#: contract refused; needs an operator, still retried now and then)
+ANCHOR_STATES = ("pending", "sent", "confirmed", "final", "retry", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnchor:
+    """The anchoring state of one checkpoint on one chain (a row of table ``anchors``).
+
+    Crash invariant: a signed transaction is stored (``raw``, its hash appended to
+    ``tx_hashes``) *before* it is broadcast, so after any crash the worker knows every
+    transaction that may be on the chain for this checkpoint and can re-send or follow it.
+    """
+
+    size: int
+    status: str
+    chain_id: int
+    contract: str
+    log_id: bytes
+    root: bytes
+    #: the latest transaction sent (a replacement supersedes the one before)
+    tx_hash: bytes | None = None
+    #: every transaction ever sent for this checkpoint, oldest first
+    tx_hashes: tuple[bytes, ...] = ()
+    nonce: int | None = None
+    raw: bytes | None = field(default=None, repr=False)
+    max_fee: int | None = None
+    priority_fee: int | None = None
+    gas_limit: int | None = None
+    sent_at: str | None = None
+    #: set from the receipt once mined (``confirmed``, ``final``)
+    block_number: int | None = None
+    block_hash: bytes | None = None
+    log_index: int | None = None
+    gas_used: int | None = None
+    effective_gas_price: int | None = None
+    confirmations: int = 0
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    final_at: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class EventQuery:
     """Filters for listing events; every given field must match. ``tenants`` is required."""

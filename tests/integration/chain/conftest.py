@@ -101,14 +101,16 @@ class Ganache:
                 self.proc.wait(timeout=10)
 
 
-def start_ganache(log_path: Path, *extra: str, timeout: float = 60.0) -> Ganache:
-    """Start Ganache on a free port; return once ``eth_chainId`` answers."""
+def start_ganache(
+    log_path: Path, *extra: str, timeout: float = 60.0, port: int | None = None
+) -> Ganache:
+    """Start Ganache on ``port`` (default: a free one); return once ``eth_chainId`` answers."""
     if not GANACHE_CLI.exists():
         pytest.skip(f"{GANACHE_CLI.relative_to(ROOT)} is missing: run `npm ci` at the repo root")
     node = shutil.which("node")
     if node is None:
         pytest.fail("node_modules/ganache is installed but `node` is not on PATH")
-    g = Ganache(port=free_port(), log_path=log_path)
+    g = Ganache(port=port or free_port(), log_path=log_path)
     cmd = [
         node,
         str(GANACHE_CLI),

@@ -1,0 +1,58 @@
+"""``sealtrail audit --rpc``: is every anchor the store calls final really on the chain?
+
+For each ``final`` anchor: the transaction's receipt must exist, in the stored block (number
+and hash), succeeded, with our contract's ``Anchored`` event for this log, size and root; and
+the contract's ``anchorOf(logId, root)`` must answer this size and block (docs/FORMAT.md §6.3).
+"""
+
+from __future__ import annotations
+
+from ..ledger.sqlite_store import SQLiteStore
+from .chain import ChainClient
+
+
+def check_final_anchors(
+    store: SQLiteStore, client: ChainClient
+) -> tuple[int, list[tuple[int, str]]]:
+    """(how many final anchors were checked, [(checkpoint size, problem)])."""
+    problems: list[tuple[int, str]] = []
+    finals = store.anchors(("final",))
+    roots = {cp.size: cp.root for cp in store.checkpoints()}
+    for a in finals:
+        where = f"tx 0x{a.tx_hash.hex() if a.tx_hash else '?'}"
+        if roots.get(a.size) != a.root:
+            problems.append((a.size, "the anchored root is not the checkpoint's root"))
+            continue
+        if a.chain_id != client.chain_id or a.contract != client.contract_address:
+            problems.append(
+                (a.size, f"anchored on chain {a.chain_id} at {a.contract}, not the one checked "
+                 f"(chain {client.chain_id} at {client.contract_address})")
+            )  # fmt: skip
+            continue
+        r = client.receipt(a.tx_hash) if a.tx_hash else None
+        if r is None:
+            problems.append((a.size, f"{where} is not on the chain"))
+            continue
+        if r.block_number != a.block_number or r.block_hash != a.block_hash:
+            problems.append(
+                (a.size, f"{where} is in block {r.block_number} 0x{r.block_hash.hex()}, "
+                 f"stored {a.block_number} 0x{(a.block_hash or b'').hex()}")
+            )  # fmt: skip
+            continue
+        ev = r.event
+        if (
+            not r.succeeded
+            or ev is None
+            or (ev.log_id, ev.tree_size, ev.root)
+            != (
+                a.log_id,
+                a.size,
+                a.root,
+            )
+        ):
+            problems.append((a.size, f"{where} did not anchor this log, size and root"))
+            continue
+        record = client.lookup(a.log_id, a.root)
+        if record is None or record.tree_size != a.size or record.block_number != a.block_number:
+            problems.append((a.size, f"the contract does not hold this root at size {a.size}"))
+    return len(finals), problems

@@ -1,0 +1,96 @@
+"""``sealtrail contract …`` and ``sealtrail anchors``: the anchoring contract and anchor states."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..anchoring.chain import connect
+from ..anchoring.deployment import DEPLOYMENT_FILE, deploy, load_deployment, save_deployment
+from ..anchoring.errors import AnchoringError
+from ..anchoring.worker import anchor_json
+from ..ledger.errors import ConfigError
+from ..ledger.event import format_time
+from ..ledger.log import utc_now
+from .cli import Ctx, _emit, command, main
+from .settings import chain_key
+
+
+@main.group()
+def contract() -> None:
+    """Deploy and inspect the SealtrailAnchor contract this ledger anchors to."""
+
+
+@contract.command("deploy")
+@click.option(
+    "--anchorer",
+    "anchorers",
+    multiple=True,
+    help="Address allowed to anchor this ledger (repeatable) [default: the deploying account].",
+)
+@click.option("--force", is_flag=True, help="Deploy a new contract even if one is remembered.")
+@command
+def contract_deploy(ctx: Ctx, *, as_json: bool, anchorers: tuple[str, ...], force: bool) -> None:
+    """Deploy the contract with SEALTRAIL_CHAIN_KEY's account (it becomes the owner), authorise
+    the anchorer for this ledger, and remember the address in the data dir. Once: a remembered
+    contract that is still on the chain is kept unless --force."""
+    s = ctx.settings
+    if s.chain_rpc_url is None:
+        raise ConfigError("set SEALTRAIL_CHAIN_RPC_URL to the chain's JSON-RPC endpoint")
+    key = chain_key(s)
+    if key is None:
+        raise ConfigError("set SEALTRAIL_CHAIN_KEY or SEALTRAIL_CHAIN_KEY_FILE (the owner's key)")
+    with ctx.ledger() as ledger:
+        origin = ledger.origin
+    client = connect(s.chain_rpc_url, key, s.chain_id)
+    known = load_deployment(s.data_dir)
+    if known is not None and not force:
+        if known.chain_id != client.chain_id:
+            raise ConfigError(
+                f"{DEPLOYMENT_FILE} names chain {known.chain_id}, the node serves "
+                f"{client.chain_id}: use --force to deploy anew"
+            )
+        try:
+            client.use_contract(known.contract)
+        except AnchoringError as e:
+            raise ConfigError(f"the remembered contract is gone ({e}); use --force") from None
+        obj: dict[str, Any] = {**known.to_json(), "deployed": False}
+        _emit(as_json, obj, f"already deployed: {known.contract} on chain {known.chain_id}")
+        return
+    d = deploy(client, origin, list(anchorers), format_time(utc_now()))
+    save_deployment(s.data_dir, d)
+    obj = {**d.to_json(), "deployed": True}
+    _emit(
+        as_json,
+        obj,
+        f"deployed SealtrailAnchor at {d.contract} on chain {d.chain_id} "
+        f"(anchorers: {', '.join(d.anchorers)}); remembered in {s.data_dir / DEPLOYMENT_FILE}",
+    )
+
+
+@contract.command("show")
+@command
+def contract_show(ctx: Ctx, *, as_json: bool) -> None:
+    """Print the remembered deployment."""
+    d = load_deployment(ctx.settings.data_dir)
+    if d is None:
+        raise ConfigError("no contract deployed for this data dir: run `sealtrail contract deploy`")
+    _emit(as_json, d.to_json(), f"{d.contract} on chain {d.chain_id}, log id 0x{d.log_id.hex()}")
+
+
+@main.command("anchors")
+@click.option("--limit", type=click.IntRange(1), default=20, help="Show the latest N.")
+@command
+def anchors_cmd(ctx: Ctx, *, as_json: bool, limit: int) -> None:
+    """The anchoring state of the latest checkpoints."""
+    k = ctx.settings.chain_confirmations if ctx.settings.chain_rpc_url else None
+    with ctx.ledger():
+        cps = ctx.store.checkpoints()[-limit:]
+        rows = [{"size": cp.size, **anchor_json(ctx.store.anchor(cp.size), k)} for cp in cps]
+    lines = [
+        f"{r['size']}\t{r['status']}\t{r.get('tx_hash') or '-'}\t"
+        f"block {r.get('block_number') or '-'}\t{r.get('confirmations', 0)} conf"
+        for r in rows
+    ]
+    _emit(as_json, {"anchors": rows}, "\n".join(lines) or "no checkpoints")
