@@ -6,6 +6,7 @@ real thing and docs/PERFORMANCE.md holds the figures.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,33 @@ def test_quick_http_run_prints_its_tables(tmp_path: Path) -> None:
         assert heading in run.stdout, f"{heading!r} missing from:\n{run.stdout}"
     assert "| ---" in run.stdout
     assert ("PASS" in run.stdout) or ("MISS" in run.stdout)
+
+
+def test_quick_anchoring_run_prints_its_tables(tmp_path: Path) -> None:
+    """bench_anchoring.py starts two Ganache chains (node_modules) and the development TSA."""
+    cli = BENCH.parent / "node_modules" / "ganache" / "dist" / "node" / "cli.js"
+    if not cli.exists() or shutil.which("node") is None:
+        pytest.skip("Ganache is not installed: run `npm ci` at the repo root")
+    args = [
+        sys.executable,
+        str(BENCH / "bench_anchoring.py"),
+        "--quick",
+        "--tmp-dir",
+        str(tmp_path),
+    ]
+    run = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    for heading in [
+        "## Anchoring and trusted time",
+        "### Gas per anchor and per event (Ganache, instamine)",
+        "### Append to final anchor (Ganache, --miner.blockTime 1)",
+        "### Checkpoints sealed faster than blocks (k = 1)",
+        "### Timestamp round trip (development TSA, local HTTP)",
+        "| plain ETH transfer (baseline) ",
+        "| first anchor of a log ",
+        "| later anchor ",
+        "TimestampClient.timestamp, a session per call",
+        "every token verified: 40/40",
+    ]:
+        assert heading in run.stdout, f"{heading!r} missing from:\n{run.stdout}"
+    assert "| ---" in run.stdout

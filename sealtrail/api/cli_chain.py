@@ -84,7 +84,9 @@ def contract_show(ctx: Ctx, *, as_json: bool) -> None:
 @command
 def anchors_cmd(ctx: Ctx, *, as_json: bool, limit: int) -> None:
     """The anchoring state of the latest checkpoints."""
-    k = ctx.settings.chain_confirmations if ctx.settings.chain_rpc_url else None
+    s = ctx.settings
+    on = s.chain_rpc_url is not None or load_deployment(s.data_dir) is not None
+    k = s.chain_confirmations if on else None
     with ctx.ledger():
         cps = ctx.store.checkpoints()[-limit:]
         rows = [{"size": cp.size, **anchor_json(ctx.store.anchor(cp.size), k)} for cp in cps]
