@@ -450,6 +450,14 @@ class AnchorLoop:
         self._task: asyncio.Task[None] | None = None
         self.failures_in_a_row = 0
 
+    def update_metrics(self) -> None:
+        """Run ``after_step`` (metrics) now; its failures are logged, never raised."""
+        if self._after_step is not None:
+            try:
+                self._after_step()
+            except Exception:
+                log.exception("anchoring metrics update failed")
+
     def start(self) -> None:
         """Start the loop on the running event loop."""
         self._task = asyncio.get_running_loop().create_task(self._run(), name="anchoring")
@@ -470,16 +478,12 @@ class AnchorLoop:
                 self.failures_in_a_row += 1
                 delay = min(self.max_backoff, self.interval * 2**self.failures_in_a_row)
                 self.worker.stats.failed(e.code, str(e))
-                log.warning("anchoring round failed (next in %.0f s): %s", delay, e)
+                log.warning("anchoring round failed (next in %.1f s): %s", delay, e)
             except Exception:
                 self.failures_in_a_row += 1
                 delay = min(self.max_backoff, self.interval * 2**self.failures_in_a_row)
-                log.exception("anchoring round failed unexpectedly (next in %.0f s)", delay)
-            if self._after_step is not None:
-                try:
-                    self._after_step()
-                except Exception:
-                    log.exception("anchoring metrics update failed")
+                log.exception("anchoring round failed unexpectedly (next in %.1f s)", delay)
+            self.update_metrics()
             if self.failures_in_a_row:
                 await asyncio.sleep(delay)  # backing off: a nudge does not cut it short
             else:

@@ -56,7 +56,10 @@ def start_anchoring(
     metrics: Metrics,
     clock: Callable[[], datetime],
 ) -> AnchorLoop | None:
-    """Start anchoring every checkpoint when a chain is configured; None when it is not."""
+    """Start anchoring every checkpoint when a chain is configured; None when it is not.
+
+    The loop's ``after_step`` brings /metrics up to date; the service also calls it at every
+    sealing tick (a failing round backs off, and the gauges must not go stale meanwhile)."""
     if s.chain_rpc_url is None:
         log.info("no chain configured (SEALTRAIL_CHAIN_RPC_URL): anchoring is off")
         return None

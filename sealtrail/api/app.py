@@ -120,7 +120,11 @@ def create_app(settings: Settings) -> web.Application:
             async def anchor_now(cp: StoredCheckpoint) -> None:
                 nudge()
 
+            async def anchor_metrics() -> None:
+                await asyncio.to_thread(anchoring.update_metrics)
+
             sealer.hooks.append(anchor_now)
+            sealer.periodic.append(anchor_metrics)
         await sealer.start()
         log.info("ledger %s open: %d events", ledger.origin, store.size())
         try:

@@ -1,0 +1,64 @@
+"""Older databases are upgraded in place, in one transaction, when opened; newer ones refused."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from sealtrail.ledger import sqlite_store
+from sealtrail.ledger.errors import StorageError
+from sealtrail.ledger.sqlite_store import SCHEMA_VERSION, SQLiteStore
+from sealtrail.ledger.store import StoredAnchor
+
+
+def _tables(sql: str) -> list[str]:
+    return re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", sql)
+
+
+def _downgrade_to_v1(db: Path) -> None:
+    """Make ``db`` look like a version-1 database: drop what later versions added."""
+    con = sqlite3.connect(db)
+    for version in sorted(sqlite_store._MIGRATIONS):
+        for table in _tables(sqlite_store._MIGRATIONS[version]):
+            con.execute(f"DROP TABLE {table}")
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+
+
+def test_version_1_database_is_upgraded_with_its_data(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.db"
+    store = SQLiteStore(db)
+    store.set_meta("origin", "example.org/log")
+    store.close()
+    _downgrade_to_v1(db)
+
+    store = SQLiteStore(db)
+    try:
+        con = sqlite3.connect(db)
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        con.close()
+        for version in sqlite_store._MIGRATIONS:
+            assert set(_tables(sqlite_store._MIGRATIONS[version])) <= names
+        assert store.meta("origin") == "example.org/log"  # nothing lost
+        a = StoredAnchor(1, "pending", 1337, "0x" + "00" * 20, b"\x01" * 32, b"\x02" * 32,
+                         created_at="t", updated_at="t")  # fmt: skip
+        store.put_anchor(a)
+        assert store.anchor(1) == a
+    finally:
+        store.close()
+
+
+def test_a_newer_database_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.db"
+    SQLiteStore(db).close()
+    con = sqlite3.connect(db)
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    con.commit()
+    con.close()
+    with pytest.raises(StorageError, match=f"schema version {SCHEMA_VERSION + 1}"):
+        SQLiteStore(db)
