@@ -35,14 +35,15 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from asn1crypto import keys, tsp
+from asn1crypto import cms, core, keys, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pyhanko.sign.general import as_signing_certificate
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
 from ..ledger.errors import ConfigError
@@ -295,9 +296,47 @@ def load_or_create(directory: Path, *, clock: Clock = _utc_now) -> DevTsa:
 # -- the RFC 3161 responder ----------------------------------------------------------------------
 
 
+def _attribute(kind: str, value: object) -> cms.CMSAttribute:
+    return cms.CMSAttribute({"type": cms.CMSAttributeType(kind), "values": (value,)})
+
+
+_SIGNING_HASHES: dict[str, hashes.HashAlgorithm] = {
+    "sha256": hashes.SHA256(),
+    "sha384": hashes.SHA384(),
+    "sha512": hashes.SHA512(),
+}
+
+
 class _Stamper(DummyTimeStamper):
     """pyHanko's ``DummyTimeStamper`` issuing under :data:`DEV_POLICY_OID` instead of its default
-    (a commercial TSA's policy OID, which a development TSA must not claim)."""
+    (a commercial TSA's policy OID, which a development TSA must not claim), and signing with
+    the key object loaded once (pyHanko re-parses the DER key, with RSA's slow validation, for
+    every token: ~70 ms of ~90 ms per request)."""
+
+    def __init__(self, tsa: DevTsa, now: datetime) -> None:
+        super().__init__(_asn1_cert(tsa.tsa_cert), _asn1_key(tsa.tsa_key), fixed_dt=now)
+        self._key = tsa.tsa_key
+        self._cert = _asn1_cert(tsa.tsa_cert)
+
+    def _sign_tst_info(
+        self, tst_info_data: bytes, md_algorithm: str, dt: datetime
+    ) -> tuple[bytes, cms.CMSAttributes]:
+        # RFC 5652 §5.3–5.4: the signed attributes (content type id-ct-TSTInfo, signing time,
+        # the ESS signing-certificate of RFC 3161 §2.4.1 / RFC 2634, the message digest of the
+        # TSTInfo), and a PKCS #1 v1.5 signature over their DER SET.
+        algorithm = _SIGNING_HASHES[md_algorithm.lower()]
+        digest = hashes.Hash(algorithm)
+        digest.update(tst_info_data)
+        signed_attrs = cms.CMSAttributes(
+            [
+                _attribute("content_type", "tst_info"),
+                _attribute("signing_time", cms.Time({"utc_time": core.UTCTime(dt)})),
+                _attribute("signing_certificate", as_signing_certificate(self._cert)),
+                _attribute("message_digest", digest.finalize()),
+            ]
+        )
+        signature = self._key.sign(signed_attrs.dump(), padding.PKCS1v15(), algorithm)
+        return signature, signed_attrs
 
     def _build_tst_info(
         self, message_imprint: tsp.MessageImprint, dt: datetime, req: tsp.TimeStampReq
@@ -390,7 +429,7 @@ def respond(tsa: DevTsa, body: bytes, content_type: str, now: datetime) -> bytes
         req = _check_request(body, content_type)
     except _Rejected as r:
         return rejection(r.fail_info, r.text)
-    stamper = _Stamper(_asn1_cert(tsa.tsa_cert), _asn1_key(tsa.tsa_key), fixed_dt=now)
+    stamper = _Stamper(tsa, now)
     resp = stamper.request_tsa_response(req)
     if not req["cert_req"].native:
         # DummyTimeStamper always embeds its certificate; the field is outside the signature.
