@@ -187,7 +187,12 @@ class AnchorWorker:
         if r is not None:
             self._mined(client, a, r)
             return
-        assert a.tx_hash is not None, "a sent anchor stores its transaction"
+        if a.raw is None or a.tx_hash is None:
+            # An adopted anchor (someone else's transaction) that a reorg dropped: we cannot
+            # re-send it, so anchor the checkpoint ourselves.
+            message = "the adopted anchoring transaction is no longer on the chain"
+            self._put(a, status="pending", tx_hash=None, last_error=message)
+            return
         tx = self._transaction(a)
         if not client.has_transaction(a.tx_hash):
             log.info("anchor of checkpoint %d: node lacks tx 0x%s; sending it again", a.size,

@@ -508,3 +508,31 @@ def test_state_survives_reopening_the_database(
         assert store.oldest_unfinal() == (1, cp)
     finally:
         store.close()
+
+
+def test_an_adopted_anchor_dropped_by_a_reorg_is_anchored_anew(
+    ganache: Ganache, ledger: Ledger, make_worker: Make
+) -> None:
+    cp = seal(ledger)
+    fork_point = ganache.rpc("evm_snapshot")
+    make_worker().step()  # someone (a lost state, an old backup) anchored it
+    ledger.store.write(lambda v: v._con.execute("DELETE FROM anchors"))
+    w = make_worker()
+    w.step()
+    adopted = ledger.store.anchor(cp.size)
+    assert adopted is not None
+    assert adopted.status == "confirmed"
+    assert adopted.raw is None  # not ours: nothing to re-send
+
+    ganache.rpc("evm_revert", fork_point)
+    ganache.mine(2)
+    w.step()  # the block is gone: back to sent, but there is nothing to re-send
+    w.step()  # so it is anchored anew, by us
+    ganache.mine(K)
+    w.step()
+    w.step()
+    a = ledger.store.anchor(cp.size)
+    assert a is not None
+    assert a.status == "final"
+    assert a.raw is not None
+    assert anchored_on_chain(w, cp) == cp.size
