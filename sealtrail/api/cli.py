@@ -320,9 +320,18 @@ def _audit_timestamps(ctx: Ctx, report: AuditReport) -> dict[str, Any]:
 def _audit_anchors(ctx: Ctx, report: AuditReport, rpc: str | None) -> dict[str, Any]:
     """With ``rpc``: look every final anchor up on the chain (read-only, no key needed)."""
     from ..anchoring.chain import connect
+    from ..anchoring.contract import log_id_for
     from ..anchoring.deployment import load_deployment
     from ..anchoring.onchain_audit import check_final_anchors
 
+    log_id = log_id_for(ctx.store.meta("origin") or "?")
+    roots = {cp.size: cp.root for cp in ctx.store.checkpoints()}
+    for a in ctx.store.anchors():  # offline: every anchor names this log and its checkpoint
+        if roots.get(a.size) != a.root or a.log_id != log_id:
+            report.add(
+                "anchor_mismatch",
+                f"checkpoint {a.size}: the stored anchor names another root or log",
+            )
     final = len(ctx.store.anchors(("final",)))
     if rpc is None:
         return {"final": final, "checked": False}

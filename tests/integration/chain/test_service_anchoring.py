@@ -157,6 +157,21 @@ def test_deploy_then_serve_anchors_every_checkpoint_to_final(
     assert [p["code"] for p in problems] == ["anchor_not_on_chain"]
     assert f"checkpoint {first['size']}" in problems[0]["message"]
 
+    # Offline too: a stored anchor naming another root is found without any node.
+    with sqlite3.connect(data / "ledger.db") as db:
+        db.execute("UPDATE anchors SET root = ? WHERE size = ?", (b"\x22" * 32, second["size"]))
+    r = subprocess.run(
+        [SEALTRAIL, "--data-dir", str(data), "audit", "--json"],
+        capture_output=True,
+        text=True,
+        env=env_for(),
+        timeout=60,
+    )
+    assert r.returncode == 1, r.stderr
+    problems = json.loads(r.stdout)["problems"]
+    assert [p["code"] for p in problems] == ["anchor_mismatch"]
+    assert f"checkpoint {second['size']}" in problems[0]["message"]
+
 
 def test_chain_down_at_start_is_retried_until_it_comes_back(
     start_service: StartService, data: Path, tmp_path: Path
