@@ -33,6 +33,21 @@ EXPECTED = {
         "merkle.root (ours)",
         "pymerkle and merkle.root agree",
     ],
+    "bench_packages.py": [
+        "## Certification packages",
+        "### Package build and verify (one stream of N events)",
+        "### Package targets",
+        "verify_package, 1,000 events, offline",
+        "| 1,000 ",
+    ],
+    "bench_signing.py": [
+        "## PDF sealing",
+        "### Seals per second (sequential)",
+        "### Validation time",
+        "### Sealing targets",
+        "pyHanko, no timestamp (B-B)",
+        "sign_pdf B-T (ours)",
+    ],
     "bench_proofs.py": [
         "## Proof generation",
         "### Proof latency",

@@ -23,7 +23,15 @@ from ..ledger.errors import ConfigError
 from ..ledger.event import format_time
 from ..ledger.log import Ledger, utc_now
 from ..ledger.store import StoredCheckpoint
-from . import routes_admin, routes_events, routes_public
+from ..web import routes as web_routes
+from . import (
+    routes_admin,
+    routes_console,
+    routes_events,
+    routes_packages,
+    routes_public,
+    routes_seals,
+)
 from .anchoring import start_anchoring
 from .context import SERVICES, Metrics, RateLimiter, Services, services
 from .errors import problem_middleware
@@ -137,9 +145,13 @@ def create_app(settings: Settings) -> web.Application:
             log.info("ledger closed")
 
     app.cleanup_ctx.append(lifecycle)
+    routes_seals.setup(app, tsa_urls, trust_roots)  # seals, seal use, envelopes (after lifecycle)
     routes_events.setup(app)
+    routes_packages.setup(app, tsa_urls, trust_roots)  # certification packages (§8)
     routes_admin.setup(app)
     routes_public.setup(app)
+    routes_console.setup(app)
+    web_routes.setup(app)  # the portal and the console (static pages)
     return app
 
 

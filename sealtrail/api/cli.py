@@ -511,7 +511,8 @@ def keys_revoke(ctx: Ctx, *, as_json: bool, key_id: str) -> None:
     _emit(as_json, key_json(k), f"revoked key {k.id} at {k.revoked_at}")
 
 
-from . import cli_chain  # noqa: E402, F401  (registers `contract` and `anchors`)
+# Registers `contract` and `anchors`; `export` and `verify`; `seals`, `sign` and `validate-pdf`.
+from . import cli_chain, cli_packages, cli_seals  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

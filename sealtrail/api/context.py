@@ -175,6 +175,16 @@ async def principal(request: web.Request, *roles: str) -> Principal:
     return p
 
 
+def body_object(body: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """``body`` as a JSON object with no key outside ``allowed``."""
+    if not isinstance(body, dict):
+        raise InvalidInputError("want a JSON object")
+    for k in body:
+        if k not in allowed:
+            raise InvalidInputError(f"{k}: unknown field (allowed: {', '.join(allowed)})")
+    return body
+
+
 async def read_json(request: web.Request) -> Any:
     """The request body as strict JSON (docs/FORMAT.md §1.1)."""
     if request.content_type != "application/json":

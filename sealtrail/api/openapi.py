@@ -470,6 +470,86 @@ def _schemas() -> dict[str, Any]:
     }
 
 
+_PACKAGE_HEADERS = {
+    "X-Sealtrail-Package-SHA256": {
+        "description": "SHA-256 of the ZIP (hex); the export event records it too",
+        "required": True,
+        "schema": HEX64,
+    },
+    "X-Sealtrail-Export-Event": {
+        "description": "index of the export event recording this package (FORMAT.md §8.7)",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+}
+_PACKAGE_ZIP = {
+    "description": "the certification package (docs/FORMAT.md §8), streamed",
+    "headers": _PACKAGE_HEADERS,
+    "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+}
+_CHECK = {
+    "type": "object",
+    "required": ["id", "status", "reason", "detail", "count"],
+    "properties": {
+        "id": {"type": "string"},
+        "status": {"enum": ["passed", "failed", "not_checked"]},
+        "reason": {"type": "string"},
+        "detail": {"type": "string"},
+        "count": {"type": "integer", "minimum": 0},
+    },
+}
+_VERIFICATION = {
+    "type": "object",
+    "required": ["status", "package_sha256", "coverage", "checks", "timeline"],
+    "properties": {
+        "status": {"enum": ["passed", "incomplete", "failed"]},
+        "package_sha256": HEX64,
+        "coverage": {"type": "object"},
+        "checks": {"type": "array", "items": _CHECK},
+        "timeline": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+
+def _package_paths(ev: str, pub: str) -> dict[str, Any]:
+    """Certification packages: exports (routes_packages) and the public check."""
+    verify = _op(
+        "Verify an uploaded certification package (this ledger's key and roots pinned, no RPC)",
+        {"200": _json(_VERIFICATION, "the verifier's report; status failed is not an error")},
+        errors=(400, 413, 415, 429),
+        auth=False,
+        tag=pub,
+    )
+    verify["requestBody"] = {
+        "required": True,
+        "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+    }
+    return {
+        "/v1/streams/{stream}/package": {
+            "get": _op(
+                "Certification package of one stream (ZIP; the export is recorded as an event)",
+                {"200": _PACKAGE_ZIP},
+                params=[
+                    _path("stream", {"type": "string", "minLength": 1}),
+                    _q("tenant", {"type": "string"}, "tenant (HQ auditors)"),
+                ],
+                errors=(404, 409, 503),
+                tag=ev,
+            )
+        },
+        "/v1/package": {
+            "get": _op(
+                "Certification package of an auditor's query (at most 10,000 events)",
+                {"200": _PACKAGE_ZIP},
+                params=_FILTERS,
+                errors=(404, 409, 503),
+                tag=ev,
+            )
+        },
+        "/v1/public/packages/verify": {"post": verify},
+    }
+
+
 @cache
 def spec() -> dict[str, Any]:
     """The OpenAPI document."""
@@ -560,6 +640,7 @@ def spec() -> dict[str, Any]:
                 tag=ev,
             )
         },
+        **_package_paths(ev, pub),
         "/v1/checkpoints/latest": {
             "get": _op(
                 "The latest checkpoint, with its timestamp and anchor",
@@ -663,6 +744,12 @@ def spec() -> dict[str, Any]:
             )
         },
     }
+    from . import openapi_seals  # seals, seal use, envelopes, PDF validation
+
+    paths.update(openapi_seals.paths())
+    from . import routes_console  # the auditor console's read-only aggregates
+
+    paths.update(routes_console.openapi_paths())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -672,7 +759,11 @@ def spec() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": _schemas(),
+            "schemas": {
+                **_schemas(),
+                **openapi_seals.schemas(),
+                **routes_console.openapi_schemas(),
+            },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -5,17 +5,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..ledger.errors import InvalidInputError, NotFoundError
-from .context import in_thread, json_response, principal, query_params, read_json, services
+from .context import (
+    body_object,
+    in_thread,
+    json_response,
+    principal,
+    query_params,
+    read_json,
+    services,
+)
 from .directory import create_key, create_tenant, key_json, tenant_json
-
-
-def _object(body: object, allowed: tuple[str, ...]) -> dict[str, object]:
-    if not isinstance(body, dict):
-        raise InvalidInputError("want a JSON object")
-    for k in body:
-        if k not in allowed:
-            raise InvalidInputError(f"{k}: unknown field (allowed: {', '.join(allowed)})")
-    return body
 
 
 def _opt_str(body: dict[str, object], key: str) -> str | None:
@@ -29,7 +28,7 @@ async def post_tenant(request: web.Request) -> web.Response:
     """POST /v1/tenants — create a subsidiary of the admin's tenant."""
     p = await principal(request, "admin")
     query_params(request, ())
-    body = _object(await read_json(request), ("id", "name", "parent"))
+    body = body_object(await read_json(request), ("id", "name", "parent"))
     tenant_id = _opt_str(body, "id")
     if tenant_id is None:
         raise InvalidInputError("id: is required")
@@ -57,7 +56,7 @@ async def post_key(request: web.Request) -> web.Response:
     """POST /v1/keys — create a key; the key itself is in this response only."""
     p = await principal(request, "admin")
     query_params(request, ())
-    body = _object(await read_json(request), ("tenant", "role", "label"))
+    body = body_object(await read_json(request), ("tenant", "role", "label"))
     tenant = _opt_str(body, "tenant") or p.tenant
     if tenant not in p.visible:
         raise NotFoundError(f"no tenant {tenant!r}")

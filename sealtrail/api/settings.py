@@ -62,6 +62,13 @@ class Settings:
     chain_poll_interval: float = 1.0
     #: seconds an anchoring transaction may stay pending before it is re-sent with higher fees
     chain_replace_after: float = 120.0
+    #: master key encrypting seal private keys at rest: 64 hex digits (or use seal_key_file);
+    #: neither set: DATA_DIR/seal.key is created (mode 0600) on first use. Never logged.
+    seal_key: str | None = field(default=None, repr=False)
+    #: a file holding that key (64 hex digits, one line), readable only by the service's user
+    seal_key_file: Path | None = None
+    #: largest PDF accepted for sealing, envelopes and validation (bytes)
+    max_pdf_bytes: int = 8 * 1024 * 1024
 
 
 def _listen(v: Any) -> str:
@@ -92,6 +99,13 @@ def _private_key(v: Any) -> str:
     if not re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", s):
         raise ValueError("want 0x and 64 hex digits")
     return s if s.startswith("0x") else "0x" + s
+
+
+def _hex_key(v: Any) -> str:
+    s = str(v).strip()
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", s):
+        raise ValueError("want 64 hex digits")
+    return s.lower()
 
 
 def _address(v: Any) -> str:
@@ -127,9 +141,12 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "chain_id": int,
     "chain_poll_interval": float,
     "chain_replace_after": float,
+    "seal_key": _hex_key,
+    "seal_key_file": Path,
+    "max_pdf_bytes": int,
 }
 #: never echoed in an error message
-_SECRETS = {"chain_key"}
+_SECRETS = {"chain_key", "seal_key"}
 _CHECKS: dict[str, Callable[[Any], bool]] = {
     "busy_timeout": lambda v: 0 <= v <= 3600,
     "checkpoint_interval": lambda v: 0.1 <= v <= 86400,
@@ -141,6 +158,7 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "chain_id": lambda v: 1 <= v < 2**64,
     "chain_poll_interval": lambda v: 0.05 <= v <= 3600,
     "chain_replace_after": lambda v: 1 <= v <= 86400,
+    "max_pdf_bytes": lambda v: 1024 <= v <= 1 << 30,
 }
 _NAMES = {f.name for f in fields(Settings)}
 
@@ -152,7 +170,7 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     try:
         v = _PARSERS[key](value)
     except (TypeError, ValueError) as e:
-        why = f" ({e})" if key in ("database_url", "chain_key") else ""
+        why = f" ({e})" if key in ("database_url", "chain_key", "seal_key") else ""
         raise ConfigError(f"{source}: {key} = {shown} is not a valid value{why}") from None
     check = _CHECKS.get(key)
     if check is not None and not check(v):
@@ -201,6 +219,8 @@ def load(
         raise ConfigError("tsa_urls is set: set tsa_ca_files to the PEM roots of those TSAs")
     if s.chain_key is not None and s.chain_key_file is not None:
         raise ConfigError("set chain_key or chain_key_file, not both")
+    if s.seal_key is not None and s.seal_key_file is not None:
+        raise ConfigError("set seal_key or seal_key_file, not both")
     return s
 
 

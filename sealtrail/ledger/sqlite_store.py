@@ -37,7 +37,7 @@ from .store import (
 )
 
 T = TypeVar("T")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -126,8 +126,101 @@ CREATE TABLE IF NOT EXISTS anchors (
     final_at    TEXT
 );
 """
+
+# -- electronic seals (issue 6; sealtrail.signing.registry, approvals, envelopes) ------------
+_SEALS = """
+CREATE TABLE IF NOT EXISTS seal_cas (
+    tenant      TEXT PRIMARY KEY,         -- one internal CA per tenant
+    certificate BLOB NOT NULL,            -- DER
+    key_blob    BLOB NOT NULL,            -- KeyProtector blob, associated data 'ca:' + tenant
+    created_at  TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seals (
+    id          TEXT PRIMARY KEY,
+    tenant      TEXT NOT NULL,
+    kind        TEXT NOT NULL,            -- organization, contract, legal-person, personal
+    name        TEXT NOT NULL,
+    purpose     TEXT NOT NULL,
+    code        TEXT NOT NULL,
+    remarks     TEXT NOT NULL,
+    status      TEXT NOT NULL,            -- active, suspended, revoked
+    status_reason TEXT,
+    status_at   TEXT,
+    source      TEXT NOT NULL,            -- internal-ca, pkcs12
+    appearance  BLOB NOT NULL,            -- PNG
+    appearance_source TEXT NOT NULL,      -- generated, uploaded
+    certificate BLOB NOT NULL,            -- DER
+    chain       BLOB NOT NULL,            -- DER certificates, each preceded by 4-byte length
+    key_blob    BLOB NOT NULL,            -- KeyProtector blob, associated data = seal id
+    created_at  TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seals_tenant ON seals (tenant, created_at);
+CREATE TABLE IF NOT EXISTS seal_outbox (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    event  BLOB NOT NULL                  -- event input JSON with its client_event_id
+);
+CREATE TABLE IF NOT EXISTS seal_policies (
+    tenant     TEXT PRIMARY KEY,
+    controlled TEXT NOT NULL,             -- JSON array of seal ids, or ["*"]
+    approvers  TEXT NOT NULL,             -- JSON array of API key ids
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seal_requests (
+    id            TEXT PRIMARY KEY,
+    tenant        TEXT NOT NULL,
+    seal_id       TEXT NOT NULL,
+    document      BLOB NOT NULL,          -- SHA-256 of the PDF to be sealed
+    purpose       TEXT NOT NULL,
+    requester_key TEXT NOT NULL,
+    status        TEXT NOT NULL,          -- pending, approved, rejected, used
+    decided_by    TEXT,
+    decision_reason TEXT,
+    created_at    TEXT NOT NULL,
+    decided_at    TEXT,
+    used_at       TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seal_requests_tenant ON seal_requests (tenant, created_at);
+CREATE TABLE IF NOT EXISTS seal_uses (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant      TEXT NOT NULL,
+    seal_id     TEXT NOT NULL,
+    key_id      TEXT NOT NULL,
+    request_id  TEXT,
+    envelope_id TEXT,
+    before      BLOB NOT NULL,            -- SHA-256 of the PDF before the signature
+    after       BLOB NOT NULL,            -- and after
+    at          TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS seal_uses_tenant ON seal_uses (tenant, id);
+CREATE TABLE IF NOT EXISTS envelopes (
+    id          TEXT PRIMARY KEY,
+    tenant      TEXT NOT NULL,
+    title       TEXT NOT NULL,
+    ordered     INTEGER NOT NULL,         -- 1: signers in order, 0: in any order
+    status      TEXT NOT NULL,            -- open, completed
+    document    BLOB NOT NULL,            -- the current PDF (every signature appended)
+    original    BLOB NOT NULL,            -- SHA-256 of the uploaded PDF
+    version     INTEGER NOT NULL,         -- signatures applied (compare-and-swap on update)
+    created_by  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    completed_at TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS envelope_signers (
+    envelope_id TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    seal_id     TEXT NOT NULL,
+    key_id      TEXT,                     -- NULL: any integrator key of the seal's tenant
+    status      TEXT NOT NULL,            -- pending, signed
+    signed_by   TEXT,
+    signed_at   TEXT,
+    before      BLOB,
+    after       BLOB,
+    PRIMARY KEY (envelope_id, position)
+) WITHOUT ROWID;
+"""
 #: schema changes from each older version to the next, applied in one transaction on open
-_MIGRATIONS = {1: _ANCHORS}
+_MIGRATIONS = {1: _ANCHORS, 2: _SEALS}
 
 _ANCHOR_COLS = (
     "size, status, chain_id, contract, log_id, root, tx_hash, tx_hashes, nonce, raw, max_fee, "
@@ -349,7 +442,7 @@ class SQLiteStore:
             if version == 0:  # a new database: create the schema (needs the write lock once)
                 with self._write_lock():
                     con.executescript(
-                        f"BEGIN IMMEDIATE;{_SCHEMA}{_ANCHORS}"
+                        f"BEGIN IMMEDIATE;{_SCHEMA}{_ANCHORS}{_SEALS}"
                         f"PRAGMA user_version = {SCHEMA_VERSION};COMMIT;"
                     )
             elif version in _MIGRATIONS:  # an older database: upgrade it in one transaction

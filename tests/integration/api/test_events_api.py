@@ -771,6 +771,29 @@ def test_health_ready_and_metrics(api: Api) -> None:
     assert re.search(r'route="/v1/events",status="403"\} 1\.0$', text, re.M)
 
 
+#: The seal, seal-use, envelope and validation routes (issue 6; sealtrail/api/openapi_seals.py).
+SEAL_PATHS = {
+    "/v1/seals": {"post", "get"},
+    "/v1/seals/{id}": {"get"},
+    "/v1/seals/{id}/appearance": {"get"},
+    "/v1/seals/{id}/suspend": {"post"},
+    "/v1/seals/{id}/resume": {"post"},
+    "/v1/seals/{id}/revoke": {"post"},
+    "/v1/seals/{id}/sign": {"post"},
+    "/v1/seal-policy": {"get", "put"},
+    "/v1/seal-requests": {"post", "get"},
+    "/v1/seal-requests/{id}": {"get"},
+    "/v1/seal-requests/{id}/approve": {"post"},
+    "/v1/seal-requests/{id}/reject": {"post"},
+    "/v1/seal-uses": {"get"},
+    "/v1/envelopes": {"post"},
+    "/v1/envelopes/{id}": {"get"},
+    "/v1/envelopes/{id}/document": {"get"},
+    "/v1/envelopes/{id}/sign": {"post"},
+    "/v1/pdf/validate": {"post"},
+}
+
+
 def test_openapi_document(api: Api) -> None:
     r = api.get("/v1/openapi.json")
     assert r.status == 200
@@ -796,6 +819,15 @@ def test_openapi_document(api: Api) -> None:
         "/readyz": {"get"},
         "/metrics": {"get"},
         "/v1/openapi.json": {"get"},
+        **SEAL_PATHS,
+        # certification packages (issue 5) and the console's JSON routes (issue 7)
+        "/v1/streams/{stream}/package": {"get"},
+        "/v1/package": {"get"},
+        "/v1/public/packages/verify": {"post"},
+        "/v1/console/whoami": {"get"},
+        "/v1/console/timeline": {"get"},
+        "/v1/console/checkpoints": {"get"},
+        "/v1/console/group": {"get"},
     }
     refs = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', r.body.decode()))
     assert refs <= set(doc["components"]["schemas"])

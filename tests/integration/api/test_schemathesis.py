@@ -29,8 +29,22 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from ...unit.signing.pdfs import make_pdf
 from ..service import Service
 from .client import Api, event, sha
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    """A ZIP holding ``files``."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
 
 CHECKS = [
     not_a_server_error,
@@ -50,10 +64,17 @@ OPERATIONS: list[tuple[str, str, str | None]] = [
     ("GET", "/v1/events/{index}/proof", "aud_hq"),
     ("GET", "/v1/streams/{stream}", "aud_hq"),
     ("GET", "/v1/export", "aud_hq"),
+    ("GET", "/v1/streams/{stream}/package", "aud_hq"),
+    ("GET", "/v1/package", "aud_hq"),
+    ("POST", "/v1/public/packages/verify", None),
     ("GET", "/v1/checkpoints/latest", "aud_hq"),
     ("GET", "/v1/checkpoints/{size}", "aud_hq"),
     ("GET", "/v1/checkpoints/consistency", "aud_hq"),
     ("GET", "/v1/public/fingerprints/{sha256}", None),
+    ("GET", "/v1/console/whoami", "aud_hq"),
+    ("GET", "/v1/console/timeline", "aud_hq"),
+    ("GET", "/v1/console/checkpoints", "aud_hq"),
+    ("GET", "/v1/console/group", "aud_hq"),
     ("POST", "/v1/tenants", "adm_hq"),
     ("GET", "/v1/tenants", "adm_hq"),
     ("POST", "/v1/keys", "adm_hq"),
@@ -63,7 +84,44 @@ OPERATIONS: list[tuple[str, str, str | None]] = [
     ("GET", "/readyz", None),
     ("GET", "/metrics", None),
     ("GET", "/v1/openapi.json", None),
+    ("POST", "/v1/seals", "adm_hq"),
+    ("GET", "/v1/seals", "aud_hq"),
+    ("GET", "/v1/seals/{id}", "aud_hq"),
+    ("GET", "/v1/seals/{id}/appearance", "aud_hq"),
+    ("POST", "/v1/seals/{id}/suspend", "adm_hq"),
+    ("POST", "/v1/seals/{id}/resume", "adm_hq"),
+    ("POST", "/v1/seals/{id}/revoke", "adm_hq"),
+    ("POST", "/v1/seals/{id}/sign", "int_sub1"),
+    ("GET", "/v1/seal-policy", "adm_hq"),
+    ("PUT", "/v1/seal-policy", "adm_hq"),
+    ("POST", "/v1/seal-requests", "int_sub1"),
+    ("GET", "/v1/seal-requests", "aud_hq"),
+    ("GET", "/v1/seal-requests/{id}", "aud_hq"),
+    ("POST", "/v1/seal-requests/{id}/approve", "adm_hq"),
+    ("POST", "/v1/seal-requests/{id}/reject", "adm_hq"),
+    ("GET", "/v1/seal-uses", "aud_hq"),
+    ("POST", "/v1/envelopes", "int_sub1"),
+    ("GET", "/v1/envelopes/{id}", "aud_hq"),
+    ("GET", "/v1/envelopes/{id}/document", "aud_hq"),
+    ("POST", "/v1/envelopes/{id}/sign", "int_sub1"),
+    ("POST", "/v1/pdf/validate", "aud_hq"),
 ]
+# PDF bodies (seal routes): real PDFs, a truncated one and random bytes.
+schemathesis.openapi.media_type(
+    "application/pdf",
+    st.one_of(
+        st.sampled_from([make_pdf(1), make_pdf(2)[:700], b"%PDF-1.7\n%%EOF"]),
+        st.binary(max_size=2048),
+    ),
+)
+# Package uploads (public verify): an empty ZIP, a ZIP with a junk manifest, random bytes.
+schemathesis.openapi.media_type(
+    "application/zip",
+    st.one_of(
+        st.sampled_from([zip_of({}), zip_of({"manifest.json": b"{}"})]),
+        st.binary(max_size=2048),
+    ),
+)
 # Operations where schemathesis found a real mismatch (see the reasons).
 KNOWN_MISMATCHES: dict[tuple[str, str], str] = {}
 
@@ -99,6 +157,10 @@ def anchors(svc: Service, method: str, path: str) -> list[dict[str, Any]]:
             {"path_parameters": {"stream": "contract:1"}, "query": {"tenant": "sub1"}}
         ],
         ("GET", "/v1/export"): [{"query": {"tenant": "sub2"}}],
+        ("GET", "/v1/streams/{stream}/package"): [
+            {"path_parameters": {"stream": "contract:1"}, "query": {"tenant": "sub1"}}
+        ],
+        ("GET", "/v1/package"): [{"query": {"tenant": "sub2", "stream": "contract:2"}}],
         ("GET", "/v1/checkpoints/{size}"): [{"path_parameters": {"size": 12}}],
         ("GET", "/v1/checkpoints/consistency"): [{"query": {"from": 12}}],
         ("GET", "/v1/public/fingerprints/{sha256}"): [{"path_parameters": {"sha256": PUBLIC_DOC}}],

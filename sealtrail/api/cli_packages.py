@@ -1,0 +1,180 @@
+"""``sealtrail export`` and ``sealtrail verify``: certification packages (docs/FORMAT.md §8).
+
+``export`` builds a stream's package straight from the data directory (operators; no service
+needed), seals its report with the service seal, records the export as an ``export`` event in
+that stream, and reports progress on stderr. ``verify`` checks a package offline with
+:func:`sealtrail.verifier.verify.verify_package`; exit status 0 only when no check failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from cryptography import x509
+
+from ..anchoring.devtsa import start_tsa
+from ..anchoring.timestamping import CheckpointTimestamper, load_trust_roots
+from ..anchoring.tsa import TimestampClient
+from ..ledger.errors import InvalidInputError
+from ..ledger.event import format_time, parse_event_input
+from ..ledger.log import Ledger, utc_now
+from ..ledger.sqlite_store import SQLiteStore
+from ..signing.masterkey import load_master_key
+from ..verifier.evidence import Evidence, Selection
+from ..verifier.package import PackageInputs, export_event
+from ..verifier.rpc import RpcAnchorChecker
+from ..verifier.service_seal import load_service_seal, make_package
+from ..verifier.verify import verify_package
+from .cli import Ctx, _emit, command, main
+from .settings import Settings, local_url
+
+DEVTSA_DIR = "devtsa"
+
+
+async def _build(
+    s: Settings,
+    ledger: Ledger,
+    store: SQLiteStore,
+    tenant: str,
+    stream: str,
+    docs: dict[str, bytes],
+    out: Path,
+) -> Evidence:
+    now = utc_now()
+    seal = load_service_seal(
+        s.data_dir, load_master_key(s.seal_key, s.seal_key_file, s.data_dir), now=now
+    )
+    running = None
+    if s.tsa_urls:
+        urls, roots = list(s.tsa_urls), load_trust_roots(list(s.tsa_ca_files))
+    else:  # the development TSA of this data directory, served in-process for this export
+        running = await start_tsa(s.data_dir / DEVTSA_DIR)
+        urls, roots = [running.url], [running.tsa.ca_cert]
+    # Stamp checkpoints still pending (the CLI's own checkpoints are never stamped otherwise).
+    stamper = CheckpointTimestamper(store, TimestampClient(urls, roots), lambda: format_time(now))
+    await stamper.stamp_pending()
+    pem = b"".join(r.public_bytes(serialization_pem()) for r in roots)
+    inputs = PackageInputs(
+        created_at=format_time(now),
+        created_by={"operator": "sealtrail export"},
+        tsa_roots_pem=pem,
+        service_seal_pem=seal.pem(),
+        portal_url=local_url(s),
+        documents=docs,
+    )
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        with tmp.open("wb") as f:
+            ev = await make_package(
+                ledger,
+                store,
+                Selection.of_stream(tenant, stream),
+                inputs,
+                seal,
+                urls,
+                roots,
+                f,
+                progress=lambda msg: click.echo(f"export: {msg}", err=True),
+            )
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+        if running is not None:
+            await running.runner.cleanup()
+    return ev
+
+
+def serialization_pem() -> Any:
+    """PEM encoding (cryptography's enum), for certificate files."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return Encoding.PEM
+
+
+@main.command("export")
+@click.option("--stream", required=True, help="The stream (contract) to export.")
+@click.option("--tenant", required=True, help="The stream's tenant.")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the package (.zip).",
+)
+@click.option(
+    "--document",
+    "documents",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Include this document (repeatable).",
+)
+@command
+def export_cmd(
+    ctx: Ctx, *, as_json: bool, stream: str, tenant: str, output: Path, documents: tuple[Path, ...]
+) -> None:
+    """Build the certification package of one stream (docs/FORMAT.md §8)."""
+    docs = {hashlib.sha256(b := p.read_bytes()).hexdigest(): b for p in documents}
+    with ctx.ledger() as ledger:
+        ev = asyncio.run(_build(ctx.settings, ledger, ctx.store, tenant, stream, docs, output))
+        digest = hashlib.sha256(output.read_bytes()).hexdigest()
+        record = export_event(stream, digest, ev, {"id": "operator:cli"})
+        (appended,) = ledger.append(tenant, [parse_event_input(record)])
+    obj = {
+        "path": str(output),
+        "sha256": digest,
+        "events": len(ev.events),
+        "checkpoint": ev.target.size,
+        "export_event": appended.event.index,
+    }
+    _emit(as_json, obj, f"{output}: {len(ev.events)} events, sha256 {digest}")
+
+
+@main.command("verify")
+@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rpc", default=None, help="JSON-RPC URL of a chain node to look anchors up.")
+@click.option(
+    "--trust-root",
+    "trust_roots",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM root for TSA tokens and the report seal.",
+)
+@click.option("--ledger-key", default=None, help="The ledger's published verifier key.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def verify_cmd(
+    package: Path,
+    rpc: str | None,
+    trust_roots: tuple[Path, ...],
+    ledger_key: str | None,
+    as_json: bool,
+) -> None:
+    """Verify a certification package offline (anchors on a chain with --rpc)."""
+    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # findings go into the report
+    try:
+        roots: list[x509.Certificate] = []
+        for p in trust_roots:
+            roots += x509.load_pem_x509_certificates(p.read_bytes())
+        checker = RpcAnchorChecker(rpc) if rpc else None
+    except ValueError as e:
+        err = InvalidInputError(str(e))
+        click.echo(f"sealtrail: error: {err}", err=True)
+        sys.exit(err.exit_code)
+    report = verify_package(
+        package.read_bytes(), trust_roots=roots, ledger_key=ledger_key, rpc=checker
+    )
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        click.echo(report.to_text())
+    if not report.ok:
+        first = report.failed()[0]
+        click.echo(f"sealtrail: error: {first.id} failed: {first.detail}", err=True)
+        sys.exit(1)

@@ -1,0 +1,405 @@
+"""The OpenAPI description of the seal, seal-use, envelope and PDF validation routes (merged
+into :func:`sealtrail.api.openapi.spec`; fuzzed against the live service like the rest)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .openapi import HEX64, HEX64_ANY_CASE, NULLABLE_STR, TIME, _json, _path, _q, _ref
+
+_TEXT = {
+    400: "invalid input (see detail)",
+    401: "missing, invalid or revoked API key",
+    403: "the key's role (or the seal-use policy) does not allow this",
+    404: "no such resource (or not visible to this key)",
+    409: "conflict with the seal's or request's state",
+    413: "request body too large",
+    415: "wrong request content type",
+    502: "no TSA gave a trusted timestamp",
+}
+_NULLABLE_HEX64 = {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"}
+_PDF_BODY = {
+    "required": True,
+    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+}
+_PDF_OUT = {
+    "description": "the PDF",
+    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+}
+
+
+def _op(
+    summary: str,
+    responses: dict[str, Any],
+    errors: tuple[int, ...],
+    *,
+    params: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+    pdf: bool = False,
+) -> dict[str, Any]:
+    codes = {401, 403, *errors}
+    op: dict[str, Any] = {"summary": summary, "tags": ["seals"], "responses": dict(responses)}
+    if params:
+        op["parameters"] = params
+        codes.add(400)
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        codes |= {400, 413, 415}
+    if pdf:
+        op["requestBody"] = _PDF_BODY
+        codes |= {400, 413, 415}
+    for c in sorted(codes):
+        op["responses"][str(c)] = {
+            "description": _TEXT[c],
+            "content": {"application/problem+json": {"schema": _ref("Problem")}},
+        }
+    op["security"] = [{"bearer": []}]
+    return op
+
+
+def _obj(required: list[str], props: dict[str, Any], *, closed: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "required": required, "properties": props}
+    if closed:
+        out["additionalProperties"] = False
+    return out
+
+
+def schemas() -> dict[str, Any]:
+    """Schemas for the components section."""
+    s = {"type": "string"}
+    cert = _obj(
+        ["subject", "issuer", "serial", "not_before", "not_after", "sha256"],
+        {"subject": s, "issuer": s, "serial": s, "not_before": TIME, "not_after": TIME,
+         "sha256": HEX64},
+    )  # fmt: skip
+    seal = _obj(
+        ["id", "tenant", "kind", "name", "purpose", "code", "remarks", "status",
+         "status_reason", "status_at", "source", "appearance", "certificate", "created_at"],
+        {
+            "id": s, "tenant": s,
+            "kind": {"enum": ["organization", "contract", "legal-person", "personal"]},
+            "name": s, "purpose": s, "code": s, "remarks": s,
+            "status": {"enum": ["active", "suspended", "revoked"]},
+            "status_reason": NULLABLE_STR, "status_at": NULLABLE_STR,
+            "source": {"enum": ["internal-ca", "pkcs12"]},
+            "appearance": {"enum": ["generated", "uploaded"]},
+            "certificate": cert, "created_at": TIME,
+        },
+    )  # fmt: skip
+    request = _obj(
+        ["id", "tenant", "seal", "document_sha256", "purpose", "requester_key", "status",
+         "decided_by", "decision_reason", "created_at", "decided_at", "used_at"],
+        {
+            "id": s, "tenant": s, "seal": s, "document_sha256": HEX64, "purpose": s,
+            "requester_key": s, "status": {"enum": ["pending", "approved", "rejected", "used"]},
+            "decided_by": NULLABLE_STR, "decision_reason": NULLABLE_STR, "created_at": TIME,
+            "decided_at": NULLABLE_STR, "used_at": NULLABLE_STR,
+        },
+    )  # fmt: skip
+    use = _obj(
+        ["id", "tenant", "seal", "key_id", "request_id", "envelope_id", "before_sha256",
+         "after_sha256", "at"],
+        {"id": {"type": "integer"}, "tenant": s, "seal": s, "key_id": s,
+         "request_id": NULLABLE_STR, "envelope_id": NULLABLE_STR, "before_sha256": HEX64,
+         "after_sha256": HEX64, "at": TIME},
+    )  # fmt: skip
+    signer = _obj(
+        ["position", "seal", "key_id", "status", "signed_by", "signed_at", "before_sha256",
+         "after_sha256"],
+        {"position": {"type": "integer", "minimum": 0}, "seal": s, "key_id": NULLABLE_STR,
+         "status": {"enum": ["pending", "signed"]}, "signed_by": NULLABLE_STR,
+         "signed_at": NULLABLE_STR, "before_sha256": _NULLABLE_HEX64,
+         "after_sha256": _NULLABLE_HEX64},
+    )  # fmt: skip
+    envelope = _obj(
+        ["id", "tenant", "title", "order", "status", "signatures", "original_sha256",
+         "current_sha256", "created_by", "created_at", "completed_at", "signers"],
+        {"id": s, "tenant": s, "title": s, "order": {"enum": ["sequential", "parallel"]},
+         "status": {"enum": ["open", "completed"]}, "signatures": {"type": "integer"},
+         "original_sha256": HEX64, "current_sha256": HEX64, "created_by": s,
+         "created_at": TIME, "completed_at": NULLABLE_STR,
+         "signers": {"type": "array", "items": signer}},
+    )  # fmt: skip
+    b = {"type": "boolean"}
+    sig = _obj(
+        ["field", "signer", "remarks", "reason", "location", "intact", "valid", "trusted",
+         "revoked", "timestamp", "coverage", "modification", "modification_allowed",
+         "modification_detail", "status", "reasons"],
+        {
+            "field": s, "signer": s, "remarks": s, "reason": s, "location": s, "intact": b,
+            "valid": b, "trusted": b, "revoked": b,
+            "timestamp": _obj(
+                ["present", "valid", "trusted", "time", "tsa"],
+                {"present": b, "valid": b, "trusted": b, "time": NULLABLE_STR,
+                 "tsa": NULLABLE_STR},
+            ),
+            "coverage": {"enum": ["entire-file", "entire-revision", "partial"]},
+            "modification": {
+                "enum": ["none", "validation-data", "form-filling", "annotations", "other"]
+            },
+            "modification_allowed": b, "modification_detail": s,
+            "status": {"enum": ["passed", "failed", "indeterminate"]},
+            "reasons": {"type": "array", "items": s},
+        },
+    )  # fmt: skip
+    return {
+        "Seal": seal,
+        "SealList": _obj(["seals"], {"seals": {"type": "array", "items": _ref("Seal")}}),
+        "SealCreate": _obj(
+            ["kind", "name"],
+            {
+                "tenant": s,
+                "kind": {"enum": ["organization", "contract", "legal-person", "personal"]},
+                "name": {"type": "string", "minLength": 1, "maxLength": 40},
+                "purpose": {"type": "string", "maxLength": 24},
+                "code": {"type": "string", "maxLength": 24},
+                "remarks": {"type": "string", "maxLength": 1000},
+                "appearance_png": {"type": "string", "description": "base64 PNG with alpha"},
+                "pkcs12": {"type": "string", "description": "base64 PKCS#12 (external CA)"},
+                "pkcs12_password": s,
+            },
+            closed=True,
+        ),
+        "SealStatusChange": _obj(
+            [], {"reason": {"type": "string", "maxLength": 1000}}, closed=True
+        ),
+        "SealPolicy": _obj(
+            ["tenant", "controlled", "approvers", "updated_at"],
+            {
+                "tenant": s,
+                "controlled": {"type": "array", "items": s},
+                "approvers": {"type": "array", "items": s},
+                "updated_at": NULLABLE_STR,
+            },
+        ),
+        "SealPolicyUpdate": _obj(
+            ["controlled", "approvers"],
+            {
+                "tenant": s,
+                "controlled": {"type": "array", "items": s},
+                "approvers": {"type": "array", "items": s},
+            },
+            closed=True,
+        ),
+        "SealRequest": request,
+        "SealRequestList": _obj(
+            ["requests"], {"requests": {"type": "array", "items": _ref("SealRequest")}}
+        ),
+        "SealRequestCreate": _obj(
+            ["seal", "document_sha256", "purpose"],
+            {
+                "seal": s,
+                "document_sha256": HEX64_ANY_CASE,
+                "purpose": {"type": "string", "minLength": 1, "maxLength": 1000},
+            },
+            closed=True,
+        ),
+        "SealDecision": _obj([], {"reason": {"type": "string", "maxLength": 1000}}, closed=True),
+        "SealUseList": _obj(["uses"], {"uses": {"type": "array", "items": use}}),
+        "Envelope": envelope,
+        "EnvelopeSign": _obj(
+            ["seal"],
+            {
+                "seal": s,
+                "request": s,
+                "reason": {"type": "string", "maxLength": 1000},
+                "location": {"type": "string", "maxLength": 1000},
+                "level": {"enum": ["B-T", "B-LT"]},
+            },
+            closed=True,
+        ),
+        "PdfValidationReport": _obj(
+            ["status", "ok", "reasons", "signatures"],
+            {
+                "status": {"enum": ["passed", "failed", "indeterminate"]},
+                "ok": b,
+                "reasons": {"type": "array", "items": s},
+                "signatures": {"type": "array", "items": sig},
+            },
+        ),
+    }
+
+
+def paths() -> dict[str, Any]:
+    """Paths of the seal routes."""
+    sid = _path("id", {"type": "string", "maxLength": 64})
+    tenant = _q("tenant", {"type": "string"}, "one tenant the key sees (default: all)")
+    reason_body = _ref("SealStatusChange")
+    seal_out = _json(_ref("Seal"), "the seal")
+    status_ops = {
+        f"/v1/seals/{{id}}/{verb}": {
+            "post": _op(summary, {"200": seal_out}, (404, 409), params=[sid], body=reason_body)
+        }
+        for verb, summary in (
+            ("suspend", "Suspend a seal (reason required)"),
+            ("resume", "Resume a suspended seal"),
+            ("revoke", "Revoke a seal for good (reason required)"),
+        )
+    }
+    return {
+        "/v1/seals": {
+            "post": _op(
+                "Create a seal (admins; internal CA certificate or imported PKCS#12)",
+                {"201": _json(_ref("Seal"), "created")},
+                (404,),
+                body=_ref("SealCreate"),
+            ),
+            "get": _op(
+                "Seals the key sees",
+                {"200": _json(_ref("SealList"), "seals")},
+                (404,),
+                params=[tenant, _q("status", {"enum": ["active", "suspended", "revoked"]}, "")],
+            ),
+        },
+        "/v1/seals/{id}": {"get": _op("One seal", {"200": seal_out}, (404,), params=[sid])},
+        "/v1/seals/{id}/appearance": {
+            "get": _op(
+                "The seal's picture",
+                {
+                    "200": {
+                        "description": "PNG",
+                        "content": {"image/png": {"schema": {"type": "string"}}},
+                    }
+                },
+                (404,),
+                params=[sid],
+            )
+        },
+        **status_ops,
+        "/v1/seals/{id}/sign": {
+            "post": _op(
+                "Seal an uploaded PDF (PAdES B-T or B-LT, visible); controlled seals need "
+                "?request=",
+                {"200": _PDF_OUT},
+                (403, 404, 409, 502),
+                pdf=True,
+                params=[
+                    sid,
+                    _q("page", {"type": "integer", "minimum": 1}, "1-based page (default last)"),
+                    _q("box", {"type": "string", "maxLength": 64}, "x1,y1,x2,y2 in PDF points"),
+                    _q("reason", {"type": "string", "maxLength": 200}, "signature reason"),
+                    _q("location", {"type": "string", "maxLength": 200}, "signing location"),
+                    _q("request", {"type": "string", "maxLength": 64}, "an approved request"),
+                    _q("level", {"enum": ["B-T", "B-LT"]}, "PAdES baseline level (default B-T)"),
+                ],
+            )
+        },
+        "/v1/seal-policy": {
+            "get": _op(
+                "A tenant's seal-use policy",
+                {"200": _json(_ref("SealPolicy"), "the policy")},
+                (404,),
+                params=[tenant],
+            ),
+            "put": _op(
+                "Replace a tenant's seal-use policy (admins)",
+                {"200": _json(_ref("SealPolicy"), "the policy")},
+                (404,),
+                body=_ref("SealPolicyUpdate"),
+            ),
+        },
+        "/v1/seal-requests": {
+            "post": _op(
+                "Ask to use a seal on one document",
+                {"201": _json(_ref("SealRequest"), "created")},
+                (404, 409),
+                body=_ref("SealRequestCreate"),
+            ),
+            "get": _op(
+                "Seal requests the key sees",
+                {"200": _json(_ref("SealRequestList"), "requests")},
+                (404,),
+                params=[
+                    tenant,
+                    _q("status", {"enum": ["pending", "approved", "rejected", "used"]}, ""),
+                ],
+            ),
+        },
+        "/v1/seal-requests/{id}": {
+            "get": _op(
+                "One seal request", {"200": _json(_ref("SealRequest"), "it")}, (404,), params=[sid]
+            )
+        },
+        **{
+            f"/v1/seal-requests/{{id}}/{verb}": {
+                "post": _op(
+                    f"{verb.capitalize()} a pending request (approvers, never the requester)",
+                    {"200": _json(_ref("SealRequest"), "decided")},
+                    (403, 404, 409),
+                    params=[sid],
+                    body=_ref("SealDecision"),
+                )
+            }
+            for verb in ("approve", "reject")
+        },
+        "/v1/seal-uses": {
+            "get": _op(
+                "Uses of the seals the key sees (HQ auditors: subsidiaries' too)",
+                {"200": _json(_ref("SealUseList"), "uses")},
+                (404,),
+                params=[tenant],
+            )
+        },
+        "/v1/envelopes": {
+            "post": _op(
+                "Create an envelope for the uploaded PDF with ordered or parallel signers",
+                {"201": _json(_ref("Envelope"), "created")},
+                (),
+                pdf=True,
+                params=[
+                    _q("title", {"type": "string", "minLength": 1, "maxLength": 256}, "title"),
+                    _q("order", {"enum": ["sequential", "parallel"]}, "signing order"),
+                    {
+                        "name": "signer",
+                        "in": "query",
+                        "required": True,
+                        "schema": {
+                            "type": "array",
+                            "items": {"type": "string", "maxLength": 64},
+                            "maxItems": 15,
+                        },
+                        "style": "form",
+                        "explode": True,
+                        "description": "SEAL_ID or SEAL_ID:KEY_ID, in signing order",
+                    },
+                ],
+            )
+        },
+        "/v1/envelopes/{id}": {
+            "get": _op(
+                "An envelope's status (recorded as a view)",
+                {"200": _json(_ref("Envelope"), "it")},
+                (404,),
+                params=[sid],
+            )
+        },
+        "/v1/envelopes/{id}/document": {
+            "get": _op(
+                "The envelope's current PDF (recorded as a download)",
+                {"200": _PDF_OUT},
+                (404,),
+                params=[sid],
+            )
+        },
+        "/v1/envelopes/{id}/sign": {
+            "post": _op(
+                "Apply the caller's seal to the envelope",
+                {"200": _json(_ref("Envelope"), "signed")},
+                (403, 404, 409, 502),
+                params=[sid],
+                body=_ref("EnvelopeSign"),
+            )
+        },
+        "/v1/pdf/validate": {
+            "post": _op(
+                "Validate every signature of an uploaded PDF",
+                {"200": _json(_ref("PdfValidationReport"), "the report")},
+                (),
+                pdf=True,
+                params=[_q("scope", {"enum": ["visible", "all"]}, "whose seal CAs to trust")],
+            )
+        },
+    }
+
+
+__all__ = ["HEX64", "paths", "schemas"]

@@ -1,0 +1,459 @@
+"""JSON routes the auditor console needs beyond the event API: who the key is, events per day
+by type, the anchoring state of recent checkpoints, and per-tenant counts for group auditors.
+
+Aggregates are SQL over the columns the store keeps for queries (docs/FORMAT.md §9: ``tenant``,
+``type``, ``recorded_at``), read on the calling thread's read connection, never the write path.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from ..anchoring.timestamping import timestamp_json
+from ..anchoring.worker import anchor_json
+from ..ledger.event import format_time
+from ..ledger.log import utc_now
+from ..ledger.sqlite_store import SQLiteStore
+from .context import (
+    in_thread,
+    int_param,
+    json_response,
+    principal,
+    query_params,
+    services,
+    visible_tenant,
+)
+
+MAX_DAYS = 366
+DEFAULT_DAYS = 30
+MAX_CHECKPOINTS = 100
+DEFAULT_CHECKPOINTS = 20
+#: at most this many distinct event types in the timeline; the rest are summed as "other"
+MAX_TYPES = 12
+
+
+def _reader(store: SQLiteStore) -> sqlite3.Connection:
+    """The calling thread's read connection (the store keeps one per thread)."""
+    return store._con()
+
+
+def _parse(t: str) -> datetime:
+    return datetime.fromisoformat(t.replace("Z", "+00:00"))
+
+
+async def whoami(request: web.Request) -> web.Response:
+    """GET /v1/console/whoami — the key's tenant, role, readable tenants and the ledger's
+    verifier key (what the console checks checkpoint signatures against)."""
+    p = await principal(request, "auditor")
+    query_params(request, ())
+    svc = services(request)
+    store = svc.store
+
+    def build() -> dict[str, Any]:
+        names = {t.id: t for t in store.tenants()}
+        return {
+            "key_id": p.key_id,
+            "tenant": p.tenant,
+            "role": p.role,
+            "visible": [
+                {
+                    "id": t,
+                    "name": names[t].name if t in names else t,
+                    "parent": names[t].parent if t in names else None,
+                }
+                for t in p.visible
+            ],
+            "verifier_key": svc.ledger.verifier.vkey,
+            "origin": svc.ledger.origin,
+        }
+
+    return json_response(await in_thread(build))
+
+
+def timeline_counts(
+    store: SQLiteStore, tenants: tuple[str, ...], start: str, end: str
+) -> list[tuple[str, str, int]]:
+    """(day, type, count) for events of ``tenants`` recorded in [start, end), ordered by day.
+
+    Requires: ``start`` and ``end`` in the stored time form (docs/FORMAT.md §1.3), which sorts
+    as text, so ``substr(recorded_at, 1, 10)`` is the UTC day.
+    """
+    marks = ",".join("?" * len(tenants))
+    rows = _reader(store).execute(
+        "SELECT substr(recorded_at, 1, 10) AS day, type, COUNT(*) FROM events "  # noqa: S608
+        f"WHERE tenant IN ({marks}) AND recorded_at >= ? AND recorded_at < ? "
+        "GROUP BY day, type ORDER BY day, type",
+        [*tenants, start, end],
+    )
+    return [(str(d), str(t), int(n)) for d, t, n in rows]
+
+
+async def timeline(request: web.Request) -> web.Response:
+    """GET /v1/console/timeline?days=N&tenant=T — events per UTC day by type, the last N days
+    (today included), every day listed even when empty."""
+    p = await principal(request, "auditor")
+    params = query_params(request, ("days", "tenant"))
+    days = int_param(params, "days", lo=1, hi=MAX_DAYS) or DEFAULT_DAYS
+    tenants = visible_tenant(p, params.get("tenant"))
+    today = utc_now().date()
+    first = today - timedelta(days=days - 1)
+    start = format_time(datetime(first.year, first.month, first.day, tzinfo=UTC))
+    after = today + timedelta(days=1)
+    end = format_time(datetime(after.year, after.month, after.day, tzinfo=UTC))
+    store = services(request).store
+    rows = await in_thread(lambda: timeline_counts(store, tenants, start, end))
+    totals: dict[str, int] = {}
+    for _, t, n in rows:
+        totals[t] = totals.get(t, 0) + n
+    kept = sorted(totals, key=lambda t: (-totals[t], t))[:MAX_TYPES]
+    other = len(totals) > len(kept)
+    per_day: dict[str, dict[str, int]] = {}
+    for d, t, n in rows:
+        key = t if t in kept else "other"
+        counts = per_day.setdefault(d, {})
+        counts[key] = counts.get(key, 0) + n
+    out_days = []
+    for i in range(days):
+        d = (first + timedelta(days=i)).isoformat()
+        counts = per_day.get(d, {})
+        out_days.append({"day": d, "counts": counts, "total": sum(counts.values())})
+    return json_response(
+        {
+            "from": first.isoformat(),
+            "to": today.isoformat(),
+            "tenants": list(tenants),
+            "types": sorted(kept) + (["other"] if other else []),
+            "days": out_days,
+            "total": sum(totals.values()),
+        }
+    )
+
+
+def recent_checkpoints(store: SQLiteStore, limit: int) -> list[tuple[int, str, str]]:
+    """(size, root hex, created_at) of the latest ``limit`` checkpoints, newest first."""
+    rows = _reader(store).execute(
+        "SELECT size, root, created_at FROM checkpoints ORDER BY size DESC LIMIT ?", (limit,)
+    )
+    return [(int(s), bytes(r).hex(), str(c)) for s, r, c in rows]
+
+
+def _lag(created_at: str, final_at: str | None, now: datetime) -> float:
+    end = _parse(final_at) if final_at else now
+    return round(max(0.0, (end - _parse(created_at)).total_seconds()), 3)
+
+
+async def checkpoints(request: web.Request) -> web.Response:
+    """GET /v1/console/checkpoints?limit=N — the latest checkpoints with their timestamp and
+    anchor state, each one's anchoring lag (created → final, or → now while not final), and a
+    summary. Checkpoints cover the whole log (every tenant), as /v1/checkpoints does."""
+    await principal(request, "auditor")
+    params = query_params(request, ("limit",))
+    limit = int_param(params, "limit", lo=1, hi=MAX_CHECKPOINTS) or DEFAULT_CHECKPOINTS
+    svc = services(request)
+    store, k = svc.store, svc.anchor_confirmations
+
+    def build() -> dict[str, Any]:
+        now = utc_now()
+        items: list[dict[str, Any]] = []
+        waiting: list[float] = []  # lags of the checkpoints not final yet
+        finals: list[int] = []
+        for size, root, created in recent_checkpoints(store, limit):
+            anchor = anchor_json(store.anchor(size), k)
+            status = anchor["status"]
+            final_at = anchor.get("final_at")
+            lag = None
+            if status != "off":
+                done = final_at if status == "final" and isinstance(final_at, str) else None
+                lag = _lag(created, done, now)
+                if status == "final":
+                    finals.append(size)
+                else:
+                    waiting.append(lag)
+            items.append(
+                {
+                    "size": size,
+                    "root": root,
+                    "created_at": created,
+                    "timestamp": timestamp_json(store.timestamp(size)),
+                    "anchor": anchor,
+                    "lag_seconds": lag,
+                }
+            )
+        return {
+            "anchoring": k is not None,
+            "required_confirmations": k,
+            "checkpoints": items,
+            "summary": {
+                "shown": len(items),
+                "final": len(finals),
+                "not_final": len(waiting),
+                "latest_size": items[0]["size"] if items else None,
+                "latest_final_size": finals[0] if finals else None,
+                "oldest_not_final_seconds": max(waiting, default=None),
+            },
+        }
+
+    return json_response(await in_thread(build))
+
+
+def tenant_counts(
+    store: SQLiteStore, tenants: tuple[str, ...]
+) -> dict[str, tuple[int, str | None]]:
+    """tenant → (events, latest recorded_at) for the tenants that have events."""
+    marks = ",".join("?" * len(tenants))
+    rows = _reader(store).execute(
+        f"SELECT tenant, COUNT(*), MAX(recorded_at) FROM events WHERE tenant IN ({marks}) "  # noqa: S608
+        "GROUP BY tenant",
+        list(tenants),
+    )
+    return {str(t): (int(n), str(last)) for t, n, last in rows}
+
+
+def seal_use_counts(store: SQLiteStore, tenants: tuple[str, ...]) -> dict[str, int] | None:
+    """tenant → seal uses, or None when this deployment has no seal registry."""
+    con = _reader(store)
+    have = con.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'seal_uses'"
+    ).fetchone()
+    if have is None:
+        return None
+    marks = ",".join("?" * len(tenants))
+    rows = con.execute(
+        f"SELECT tenant, COUNT(*) FROM seal_uses WHERE tenant IN ({marks}) GROUP BY tenant",  # noqa: S608
+        list(tenants),
+    )
+    return {str(t): int(n) for t, n in rows}
+
+
+async def group(request: web.Request) -> web.Response:
+    """GET /v1/console/group — per readable tenant: events, the latest event's time and seal
+    uses (null when there is no seal registry). An HQ auditor sees each subsidiary; any other
+    auditor sees its own tenant only."""
+    p = await principal(request, "auditor")
+    query_params(request, ())
+    store = services(request).store
+
+    def build() -> dict[str, Any]:
+        names = {t.id: t for t in store.tenants()}
+        counts = tenant_counts(store, p.visible)
+        seals = seal_use_counts(store, p.visible)
+        rows = []
+        for t in p.visible:
+            n, last = counts.get(t, (0, None))
+            rows.append(
+                {
+                    "id": t,
+                    "name": names[t].name if t in names else t,
+                    "parent": names[t].parent if t in names else None,
+                    "events": n,
+                    "last_recorded_at": last,
+                    "seal_uses": None if seals is None else seals.get(t, 0),
+                }
+            )
+        return {"tenant": p.tenant, "tenants": rows}
+
+    return json_response(await in_thread(build))
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The OpenAPI description of this module's routes (merged into /v1/openapi.json)."""
+    from .openapi import _json, _op, _q, _ref
+
+    tag = "console"
+    return {
+        "/v1/console/whoami": {
+            "get": _op(
+                "The calling auditor key: tenant, readable tenants, the ledger's verifier key",
+                {"200": _json(_ref("ConsoleWhoami"), "the key")},
+                tag=tag,
+            )
+        },
+        "/v1/console/timeline": {
+            "get": _op(
+                "Events per UTC day by type over the last N days",
+                {"200": _json(_ref("ConsoleTimeline"), "counts")},
+                params=[
+                    _q("days", {"type": "integer", "minimum": 1, "maximum": MAX_DAYS}, "days"),
+                    _q("tenant", {"type": "string"}, "one tenant the key may read"),
+                ],
+                errors=(404,),
+                tag=tag,
+            )
+        },
+        "/v1/console/checkpoints": {
+            "get": _op(
+                "The latest checkpoints with timestamp, anchor state and anchoring lag",
+                {"200": _json(_ref("ConsoleCheckpoints"), "checkpoints")},
+                params=[
+                    _q(
+                        "limit",
+                        {"type": "integer", "minimum": 1, "maximum": MAX_CHECKPOINTS},
+                        "how many",
+                    )
+                ],
+                tag=tag,
+            )
+        },
+        "/v1/console/group": {
+            "get": _op(
+                "Per readable tenant: events, latest event time, seal uses",
+                {"200": _json(_ref("ConsoleGroup"), "per tenant")},
+                tag=tag,
+            )
+        },
+    }
+
+
+def openapi_schemas() -> dict[str, Any]:
+    """The schemas :func:`openapi_paths` refers to."""
+    from .openapi import HEX64, TIME, _ref
+
+    day = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+    count = {"type": "integer", "minimum": 0}
+    nullable_count = {"type": ["integer", "null"], "minimum": 0}
+    tenant_ref = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["id", "name", "parent"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "parent": {"type": ["string", "null"]},
+        },
+    }
+    return {
+        "ConsoleWhoami": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["key_id", "tenant", "role", "visible", "verifier_key", "origin"],
+            "properties": {
+                "key_id": {"type": "string"},
+                "tenant": {"type": "string"},
+                "role": {"const": "auditor"},
+                "visible": {"type": "array", "items": tenant_ref, "minItems": 1},
+                "verifier_key": {"type": "string"},
+                "origin": {"type": "string"},
+            },
+        },
+        "ConsoleTimeline": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["from", "to", "tenants", "types", "days", "total"],
+            "properties": {
+                "from": day,
+                "to": day,
+                "tenants": {"type": "array", "items": {"type": "string"}},
+                "types": {"type": "array", "items": {"type": "string"}},
+                "days": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["day", "counts", "total"],
+                        "properties": {
+                            "day": day,
+                            "counts": {"type": "object", "additionalProperties": count},
+                            "total": count,
+                        },
+                    },
+                },
+                "total": count,
+            },
+        },
+        "ConsoleCheckpoints": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["anchoring", "required_confirmations", "checkpoints", "summary"],
+            "properties": {
+                "anchoring": {"type": "boolean"},
+                "required_confirmations": nullable_count,
+                "checkpoints": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": [
+                            "size",
+                            "root",
+                            "created_at",
+                            "timestamp",
+                            "anchor",
+                            "lag_seconds",
+                        ],
+                        "properties": {
+                            "size": {"type": "integer", "minimum": 1},
+                            "root": HEX64,
+                            "created_at": TIME,
+                            "timestamp": _ref("Timestamp"),
+                            "anchor": _ref("Anchor"),
+                            "lag_seconds": {"type": ["number", "null"], "minimum": 0},
+                        },
+                    },
+                },
+                "summary": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": [
+                        "shown",
+                        "final",
+                        "not_final",
+                        "latest_size",
+                        "latest_final_size",
+                        "oldest_not_final_seconds",
+                    ],
+                    "properties": {
+                        "shown": count,
+                        "final": count,
+                        "not_final": count,
+                        "latest_size": nullable_count,
+                        "latest_final_size": nullable_count,
+                        "oldest_not_final_seconds": {"type": ["number", "null"], "minimum": 0},
+                    },
+                },
+            },
+        },
+        "ConsoleGroup": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["tenant", "tenants"],
+            "properties": {
+                "tenant": {"type": "string"},
+                "tenants": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": [
+                            "id",
+                            "name",
+                            "parent",
+                            "events",
+                            "last_recorded_at",
+                            "seal_uses",
+                        ],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "name": {"type": "string"},
+                            "parent": {"type": ["string", "null"]},
+                            "events": count,
+                            "last_recorded_at": {"type": ["string", "null"]},
+                            "seal_uses": nullable_count,
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
+def setup(app: web.Application) -> None:
+    """Register this module's routes."""
+    r = app.router
+    r.add_get("/v1/console/whoami", whoami)
+    r.add_get("/v1/console/timeline", timeline)
+    r.add_get("/v1/console/checkpoints", checkpoints)
+    r.add_get("/v1/console/group", group)

@@ -1,0 +1,266 @@
+"""What the seal routes share: the :class:`SealDesk` (registry, master key, TSA policy), PDF
+bodies, signing and validation off the event loop, actors, and report JSON.
+
+The desk is created by the app's lifecycle after the ledger is open (:func:`setup`): it checks
+that the master key opens the stored keys (a wrong key stops the service with a clear error) and
+appends any events left in the outbox by a crash (:mod:`sealtrail.signing.db`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from aiohttp import web
+from cryptography import x509
+
+from ..ledger.errors import InvalidInputError
+from ..ledger.log import Ledger, utc_now
+from ..ledger.sqlite_store import SQLiteStore
+from ..signing import registry
+from ..signing.db import flush_async
+from ..signing.errors import PdfTooLargeError
+from ..signing.keystore import KeyProtector
+from ..signing.masterkey import load_master_key
+from ..signing.pdfinput import open_pdf
+from ..signing.registry import SealRecord
+from ..signing.sign import Box, Placement, SignatureLevel, SigningPolicy, sign_pdf
+from ..signing.validate import PdfValidationReport, SignatureReport, validate_pdf
+from .context import SERVICES, in_thread, services
+from .directory import Principal
+from .errors import UnsupportedMediaTypeError
+from .settings import Settings
+
+T = TypeVar("T")
+#: Where a seal goes when the caller names no box: lower right of the page, 140 pt square.
+DEFAULT_BOX: Box = (400, 60, 540, 200)
+
+
+@dataclass
+class SealDesk:
+    """The seal service's state: store, ledger, settings and the TSA the signatures use."""
+
+    settings: Settings
+    store: SQLiteStore
+    ledger: Ledger
+    tsa_urls: tuple[str, ...]
+    tsa_roots: tuple[x509.Certificate, ...]
+    clock: Callable[[], datetime] = utc_now
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _protector: KeyProtector | None = None
+
+    @property
+    def protector(self) -> KeyProtector:
+        """The master key's protector (``DATA_DIR/seal.key`` is created on first use)."""
+        if self._protector is None:
+            s = self.settings
+            self._protector = KeyProtector(load_master_key(s.seal_key, s.seal_key_file, s.data_dir))
+        return self._protector
+
+    def lock(self, name: str) -> asyncio.Lock:
+        """A lock per envelope (signatures on one envelope take turns in this process)."""
+        if len(self.locks) > 10_000:
+            self.locks = {k: v for k, v in self.locks.items() if v.locked()}
+        return self.locks.setdefault(name, asyncio.Lock())
+
+    async def flush(self) -> None:
+        """Append the events queued by registry changes (outbox)."""
+        await flush_async(self.ledger, self.store, in_thread)
+
+    def policy(
+        self, seal: SealRecord, crls: tuple[x509.CertificateRevocationList, ...] = ()
+    ) -> SigningPolicy:
+        """The signing policy for ``seal``: its own roots, the configured TSAs, and the
+        revocation data to embed at B-LT."""
+        return SigningPolicy(
+            timestamper_urls=self.tsa_urls,
+            trust_roots=seal.trust_roots(),
+            tsa_trust_roots=self.tsa_roots,
+            crls=crls,
+            max_pdf_bytes=self.settings.max_pdf_bytes,
+        )
+
+    async def sign(
+        self,
+        seal: SealRecord,
+        pdf: bytes,
+        placement: Placement,
+        *,
+        reason: str = "",
+        location: str = "",
+        level: SignatureLevel = SignatureLevel.B_T,
+    ) -> bytes:
+        """``pdf`` sealed with ``seal`` (must be active), in a worker thread."""
+
+        def run() -> bytes:
+            key = registry.open_key(self.store, self.protector, seal)
+            png = registry.appearance(self.store, seal.id)
+            crls: tuple[x509.CertificateRevocationList, ...] = ()
+            if level is SignatureLevel.B_LT and seal.source == registry.SOURCE_INTERNAL:
+                now = datetime.now(UTC)
+                crls = (registry.tenant_crl(self.store, self.protector, seal.tenant, now),)
+            return sign_pdf(
+                pdf,
+                key,
+                placement,
+                self.policy(seal, crls),
+                appearance_png=png,
+                reason=reason,
+                location=location,
+                remarks=seal.remarks,
+                level=level,
+            )
+
+        return await in_thread(run)
+
+    async def validate(self, pdf: bytes, tenants: Collection[str] | None) -> PdfValidationReport:
+        """Validate ``pdf`` against the seal roots of ``tenants`` (all when None)."""
+
+        def run() -> PdfValidationReport:
+            roots = registry.trust_roots(self.store, tenants)
+            return validate_pdf(
+                pdf,
+                roots,
+                self.tsa_roots,
+                at_time=datetime.now(UTC),
+                max_pdf_bytes=self.settings.max_pdf_bytes,
+            )
+
+        return await in_thread(run)
+
+
+SEAL_DESK = web.AppKey("seal_desk", SealDesk)
+
+
+def desk(request: web.Request) -> SealDesk:
+    """The app's seal desk."""
+    return request.config_dict[SEAL_DESK]
+
+
+def actor(p: Principal) -> dict[str, Any]:
+    """The ledger actor for an API key."""
+    return {"id": f"key:{p.key_id}", "org": p.tenant, "role": p.role}
+
+
+def field_name() -> str:
+    """A fresh signature field name."""
+    return f"Seal_{secrets.token_hex(6)}"
+
+
+async def read_pdf(request: web.Request) -> bytes:
+    """The request body as a PDF: ``application/pdf``, at most ``max_pdf_bytes``, parseable."""
+    if request.content_type != "application/pdf":
+        raise UnsupportedMediaTypeError(
+            f"want Content-Type application/pdf, got {request.content_type or 'none'}"
+        )
+    limit = desk(request).settings.max_pdf_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PdfTooLargeError(f"PDF of {request.content_length} bytes, want at most {limit}")
+    try:
+        data = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PdfTooLargeError(f"PDF exceeds {limit} bytes") from None
+    await in_thread(lambda: open_pdf(data, max_bytes=limit))
+    return data
+
+
+def pdf_response(data: bytes, filename: str) -> web.Response:
+    """A PDF download."""
+    return web.Response(
+        body=data,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def parse_box(raw: str) -> Box:
+    """``x1,y1,x2,y2`` in PDF points."""
+    parts = raw.split(",")
+    if len(parts) != 4 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
+        raise InvalidInputError(f"box {raw[:40]!r}: want x1,y1,x2,y2 (non-negative integers)")
+    x1, y1, x2, y2 = (int(p) for p in parts)
+    if not (x1 < x2 <= 20_000 and y1 < y2 <= 20_000):
+        raise InvalidInputError(f"box {raw[:40]!r}: want x1 < x2 and y1 < y2, at most 20000")
+    return (x1, y1, x2, y2)
+
+
+def level_param(raw: str | None) -> SignatureLevel:
+    """``level``: ``B-T`` (default) or ``B-LT`` (validation data embedded, PAdES baseline)."""
+    if raw is None:
+        return SignatureLevel.B_T
+    for level in SignatureLevel:
+        if raw == level.value:
+            return level
+    raise InvalidInputError(f"level {raw[:20]!r}: want B-T or B-LT")
+
+
+def text_param(value: str, name: str) -> str:
+    """A signature reason or location: at most 1000 characters, printable."""
+    if len(value) > 1000 or not value.isprintable():
+        raise InvalidInputError(f"{name}: want at most 1000 printable characters")
+    return value
+
+
+def _signature_json(s: SignatureReport) -> dict[str, Any]:
+    ts = s.timestamp
+    return {
+        "field": s.field_name,
+        "signer": s.signer_subject,
+        "remarks": s.seal_remarks,
+        "reason": s.reason,
+        "location": s.location,
+        "intact": s.intact,
+        "valid": s.valid,
+        "trusted": s.trusted,
+        "revoked": s.revoked,
+        "timestamp": {
+            "present": ts.present,
+            "valid": ts.valid,
+            "trusted": ts.trusted,
+            "time": None if ts.time is None else ts.time.isoformat(),
+            "tsa": ts.tsa_subject,
+        },
+        "coverage": s.coverage.value,
+        "modification": s.modification.value,
+        "modification_allowed": s.modification_allowed,
+        "modification_detail": s.modification_detail,
+        "status": s.status.value,
+        "reasons": list(s.reasons),
+    }
+
+
+def report_json(r: PdfValidationReport) -> dict[str, Any]:
+    """A validation report as JSON (the API's and ``validate-pdf --json``'s shape)."""
+    return {
+        "status": r.status.value,
+        "ok": r.ok,
+        "reasons": list(r.reasons),
+        "signatures": [_signature_json(s) for s in r.signatures],
+    }
+
+
+def setup(
+    app: web.Application, tsa_urls: Sequence[str], tsa_roots: Sequence[x509.Certificate]
+) -> None:
+    """Create the desk when the app starts (after the ledger is open)."""
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        svc = app[SERVICES]
+        d = SealDesk(svc.settings, svc.store, svc.ledger, tuple(tsa_urls), tuple(tsa_roots))
+        has_keys = await in_thread(
+            lambda: d.store._con().execute("SELECT 1 FROM seal_cas LIMIT 1").fetchone()
+        )
+        if has_keys:  # a wrong master key stops the start, with a clear error
+            await in_thread(lambda: registry.check_master_key(d.store, d.protector))
+        await d.flush()
+        app[SEAL_DESK] = d
+        yield
+
+    app.cleanup_ctx.append(lifecycle)
+
+
+__all__ = ["SEAL_DESK", "SealDesk", "actor", "desk", "read_pdf", "report_json", "services"]

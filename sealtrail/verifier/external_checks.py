@@ -1,0 +1,238 @@
+"""The verifier's checks of what vouches for a package from outside the log (docs/FORMAT.md
+§8.6 steps 10-15): RFC 3161 timestamp tokens over the checkpoint notes, anchor receipts (and,
+with an :class:`~.rpc.RpcAnchorChecker`, the chain), included documents against their
+fingerprints, and the PAdES signature of ``report.pdf``.
+
+Each step takes the :class:`~.checkrun.CheckRun` and what earlier steps established, records
+its checks, and raises nothing on bad content but the malformed-data errors that
+:func:`~.verify.verify_package` turns into a ``malformed`` failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from ..anchoring.errors import TimestampError
+from ..anchoring.tsa_verify import verify_token
+from ..ledger.errors import SealtrailError
+from ..ledger.event import format_time
+from ..ledger.note import Checkpoint
+from . import layout
+from .checkrun import CheckRun, loads, pem_certs
+from .results import Check, Status
+from .rpc import AnchorMismatch, RpcAnchorChecker
+
+
+# 10-11. RFC 3161 tokens over each note (docs/TIMESTAMPS.md §7), at genTime.
+def check_timestamps(
+    run: CheckRun,
+    m: dict[str, Any],
+    notes: dict[int, tuple[bytes, Checkpoint]] | None,
+    pinned: Sequence[x509.Certificate],
+) -> dict[int, str]:
+    """Steps 10-11: ``timestamps.tokens`` and ``trust.roots``; returns each stamped size's
+    genTime (the earliest trusted time its events existed by)."""
+    stamps: dict[int, str] = {}
+    if notes is None:
+        run.skip("timestamps.tokens", "blocked", "checkpoints did not verify")
+        return stamps
+    roots = list(pinned) or pem_certs(run.files.get(layout.TSA_ROOTS))
+    problems: list[str] = []
+    missing = []
+    for size, (note, _) in sorted(notes.items()):
+        token = run.files.get(layout.token_name(size))
+        if token is None:
+            missing.append(size)
+            continue
+        try:
+            info = verify_token(token, note, roots) if roots else None
+        except (TimestampError, ValueError) as e:
+            problems.append(f"{layout.token_name(size)}: {e}")
+            continue
+        if info is None:
+            problems.append(f"no TSA trust roots to check {layout.token_name(size)}")
+            continue
+        stamps[size] = format_time(info.gen_time)
+    listed = {c["size"] for c in m["checkpoints"] if c.get("timestamp") is True}
+    held = {s for s in notes if layout.token_name(s) in run.files}
+    if listed != held:
+        problems.append(
+            f"manifest.json lists tokens for {sorted(listed)}, package holds {sorted(held)}"
+        )
+    if problems or not missing:
+        run.add(
+            "timestamps.tokens",
+            problems,
+            len(notes),
+            f"{len(stamps)} tokens verify over their notes",
+            "bad_timestamp",
+        )
+    else:
+        run.skip(
+            "timestamps.tokens",
+            "timestamp_missing",
+            f"no token for checkpoints {missing} (pending when packaged)",
+            len(missing),
+        )
+    if pinned:
+        run.checks.append(Check("trust.roots", Status.PASSED, "ok", "pinned trust roots used"))
+    else:
+        run.skip(
+            "trust.roots",
+            "roots_from_package",
+            "TSA and seal roots taken from the package's certs/; pin them with --trust-root",
+        )
+    return stamps
+
+
+# 12-13. Anchor receipts: consistent with their checkpoints; on the chain when asked.
+def check_anchors(
+    run: CheckRun,
+    m: dict[str, Any],
+    notes: dict[int, tuple[bytes, Checkpoint]] | None,
+    rpc: RpcAnchorChecker | None,
+) -> None:
+    """Steps 12-13: ``anchors.receipts`` and ``anchors.chain`` (looked up only with ``rpc``)."""
+    if notes is None:
+        run.skip("anchors.receipts", "blocked", "checkpoints did not verify")
+        run.skip("anchors.chain", "blocked", "checkpoints did not verify")
+        return
+    problems: list[str] = []
+    receipts: dict[int, dict[str, Any]] = {}
+    for name in sorted(n for n in run.files if n.endswith(".anchor.json")):
+        size = int(name[12:24])
+        try:
+            r = loads(run.files[name])
+            cp = notes[size][1]
+            log_id = hashlib.sha256(cp.origin.encode()).digest()
+            if r["tree_size"] != size or r["root"] != "0x" + cp.root.hex():
+                raise ValueError("tree size or root differ from the checkpoint note")
+            if r["log_id"] != "0x" + log_id.hex():
+                raise ValueError(f"log id {r['log_id']} is not SHA-256 of the origin")
+            if r["status"] not in ("confirmed", "final"):
+                raise ValueError(f"status {r['status']!r} is not mined")
+            for k in ("chain_id", "block_number", "log_index"):
+                if type(r[k]) is not int:
+                    raise ValueError(f"{k} is not an integer")
+            for k in ("contract", "tx_hash", "block_hash"):
+                if not isinstance(r[k], str) or not r[k].startswith("0x"):
+                    raise ValueError(f"{k} is not 0x-hex")
+            receipts[size] = r
+        except KeyError as e:
+            problems.append(f"{name}: no {e} (or no note of size {size})")
+        except (SealtrailError, ValueError, TypeError) as e:
+            problems.append(f"{name}: {e}")
+    statuses = {c["size"]: c.get("anchor") for c in m["checkpoints"] if isinstance(c, dict)}
+    for size, status in statuses.items():
+        if (status in ("confirmed", "final")) != (size in receipts) and not problems:
+            problems.append(f"manifest.json says checkpoint {size} anchor {status!r}")
+    if not receipts and not problems:
+        off = sorted({str(s) for s in statuses.values()})
+        run.skip("anchors.receipts", "not_anchored", f"no checkpoint anchored (anchor {off})")
+        run.skip("anchors.chain", "not_anchored", "nothing to look up on a chain")
+        return
+    final = sum(r["status"] == "final" for r in receipts.values())
+    ok = run.add(
+        "anchors.receipts",
+        problems,
+        len(receipts),
+        f"{len(receipts)} receipts ({final} final) match their checkpoints",
+        "bad_anchor",
+    )
+    if not ok:
+        run.skip("anchors.chain", "blocked", "receipts are malformed")
+    elif rpc is None:
+        run.skip(
+            "anchors.chain",
+            "no_rpc",
+            "pass --rpc URL to look the anchors up on a chain",
+            len(receipts),
+        )
+    else:
+        problems = []
+        for size, r in sorted(receipts.items()):
+            cp = notes[size][1]
+            try:
+                rpc.check(r, size, cp.root, hashlib.sha256(cp.origin.encode()).digest())
+            except AnchorMismatch as e:
+                problems.append(f"{layout.anchor_name(size)}: {e}")
+        run.add(
+            "anchors.chain",
+            problems,
+            len(receipts),
+            f"{len(receipts)} anchors found on chain at {rpc.url}",
+            "anchor_not_on_chain",
+        )
+
+
+# 14. Documents: each included one has the fingerprint it is named by, and an event names it.
+def check_documents(
+    run: CheckRun, m: dict[str, Any], leaves: dict[int, tuple[bytes, dict[str, Any]]]
+) -> None:
+    """Step 14: ``documents.fingerprints``."""
+    named = {d["sha256"] for _, obj in leaves.values() for d in obj["documents"]}
+    problems: list[str] = []
+    included = sorted(n for n in run.files if n.startswith("documents/"))
+    for name in included:
+        fp = name.removeprefix("documents/")
+        if hashlib.sha256(run.files[name]).hexdigest() != fp:
+            problems.append(f"{name}: content does not have this SHA-256")
+        elif fp not in named:
+            problems.append(f"{name} is named by no event of the package")
+    listed = m["documents"]
+    if [d.get("sha256") for d in listed] != sorted(named):
+        problems.append("manifest.json documents differ from the events' fingerprints")
+    elif {d["sha256"] for d in listed if d.get("included")} != {n[10:] for n in included}:
+        problems.append("manifest.json documents 'included' flags differ from documents/")
+    if not problems and not included:
+        run.skip(
+            "documents.fingerprints",
+            "no_documents",
+            f"{len(named)} fingerprints in the events; no document included",
+            len(named),
+        )
+        return
+    run.add(
+        "documents.fingerprints",
+        problems,
+        len(included),
+        f"{len(included)} documents match their fingerprints",
+        "bad_document",
+    )
+
+
+# 15. report.pdf: a PAdES signature, intact, valid, timestamped, by a trusted seal.
+def check_report(run: CheckRun, pinned: Sequence[x509.Certificate], at: datetime | None) -> None:
+    """Step 15: ``report.signature`` (pyHanko; runs ``asyncio.run``: no loop in this thread)."""
+    from ..signing.validate import validate_pdf  # pyHanko: loaded only when needed
+
+    pdf = run.files.get(layout.REPORT_PDF)
+    if pdf is None:
+        run.add("report.signature", ["report.pdf is missing"], 0, "", "bad_report")
+        return
+    seal_certs = pem_certs(run.files.get(layout.SERVICE_SEAL))
+    roots = list(pinned) or seal_certs[1:]
+    tsa_roots = list(pinned) or pem_certs(run.files.get(layout.TSA_ROOTS))
+    try:
+        rep = validate_pdf(pdf, roots, tsa_roots, at_time=at)
+    except SealtrailError as e:
+        run.add("report.signature", [f"report.pdf: {e}"], 0, "", "bad_report")
+        return
+    problems = [] if rep.ok else [f"report.pdf: {rep.status.value} ({', '.join(rep.reasons)})"]
+    if rep.ok and seal_certs and rep.signatures[-1].signer_subject != _friendly(seal_certs[0]):
+        problems.append("report.pdf is signed by another certificate than certs/service-seal.pem")
+    who = rep.signatures[-1].signer_subject if rep.signatures else "?"
+    run.add("report.signature", problems, len(rep.signatures), f"sealed by {who}", "bad_report")
+
+
+def _friendly(cert: x509.Certificate) -> str:
+    """The subject as pyHanko's report spells it (asn1crypto's ``human_friendly``)."""
+    der = cert.public_bytes(serialization.Encoding.DER)
+    return str(asn1_x509.Certificate.load(der).subject.human_friendly)
