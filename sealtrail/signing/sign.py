@@ -74,6 +74,17 @@ MAX_APPEARANCE_PIXELS = 4_000_000
 Box = tuple[int, int, int, int]
 
 
+class _EmbeddedRevocationNotice(logging.Filter):
+    """Drops pyHanko's warning that B-LT data is embedded without fetching: Sealtrail never
+    lets the signer fetch; it embeds the CRLs it passes (``SigningPolicy.crls``) on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "fetching is not allowed" not in record.getMessage()
+
+
+logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_EmbeddedRevocationNotice())
+
+
 class SignatureLevel(enum.Enum):
     """The PAdES baseline level to produce (ETSI EN 319 142-1 §6)."""
 
