@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import secrets
 import shutil
 from collections.abc import Callable
@@ -47,6 +46,7 @@ from pyhanko.sign.general import as_signing_certificate
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
 from ..ledger.errors import ConfigError
+from ..ledger.files import fsync_dir, write_new
 from .tsa import TimeStampResponse
 
 log = logging.getLogger("sealtrail.devtsa")
@@ -187,22 +187,6 @@ def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
     )
 
 
-def _write(path: Path, data: bytes, mode: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _create(directory: Path, now: datetime) -> None:
     """Make the four files in a fresh sibling directory and rename it into place.
 
@@ -215,18 +199,18 @@ def _create(directory: Path, now: datetime) -> None:
     tmp.mkdir(mode=0o700)
     try:
         ca_key, ca_cert, tsa_key, tsa_cert = _make_pki(now)
-        _write(tmp / CA_KEY_FILE, _key_pem(ca_key), 0o600)
-        _write(tmp / TSA_KEY_FILE, _key_pem(tsa_key), 0o600)
-        _write(tmp / CA_CERT_FILE, ca_cert.public_bytes(serialization.Encoding.PEM), 0o644)
-        _write(tmp / TSA_CERT_FILE, tsa_cert.public_bytes(serialization.Encoding.PEM), 0o644)
-        _fsync_dir(tmp)
+        write_new(tmp / CA_KEY_FILE, _key_pem(ca_key), 0o600)
+        write_new(tmp / TSA_KEY_FILE, _key_pem(tsa_key), 0o600)
+        write_new(tmp / CA_CERT_FILE, ca_cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        write_new(tmp / TSA_CERT_FILE, tsa_cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        fsync_dir(tmp)
         try:
             tmp.rename(directory)  # atomic; replaces an empty directory, fails on a full one
         except OSError:
             if not (directory / CA_CERT_FILE).exists():
                 raise
             return  # another process made it first
-        _fsync_dir(directory.parent)
+        fsync_dir(directory.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

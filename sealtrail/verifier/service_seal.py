@@ -20,8 +20,6 @@ verifier proper never imports it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..ledger.errors import ConfigError
+from ..ledger.files import fsync_dir, write_new
 from ..ledger.log import Ledger
 from ..signing.appearance import SealKind
 from ..signing.keystore import KeyProtector
@@ -65,14 +64,6 @@ class ServiceSeal:
         return self.key.certificate.public_bytes(enc) + self.ca.public_bytes(enc)
 
 
-def _write(path: Path, data: bytes, mode: int) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def _issue(ca: InternalCa, now: datetime) -> CertifiedKey:
     return issue_seal_certificate(
         ca, seal_name=CA_NAME, kind=SealKind.ORGANIZATION, seal_id=SEAL_ID, now=now
@@ -86,12 +77,17 @@ def _create(directory: Path, protector: KeyProtector, now: datetime) -> None:
     tmp.mkdir(mode=0o700)
     pem = serialization.Encoding.PEM
     try:
-        _write(tmp / "ca.pem", ca.certificate.public_bytes(pem), 0o644)
-        _write(tmp / "ca.key", protector.seal(ca.key, _CA_AD), 0o600)
-        _write(tmp / "seal.pem", seal.certificate.public_bytes(pem), 0o644)
-        _write(tmp / "seal.key", protector.seal(seal.key, _SEAL_AD), 0o600)
-        with contextlib.suppress(FileExistsError, OSError):  # another process won: keep its
+        write_new(tmp / "ca.pem", ca.certificate.public_bytes(pem), 0o644)
+        write_new(tmp / "ca.key", protector.seal(ca.key, _CA_AD), 0o600)
+        write_new(tmp / "seal.pem", seal.certificate.public_bytes(pem), 0o644)
+        write_new(tmp / "seal.key", protector.seal(seal.key, _SEAL_AD), 0o600)
+        fsync_dir(tmp)
+        try:
             tmp.rename(directory)
+        except OSError:
+            if not directory.is_dir():  # not another process that won the race: a real error
+                raise
+        fsync_dir(directory.parent)
     finally:
         if tmp.exists():
             for f in tmp.iterdir():
@@ -120,17 +116,22 @@ def load_service_seal(data_dir: Path, master_key: bytes, *, now: datetime) -> Se
     ca_cert = x509.load_pem_x509_certificate(_read(directory / "ca.pem"))
     cert = x509.load_pem_x509_certificate(_read(directory / "seal.pem"))
     key = protector.open(_read(directory / "seal.key"), _SEAL_AD)
-    if now >= cert.not_valid_after_utc:
+    raw = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    mismatched = key.public_key().public_bytes(*raw) != cert.public_key().public_bytes(*raw)
+    # Renewal replaces seal.key, then seal.pem: a crash between the two leaves a key that does
+    # not match the certificate, and the next load simply renews again.
+    if now >= cert.not_valid_after_utc or mismatched:
         ca_key = protector.open(_read(directory / "ca.key"), _CA_AD)
         if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
             raise ConfigError("service seal: the CA key is not an EC key")
         fresh = _issue(InternalCa("Sealtrail", ca_key, ca_cert), now)
-        tmp = directory / f".seal.pem.tmp-{secrets.token_hex(4)}"
-        _write(tmp, fresh.certificate.public_bytes(serialization.Encoding.PEM), 0o644)
-        tmp.replace(directory / "seal.pem")
         tmp_key = directory / f".seal.key.tmp-{secrets.token_hex(4)}"
-        _write(tmp_key, protector.seal(fresh.key, _SEAL_AD), 0o600)
+        write_new(tmp_key, protector.seal(fresh.key, _SEAL_AD), 0o600)
         tmp_key.replace(directory / "seal.key")
+        tmp = directory / f".seal.pem.tmp-{secrets.token_hex(4)}"
+        write_new(tmp, fresh.certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+        tmp.replace(directory / "seal.pem")
+        fsync_dir(directory)
         return ServiceSeal(fresh, ca_cert)
     return ServiceSeal(CertifiedKey(key, cert, (ca_cert,)), ca_cert)
 
