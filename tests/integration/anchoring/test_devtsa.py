@@ -14,13 +14,12 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +45,9 @@ from sealtrail.anchoring.tsa import (
 from sealtrail.ledger.errors import ConfigError
 from tests.unit.anchoring.tsa_pki import OPENSSL, openssl_verify
 
+from ..loop_thread import LoopThread
+from ..service import free_port
+
 T = TypeVar("T")
 
 NOTE = (
@@ -54,30 +56,6 @@ NOTE = (
 ).encode()
 
 needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl CLI not installed")
-
-
-class LoopThread:
-    """An asyncio loop running in a daemon thread, for servers the tests talk to."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.loop.close()
-
-
-def free_port() -> int:
-    """A port nobody listens on (just released by the kernel)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def serve(app: web.Application) -> tuple[str, web.AppRunner]:

@@ -3,14 +3,11 @@ real PDFs signed once per session (the negative tests mutate copies of them)."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 from cryptography import x509
@@ -21,33 +18,10 @@ from sealtrail.signing.appearance import SealKind, generate_seal
 from sealtrail.signing.sign import Placement, SignatureLevel, SigningPolicy, sign_pdf
 
 from ...unit.signing.pdfs import make_pdf
+from ..loop_thread import LoopThread
 
 T = TypeVar("T")
 REMARKS = "仅限采购合同 / purchase contracts with Beta GmbH only"
-
-
-class LoopThread:
-    """An asyncio loop in a daemon thread, serving the TSA while tests call sign_pdf."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.loop.close()
-
-
-def free_port() -> int:
-    """A port nobody listens on (just released by the kernel)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,8 @@ from sealtrail.signing.validate import (
 )
 
 from ...unit.signing.pdfs import CONTRACT_LINE, make_pdf
-from .conftest import REMARKS, Seals, Tsa, free_port, policy_for
+from ..service import free_port
+from .conftest import REMARKS, Seals, Tsa, policy_for
 
 
 def check(data: bytes, tsa: Tsa, seals: Seals, **kw: object) -> PdfValidationReport:
