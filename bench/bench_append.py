@@ -163,10 +163,10 @@ class CommitMeter:
         self.groups.clear()
         self.busy = 0.0
 
-    def __call__(self, requests: list[AppendRequest]) -> Any:
+    def __call__(self, requests: list[AppendRequest], **kw: Any) -> Any:
         t0 = time.perf_counter()
         try:
-            return self.inner(requests)
+            return self.inner(requests, **kw)
         finally:
             self.busy += time.perf_counter() - t0
             self.groups.append(sum(len(r.inputs) for r in requests))

@@ -96,6 +96,26 @@ def test_quick_http_run_prints_its_tables(tmp_path: Path) -> None:
     assert ("PASS" in run.stdout) or ("MISS" in run.stdout)
 
 
+def test_quick_workers_run_prints_its_tables(tmp_path: Path) -> None:
+    """bench_workers.py starts 1, 2 and 4 services on one data dir and checks each log."""
+    args = [sys.executable, str(BENCH / "bench_workers.py"), "--quick", "--tmp-dir", str(tmp_path)]
+    run = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    for heading in [
+        "## Several workers on one SQLite database",
+        "### Single appends over N workers (POST /v1/events, round-robin)",
+        "### Single-append latency by path",
+        "### Batches of 100 over N workers (POST /v1/events/batch, round-robin)",
+        "### Log checks after each N",
+        "shares the",  # the load generator shares the CPUs with the workers: said so
+        "| 1       | ",
+        "| 4       | ",
+        "equal, dense, audit OK",
+    ]:
+        assert heading in run.stdout, f"{heading!r} missing from:\n{run.stdout}"
+    assert "| ---" in run.stdout
+
+
 def test_quick_anchoring_run_prints_its_tables(tmp_path: Path) -> None:
     """bench_anchoring.py starts two Ganache chains (node_modules) and the development TSA."""
     cli = BENCH.parent / "node_modules" / "ganache" / "dist" / "node" / "cli.js"

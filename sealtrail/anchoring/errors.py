@@ -65,6 +65,16 @@ class ContractRevertError(AnchoringError):
         self.error_args: dict[str, object] = dict(args or {})
 
 
+class LogForkedError(ContractRevertError):
+    """The chain's latest anchor of this log is not a prefix of the log (a restore that lost
+    events and then grew again, or an altered log): anchoring stops until an operator acts."""
+
+    code = "log_forked"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, error="LogForked")
+
+
 class TimestampError(SealtrailError):
     """No TSA gave a valid RFC 3161 token, or a token does not verify."""
 

@@ -7,12 +7,13 @@ the contract's ``anchorOf(logId, root)`` must answer this size and block (docs/F
 
 from __future__ import annotations
 
-from ..ledger.sqlite_store import SQLiteStore
+from ..ledger.merkle import fold, root_subtrees
+from ..ledger.store import ServiceStore
 from .chain import ChainClient
 
 
 def check_final_anchors(
-    store: SQLiteStore, client: ChainClient
+    store: ServiceStore, client: ChainClient
 ) -> tuple[int, list[tuple[int, str]]]:
     """(how many final anchors were checked, [(checkpoint size, problem)])."""
     problems: list[tuple[int, str]] = []
@@ -56,3 +57,35 @@ def check_final_anchors(
         if record is None or record.tree_size != a.size or record.block_number != a.block_number:
             problems.append((a.size, f"the contract does not hold this root at size {a.size}"))
     return len(finals), problems
+
+
+def check_chain_head(
+    store: ServiceStore, client: ChainClient, log_id: bytes
+) -> tuple[int, list[str]]:
+    """Does the log reach the latest anchor the chain holds for it, with the same root?
+
+    This is what proves a restored database intact against the chain: a restore from an older
+    backup lacks the events after the backup, while the contract remembers the largest size
+    ever anchored; and a log that was restored and then grew again differs from the anchored
+    root at that size. Returns (the chain's latest anchored size, problems)."""
+    latest = client.latest_size(log_id)
+    if latest == 0:
+        return 0, []
+    size = store.size()
+    if latest > size:
+        return latest, [
+            f"the chain holds an anchor of size {latest} for this log, but the log has only "
+            f"{size} events: events {size}..{latest - 1} are missing (restored from an older "
+            "backup?)"
+        ]
+    receipt = client.find_anchor(log_id, latest)
+    if receipt is None or receipt.event is None:
+        return latest, [f"the Anchored event of size {latest} was not found on the chain"]
+    ids = root_subtrees(latest)
+    got = store.subtrees(ids)
+    if fold([got[n] for n in ids]) != receipt.event.root:
+        return latest, [
+            f"the log's root at size {latest} differs from the root anchored on the chain "
+            f"(tx 0x{receipt.tx_hash.hex()}): the log was altered or forked after a restore"
+        ]
+    return latest, []

@@ -15,13 +15,13 @@ import base64
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from cryptography import x509
 
 from ..ledger.event import format_time
-from ..ledger.sqlite_store import SQLiteStore
-from ..ledger.store import StoredCheckpoint, TimestampRecord
+from ..ledger.store import Lease, ServiceStore, StoredCheckpoint, TimestampRecord
 from .errors import TimestampError
 from .tsa import TimestampClient, verify_token
 
@@ -53,15 +53,27 @@ class CheckpointTimestamper:
     """Asks the configured TSAs for a token over each checkpoint that has none yet."""
 
     def __init__(
-        self, store: SQLiteStore, client: TimestampClient, clock: Callable[[], str]
+        self,
+        store: ServiceStore,
+        client: TimestampClient,
+        clock: Callable[[], str],
+        *,
+        lease: Callable[[], Lease | None] | None = None,
     ) -> None:
         self._store = store
         self._client = client
         self._clock = clock
         self.stats = TimestampStats()
+        #: several workers on one database: only the sequencer lease's holder timestamps, and
+        #: its writes are fenced by that lease
+        self._lease = lease
 
     async def stamp_pending(self) -> int:
-        """Timestamp every pending checkpoint, oldest first; return how many got a token."""
+        """Timestamp every pending checkpoint, oldest first; return how many got a token.
+        Does nothing in a process that does not hold the sequencer lease (when configured)."""
+        fence = None if self._lease is None else self._lease()
+        if self._lease is not None and fence is None:
+            return 0
         loop = asyncio.get_running_loop()
         pending = await loop.run_in_executor(None, self._store.untimestamped)
         done = 0
@@ -72,12 +84,16 @@ class CheckpointTimestamper:
                 self.stats.failures += 1
                 log.warning("timestamp of checkpoint %d still pending: %s", cp.size, e)
                 await loop.run_in_executor(
-                    None, self._store.timestamp_failed, cp.size, str(e), self._clock()
+                    None,
+                    partial(self._store.timestamp_failed, fence=fence),
+                    cp.size,
+                    str(e),
+                    self._clock(),
                 )
                 break  # the TSAs are failing: keep order, retry at the next tick
             await loop.run_in_executor(
                 None,
-                self._store.put_timestamp,
+                partial(self._store.put_timestamp, fence=fence),
                 cp.size,
                 ts.token,
                 format_time(ts.gen_time),
@@ -110,7 +126,7 @@ def timestamp_json(rec: TimestampRecord | None) -> dict[str, object]:
 
 
 def check_stored_timestamps(
-    store: SQLiteStore, trust_roots: list[x509.Certificate]
+    store: ServiceStore, trust_roots: list[x509.Certificate]
 ) -> list[tuple[int, str]]:
     """Re-verify every stored token against its checkpoint note; return (size, problem)."""
     problems: list[tuple[int, str]] = []

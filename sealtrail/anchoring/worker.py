@@ -47,14 +47,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ..ledger.event import format_time
-from ..ledger.sqlite_store import SQLiteStore
-from ..ledger.store import StoredAnchor, StoredCheckpoint
+from ..ledger.merkle import fold, root_subtrees
+from ..ledger.store import Lease, ServiceStore, StoredAnchor, StoredCheckpoint
 from .chain import ChainClient
 from .errors import (
     AnchoringError,
     ChainUnavailableError,
     ContractRevertError,
     InsufficientFundsError,
+    LogForkedError,
     NonceConflictError,
 )
 from .records import AnchorTransaction, Fees, Receipt
@@ -99,7 +100,7 @@ class AnchorWorker:
 
     def __init__(
         self,
-        store: SQLiteStore,
+        store: ServiceStore,
         connect: Callable[[], ChainClient],
         log_id: bytes,
         *,
@@ -107,6 +108,7 @@ class AnchorWorker:
         clock: Callable[[], datetime],
         replace_after: float = 60.0,
         failed_retry: float = 300.0,
+        lease: Callable[[], Lease | None] | None = None,
     ) -> None:
         if confirmations < 1:
             raise ValueError(f"confirmations must be >= 1, got {confirmations}")
@@ -122,6 +124,11 @@ class AnchorWorker:
         #: nonces below this were found taken by someone else (nodes that report only mined
         #: transactions in the "pending" count would hand them out again)
         self._min_nonce = 0
+        #: several workers on one database: anchoring runs only in the sequencer lease's holder,
+        #: and every state write is fenced by that lease (a stale holder cannot store, so it
+        #: cannot broadcast either: a transaction is stored before it is sent)
+        self._lease = lease
+        self._fence: Lease | None = None
 
     # -- one round ----------------------------------------------------------------------------
 
@@ -129,7 +136,12 @@ class AnchorWorker:
         """Follow every unfinished anchor, then send the next checkpoint if the way is clear.
 
         Raises :class:`AnchoringError` subclasses when the chain is unreachable or refuses (the
-        state stays as it was; call again later)."""
+        state stays as it was; call again later). Does nothing in a process that does not hold
+        the sequencer lease (when one is configured)."""
+        if self._lease is not None:
+            self._fence = self._lease()
+            if self._fence is None:
+                return
         try:
             client = self.client()
             self._follow(client)
@@ -154,7 +166,7 @@ class AnchorWorker:
 
     def _put(self, a: StoredAnchor, **changes: object) -> StoredAnchor:
         new = replace(a, **changes, updated_at=self._now())  # type: ignore[arg-type]
-        self._store.put_anchor(new)
+        self._store.put_anchor(new, fence=self._fence)
         return new
 
     # -- following ----------------------------------------------------------------------------
@@ -304,10 +316,14 @@ class AnchorWorker:
                 created_at=now,
                 updated_at=now,
             )
-            self._store.put_anchor(a)
+            self._store.put_anchor(a, fence=self._fence)
         existing = client.lookup(self.log_id, cp.root)
         if existing is not None:
             self._adopt(client, a, existing.block_number)
+            return
+        forked = self._fork_check(client, cp.size)
+        if forked is not None:
+            self._give_up(a, forked)
             return
         try:
             tx = client.prepare_anchor(
@@ -423,6 +439,30 @@ class AnchorWorker:
             self.stats.failed(e.code, str(e))
         log.warning("anchor of checkpoint %d will be retried: %s", a.size, e)
         self._put(a, status="retry", tx_hash=None, raw=None, last_error=str(e)[:1000])
+
+    def _fork_check(self, client: ChainClient, size: int) -> LogForkedError | None:
+        """Is the chain's latest anchor of this log (size L < ``size``) a prefix of our log?
+
+        The contract only asks sizes to grow; after a restore that lost events the log may grow
+        past L again with other events, and anchoring it would make the fork permanent. Our own
+        confirmed anchor of size L settles it without a call; else our root at L is looked up.
+        """
+        latest = client.latest_size(self.log_id)
+        if latest == 0 or latest >= size:
+            return None  # nothing anchored yet; or the contract itself refuses a smaller size
+        mine = self._store.anchor(latest)
+        if mine is not None and mine.status in ("confirmed", "final"):
+            return None
+        ids = root_subtrees(latest)
+        got = self._store.subtrees(ids)
+        record = client.lookup(self.log_id, fold([got[n] for n in ids]))
+        if record is not None and record.tree_size == latest:
+            return None
+        return LogForkedError(
+            f"the chain's latest anchor of this log (size {latest}) is not this log's tree of "
+            f"size {latest}: the log was restored without its latest events, or altered; run "
+            "'sealtrail audit --rpc' and restore a complete backup"
+        )
 
     def _give_up(self, a: StoredAnchor, e: ContractRevertError) -> None:
         self.stats.failed(e.error, str(e))

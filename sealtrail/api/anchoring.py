@@ -12,7 +12,7 @@ from ..anchoring.contract import log_id_for
 from ..anchoring.deployment import load_deployment
 from ..anchoring.worker import AnchorLoop, AnchorStats, AnchorWorker
 from ..ledger.errors import ConfigError
-from ..ledger.sqlite_store import SQLiteStore
+from ..ledger.store import Lease, ServiceStore
 from .context import Metrics
 from .settings import Settings, chain_key
 
@@ -51,12 +51,15 @@ def chain_connector(s: Settings, data_dir_contract: bool = True) -> Callable[[],
 
 def start_anchoring(
     s: Settings,
-    store: SQLiteStore,
+    store: ServiceStore,
     origin: str,
     metrics: Metrics,
     clock: Callable[[], datetime],
+    *,
+    lease: Callable[[], Lease | None] | None = None,
 ) -> AnchorLoop | None:
     """Start anchoring every checkpoint when a chain is configured; None when it is not.
+    With ``lease``, rounds run only while this process holds the sequencer lease.
 
     The loop's ``after_step`` brings /metrics up to date; the service also calls it at every
     sealing tick (a failing round backs off, and the gauges must not go stale meanwhile)."""
@@ -70,6 +73,7 @@ def start_anchoring(
         confirmations=s.chain_confirmations,
         clock=clock,
         replace_after=s.chain_replace_after,
+        lease=lease,
     )
     seen = AnchorStats()
 
@@ -96,7 +100,7 @@ _EVENTS = {
 
 def _update_metrics(
     m: Metrics,
-    store: SQLiteStore,
+    store: ServiceStore,
     stats: AnchorStats,
     seen: AnchorStats,
     clock: Callable[[], datetime],

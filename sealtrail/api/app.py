@@ -19,6 +19,7 @@ from ..anchoring.devtsa import mount_tsa
 from ..anchoring.timestamping import CheckpointTimestamper, load_trust_roots
 from ..anchoring.tsa import TimestampClient
 from ..ledger import datadir
+from ..ledger.coordination import Coordinator
 from ..ledger.errors import ConfigError
 from ..ledger.event import format_time
 from ..ledger.log import Ledger, utc_now
@@ -79,11 +80,18 @@ def create_app(settings: Settings) -> web.Application:
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         db = database_path(settings)
-        datadir.init(settings.data_dir, db_path=db)
+        datadir.init(settings.data_dir, db_path=db, db_url=settings.db_url)
         store, signer = datadir.open_store(
-            settings.data_dir, db_path=db, busy_timeout=settings.busy_timeout
+            settings.data_dir,
+            db_path=db,
+            busy_timeout=settings.busy_timeout,
+            db_url=settings.db_url,
         )
-        ledger = Ledger(store, signer)
+        # Several workers may share the database: one holds the sequencer lease at a time
+        # (appends, sealing, timestamping, anchoring); the others queue their appends for it.
+        coordinator = Coordinator(store, ttl=settings.lease_ttl)
+        await asyncio.to_thread(coordinator.refresh)
+        ledger = Ledger(store, signer, coordinator=coordinator)
         metrics = Metrics()
 
         def sealed(cp: StoredCheckpoint) -> None:
@@ -108,7 +116,10 @@ def create_app(settings: Settings) -> web.Application:
             anchor_confirmations=settings.chain_confirmations if settings.chain_rpc_url else None,
         )
         timestamper = CheckpointTimestamper(
-            store, TimestampClient(tsa_urls, trust_roots), lambda: format_time(utc_now())
+            store,
+            TimestampClient(tsa_urls, trust_roots),
+            lambda: format_time(utc_now()),
+            lease=coordinator.current,
         )
 
         async def stamp() -> None:
@@ -119,9 +130,18 @@ def create_app(settings: Settings) -> web.Application:
 
         sealer.hooks.append(lambda cp: stamp())
         sealer.periodic.append(stamp)
+
+        async def lease_metrics() -> None:
+            lease = coordinator.current()
+            metrics.sequencer.set(1 if lease is not None else 0)
+            metrics.lease_epoch.set(lease.epoch if lease is not None else 0)
+
+        sealer.periodic.append(lease_metrics)
         ledger.sequencer.start()
         metrics.log_size.set(store.size())
-        anchoring = start_anchoring(settings, store, ledger.origin, metrics, utc_now)
+        anchoring = start_anchoring(
+            settings, store, ledger.origin, metrics, utc_now, lease=coordinator.current
+        )
         if anchoring is not None:
             nudge = anchoring.nudge
 
@@ -134,7 +154,15 @@ def create_app(settings: Settings) -> web.Application:
             sealer.hooks.append(anchor_now)
             sealer.periodic.append(anchor_metrics)
         await sealer.start()
-        log.info("ledger %s open: %d events", ledger.origin, store.size())
+        log.info(
+            "ledger %s open in %s: %d events; %s",
+            ledger.origin,
+            store.where,
+            store.size(),
+            "this worker is the sequencer"
+            if coordinator.current()
+            else "another worker is the sequencer; appends are queued for it",
+        )
         try:
             yield
         finally:

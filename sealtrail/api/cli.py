@@ -23,12 +23,12 @@ from ..anchoring.devtsa import CA_CERT_FILE
 from ..anchoring.timestamping import check_stored_timestamps, load_trust_roots
 from ..ledger import datadir, merkle, strictjson
 from ..ledger.audit import AuditReport, audit
+from ..ledger.coordination import Coordinator
 from ..ledger.errors import InvalidInputError, NotFoundError, SealtrailError
 from ..ledger.event import EventInput, format_time, parse_event_input, validate_tenant
 from ..ledger.log import Ledger, utc_now
 from ..ledger.note import verify_checkpoint
-from ..ledger.sqlite_store import SQLiteStore
-from ..ledger.store import StoredCheckpoint
+from ..ledger.store import ServiceStore, StoredCheckpoint
 from . import settings as settings_mod
 from .directory import ROLES, create_key, create_tenant, key_json, tenant_json
 
@@ -43,7 +43,7 @@ class Ctx:
         self.data_dir = data_dir
         self.config = config
         self._settings: settings_mod.Settings | None = None
-        self.store: SQLiteStore
+        self.store: ServiceStore
 
     @property
     def settings(self) -> settings_mod.Settings:
@@ -55,9 +55,14 @@ class Ctx:
     def ledger(self) -> Iterator[Ledger]:
         s = self.settings
         store, signer = datadir.open_store(
-            s.data_dir, db_path=settings_mod.database_path(s), busy_timeout=s.busy_timeout
+            s.data_dir,
+            db_path=settings_mod.database_path(s),
+            busy_timeout=s.busy_timeout,
+            db_url=s.db_url,
         )
-        ledger = Ledger(store, signer)
+        # Appends from the CLI go through the sequencer lease like a service's: when a running
+        # service holds it, they are queued for it; else the CLI holds it while it runs.
+        ledger = Ledger(store, signer, coordinator=Coordinator(store, ttl=s.lease_ttl))
         self.store = store
         try:
             yield ledger
@@ -122,7 +127,8 @@ def main(click_ctx: click.Context, data_dir: Path | None, config: Path | None) -
 @command
 def init(ctx: Ctx, *, as_json: bool, origin: str | None) -> None:
     """Create the data directory, checkpoint key and database (idempotent)."""
-    r = datadir.init(ctx.settings.data_dir, origin, settings_mod.database_path(ctx.settings))
+    s = ctx.settings
+    r = datadir.init(s.data_dir, origin, settings_mod.database_path(s), db_url=s.db_url)
     obj = {
         "data_dir": str(r.data_dir),
         "origin": r.origin,
@@ -188,7 +194,7 @@ def append(ctx: Ctx, *, as_json: bool, tenant: str, source: Any) -> None:
     _emit(as_json, {"events": events}, "\n".join(lines))
 
 
-def _require_tenant(store: SQLiteStore, tenant: str) -> None:
+def _require_tenant(store: ServiceStore, tenant: str) -> None:
     if store.tenant(tenant) is None:
         raise NotFoundError(
             f"no tenant {tenant!r}; create it with 'sealtrail tenants create {tenant}'"
@@ -322,7 +328,7 @@ def _audit_anchors(ctx: Ctx, report: AuditReport, rpc: str | None) -> dict[str, 
     from ..anchoring.chain import connect
     from ..anchoring.contract import log_id_for
     from ..anchoring.deployment import load_deployment
-    from ..anchoring.onchain_audit import check_final_anchors
+    from ..anchoring.onchain_audit import check_chain_head, check_final_anchors
 
     log_id = log_id_for(ctx.store.meta("origin") or "?")
     roots = {cp.size: cp.root for cp in ctx.store.checkpoints()}
@@ -347,7 +353,16 @@ def _audit_anchors(ctx: Ctx, report: AuditReport, rpc: str | None) -> dict[str, 
     checked, problems = check_final_anchors(ctx.store, client)
     for size, problem in problems:
         report.add("anchor_not_on_chain", f"checkpoint {size}: {problem}")
-    return {"final": checked, "checked": True, "chain_id": client.chain_id, "contract": address}
+    chain_size, behind = check_chain_head(ctx.store, client, log_id)
+    for problem in behind:
+        report.add("log_behind_chain", problem)
+    return {
+        "final": checked,
+        "checked": True,
+        "chain_id": client.chain_id,
+        "contract": address,
+        "chain_latest_size": chain_size,
+    }
 
 
 _DEMO_DOC = "9f2c" * 16
@@ -357,7 +372,8 @@ _DEMO_DOC = "9f2c" * 16
 @command
 def demo(ctx: Ctx, *, as_json: bool) -> None:
     """Record a sample contract's life, seal it, prove it, audit it (a tour of the ledger)."""
-    datadir.init(ctx.settings.data_dir, db_path=settings_mod.database_path(ctx.settings))
+    s = ctx.settings
+    datadir.init(s.data_dir, db_path=settings_mod.database_path(s), db_url=s.db_url)
 
     contract = f"contract:demo-{secrets.token_hex(3)}"
     doc = {"name": "purchase-contract.pdf", "sha256": _DEMO_DOC}
@@ -429,7 +445,8 @@ def demo(ctx: Ctx, *, as_json: bool) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port to listen on.")
 @command
 def serve(ctx: Ctx, *, as_json: bool, host: str | None, port: int | None) -> None:
-    """Run the HTTP service (SQLite in the data dir; key created on first start)."""
+    """Run the HTTP service (database: SEALTRAIL_DB_URL, else SQLite in the data dir; keys
+    created on first start). Several workers may share one database (docs/OPERATIONS.md)."""
     s = ctx.settings
     if host is not None or port is not None:
         h, p = settings_mod.listen_address(s)
@@ -512,7 +529,7 @@ def keys_revoke(ctx: Ctx, *, as_json: bool, key_id: str) -> None:
 
 
 # Registers `contract` and `anchors`; `export` and `verify`; `seals`, `sign` and `validate-pdf`.
-from . import cli_chain, cli_packages, cli_seals  # noqa: E402, F401
+from . import cli_chain, cli_migrate, cli_packages, cli_seals  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -25,7 +25,7 @@ from ..anchoring.tsa import TimestampClient
 from ..ledger.errors import InvalidInputError
 from ..ledger.event import format_time, parse_event_input
 from ..ledger.log import Ledger, utc_now
-from ..ledger.sqlite_store import SQLiteStore
+from ..ledger.store import ServiceStore
 from ..signing.masterkey import load_master_key
 from ..verifier.evidence import Evidence, Selection
 from ..verifier.package import PackageInputs, export_event
@@ -41,7 +41,7 @@ DEVTSA_DIR = "devtsa"
 async def _build(
     s: Settings,
     ledger: Ledger,
-    store: SQLiteStore,
+    store: ServiceStore,
     tenant: str,
     stream: str,
     docs: dict[str, bytes],

@@ -25,12 +25,13 @@ from ..ledger.log import utc_now
 from ..signing import approvals, registry
 from ..signing.appearance import SealKind
 from ..signing.approvals import ApprovalRequiredError
-from ..signing.db import flush, transaction
+from ..signing.db import flush
 from ..signing.envelopes import sha256
 from ..signing.keystore import KeyProtector
 from ..signing.masterkey import load_master_key
 from ..signing.pdfinput import open_pdf
 from ..signing.sign import Placement, SignatureLevel, SigningPolicy, async_sign_pdf
+from ..signing.store import seal_store
 from ..signing.validate import validate_pdf
 from .cli import Ctx, _emit, command, main
 from .seals import DEFAULT_BOX, field_name, parse_box, report_json
@@ -85,12 +86,13 @@ def seals_create(
         password = _read(password_file, 4096, "password file").rstrip(b"\r\n")
         bundle = (_read(pkcs12, 64 * 1024, "PKCS#12"), password)
     with ctx.ledger() as ledger:
+        db = seal_store(ctx.store)
         seal = registry.create_seal(
-            ctx.store, _protector(ctx), tenant=tenant, kind=SealKind(kind), name=name,
+            db, ctx.store, _protector(ctx), tenant=tenant, kind=SealKind(kind), name=name,
             actor=ACTOR, now=utc_now(), purpose=purpose, code=code, remarks=remarks,
             png=picture, pkcs12=bundle,
         )  # fmt: skip
-        flush(ledger, ctx.store)
+        flush(ledger, db)
     obj = seal.to_json()
     _emit(as_json, obj, f"created seal {seal.id} ({seal.kind.value}, {seal.name}) of {tenant}")
 
@@ -102,17 +104,18 @@ def seals_create(
 def seals_list(ctx: Ctx, *, as_json: bool, tenant: str | None, status: str | None) -> None:
     """List seals (never keys)."""
     with ctx.ledger():
-        found = registry.list_seals(ctx.store, None if tenant is None else [tenant], status)
+        found = registry.list_seals(
+            seal_store(ctx.store), None if tenant is None else [tenant], status
+        )
     lines = [f"{s.id}\t{s.tenant}\t{s.kind.value}\t{s.status}\t{s.name}" for s in found]
     _emit(as_json, {"seals": [s.to_json() for s in found]}, "\n".join(lines) or "no seals")
 
 
 def _set_status(ctx: Ctx, as_json: bool, seal_id: str, status: str, reason: str) -> None:
     with ctx.ledger() as ledger:
-        seal = registry.set_status(
-            ctx.store, seal_id, status, reason=reason, actor=ACTOR, now=utc_now()
-        )
-        flush(ledger, ctx.store)
+        db = seal_store(ctx.store)
+        seal = registry.set_status(db, seal_id, status, reason=reason, actor=ACTOR, now=utc_now())
+        flush(ledger, db)
     _emit(as_json, seal.to_json(), f"seal {seal.id} is {seal.status}")
 
 
@@ -203,26 +206,24 @@ def sign_cmd(
         field_name(), page=(page or pages) - 1, box=parse_box(box) if box else DEFAULT_BOX
     )
     with ctx.ledger() as ledger:
-        seal = registry.visible_seal(ctx.store, seal_id, [tenant])
-        if approvals.get_policy(ctx.store, tenant).controls(seal.id):
+        db = seal_store(ctx.store)
+        seal = registry.visible_seal(db, seal_id, [tenant])
+        if approvals.get_policy(db, tenant).controls(seal.id):
             raise ApprovalRequiredError(
                 f"seal {seal.id} is controlled: request and approve its use through the API"
             )
-        key = registry.open_key(ctx.store, _protector(ctx), seal)
-        png = registry.appearance(ctx.store, seal.id)
+        key = registry.open_key(db, _protector(ctx), seal)
+        png = registry.appearance(db, seal.id)
         crls: tuple[x509.CertificateRevocationList, ...] = ()
         if lv is SignatureLevel.B_LT and seal.source == registry.SOURCE_INTERNAL:
-            crls = (registry.tenant_crl(ctx.store, _protector(ctx), tenant, utc_now()),)
+            crls = (registry.tenant_crl(db, _protector(ctx), tenant, utc_now()),)
         signed = asyncio.run(_sign(ctx, pdf, seal, key, png, placement, reason, location, lv, crls))
         before, after = sha256(pdf), sha256(signed)
-        transaction(
-            ctx.store,
-            lambda con: approvals.record_use(
-                con, seal, key_id="cli", before=before, after=after, actor=ACTOR,
-                at=format_time(utc_now()),
-            ),
+        approvals.record_use(
+            db, seal, key_id="cli", before=before, after=after, actor=ACTOR,
+            at=format_time(utc_now()),
         )  # fmt: skip
-        flush(ledger, ctx.store)
+        flush(ledger, db)
     try:
         output.write_bytes(signed)
     except OSError as e:
@@ -241,7 +242,7 @@ def validate_pdf_cmd(ctx: Ctx, *, as_json: bool, path: Path) -> None:
     s = ctx.settings
     pdf = _read(path, s.max_pdf_bytes, "PDF")
     with ctx.ledger():
-        roots = registry.trust_roots(ctx.store)
+        roots = registry.trust_roots(seal_store(ctx.store))
     if not roots:
         raise NotFoundError("no seal CA in this data dir: nothing to trust")
     report = validate_pdf(

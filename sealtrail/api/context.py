@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from ..ledger import strictjson
 from ..ledger.errors import InvalidInputError, NotFoundError
 from ..ledger.log import Ledger
-from ..ledger.sqlite_store import SQLiteStore
+from ..ledger.store import ServiceStore
 from .directory import Principal, authenticate
 from .errors import (
     ForbiddenError,
@@ -50,6 +50,16 @@ class Metrics:
             "sealtrail_unsealed_events", "Events not yet in a checkpoint", registry=r
         )
         self.sealed = Counter("sealtrail_checkpoints_sealed", "Checkpoints sealed", registry=r)
+        self.sequencer = Gauge(
+            "sealtrail_sequencer",
+            "1 while this worker holds the sequencer lease (exactly one worker should)",
+            registry=r,
+        )
+        self.lease_epoch = Gauge(
+            "sealtrail_sequencer_lease_epoch",
+            "Epoch of the sequencer lease this worker holds (0: none)",
+            registry=r,
+        )
         self.tsa_failures = Counter(
             "sealtrail_tsa_failures", "Timestamp attempts that got no valid token", registry=r
         )
@@ -119,7 +129,7 @@ class Services:
 
     settings: Settings
     ledger: Ledger
-    store: SQLiteStore
+    store: ServiceStore
     sealer: Sealer
     metrics: Metrics
     limiter: RateLimiter

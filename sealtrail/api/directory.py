@@ -20,8 +20,7 @@ from typing import Any
 
 from ..ledger.errors import InvalidInputError, NotFoundError
 from ..ledger.event import validate_tenant
-from ..ledger.sqlite_store import SQLiteStore
-from ..ledger.store import ApiKey, Tenant
+from ..ledger.store import ApiKey, ServiceStore, Tenant
 from .errors import UnauthorizedError
 
 ROLES = ("integrator", "auditor", "admin")
@@ -44,7 +43,7 @@ class Principal:
 
 
 def create_tenant(
-    store: SQLiteStore, tenant_id: str, name: str | None, parent: str | None, now: str
+    store: ServiceStore, tenant_id: str, name: str | None, parent: str | None, now: str
 ) -> Tenant:
     """Create a tenant under ``parent``.
 
@@ -60,7 +59,7 @@ def create_tenant(
 
 
 def create_key(
-    store: SQLiteStore, tenant: str, role: str, label: str | None, now: str
+    store: ServiceStore, tenant: str, role: str, label: str | None, now: str
 ) -> tuple[ApiKey, str]:
     """Create an API key; return its record and the key itself (shown once, never stored)."""
     if role not in ROLES:
@@ -93,7 +92,7 @@ def tenant_json(t: Tenant) -> dict[str, Any]:
     return {"id": t.id, "name": t.name, "parent": t.parent, "created_at": t.created_at}
 
 
-def authenticate(store: SQLiteStore, token: str) -> Principal:
+def authenticate(store: ServiceStore, token: str) -> Principal:
     """Check a presented key; raise UnauthorizedError saying nothing about which part failed."""
     m = _KEY_RE.match(token)
     record = store.key(m.group(1)) if m else None

@@ -7,7 +7,6 @@ Aggregates are SQL over the columns the store keeps for queries (docs/FORMAT.md 
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ from ..anchoring.timestamping import timestamp_json
 from ..anchoring.worker import anchor_json
 from ..ledger.event import format_time
 from ..ledger.log import utc_now
-from ..ledger.sqlite_store import SQLiteStore
+from ..signing.store import seal_store
 from .context import (
     in_thread,
     int_param,
@@ -34,11 +33,6 @@ MAX_CHECKPOINTS = 100
 DEFAULT_CHECKPOINTS = 20
 #: at most this many distinct event types in the timeline; the rest are summed as "other"
 MAX_TYPES = 12
-
-
-def _reader(store: SQLiteStore) -> sqlite3.Connection:
-    """The calling thread's read connection (the store keeps one per thread)."""
-    return store._con()
 
 
 def _parse(t: str) -> datetime:
@@ -74,24 +68,6 @@ async def whoami(request: web.Request) -> web.Response:
     return json_response(await in_thread(build))
 
 
-def timeline_counts(
-    store: SQLiteStore, tenants: tuple[str, ...], start: str, end: str
-) -> list[tuple[str, str, int]]:
-    """(day, type, count) for events of ``tenants`` recorded in [start, end), ordered by day.
-
-    Requires: ``start`` and ``end`` in the stored time form (docs/FORMAT.md §1.3), which sorts
-    as text, so ``substr(recorded_at, 1, 10)`` is the UTC day.
-    """
-    marks = ",".join("?" * len(tenants))
-    rows = _reader(store).execute(
-        "SELECT substr(recorded_at, 1, 10) AS day, type, COUNT(*) FROM events "  # noqa: S608
-        f"WHERE tenant IN ({marks}) AND recorded_at >= ? AND recorded_at < ? "
-        "GROUP BY day, type ORDER BY day, type",
-        [*tenants, start, end],
-    )
-    return [(str(d), str(t), int(n)) for d, t, n in rows]
-
-
 async def timeline(request: web.Request) -> web.Response:
     """GET /v1/console/timeline?days=N&tenant=T — events per UTC day by type, the last N days
     (today included), every day listed even when empty."""
@@ -105,7 +81,7 @@ async def timeline(request: web.Request) -> web.Response:
     after = today + timedelta(days=1)
     end = format_time(datetime(after.year, after.month, after.day, tzinfo=UTC))
     store = services(request).store
-    rows = await in_thread(lambda: timeline_counts(store, tenants, start, end))
+    rows = await in_thread(lambda: store.event_counts(tenants, start, end))
     totals: dict[str, int] = {}
     for _, t, n in rows:
         totals[t] = totals.get(t, 0) + n
@@ -133,14 +109,6 @@ async def timeline(request: web.Request) -> web.Response:
     )
 
 
-def recent_checkpoints(store: SQLiteStore, limit: int) -> list[tuple[int, str, str]]:
-    """(size, root hex, created_at) of the latest ``limit`` checkpoints, newest first."""
-    rows = _reader(store).execute(
-        "SELECT size, root, created_at FROM checkpoints ORDER BY size DESC LIMIT ?", (limit,)
-    )
-    return [(int(s), bytes(r).hex(), str(c)) for s, r, c in rows]
-
-
 def _lag(created_at: str, final_at: str | None, now: datetime) -> float:
     end = _parse(final_at) if final_at else now
     return round(max(0.0, (end - _parse(created_at)).total_seconds()), 3)
@@ -161,7 +129,8 @@ async def checkpoints(request: web.Request) -> web.Response:
         items: list[dict[str, Any]] = []
         waiting: list[float] = []  # lags of the checkpoints not final yet
         finals: list[int] = []
-        for size, root, created in recent_checkpoints(store, limit):
+        for cp in store.recent_checkpoints(limit):
+            size, root, created = cp.size, cp.root.hex(), cp.created_at
             anchor = anchor_json(store.anchor(size), k)
             status = anchor["status"]
             final_at = anchor.get("final_at")
@@ -200,35 +169,6 @@ async def checkpoints(request: web.Request) -> web.Response:
     return json_response(await in_thread(build))
 
 
-def tenant_counts(
-    store: SQLiteStore, tenants: tuple[str, ...]
-) -> dict[str, tuple[int, str | None]]:
-    """tenant → (events, latest recorded_at) for the tenants that have events."""
-    marks = ",".join("?" * len(tenants))
-    rows = _reader(store).execute(
-        f"SELECT tenant, COUNT(*), MAX(recorded_at) FROM events WHERE tenant IN ({marks}) "  # noqa: S608
-        "GROUP BY tenant",
-        list(tenants),
-    )
-    return {str(t): (int(n), str(last)) for t, n, last in rows}
-
-
-def seal_use_counts(store: SQLiteStore, tenants: tuple[str, ...]) -> dict[str, int] | None:
-    """tenant → seal uses, or None when this deployment has no seal registry."""
-    con = _reader(store)
-    have = con.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'seal_uses'"
-    ).fetchone()
-    if have is None:
-        return None
-    marks = ",".join("?" * len(tenants))
-    rows = con.execute(
-        f"SELECT tenant, COUNT(*) FROM seal_uses WHERE tenant IN ({marks}) GROUP BY tenant",  # noqa: S608
-        list(tenants),
-    )
-    return {str(t): int(n) for t, n in rows}
-
-
 async def group(request: web.Request) -> web.Response:
     """GET /v1/console/group — per readable tenant: events, the latest event's time and seal
     uses (null when there is no seal registry). An HQ auditor sees each subsidiary; any other
@@ -239,8 +179,8 @@ async def group(request: web.Request) -> web.Response:
 
     def build() -> dict[str, Any]:
         names = {t.id: t for t in store.tenants()}
-        counts = tenant_counts(store, p.visible)
-        seals = seal_use_counts(store, p.visible)
+        counts = store.tenant_activity(p.visible)
+        seals = seal_store(store).seal_use_counts(p.visible)
         rows = []
         for t in p.visible:
             n, last = counts.get(t, (0, None))

@@ -64,7 +64,7 @@ async def post_envelope(request: web.Request) -> web.Response:
     def create() -> Envelope:
         signers = []
         for seal_id, key in wanted:
-            seal = registry.get_seal(d.store, seal_id)
+            seal = registry.get_seal(d.seals, seal_id)
             if seal is None:
                 raise InvalidInputError(f"signer: no seal {seal_id[:80]!r}")
             if seal.status != "active":
@@ -75,7 +75,7 @@ async def post_envelope(request: web.Request) -> web.Response:
                     raise InvalidInputError(f"signer: no key {key[:40]!r} of the seal's tenant")
             signers.append((seal, key))
         return envelopes.create_envelope(
-            d.store, tenant=p.tenant, title=request.query.get("title", "document.pdf"),
+            d.seals, tenant=p.tenant, title=request.query.get("title", "document.pdf"),
             ordered=order == "sequential", signers=signers, pdf=pdf, created_by=p.key_id,
             actor=actor(p), now=d.clock(),
         )  # fmt: skip
@@ -90,8 +90,8 @@ async def _envelope(request: web.Request, p: Any) -> Envelope:
     env_id = request.match_info["id"]
 
     def read() -> Envelope:
-        env = envelopes.get_envelope(d.store, env_id)
-        if not env.tenants(d.store) & set(p.visible):
+        env = envelopes.get_envelope(d.seals, env_id)
+        if not env.tenants(d.seals) & set(p.visible):
             raise NotFoundError(f"no envelope {env_id[:80]!r}")
         return env
 
@@ -104,7 +104,7 @@ async def get_envelope(request: web.Request) -> web.Response:
     query_params(request, ())
     env = await _envelope(request, p)
     d = desk(request)
-    await in_thread(lambda: envelopes.record_access(d.store, env, "view", actor(p)))
+    await in_thread(lambda: envelopes.record_access(d.seals, env, "view", actor(p)))
     await d.flush()
     return json_response(env.to_json())
 
@@ -115,8 +115,8 @@ async def get_document(request: web.Request) -> web.Response:
     query_params(request, ())
     env = await _envelope(request, p)
     d = desk(request)
-    pdf = await in_thread(lambda: envelopes.document(d.store, env.id))
-    await in_thread(lambda: envelopes.record_access(d.store, env, "download", actor(p)))
+    pdf = await in_thread(lambda: envelopes.document(d.seals, env.id))
+    await in_thread(lambda: envelopes.record_access(d.seals, env, "download", actor(p)))
     await d.flush()
     return pdf_response(pdf, f"{env.id}.pdf")
 
@@ -129,19 +129,19 @@ async def sign_envelope(request: web.Request) -> web.Response:
     level = level_param(opt_str(body, "level") or None)
     d = desk(request)
     env_id = request.match_info["id"]
-    seal = await in_thread(lambda: registry.visible_seal(d.store, opt_str(body, "seal"), p.visible))
+    seal = await in_thread(lambda: registry.visible_seal(d.seals, opt_str(body, "seal"), p.visible))
     req_id = opt_str(body, "request") or None
     async with d.lock(env_id):  # one signature at a time per envelope (CAS guards processes)
         env = await _envelope(request, p)
         slot = envelopes.slot_for(env, seal, p.key_id)
-        policy = await in_thread(lambda: approvals.get_policy(d.store, seal.tenant))
+        policy = await in_thread(lambda: approvals.get_policy(d.seals, seal.tenant))
         if req_id is None and policy.controls(seal.id):
             raise ApprovalRequiredError(f"seal {seal.id} is controlled: send an approved request")
-        pdf = await in_thread(lambda: envelopes.document(d.store, env.id))
+        pdf = await in_thread(lambda: envelopes.document(d.seals, env.id))
         if req_id is not None:
             await in_thread(
                 lambda: approvals.check_authorisation(
-                    d.store, req_id, seal.id, env.current, p.key_id
+                    d.seals, req_id, seal.id, env.current, p.key_id
                 )
             )
         pages = await in_thread(lambda: open_pdf(pdf, max_bytes=len(pdf)).pages)
@@ -154,7 +154,7 @@ async def sign_envelope(request: web.Request) -> web.Response:
         )  # fmt: skip
         updated = await in_thread(
             lambda: envelopes.commit_signature(
-                d.store, env, slot, seal, signed, key_id=p.key_id, actor=actor(p),
+                d.seals, env, slot, seal, signed, key_id=p.key_id, actor=actor(p),
                 now=d.clock(), request_id=req_id,
             )
         )  # fmt: skip

@@ -18,8 +18,7 @@ from ..ledger.errors import EventValidationError, InvalidInputError, NotFoundErr
 from ..ledger.event import Event, EventInput, parse_event_input, parse_time
 from ..ledger.log import InclusionProof
 from ..ledger.sequencer import Appended
-from ..ledger.sqlite_store import SQLiteStore
-from ..ledger.store import EventQuery, StoredCheckpoint
+from ..ledger.store import EventQuery, ServiceStore, StoredCheckpoint
 from .context import (
     in_thread,
     int_param,
@@ -53,7 +52,8 @@ async def _append(request: web.Request, tenant: str, inputs: list[EventInput]) -
     fresh = sum(1 for r in results if not r.duplicate)
     if fresh:
         svc.metrics.appended.inc(fresh)
-        size = svc.ledger.writer.size or 0
+        # (a worker without the sequencer lease learns the size from its events' indices)
+        size = max(svc.ledger.writer.size or 0, 1 + max(r.event.index for r in results))
         svc.metrics.log_size.set(size)
         svc.metrics.unsealed.set(size - svc.sealer.sealed_size)
         svc.sealer.appended(size)
@@ -199,7 +199,7 @@ def checkpoint_json(cp: StoredCheckpoint) -> dict[str, Any]:
 
 
 def checkpoint_detail(
-    store: SQLiteStore, cp: StoredCheckpoint, confirmations: int | None
+    store: ServiceStore, cp: StoredCheckpoint, confirmations: int | None
 ) -> dict[str, Any]:
     """A checkpoint with its trusted time and anchoring state (docs/FORMAT.md §5, §6.2);
     ``confirmations`` is k, None when no chain is configured."""

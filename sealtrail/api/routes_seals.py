@@ -23,7 +23,6 @@ from ..ledger.event import format_time
 from ..signing import approvals, registry
 from ..signing.appearance import SealKind
 from ..signing.approvals import ApprovalRequiredError
-from ..signing.db import transaction
 from ..signing.envelopes import sha256
 from ..signing.pdfinput import open_pdf
 from ..signing.sign import Placement
@@ -113,7 +112,7 @@ async def post_seal(request: web.Request) -> web.Response:
     d = desk(request)
     seal = await in_thread(
         lambda: registry.create_seal(
-            d.store, d.protector, tenant=tenant, kind=kind, name=opt_str(body, "name"),
+            d.seals, d.store, d.protector, tenant=tenant, kind=kind, name=opt_str(body, "name"),
             actor=actor(p), now=d.clock(), purpose=opt_str(body, "purpose"),
             code=opt_str(body, "code"), remarks=opt_str(body, "remarks"), png=png,
             pkcs12=None if p12 is None else (p12, password.encode()),
@@ -132,14 +131,14 @@ async def list_seals(request: web.Request) -> web.Response:
     if status is not None and status not in registry.STATUSES:
         raise InvalidInputError(f"status: want one of {', '.join(registry.STATUSES)}")
     d = desk(request)
-    seals = await in_thread(lambda: registry.list_seals(d.store, tenants, status))
+    seals = await in_thread(lambda: registry.list_seals(d.seals, tenants, status))
     return json_response({"seals": [s.to_json() for s in seals]})
 
 
 async def _seal(request: web.Request, visible: tuple[str, ...]) -> registry.SealRecord:
     d = desk(request)
     seal_id = request.match_info["id"]
-    return await in_thread(lambda: registry.visible_seal(d.store, seal_id, visible))
+    return await in_thread(lambda: registry.visible_seal(d.seals, seal_id, visible))
 
 
 async def get_seal(request: web.Request) -> web.Response:
@@ -155,7 +154,7 @@ async def get_appearance(request: web.Request) -> web.Response:
     query_params(request, ())
     seal = await _seal(request, p.visible)
     d = desk(request)
-    png = await in_thread(lambda: registry.appearance(d.store, seal.id))
+    png = await in_thread(lambda: registry.appearance(d.seals, seal.id))
     return web.Response(body=png, content_type="image/png")
 
 
@@ -168,7 +167,7 @@ def _status_route(status: str) -> Any:
         d = desk(request)
         updated = await in_thread(
             lambda: registry.set_status(
-                d.store, seal.id, status, reason=opt_str(body, "reason"), actor=actor(p),
+                d.seals, seal.id, status, reason=opt_str(body, "reason"), actor=actor(p),
                 now=d.clock(),
             )
         )  # fmt: skip
@@ -194,12 +193,12 @@ async def sign_with_seal(request: web.Request) -> web.Response:
     pdf = await read_pdf(request)
     before = sha256(pdf)
     req_id = params.get("request")
-    policy = await in_thread(lambda: approvals.get_policy(d.store, seal.tenant))
+    policy = await in_thread(lambda: approvals.get_policy(d.seals, seal.tenant))
     if req_id is None and policy.controls(seal.id):
         raise ApprovalRequiredError(f"seal {seal.id} is controlled: send ?request=<approved id>")
     if req_id is not None:
         await in_thread(
-            lambda: approvals.check_authorisation(d.store, req_id, seal.id, before, p.key_id)
+            lambda: approvals.check_authorisation(d.seals, req_id, seal.id, before, p.key_id)
         )
     page = int_param(params, "page", lo=1, hi=10_000)
     box = parse_box(params["box"]) if "box" in params else DEFAULT_BOX
@@ -214,14 +213,12 @@ async def sign_with_seal(request: web.Request) -> web.Response:
         level=level,
     )
     at = d.clock()
-
-    def record(con: Any) -> None:
-        approvals.record_use(
-            con, seal, key_id=p.key_id, before=before, after=sha256(signed), actor=actor(p),
+    await in_thread(
+        lambda: approvals.record_use(
+            d.seals, seal, key_id=p.key_id, before=before, after=sha256(signed), actor=actor(p),
             at=format_time(at), request_id=req_id,
-        )  # fmt: skip
-
-    await in_thread(lambda: transaction(d.store, record))
+        )
+    )  # fmt: skip
     await d.flush()
     return pdf_response(signed, "sealed.pdf")
 
@@ -235,7 +232,7 @@ async def get_policy(request: web.Request) -> web.Response:
     p = await principal(request, "admin", "auditor")
     tenant = tenant_param(p, query_params(request, ("tenant",)).get("tenant"))
     d = desk(request)
-    return json_response((await in_thread(lambda: approvals.get_policy(d.store, tenant))).to_json())
+    return json_response((await in_thread(lambda: approvals.get_policy(d.seals, tenant))).to_json())
 
 
 async def put_policy(request: web.Request) -> web.Response:
@@ -248,7 +245,7 @@ async def put_policy(request: web.Request) -> web.Response:
     d = desk(request)
     policy = await in_thread(
         lambda: approvals.set_policy(
-            d.store, tenant, controlled, approvers, actor=actor(p), now=d.clock()
+            d.seals, d.store, tenant, controlled, approvers, actor=actor(p), now=d.clock()
         )
     )
     await d.flush()
@@ -264,12 +261,12 @@ async def post_request(request: web.Request) -> web.Response:
     if not _HEX64.match(doc):
         raise InvalidInputError("document_sha256: want 64 hex digits")
     seal = await in_thread(
-        lambda: registry.visible_seal(desk(request).store, opt_str(body, "seal"), p.visible)
+        lambda: registry.visible_seal(desk(request).seals, opt_str(body, "seal"), p.visible)
     )
     d = desk(request)
     req = await in_thread(
         lambda: approvals.create_request(
-            d.store, seal, bytes.fromhex(doc), opt_str(body, "purpose"), requester_key=p.key_id,
+            d.seals, seal, bytes.fromhex(doc), opt_str(body, "purpose"), requester_key=p.key_id,
             actor=actor(p), now=d.clock(),
         )
     )  # fmt: skip
@@ -286,7 +283,7 @@ async def list_requests(request: web.Request) -> web.Response:
     if status is not None and status not in ("pending", "approved", "rejected", "used"):
         raise InvalidInputError("status: want pending, approved, rejected or used")
     d = desk(request)
-    reqs = await in_thread(lambda: approvals.list_requests(d.store, tenants, status))
+    reqs = await in_thread(lambda: approvals.list_requests(d.seals, tenants, status))
     return json_response({"requests": [r.to_json() for r in reqs]})
 
 
@@ -296,12 +293,12 @@ async def _request(request: web.Request, p: Any) -> approvals.SealRequest:
 
     def read() -> approvals.SealRequest:
         try:
-            req = approvals.get_request(d.store, req_id)
+            req = approvals.get_request(d.seals, req_id)
         except NotFoundError:
             raise NotFoundError(f"no seal request {req_id[:80]!r}") from None
         if (
             req.tenant not in p.visible
-            and p.key_id not in approvals.get_policy(d.store, req.tenant).approvers
+            and p.key_id not in approvals.get_policy(d.seals, req.tenant).approvers
         ):
             raise NotFoundError(f"no seal request {req_id[:80]!r}")
         return req
@@ -325,7 +322,7 @@ def _decision_route(approve: bool) -> Any:
         d = desk(request)
         decided = await in_thread(
             lambda: approvals.decide(
-                d.store, req.id, approve=approve, approver_key=p.key_id,
+                d.seals, req.id, approve=approve, approver_key=p.key_id,
                 reason=opt_str(body, "reason"), actor=actor(p), now=d.clock(),
             )
         )  # fmt: skip
@@ -342,7 +339,7 @@ async def list_uses(request: web.Request) -> web.Response:
     params = query_params(request, ("tenant",))
     tenants = [tenant_param(p, params["tenant"])] if "tenant" in params else list(p.visible)
     d = desk(request)
-    return json_response({"uses": await in_thread(lambda: approvals.list_uses(d.store, tenants))})
+    return json_response({"uses": await in_thread(lambda: approvals.list_uses(d.seals, tenants))})
 
 
 async def validate(request: web.Request) -> web.Response:

@@ -86,6 +86,8 @@ class Sealer:
 
     async def seal_if_grown(self) -> StoredCheckpoint | None:
         """Seal now if the log grew; return the new checkpoint (None if unchanged)."""
+        if not self._ledger.is_sequencer():
+            return None  # another worker holds the sequencer lease: it seals
         async with self._lock:
             try:
                 cp, new = await self._ledger.sequencer.run_sync(self._ledger.seal)

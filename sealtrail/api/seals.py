@@ -20,7 +20,7 @@ from cryptography import x509
 
 from ..ledger.errors import InvalidInputError
 from ..ledger.log import Ledger, utc_now
-from ..ledger.sqlite_store import SQLiteStore
+from ..ledger.store import ServiceStore
 from ..signing import registry
 from ..signing.db import flush_async
 from ..signing.errors import PdfTooLargeError
@@ -29,6 +29,7 @@ from ..signing.masterkey import load_master_key
 from ..signing.pdfinput import open_pdf
 from ..signing.registry import SealRecord
 from ..signing.sign import Box, Placement, SignatureLevel, SigningPolicy, sign_pdf
+from ..signing.store import SealStore, seal_store
 from ..signing.validate import PdfValidationReport, SignatureReport, validate_pdf
 from .context import SERVICES, in_thread, services
 from .directory import Principal
@@ -42,16 +43,23 @@ DEFAULT_BOX: Box = (400, 60, 540, 200)
 
 @dataclass
 class SealDesk:
-    """The seal service's state: store, ledger, settings and the TSA the signatures use."""
+    """The seal service's state: store, ledger, settings and the TSA the signatures use.
+
+    ``seals`` (the seal records, in the ledger's database) is built from ``store``.
+    """
 
     settings: Settings
-    store: SQLiteStore
+    store: ServiceStore
     ledger: Ledger
     tsa_urls: tuple[str, ...]
     tsa_roots: tuple[x509.Certificate, ...]
     clock: Callable[[], datetime] = utc_now
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _protector: KeyProtector | None = None
+    seals: SealStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.seals = seal_store(self.store)
 
     @property
     def protector(self) -> KeyProtector:
@@ -69,7 +77,7 @@ class SealDesk:
 
     async def flush(self) -> None:
         """Append the events queued by registry changes (outbox)."""
-        await flush_async(self.ledger, self.store, in_thread)
+        await flush_async(self.ledger, self.seals, in_thread)
 
     def policy(
         self, seal: SealRecord, crls: tuple[x509.CertificateRevocationList, ...] = ()
@@ -97,12 +105,12 @@ class SealDesk:
         """``pdf`` sealed with ``seal`` (must be active), in a worker thread."""
 
         def run() -> bytes:
-            key = registry.open_key(self.store, self.protector, seal)
-            png = registry.appearance(self.store, seal.id)
+            key = registry.open_key(self.seals, self.protector, seal)
+            png = registry.appearance(self.seals, seal.id)
             crls: tuple[x509.CertificateRevocationList, ...] = ()
             if level is SignatureLevel.B_LT and seal.source == registry.SOURCE_INTERNAL:
                 now = datetime.now(UTC)
-                crls = (registry.tenant_crl(self.store, self.protector, seal.tenant, now),)
+                crls = (registry.tenant_crl(self.seals, self.protector, seal.tenant, now),)
             return sign_pdf(
                 pdf,
                 key,
@@ -121,7 +129,7 @@ class SealDesk:
         """Validate ``pdf`` against the seal roots of ``tenants`` (all when None)."""
 
         def run() -> PdfValidationReport:
-            roots = registry.trust_roots(self.store, tenants)
+            roots = registry.trust_roots(self.seals, tenants)
             return validate_pdf(
                 pdf,
                 roots,
@@ -250,12 +258,12 @@ def setup(
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         svc = app[SERVICES]
-        d = SealDesk(svc.settings, svc.store, svc.ledger, tuple(tsa_urls), tuple(tsa_roots))
-        has_keys = await in_thread(
-            lambda: d.store._con().execute("SELECT 1 FROM seal_cas LIMIT 1").fetchone()
-        )
-        if has_keys:  # a wrong master key stops the start, with a clear error
-            await in_thread(lambda: registry.check_master_key(d.store, d.protector))
+        d = await in_thread(
+            lambda: SealDesk(svc.settings, svc.store, svc.ledger, tuple(tsa_urls), tuple(tsa_roots))
+        )  # builds the seal store (MongoDB: creates its indexes)
+        if await in_thread(lambda: registry.has_keys(d.seals)):
+            # a wrong master key stops the start, with a clear error
+            await in_thread(lambda: registry.check_master_key(d.seals, d.protector))
         await d.flush()
         app[SEAL_DESK] = d
         yield

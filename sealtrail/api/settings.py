@@ -26,10 +26,14 @@ class Settings:
 
     #: where the ledger database and keys live
     data_dir: Path = Path("data")
-    #: the ledger database; unset means SQLite at DATA_DIR/ledger.db (only sqlite:/// for now)
-    database_url: str | None = None
+    #: the database: ``sqlite:///PATH`` or ``mongodb://…`` / ``mongodb+srv://…`` (a replica
+    #: set); unset: SQLite at DATA_DIR/ledger.db. Its password is never shown.
+    db_url: str | None = field(default=None, repr=False)
     #: seconds a writer waits for another process's write lock before giving up
     busy_timeout: float = 10.0
+    #: seconds the sequencer lease lasts unless renewed (renewed every third of it); another
+    #: process takes the sequencer over this long after its holder died
+    lease_ttl: float = 10.0
     #: "HOST:PORT" the HTTP service listens on
     listen: str = "127.0.0.1:8080"
     #: seal a checkpoint every this many seconds (when the log grew) …
@@ -79,11 +83,13 @@ def _listen(v: Any) -> str:
     return s
 
 
-def _database_url(v: Any) -> str:
-    s = str(v)
-    if not s.startswith("sqlite:///") or len(s) == len("sqlite:///"):
-        raise ValueError(f"{s!r}: only sqlite:///PATH is supported yet")
-    return s
+def _db_url(v: Any) -> str:
+    s = str(v).strip()
+    if s.startswith("sqlite:///") and len(s) > len("sqlite:///"):
+        return s
+    if re.fullmatch(r"mongodb(\+srv)?://\S+", s):
+        return s
+    raise ValueError("want sqlite:///PATH, mongodb://… or mongodb+srv://…")
 
 
 def _list(item: Callable[[str], Any]) -> Callable[[Any], tuple[Any, ...]]:
@@ -125,8 +131,9 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "tsa_urls": _list(_url),
     "tsa_ca_files": _list(Path),
     "data_dir": Path,
-    "database_url": _database_url,
+    "db_url": _db_url,
     "busy_timeout": float,
+    "lease_ttl": float,
     "listen": _listen,
     "checkpoint_interval": float,
     "checkpoint_size": int,
@@ -146,9 +153,10 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "max_pdf_bytes": int,
 }
 #: never echoed in an error message
-_SECRETS = {"chain_key", "seal_key"}
+_SECRETS = {"chain_key", "seal_key", "db_url"}
 _CHECKS: dict[str, Callable[[Any], bool]] = {
     "busy_timeout": lambda v: 0 <= v <= 3600,
+    "lease_ttl": lambda v: 1 <= v <= 3600,
     "checkpoint_interval": lambda v: 0.1 <= v <= 86400,
     "checkpoint_size": lambda v: 1 <= v <= 10_000_000,
     "max_batch": lambda v: 1 <= v <= 100_000,
@@ -170,7 +178,7 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     try:
         v = _PARSERS[key](value)
     except (TypeError, ValueError) as e:
-        why = f" ({e})" if key in ("database_url", "chain_key", "seal_key") else ""
+        why = f" ({e})" if key in ("db_url", "chain_key", "seal_key") else ""
         raise ConfigError(f"{source}: {key} = {shown} is not a valid value{why}") from None
     check = _CHECKS.get(key)
     if check is not None and not check(v):
@@ -238,10 +246,17 @@ def chain_key(s: Settings) -> str | None:
 
 
 def database_path(s: Settings) -> Path:
-    """Where the SQLite ledger lives."""
-    if s.database_url is not None:
-        return Path(s.database_url[len("sqlite:///") :])
+    """Where the SQLite ledger lives (meaningless when ``db_url`` names MongoDB)."""
+    if s.db_url is not None and s.db_url.startswith("sqlite:///"):
+        return Path(s.db_url[len("sqlite:///") :])
     return s.data_dir / "ledger.db"
+
+
+def mongodb_url(s: Settings) -> str | None:
+    """The MongoDB URL when ``db_url`` names one, else None (SQLite)."""
+    if s.db_url is not None and s.db_url.startswith("mongodb"):
+        return s.db_url
+    return None
 
 
 def local_url(s: Settings) -> str:
@@ -256,3 +271,8 @@ def listen_address(s: Settings) -> tuple[str, int]:
     """(host, port) from ``listen``."""
     host, _, port = s.listen.rpartition(":")
     return host.strip("[]"), int(port)
+
+
+def check_db_url(value: str, source: str) -> str:
+    """``value`` checked as a ``db_url`` (ConfigError naming ``source`` if it is not one)."""
+    return str(_coerce("db_url", value, source))

@@ -20,6 +20,7 @@ from pathlib import Path
 from .errors import ConfigError, NotInitializedError
 from .note import NoteSigner, NoteVerifier
 from .sqlite_store import SQLiteStore
+from .store import ServiceStore
 
 DB_FILE = "ledger.db"
 KEY_FILE = "ledger.key"
@@ -60,10 +61,29 @@ def _write_private(path: Path, text: str) -> None:
         os.close(dfd)
 
 
-def init(data_dir: Path, origin: str | None = None, db_path: Path | None = None) -> InitResult:
+def open_database(
+    db_path: Path, *, db_url: str | None = None, busy_timeout: float = 10.0
+) -> ServiceStore:
+    """The database: MongoDB when ``db_url`` is a ``mongodb://`` URL, else SQLite at
+    ``db_path`` (created if missing)."""
+    if db_url is not None and db_url.startswith("mongodb"):
+        from .mongo_store import MongoStore  # the driver is only loaded when used
+
+        return MongoStore(db_url)
+    return SQLiteStore(db_path, busy_timeout=busy_timeout)
+
+
+def init(
+    data_dir: Path,
+    origin: str | None = None,
+    db_path: Path | None = None,
+    *,
+    db_url: str | None = None,
+) -> InitResult:
     """Create the data directory, key and database if missing; idempotent.
 
-    ``db_path`` defaults to ``data_dir/ledger.db``.
+    ``db_path`` defaults to ``data_dir/ledger.db``; ``db_url`` (``mongodb://…``) puts the
+    database in MongoDB instead (the keys stay in the data directory).
     """
     db_path = db_path or data_dir / DB_FILE
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -83,14 +103,14 @@ def init(data_dir: Path, origin: str | None = None, db_path: Path | None = None)
     pub = data_dir / PUB_FILE
     if not pub.exists() or pub.read_text().strip() != vkey:
         pub.write_text(vkey + "\n")
-    store = SQLiteStore(db_path)
+    store = open_database(db_path, db_url=db_url)
     try:
         stored = store.meta("verifier_key")
         if stored is None:
             store.set_meta("origin", signer.name)
             store.set_meta("verifier_key", vkey)
         elif stored != vkey:
-            raise ConfigError(f"{key_path} does not belong to {db_path}")
+            raise ConfigError(f"{key_path} does not belong to {store.where}")
     finally:
         store.close()
     return InitResult(data_dir, signer.name, vkey, created)
@@ -112,18 +132,28 @@ def load_signer(data_dir: Path) -> NoteSigner:
 
 
 def open_store(
-    data_dir: Path, *, db_path: Path | None = None, busy_timeout: float = 10.0
-) -> tuple[SQLiteStore, NoteSigner]:
+    data_dir: Path,
+    *,
+    db_path: Path | None = None,
+    busy_timeout: float = 10.0,
+    db_url: str | None = None,
+) -> tuple[ServiceStore, NoteSigner]:
     """Open an initialised ledger; check the key belongs to the database."""
     db_path = db_path or data_dir / DB_FILE
     signer = load_signer(data_dir)
-    if not db_path.exists():
+    mongo = db_url is not None and db_url.startswith("mongodb")
+    if not mongo and not db_path.exists():
         raise NotInitializedError(f"no ledger database at {db_path}; run 'sealtrail init' first")
-    store = SQLiteStore(db_path, busy_timeout=busy_timeout)
+    store = open_database(db_path, db_url=db_url, busy_timeout=busy_timeout)
     vkey = store.meta("verifier_key")
+    if vkey is None and mongo:
+        store.close()
+        raise NotInitializedError(
+            f"no ledger in the database at {store.where}; run 'sealtrail init' first"
+        )
     if vkey != signer.verifier().vkey:
         store.close()
-        raise ConfigError(f"{data_dir / KEY_FILE} does not belong to {db_path}")
+        raise ConfigError(f"{data_dir / KEY_FILE} does not belong to {store.where}")
     return store, signer
 
 

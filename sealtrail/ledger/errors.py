@@ -94,6 +94,12 @@ class LedgerBusyError(StorageError):
     exit_code = 6
 
 
+class LeaseLostError(LedgerBusyError):
+    """This process no longer holds the lease a fenced write needs (another took it over)."""
+
+    code = "lease_lost"
+
+
 class NotInitializedError(SealtrailError):
     """The data directory has no ledger yet (run ``sealtrail init``)."""
 

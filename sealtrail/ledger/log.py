@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import NotFoundError, ProofError, SealtrailError
+from .coordination import Coordinator, events_of
+from .errors import LeaseLostError, NotFoundError, ProofError, SealtrailError
 from .event import Event, EventInput, format_time
 from .merkle import (
     EMPTY_ROOT,
@@ -24,8 +25,19 @@ from .merkle import (
     verify_consistency,
 )
 from .note import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint
-from .sequencer import Appended, AppendRequest, Clock, LogWriter, RandomBytes, Sequencer
-from .store import LedgerStore, StoredCheckpoint, WriteView
+from .sequencer import (
+    Appended,
+    AppendRequest,
+    Clock,
+    LogWriter,
+    RandomBytes,
+    Sequencer,
+    commit_round,
+)
+from .store import Lease, LedgerStore, StoredCheckpoint, WriteView
+
+#: the lease a process that is the only writer acts under (no coordinator: nothing to fence)
+_SOLE = Lease("sequencer", "this process", 0, float("inf"))
 
 
 def utc_now() -> datetime:
@@ -87,8 +99,11 @@ class Ledger:
         *,
         clock: Clock = utc_now,
         random_bytes: RandomBytes = secrets.token_bytes,
+        coordinator: Coordinator | None = None,
     ) -> None:
         self.store = store
+        #: the sequencer lease and append queue when several processes share the database
+        self.coordinator = coordinator
         self.signer = signer
         self.origin = signer.name
         self.verifier: NoteVerifier = signer.verifier()
@@ -100,15 +115,45 @@ class Ledger:
     def sequencer(self) -> Sequencer:
         """The async group-commit front (created on first use, inside a running loop)."""
         if self._sequencer is None:
-            self._sequencer = Sequencer(self.writer)
+            self._sequencer = Sequencer(self.writer, coordinator=self.coordinator)
         return self._sequencer
 
     def append(self, tenant: str, inputs: list[EventInput]) -> list[Appended]:
-        """Append ``inputs`` atomically from synchronous code; durable on return."""
-        (result,) = self.writer.commit([AppendRequest(tenant, tuple(inputs))])
-        if isinstance(result, SealtrailError):
-            raise result
-        return result
+        """Append ``inputs`` atomically from synchronous code; durable on return.
+
+        With a coordinator: commits itself when this process holds (or can take) the sequencer
+        lease, else queues the request for the holder and waits for it.
+        """
+        coord = self.coordinator
+        lease = None if coord is None else coord.current() or coord.refresh()
+        if coord is None or lease is not None:
+            try:
+                (result,), _ = commit_round(
+                    self.writer, coord, [AppendRequest(tenant, tuple(inputs))], lease
+                )
+            except LeaseLostError:
+                if coord is None or lease is None:
+                    raise
+                coord.lost(lease)
+            else:
+                if isinstance(result, SealtrailError):
+                    raise result
+                return result
+        assert coord is not None
+        pairs = coord.wait(coord.submit(tenant, inputs))
+        return [Appended(ev, dup) for ev, dup in events_of(pairs, self.store.event)]
+
+    def sequencer_lease(self) -> Lease | None:
+        """The sequencer lease when this process holds it (None: another process does).
+        Without a coordinator this process is the only writer: a placeholder lease of epoch 0.
+        """
+        if self.coordinator is None:
+            return _SOLE
+        return self.coordinator.current()
+
+    def is_sequencer(self) -> bool:
+        """Whether this process sequences the log (and so seals, timestamps and anchors)."""
+        return self.sequencer_lease() is not None
 
     async def append_async(self, tenant: str, inputs: list[EventInput]) -> list[Appended]:
         """Append through the group-commit sequencer; durable on return."""
@@ -120,9 +165,25 @@ class Ledger:
         """Seal a checkpoint of the current log if it grew; return it and whether it is new.
 
         The new checkpoint is checked to be consistent with the previous one before it is
-        stored. An empty log has no checkpoint: ``(None, False)``.
+        stored. An empty log has no checkpoint: ``(None, False)``. With a coordinator only
+        the holder of the sequencer lease seals (fenced); others get LeaseLostError.
         """
-        return self.store.write(self._seal_in)
+        coord = self.coordinator
+        if coord is None:
+            return self.store.write(self._seal_in)
+        lease = coord.current() or coord.refresh()
+        if lease is None:
+            raise LeaseLostError("another process holds the sequencer lease; it seals checkpoints")
+
+        def fenced(view: WriteView) -> tuple[StoredCheckpoint | None, bool]:
+            view.check_fence(lease)
+            return self._seal_in(view)
+
+        try:
+            return self.store.write(fenced)
+        except LeaseLostError:
+            coord.lost(lease)
+            raise
 
     def _seal_in(self, view: WriteView) -> tuple[StoredCheckpoint | None, bool]:
         size = view.size()
@@ -224,5 +285,7 @@ class Ledger:
         self.store.close()
 
     def close_sync(self) -> None:
-        """Close from synchronous code (no sequencer must be running)."""
+        """Close from synchronous code (no sequencer must be running); gives the lease up."""
+        if self.coordinator is not None:
+            self.coordinator.release()
         self.store.close()

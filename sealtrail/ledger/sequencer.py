@@ -25,17 +25,18 @@ import asyncio
 import contextlib
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
 from .canonical import canonicalize_checked
-from .errors import ConflictError, SealtrailError, StorageError
+from .coordination import Coordinator, decode_inputs, encode_outcome, events_of, not_sequenced
+from .errors import ConflictError, LeaseLostError, SealtrailError, StorageError
 from .event import Event, EventInput, build_event, format_time
 from .merkle import CompactRange, root_subtrees
-from .store import Entry, LedgerStore, WriteView
+from .store import Entry, Lease, LedgerStore, QueuedAppend, WriteView
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -78,6 +79,11 @@ class LogWriter:
         self._lock = threading.Lock()
 
     @property
+    def store(self) -> LedgerStore:
+        """The store this writer commits to."""
+        return self._store
+
+    @property
     def size(self) -> int | None:
         """The log size as of this writer's last commit (None before the first)."""
         return None if self._range is None else self._range.size
@@ -91,22 +97,39 @@ class LogWriter:
             self._heads.clear()
         return self._range
 
-    def commit(self, requests: list[AppendRequest]) -> list[list[Appended] | SealtrailError]:
+    def commit(
+        self,
+        requests: Sequence[AppendRequest | SealtrailError],
+        *,
+        fence: Lease | None = None,
+        tickets: Sequence[str | None] = (),
+    ) -> list[list[Appended] | SealtrailError]:
         """Append every request that does not conflict, durably, in one transaction.
 
-        Returns, per request, its appended events in input order, or the error that refused it.
-        Thread-safe: callers on several threads (the CLI path, the sequencer) take turns.
+        Returns, per request, its appended events in input order, or the error that refused it
+        (a request given as an error is passed through as refused). With ``fence``, the
+        transaction first checks that this process still holds that sequencer lease
+        (LeaseLostError, nothing written, if not). ``tickets`` names the queued appends among
+        the requests (by position; None for local ones): their outcomes are stored in the same
+        transaction. Thread-safe: callers on several threads take turns.
         """
         with self._lock:
-            return self._commit(requests)
+            return self._commit(requests, fence, tickets)
 
-    def _commit(self, requests: list[AppendRequest]) -> list[list[Appended] | SealtrailError]:
+    def _commit(
+        self,
+        requests: Sequence[AppendRequest | SealtrailError],
+        fence: Lease | None,
+        tickets: Sequence[str | None],
+    ) -> list[list[Appended] | SealtrailError]:
         staged: dict[tuple[str, str], bytes] = {}
         grown: list[CompactRange] = []
 
         def txn(view: WriteView) -> list[list[Appended] | SealtrailError]:
             staged.clear()
             grown.clear()
+            if fence is not None:
+                view.check_fence(fence)
             rng = self._sync(view).copy()
             recorded_at = format_time(self._clock())
             by_cid: dict[tuple[str, str], Event] = {}
@@ -115,6 +138,8 @@ class LogWriter:
             # Idempotency: one look-up per tenant for the whole group.
             wanted: dict[str, set[str]] = {}
             for req in requests:
+                if isinstance(req, SealtrailError):
+                    continue
                 for i in req.inputs:
                     if i.client_event_id is not None:
                         wanted.setdefault(req.tenant, set()).add(i.client_event_id)
@@ -122,6 +147,9 @@ class LogWriter:
                 for cid, ev in view.events_by_client_id(tenant, cids).items():
                     by_cid[(tenant, cid)] = ev
             for req in requests:
+                if isinstance(req, SealtrailError):
+                    results.append(req)
+                    continue
                 try:
                     plan = _plan(req, by_cid)
                 except ConflictError as e:
@@ -157,6 +185,13 @@ class LogWriter:
                 results.append(out)
             if entries:
                 view.append(entries)
+            outcomes = {
+                t: encode_outcome(r if isinstance(r, SealtrailError) else _pairs(r))
+                for t, r in zip(tickets, results, strict=False)
+                if t is not None
+            }
+            if outcomes:
+                view.finish_queued(outcomes, recorded_at)
             grown.append(rng)
             return results
 
@@ -171,6 +206,10 @@ class LogWriter:
             self._heads.clear()
         self._heads.update(staged)
         return results
+
+
+def _pairs(appended: list[Appended]) -> list[tuple[int, bool]]:
+    return [(a.event.index, a.duplicate) for a in appended]
 
 
 def _input_bytes(body: dict[str, object]) -> bytes:
@@ -206,21 +245,81 @@ def _plan(
     return plan
 
 
+def commit_round(
+    writer: LogWriter,
+    coord: Coordinator | None,
+    local: list[AppendRequest],
+    lease: Lease | None,
+    max_events: int = 20_000,
+) -> tuple[list[list[Appended] | SealtrailError], int]:
+    """One commit: the local requests plus, for the lease holder, the oldest queued ones.
+
+    Returns the local requests' results and how many queued requests were taken (their
+    outcomes are stored in the same transaction)."""
+    queued: list[QueuedAppend] = []
+    if lease is not None and coord is not None:
+        room = max_events - sum(len(r.inputs) for r in local)
+        if room > 0:
+            queued = coord.store.queued_appends(limit=min(500, room))
+    reqs: list[AppendRequest | SealtrailError] = list(local)
+    n = sum(len(r.inputs) for r in local)
+    taken: list[QueuedAppend] = []
+    for q in queued:
+        try:
+            req: AppendRequest | SealtrailError = AppendRequest(q.tenant, decode_inputs(q.body))
+        except (SealtrailError, ValueError) as e:
+            req = StorageError(f"queued append {q.ticket} is unreadable: {e}")
+        size = len(req.inputs) if isinstance(req, AppendRequest) else 0
+        if (local or taken) and n + size > max_events:
+            break
+        reqs.append(req)
+        taken.append(q)
+        n += size
+    if not reqs:
+        return [], 0
+    tickets = [None] * len(local) + [q.ticket for q in taken]
+    results = writer.commit(reqs, fence=lease, tickets=tickets)
+    return results[: len(local)], len(taken)
+
+
 class Sequencer:
     """Async group commit in front of a :class:`LogWriter`.
 
     ``append`` returns only after the events are durable. ``close`` stops taking requests and
     waits for those already queued.
+
+    With a :class:`~sealtrail.ledger.coordination.Coordinator` (several processes on one
+    database), only the holder of the sequencer lease commits: it renews the lease, takes the
+    appends other processes queued in the database into its groups, and fences every commit.
+    While another process holds the lease, ``append`` queues the request in the database and
+    waits for its outcome; requests caught by a lost lease are re-routed the same way (their
+    commit failed whole, so nothing of them was written).
     """
 
-    def __init__(self, writer: LogWriter, *, max_group_events: int = 20_000) -> None:
+    def __init__(
+        self,
+        writer: LogWriter,
+        *,
+        max_group_events: int = 20_000,
+        coordinator: Coordinator | None = None,
+        queue_poll: float = 0.1,
+    ) -> None:
         self._writer = writer
         self._max = max_group_events
+        self._coord = coordinator
+        self._poll_max = queue_poll
         self._queue: deque[tuple[AppendRequest, asyncio.Future[list[Appended]]]] = deque()
         self._wakeup = asyncio.Event()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="sealtrail-sequencer")
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._keeper: asyncio.Task[None] | None = None
+        self._stop_keeping = asyncio.Event()
+
+    @property
+    def coordinator(self) -> Coordinator | None:
+        """The lease and queue of a multi-process deployment (None: this process only)."""
+        return self._coord
 
     def start(self) -> None:
         """Start the commit loop on the running event loop (again, if an earlier loop ended)."""
@@ -229,12 +328,19 @@ class Sequencer:
             self._wakeup = asyncio.Event()
             self._queue = deque(item for item in self._queue if not item[1].done())
             self._task = loop.create_task(self._run())
+        if self._coord is not None and (
+            self._keeper is None or self._keeper.done() or self._keeper.get_loop() is not loop
+        ):
+            self._stop_keeping = asyncio.Event()
+            self._keeper = loop.create_task(self._keep_lease(self._coord))
 
     async def append(self, tenant: str, inputs: list[EventInput]) -> list[Appended]:
         """Append ``inputs`` for ``tenant`` atomically; return once they are durable."""
         if self._closing:
             raise StorageError("sequencer is shutting down")
         self.start()
+        if self._coord is not None and self._coord.current() is None:
+            return await self._remote(tenant, inputs)
         fut: asyncio.Future[list[Appended]] = asyncio.get_running_loop().create_future()
         self._queue.append((AppendRequest(tenant, tuple(inputs)), fut))
         self._wakeup.set()
@@ -244,25 +350,94 @@ class Sequencer:
         """Run ``fn`` on the sequencer's thread (serialised with commits)."""
         return asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
+    async def _remote(self, tenant: str, inputs: Sequence[EventInput]) -> list[Appended]:
+        """Queue the append in the database for the lease holder and wait for its outcome."""
+        coord = self._coord
+        assert coord is not None
+        ticket = await asyncio.to_thread(coord.submit, tenant, inputs)
+        deadline = asyncio.get_running_loop().time() + coord.wait_timeout
+        delay = 0.002
+        while True:
+            pairs = await asyncio.to_thread(coord.outcome, ticket)
+            if pairs is not None:
+                got = await asyncio.to_thread(events_of, pairs, self._writer.store.event)
+                return [Appended(ev, dup) for ev, dup in got]
+            if coord.current() is not None:
+                self._wakeup.set()  # this process became the sequencer: take it now
+            if asyncio.get_running_loop().time() > deadline:
+                raise not_sequenced(ticket, coord.wait_timeout)
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.05)
+
+    def _reroute(self, req: AppendRequest, fut: asyncio.Future[list[Appended]]) -> None:
+        task = asyncio.get_running_loop().create_task(self._remote(req.tenant, req.inputs))
+
+        def done(t: asyncio.Task[list[Appended]]) -> None:
+            if fut.done():
+                return
+            if t.cancelled():
+                fut.set_exception(StorageError("append cancelled"))
+            elif (e := t.exception()) is not None:
+                fut.set_exception(e)
+            else:
+                fut.set_result(t.result())
+
+        task.add_done_callback(done)
+
+    async def _keep_lease(self, coord: Coordinator) -> None:
+        """Renew (or try to take) the lease every third of its time to live."""
+        while not self._stop_keeping.is_set():
+            before = coord.current()
+            lease = await asyncio.to_thread(coord.refresh)
+            if lease is not None:
+                if before is None:
+                    self._wakeup.set()
+                await asyncio.to_thread(coord.maybe_prune)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_keeping.wait(), coord.ttl / 3)
+
+    def _round(
+        self, local: list[AppendRequest], lease: Lease | None
+    ) -> tuple[list[list[Appended] | SealtrailError], int]:
+        return commit_round(self._writer, self._coord, local, lease, self._max)
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        poll = 0.005
         while True:
-            if not self._queue:
-                if self._closing:
+            lease = self._coord.current() if self._coord is not None else None
+            holder = self._coord is None or lease is not None
+            group: list[tuple[AppendRequest, asyncio.Future[list[Appended]]]] = []
+            if holder:
+                n = 0
+                while self._queue and (not group or n + len(self._queue[0][0].inputs) <= self._max):
+                    item = self._queue.popleft()
+                    group.append(item)
+                    n += len(item[0].inputs)
+            else:
+                while self._queue:  # the lease went elsewhere: hand them to its holder
+                    self._reroute(*self._queue.popleft())
+            if not group and (lease is None or self._closing):
+                if self._closing and not self._queue:
                     return
                 self._wakeup.clear()
-                await self._wakeup.wait()
+                if lease is None and self._coord is None:
+                    await self._wakeup.wait()
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), self._poll_max)
                 continue
-            group: list[tuple[AppendRequest, asyncio.Future[list[Appended]]]] = []
-            n = 0
-            while self._queue and (not group or n + len(self._queue[0][0].inputs) <= self._max):
-                item = self._queue.popleft()
-                group.append(item)
-                n += len(item[0].inputs)
             try:
-                results = await loop.run_in_executor(
-                    self._executor, self._writer.commit, [r for r, _ in group]
+                results, taken = await loop.run_in_executor(
+                    self._executor, self._round, [r for r, _ in group], lease
                 )
+            except LeaseLostError:
+                assert self._coord is not None
+                assert lease is not None
+                self._coord.lost(lease)
+                for req, fut in group:
+                    self._reroute(req, fut)
+                continue
             except BaseException as e:  # the whole group failed; nothing of it is acknowledged
                 for _, fut in group:
                     if not fut.done():
@@ -281,12 +456,25 @@ class Sequencer:
                     fut.set_exception(res)
                 else:
                     fut.set_result(res)
+            if not group and not taken:  # an idle holder: poll the queue, backing off
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), poll)
+                poll = min(poll * 2, self._poll_max)
+            elif taken:
+                poll = 0.005
 
     async def close(self) -> None:
-        """Finish queued appends, then stop."""
+        """Finish queued appends, then stop (and give the lease up)."""
         self._closing = True
         self._wakeup.set()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._keeper is not None:
+            self._stop_keeping.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+        if self._coord is not None:
+            await asyncio.to_thread(self._coord.release)
         self._executor.shutdown(wait=True)

@@ -16,7 +16,7 @@ every proof needs O(log N) point reads, and nothing is ever rewritten.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -148,6 +148,39 @@ class ApiKey:
     revoked_at: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A named lease held in the database (e.g. ``sequencer``: the one process that appends).
+
+    ``epoch`` is the fencing token: it grows by one each time the lease changes hands, and every
+    fenced write checks it inside its transaction, so a holder that lost the lease (paused,
+    partitioned, presumed dead) can never write again. ``expires_at`` is Unix time in seconds by
+    the holder's clock; expiry only decides when others may *take* the lease (liveness), never
+    whether a write is allowed (safety comes from the epoch).
+    """
+
+    name: str
+    holder: str
+    epoch: int
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedAppend:
+    """An append request a worker without the sequencer lease hands to the one holding it.
+
+    ``body`` is the JSON array of the event inputs (as the client sent them, normal form);
+    ``result`` is set, in the same transaction that appended the events, to the JSON outcome
+    (``{"events": [[index, duplicate], …]}`` or ``{"error": {"code": …, "message": …}}``).
+    """
+
+    ticket: str
+    tenant: str
+    body: bytes
+    queued_at: str
+    result: bytes | None = None
+
+
 def subtree_location(node: NodeId) -> tuple[int, int | None]:
     """Which entry holds ``node``, and at which byte offset (None: the entry's leaf hash)."""
     level, idx = node
@@ -179,6 +212,17 @@ class WriteView(Protocol):
 
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
         """Store a checkpoint; requires its size to exceed every stored one."""
+
+    def check_fence(self, lease: Lease) -> None:
+        """Raise LeaseLostError unless ``lease`` (name, holder, epoch) is still the one stored.
+
+        Must make a concurrent change of the lease conflict with this transaction (SQLite: the
+        write lock is held; MongoDB: the lease document is written in the transaction).
+        """
+
+    def finish_queued(self, results: Mapping[str, bytes], at: str) -> None:
+        """Store the outcome of queued appends (ticket → result JSON) in this transaction;
+        raises ConflictError if one of them already has an outcome."""
 
 
 class LedgerStore(Protocol):
@@ -234,6 +278,36 @@ class LedgerStore(Protocol):
         """Release connections and locks."""
 
 
+class CoordinationStore(Protocol):
+    """Leases and the append queue shared by several service processes on one database."""
+
+    def lease(self, name: str) -> Lease | None:
+        """The stored lease, expired or not, or None if it was never taken."""
+
+    def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> Lease | None:
+        """Atomically take or renew lease ``name`` for ``holder``.
+
+        Renews (same epoch, ``expires_at = now + ttl``) when ``holder`` holds it; takes it
+        (epoch + 1) when it is free or expired; returns None when another holder's lease has
+        not expired.
+        """
+
+    def release_lease(self, lease: Lease) -> None:
+        """Give the lease up (it expires now) if it is still this one; else do nothing."""
+
+    def enqueue_append(self, item: QueuedAppend) -> None:
+        """Store a queued append durably; ConflictError if the ticket exists."""
+
+    def queued_appends(self, limit: int = 100) -> list[QueuedAppend]:
+        """Queued appends without an outcome, oldest first."""
+
+    def queued_result(self, ticket: str) -> bytes | None:
+        """The outcome of a queued append, or None while it waits; NotFoundError if unknown."""
+
+    def prune_queue(self, before: str) -> int:
+        """Delete queued appends that got their outcome before ``before``; return how many."""
+
+
 class DirectoryStore(Protocol):
     """Tenants and API keys (kept in the same database as the ledger)."""
 
@@ -260,3 +334,87 @@ class DirectoryStore(Protocol):
 
     def revoke_key(self, key_id: str, at: str) -> ApiKey:
         """Mark a key revoked (idempotent); NotFoundError if unknown."""
+
+
+class TimestampStore(Protocol):
+    """The RFC 3161 timestamps of checkpoints (table/collection ``timestamps``)."""
+
+    def timestamp(self, size: int) -> TimestampRecord | None:
+        """The timestamp record of checkpoint ``size``, or None."""
+
+    def untimestamped(self, limit: int = 100) -> list[StoredCheckpoint]:
+        """Checkpoints without a token yet, by size."""
+
+    def put_timestamp(
+        self,
+        size: int,
+        token: bytes,
+        gen_time: str,
+        serial: int,
+        tsa: str,
+        at: str,
+        *,
+        fence: Lease | None = None,
+    ) -> None:
+        """Store the token of checkpoint ``size`` (fenced by ``fence`` when given)."""
+
+    def timestamp_failed(
+        self, size: int, error: str, at: str, *, fence: Lease | None = None
+    ) -> None:
+        """Count a failed attempt and remember why (fenced by ``fence`` when given)."""
+
+    def timestamps(self) -> list[TimestampRecord]:
+        """Every timestamp record, by size."""
+
+
+class AnchorStore(Protocol):
+    """The anchoring state of checkpoints (table/collection ``anchors``)."""
+
+    def anchor(self, size: int) -> StoredAnchor | None:
+        """The anchoring state of checkpoint ``size``, or None if anchoring never began."""
+
+    def anchors(self, statuses: Collection[str] | None = None) -> list[StoredAnchor]:
+        """Anchoring states (of these statuses, default all), by size."""
+
+    def anchored_size(self, statuses: Collection[str] = ("final",)) -> int:
+        """The largest checkpoint size with an anchor in one of ``statuses`` (0 if none)."""
+
+    def put_anchor(self, anchor: StoredAnchor, *, fence: Lease | None = None) -> None:
+        """Insert or replace one checkpoint's anchoring state (fenced by ``fence`` if given)."""
+
+    def unanchored(self, after: int = 0, limit: int = 100) -> list[StoredCheckpoint]:
+        """Checkpoints larger than ``after`` not on their way to the chain, by size."""
+
+    def oldest_unfinal(self) -> tuple[int, StoredCheckpoint | None]:
+        """How many checkpoints are not anchored ``final`` yet, and the oldest of them."""
+
+
+class ConsoleReads(Protocol):
+    """Aggregates the auditors' console shows."""
+
+    def event_counts(
+        self, tenants: Collection[str], start: str, end: str
+    ) -> list[tuple[str, str, int]]:
+        """(UTC day, type, events) with start <= recorded_at < end, by day then type."""
+
+    def tenant_activity(self, tenants: Collection[str]) -> dict[str, tuple[int, str]]:
+        """tenant → (events, latest recorded_at), for those of ``tenants`` that have events."""
+
+    def recent_checkpoints(self, limit: int) -> list[StoredCheckpoint]:
+        """The latest ``limit`` checkpoints, newest first."""
+
+
+class ServiceStore(
+    LedgerStore,
+    DirectoryStore,
+    CoordinationStore,
+    TimestampStore,
+    AnchorStore,
+    ConsoleReads,
+    Protocol,
+):
+    """Everything the service keeps besides the seal registry: what a backend implements
+    (SQLiteStore, MongoStore). The seal registry has its own protocol (signing/store.py)."""
+
+    #: where the database is, for messages (never a password)
+    where: str

@@ -1,6 +1,6 @@
 """Seal-use control: a per-tenant policy, requests, approvals, one-time authorisations, uses.
 
-Policy (table ``seal_policies``), one per tenant, explicit on purpose:
+Policy (one per tenant, :meth:`~.store.SealStore.policy`), explicit on purpose:
 
 * ``controlled``: the seal ids that need an approval before each use (``["*"]``: every seal of
   the tenant);
@@ -9,31 +9,30 @@ Policy (table ``seal_policies``), one per tenant, explicit on purpose:
 
 Flow: the requester (an integrator key of the seal's tenant) asks to seal one document (its
 SHA-256) for a purpose → an approver, never the requesting key, approves or rejects → the
-approval is a one-time authorisation for that requester, seal and document, consumed in the same
-transaction that records the use (:func:`consume`), so it cannot be used twice even by racing
-requests. Each step is queued as a ledger event carrying the document fingerprint:
-``seal-use:requested``, ``seal-use:approved``, ``seal-use:rejected``, ``seal-use:used``
-(stream ``seal:<id>``, next to the seal's lifecycle).
+approval is a one-time authorisation for that requester, seal and document, consumed in the
+same atomic operation that records the use (:func:`record_use`, a compare-and-swap from
+``approved`` to ``used``), so it cannot be used twice even by racing requests. Each step is
+queued as a ledger event carrying the document fingerprint: ``seal-use:requested``,
+``seal-use:approved``, ``seal-use:rejected``, ``seal-use:used`` (stream ``seal:<id>``, next to
+the seal's lifecycle).
 
-Every use of any seal is also a row in ``seal_uses`` (what HQ auditors list).
+Every use of any seal is also recorded as a use (what HQ auditors list).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
-
-import orjson
+from typing import Any, Protocol
 
 from ..ledger.errors import ConflictError, InvalidInputError, NotFoundError, SealtrailError
 from ..ledger.event import format_time
-from ..ledger.sqlite_store import SQLiteStore
-from .db import enqueue, new_id, reader, transaction
+from ..ledger.store import ApiKey
+from .db import new_id, outbox_event
 from .errors import SealStateError
-from .registry import SealRecord
+from .registry import SealRecord, Tenants
+from .store import RequestDecision, SealStore, SealUse, StoredPolicy, StoredRequest
 
 
 class SealUseForbiddenError(SealtrailError):
@@ -76,22 +75,9 @@ class SealPolicy:
         }
 
 
-@dataclass(frozen=True)
-class SealRequest:
-    """A request to use a seal on one document, and what became of it."""
-
-    id: str
-    tenant: str
-    seal_id: str
-    document: bytes
-    purpose: str
-    requester_key: str
-    status: str  # pending, approved, rejected, used
-    decided_by: str | None
-    decision_reason: str | None
-    created_at: str
-    decided_at: str | None
-    used_at: str | None
+@dataclass(frozen=True, slots=True)
+class SealRequest(StoredRequest):
+    """A request to use a seal on one document, and what became of it (as stored)."""
 
     def to_json(self) -> dict[str, Any]:
         """The request as the API shows it."""
@@ -111,42 +97,37 @@ class SealRequest:
         }
 
 
-_REQ_COLS = (
-    "id, tenant, seal_id, document, purpose, requester_key, status, decided_by, "
-    "decision_reason, created_at, decided_at, used_at"
-)
+class Directory(Tenants, Protocol):
+    """The part of the ledger's directory the policy checks read (a ``DirectoryStore``)."""
+
+    def key(self, key_id: str) -> ApiKey | None:
+        """One API key record, or None."""
 
 
-def _request(r: tuple[Any, ...]) -> SealRequest:
-    return SealRequest(r[0], r[1], r[2], bytes(r[3]), *r[4:])
+def _request(r: StoredRequest) -> SealRequest:
+    return SealRequest(**{f.name: getattr(r, f.name) for f in fields(StoredRequest)})
 
 
-def _ancestors(store: SQLiteStore, tenant: str) -> set[str]:
+def _ancestors(directory: Tenants, tenant: str) -> set[str]:
     out: set[str] = set()
-    t = store.tenant(tenant)
+    t = directory.tenant(tenant)
     while t is not None and t.id not in out:
         out.add(t.id)
-        t = store.tenant(t.parent) if t.parent else None
+        t = directory.tenant(t.parent) if t.parent else None
     return out
 
 
-def get_policy(store: SQLiteStore, tenant: str) -> SealPolicy:
+def get_policy(seals: SealStore, tenant: str) -> SealPolicy:
     """``tenant``'s policy (no seal controlled when none was set)."""
-    row = (
-        reader(store)
-        .execute(
-            "SELECT controlled, approvers, updated_at FROM seal_policies WHERE tenant = ?",
-            (tenant,),
-        )
-        .fetchone()
-    )
-    if row is None:
+    p = seals.policy(tenant)
+    if p is None:
         return SealPolicy(tenant, (), (), None)
-    return SealPolicy(tenant, tuple(orjson.loads(row[0])), tuple(orjson.loads(row[1])), row[2])
+    return SealPolicy(p.tenant, p.controlled, p.approvers, p.updated_at)
 
 
 def set_policy(
-    store: SQLiteStore,
+    seals: SealStore,
+    directory: Directory,
     tenant: str,
     controlled: list[str],
     approvers: list[str],
@@ -157,19 +138,20 @@ def set_policy(
     """Replace ``tenant``'s policy and queue a ``seal-policy:updated`` event.
 
     Requires seal ids of ``tenant`` (or ``"*"``) and approver keys of ``tenant`` or a parent,
-    with role integrator or admin, not revoked.
+    with role integrator or admin, not revoked (keys and tenants looked up in ``directory``,
+    the ledger store).
     """
     if len(controlled) > 1000 or len(approvers) > 100:
         raise InvalidInputError("at most 1000 controlled seals and 100 approvers")
-    ancestors = _ancestors(store, tenant)
+    ancestors = _ancestors(directory, tenant)
     for seal_id in controlled:
         if seal_id == "*":
             continue
-        row = reader(store).execute("SELECT tenant FROM seals WHERE id = ?", (seal_id,)).fetchone()
-        if row is None or row[0] != tenant:
+        found = seals.seal(seal_id)
+        if found is None or found.tenant != tenant:
             raise InvalidInputError(f"controlled: no seal {seal_id[:80]!r} in tenant {tenant}")
     for key_id in approvers:
-        key = store.key(key_id)
+        key = directory.key(key_id)
         if key is None or key.tenant not in ancestors or key.revoked_at:
             raise InvalidInputError(
                 f"approvers: no active key {key_id[:40]!r} of {tenant} or a parent"
@@ -179,28 +161,15 @@ def set_policy(
                 f"approvers: key {key_id} has role {key.role}, want integrator or admin"
             )
     c, a = sorted(set(controlled)), sorted(set(approvers))
-    at = format_time(now)
-
-    def put(con: sqlite3.Connection) -> None:
-        con.execute(
-            "INSERT INTO seal_policies (tenant, controlled, approvers, updated_at) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (tenant) DO UPDATE SET controlled = "
-            "excluded.controlled, approvers = excluded.approvers, updated_at = excluded.updated_at",
-            (tenant, orjson.dumps(c).decode(), orjson.dumps(a).decode(), at),
-        )
-        enqueue(
-            con,
-            tenant,
-            {
-                "stream": f"seal-policy:{tenant}",
-                "type": "seal-policy:updated",
-                "actor": actor,
-                "attributes": {"controlled": ",".join(c)[:4096], "approvers": ",".join(a)},
-            },
-        )
-
-    transaction(store, put)
-    return get_policy(store, tenant)
+    event = {
+        "stream": f"seal-policy:{tenant}",
+        "type": "seal-policy:updated",
+        "actor": actor,
+        "attributes": {"controlled": ",".join(c)[:4096], "approvers": ",".join(a)},
+    }
+    policy = StoredPolicy(tenant, tuple(c), tuple(a), format_time(now))
+    seals.put_policy(policy, [outbox_event(tenant, event)])
+    return get_policy(seals, tenant)
 
 
 def _event(
@@ -216,7 +185,7 @@ def _event(
 
 
 def create_request(
-    store: SQLiteStore,
+    seals: SealStore,
     seal: SealRecord,
     document: bytes,
     purpose: str,
@@ -236,50 +205,33 @@ def create_request(
     if seal.status != "active":
         raise SealStateError(f"seal {seal.id} is {seal.status}, want active")
     req_id = new_id("sreq")
-    at = format_time(now)
-
-    def put(con: sqlite3.Connection) -> None:
-        con.execute(
-            f"INSERT INTO seal_requests ({_REQ_COLS}) VALUES (?, ?, ?, ?, ?, ?, 'pending', "  # noqa: S608
-            "NULL, NULL, ?, NULL, NULL)",
-            (req_id, seal.tenant, seal.id, document, purpose.strip(), requester_key, at),
-        )
-        enqueue(
-            con,
-            seal.tenant,
-            _event(seal.id, "seal-use:requested", actor, document, request_id=req_id,
-                   purpose=purpose.strip()),
-        )  # fmt: skip
-
-    transaction(store, put)
-    return get_request(store, req_id)
+    stored = StoredRequest(
+        req_id, seal.tenant, seal.id, document, purpose.strip(), requester_key, "pending", None,
+        None, format_time(now), None, None,
+    )  # fmt: skip
+    event = _event(seal.id, "seal-use:requested", actor, document, request_id=req_id,
+                   purpose=purpose.strip())  # fmt: skip
+    seals.insert_request(stored, [outbox_event(seal.tenant, event)])
+    return get_request(seals, req_id)
 
 
-def get_request(store: SQLiteStore, request_id: str) -> SealRequest:
+def get_request(seals: SealStore, request_id: str) -> SealRequest:
     """The request ``request_id``; NotFoundError when there is none."""
-    sql = f"SELECT {_REQ_COLS} FROM seal_requests WHERE id = ?"  # noqa: S608
-    row = reader(store).execute(sql, (request_id,)).fetchone()
-    if row is None:
+    stored = seals.request(request_id)
+    if stored is None:
         raise NotFoundError(f"no seal request {request_id[:80]!r}")
-    return _request(row)
+    return _request(stored)
 
 
 def list_requests(
-    store: SQLiteStore, tenants: Collection[str], status: str | None = None, limit: int = 1000
+    seals: SealStore, tenants: Collection[str], status: str | None = None, limit: int = 1000
 ) -> list[SealRequest]:
     """Requests of ``tenants`` (optionally of one status), newest first."""
-    ids = list(tenants)
-    sql = f"SELECT {_REQ_COLS} FROM seal_requests WHERE tenant IN ({','.join('?' * len(ids))})"  # noqa: S608
-    args: list[Any] = ids
-    if status is not None:
-        sql += " AND status = ?"
-        args = [*ids, status]
-    rows = reader(store).execute(sql + " ORDER BY created_at DESC, id LIMIT ?", [*args, limit])
-    return [_request(r) for r in rows]
+    return [_request(r) for r in seals.requests(tenants, status, limit)]
 
 
 def decide(
-    store: SQLiteStore,
+    seals: SealStore,
     request_id: str,
     *,
     approve: bool,
@@ -291,43 +243,32 @@ def decide(
     """Approve or reject a pending request; queue the event.
 
     Raises SealUseForbiddenError when ``approver_key`` made the request or is not an approver
-    of the tenant's policy, ConflictError when the request is no longer pending.
+    of the tenant's policy, ConflictError when the request is no longer pending (also when
+    another decision lands between this read and the write: compare-and-swap).
     """
     if not isinstance(reason, str) or len(reason) > 1000:
         raise InvalidInputError("reason: want at most 1000 characters")
-    req = get_request(store, request_id)
+    req = get_request(seals, request_id)
     if approver_key == req.requester_key:
         raise SealUseForbiddenError("a request cannot be decided by the key that made it")
-    if approver_key not in get_policy(store, req.tenant).approvers:
+    if approver_key not in get_policy(seals, req.tenant).approvers:
         raise SealUseForbiddenError(f"key {approver_key} is not an approver of {req.tenant}")
+    if req.status != "pending":
+        raise ConflictError(f"seal request {request_id} is {req.status}, want pending")
     status = "approved" if approve else "rejected"
-    at = format_time(now)
-
-    def put(con: sqlite3.Connection) -> None:
-        cur = con.execute(
-            "UPDATE seal_requests SET status = ?, decided_by = ?, decision_reason = ?, "
-            "decided_at = ? WHERE id = ? AND status = 'pending'",
-            (status, approver_key, reason or None, at, request_id),
-        )
-        if cur.rowcount != 1:
-            raise ConflictError(f"seal request {request_id} is {req.status}, want pending")
-        enqueue(
-            con,
-            req.tenant,
-            _event(req.seal_id, f"seal-use:{status}", actor, req.document,
-                   request_id=request_id, reason=reason),
-        )  # fmt: skip
-
-    transaction(store, put)
-    return get_request(store, request_id)
+    event = _event(req.seal_id, f"seal-use:{status}", actor, req.document,
+                   request_id=request_id, reason=reason)  # fmt: skip
+    decision = RequestDecision(request_id, status, approver_key, reason or None, format_time(now))
+    seals.decide_request(decision, [outbox_event(req.tenant, event)])
+    return get_request(seals, request_id)
 
 
 def check_authorisation(
-    store: SQLiteStore, request_id: str, seal_id: str, document: bytes, key_id: str
+    seals: SealStore, request_id: str, seal_id: str, document: bytes, key_id: str
 ) -> SealRequest:
     """The approved request that lets ``key_id`` seal ``document`` with ``seal_id`` now, or an
     error (ConflictError when it is not approved or already used)."""
-    req = get_request(store, request_id)
+    req = get_request(seals, request_id)
     if req.seal_id != seal_id or req.document != document:
         raise ConflictError(
             f"seal request {request_id} authorises seal {req.seal_id} on document "
@@ -340,20 +281,7 @@ def check_authorisation(
     return req
 
 
-def consume(con: sqlite3.Connection, request_id: str, at: str) -> None:
-    """Mark an approved request used, inside the transaction that records the use; raise
-    ConflictError if it was used meanwhile (a one-time authorisation)."""
-    cur = con.execute(
-        "UPDATE seal_requests SET status = 'used', used_at = ? "
-        "WHERE id = ? AND status = 'approved'",
-        (at, request_id),
-    )
-    if cur.rowcount != 1:
-        raise ConflictError(f"seal request {request_id} was already used")
-
-
-def record_use(
-    con: sqlite3.Connection,
+def use_of(
     seal: SealRecord,
     *,
     key_id: str,
@@ -363,46 +291,54 @@ def record_use(
     at: str,
     request_id: str | None = None,
     envelope_id: str | None = None,
-) -> None:
-    """Record one use of ``seal`` (row and ``seal-use:used`` event) inside the caller's
-    transaction, consuming ``request_id``'s authorisation if given."""
-    if request_id is not None:
-        consume(con, request_id, at)
-    con.execute(
-        "INSERT INTO seal_uses (tenant, seal_id, key_id, request_id, envelope_id, before, after, "
-        "at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (seal.tenant, seal.id, key_id, request_id, envelope_id, before, after, at),
-    )
+) -> tuple[SealUse, dict[str, Any]]:
+    """One use of ``seal`` and its ``seal-use:used`` event (for the seal's tenant), to be
+    recorded by :func:`record_use` or with an envelope signature."""
+    use = SealUse(seal.tenant, seal.id, key_id, request_id, envelope_id, before, after, at)
     attrs: dict[str, Any] = {"request_id": request_id, "envelope_id": envelope_id}
     event = _event(seal.id, "seal-use:used", actor, before, **attrs)
     event["documents"] = [
         {"name": "before", "sha256": before.hex()},
         {"name": "after", "sha256": after.hex()},
     ]
-    enqueue(con, seal.tenant, event)
+    return use, event
+
+
+def record_use(
+    seals: SealStore,
+    seal: SealRecord,
+    *,
+    key_id: str,
+    before: bytes,
+    after: bytes,
+    actor: dict[str, Any],
+    at: str,
+    request_id: str | None = None,
+) -> None:
+    """Record one use of ``seal`` and queue its ``seal-use:used`` event, atomically, consuming
+    ``request_id``'s authorisation if given (ConflictError if it was used meanwhile)."""
+    use, event = use_of(
+        seal, key_id=key_id, before=before, after=after, actor=actor, at=at,
+        request_id=request_id,
+    )  # fmt: skip
+    seals.record_use(use, [outbox_event(seal.tenant, event)])
 
 
 def list_uses(
-    store: SQLiteStore, tenants: Collection[str], limit: int = 1000
+    seals: SealStore, tenants: Collection[str], limit: int = 1000
 ) -> list[dict[str, Any]]:
     """Uses of the seals of ``tenants``, newest first, as JSON objects."""
-    ids = list(tenants)
-    rows = reader(store).execute(
-        "SELECT id, tenant, seal_id, key_id, request_id, envelope_id, before, after, at "  # noqa: S608
-        f"FROM seal_uses WHERE tenant IN ({','.join('?' * len(ids))}) ORDER BY id DESC LIMIT ?",
-        [*ids, limit],
-    )
     return [
         {
-            "id": r[0],
-            "tenant": r[1],
-            "seal": r[2],
-            "key_id": r[3],
-            "request_id": r[4],
-            "envelope_id": r[5],
-            "before_sha256": bytes(r[6]).hex(),
-            "after_sha256": bytes(r[7]).hex(),
-            "at": r[8],
+            "id": u.id,
+            "tenant": u.use.tenant,
+            "seal": u.use.seal_id,
+            "key_id": u.use.key_id,
+            "request_id": u.use.request_id,
+            "envelope_id": u.use.envelope_id,
+            "before_sha256": u.use.before.hex(),
+            "after_sha256": u.use.after.hex(),
+            "at": u.use.at,
         }
-        for r in rows
+        for u in seals.uses(tenants, limit)
     ]

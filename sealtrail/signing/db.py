@@ -1,18 +1,19 @@
-"""SQL access for the seal registry, seal-use control and envelopes, and their event outbox.
+"""The event outbox of the seal registry, seal-use control and envelopes, and fresh ids.
 
-The tables live in the ledger database (schema v3, ``sealtrail.ledger.sqlite_store``). Writes go
-through :meth:`SQLiteStore.write` (one ``BEGIN IMMEDIATE`` transaction, so they serialise with
-ledger appends across processes); reads use the calling thread's connection.
+The records live in the ledger's database, behind :class:`~.store.SealStore` (SQLite:
+:mod:`.sql_store`; MongoDB: :mod:`.mongo_store`).
 
 **Outbox (crash consistency).** Every registry change that must be evidenced in the ledger
-enqueues its event in ``seal_outbox`` *in the same transaction* as the change, with a fresh
-``client_event_id``. :func:`flush` (and :func:`flush_async`) then appends the queued events and
-deletes their rows. Crash states:
+queues its event in the outbox *in the same atomic operation* as the change (one SQLite
+transaction, or one MongoDB multi-document transaction: every :class:`~.store.SealStore`
+method taking ``events``), with a fresh ``client_event_id`` (:func:`outbox_event`). :func:`flush`
+(and :func:`flush_async`) then appends the queued events and removes them from the queue.
+Crash states:
 
 * before the change commits: neither the change nor its event exists;
 * after it commits, before the append: the event waits in the outbox; the next flush (every
   command and the service's start flush) appends it;
-* after the append, before the row is deleted: the next flush appends it again with the same
+* after the append, before the event is removed: the next flush appends it again with the same
   ``client_event_id``, which the ledger answers with the original event (``duplicate``).
 
 So a change and its event are never separated for longer than until the next flush.
@@ -21,27 +22,14 @@ So a change and its event are never separated for longer than until the next flu
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 
 from ..ledger.event import parse_event_input
 from ..ledger.log import Ledger
-from ..ledger.sqlite_store import SQLiteStore
-
-T = TypeVar("T")
-
-
-def transaction(store: SQLiteStore, fn: Callable[[sqlite3.Connection], T]) -> T:
-    """Run ``fn`` in one write transaction of ``store`` (all or nothing)."""
-    return store.write(lambda view: fn(view._con))
-
-
-def reader(store: SQLiteStore) -> sqlite3.Connection:
-    """The calling thread's connection, for reads."""
-    return store._con()
+from .store import PENDING_BATCH, OutboxEvent, SealStore
 
 
 def new_id(prefix: str) -> str:
@@ -50,51 +38,37 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(8)}"
 
 
-def enqueue(con: sqlite3.Connection, tenant: str, event: dict[str, Any]) -> None:
-    """Queue ``event`` (an event input object) for ``tenant`` inside the caller's transaction.
+def outbox_event(tenant: str, event: dict[str, Any]) -> OutboxEvent:
+    """``event`` (an event input object) for ``tenant``, ready to be queued with a change.
 
-    The event is validated now (an invalid one aborts the transaction) and given a fresh
-    ``client_event_id`` so that re-appending it is idempotent.
+    The event is validated now (an invalid one raises before anything is written) and given a
+    fresh ``client_event_id`` so that re-appending it is idempotent.
     """
     body = {**event, "client_event_id": new_id("sealtrail")}
     parse_event_input(body)
-    con.execute(
-        "INSERT INTO seal_outbox (tenant, event) VALUES (?, ?)", (tenant, orjson.dumps(body))
-    )
+    return OutboxEvent(tenant, orjson.dumps(body))
 
 
-def _pending(store: SQLiteStore, limit: int = 500) -> list[tuple[int, str, dict[str, Any]]]:
-    rows = reader(store).execute(
-        "SELECT id, tenant, event FROM seal_outbox ORDER BY id LIMIT ?", (limit,)
-    )
-    return [(int(i), str(t), orjson.loads(bytes(e))) for i, t, e in rows]
-
-
-def _done(store: SQLiteStore, ids: list[int]) -> None:
-    marks = ",".join("?" * len(ids))
-    sql = f"DELETE FROM seal_outbox WHERE id IN ({marks})"  # noqa: S608 (placeholders)
-    transaction(store, lambda con: con.execute(sql, ids))
-
-
-def flush(ledger: Ledger, store: SQLiteStore) -> int:
+def flush(ledger: Ledger, seals: SealStore) -> int:
     """Append every queued event, in queue order, from synchronous code; return how many."""
     n = 0
-    while batch := _pending(store):
-        for row_id, tenant, body in batch:
-            ledger.append(tenant, [parse_event_input(body)])
-            _done(store, [row_id])
+    while batch := seals.pending_events(PENDING_BATCH):
+        for queued in batch:
+            ledger.append(queued.tenant, [parse_event_input(orjson.loads(queued.body))])
+            seals.events_done([queued.id])
             n += 1
     return n
 
 
 async def flush_async(
-    ledger: Ledger, store: SQLiteStore, run: Callable[[Callable[[], Any]], Any]
+    ledger: Ledger, seals: SealStore, run: Callable[[Callable[[], Any]], Any]
 ) -> int:
     """:func:`flush` through the ledger's sequencer; ``run`` runs a blocking call off the loop."""
     n = 0
-    while batch := await run(lambda: _pending(store)):
-        for row_id, tenant, body in batch:
-            await ledger.append_async(tenant, [parse_event_input(body)])
-            await run(lambda i=row_id: _done(store, [i]))  # type: ignore[misc]
+    while batch := await run(lambda: seals.pending_events(PENDING_BATCH)):
+        for queued in batch:
+            body = parse_event_input(orjson.loads(queued.body))
+            await ledger.append_async(queued.tenant, [body])
+            await run(lambda i=queued.id: seals.events_done([i]))  # type: ignore[misc]
             n += 1
     return n

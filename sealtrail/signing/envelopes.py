@@ -1,6 +1,6 @@
 """Envelopes: one PDF, several signers (each a seal), signed in order or in any order.
 
-An envelope keeps the current PDF (tables ``envelopes`` and ``envelope_signers``); each
+An envelope keeps the current PDF (:meth:`~.store.SealStore.envelope_document`); each
 signature is appended as an incremental update, so earlier signatures stay intact. Parallel
 envelopes still sign one at a time: every signature is committed with a compare-and-swap on the
 envelope's ``version`` (the number of signatures applied), so two signers racing from the same
@@ -10,40 +10,31 @@ Events (stream ``envelope:<id>``, in the creator's tenant): ``envelope:created``
 document's fingerprint), ``envelope:signed`` (fingerprints before and after, the seal, and the
 signer's position), ``envelope:completed`` (the final fingerprint), and the core types ``view``
 and ``download`` for every status view and download. The signing seal's tenant also gets its
-``seal-use:used`` event (:func:`sealtrail.signing.approvals.record_use`).
+``seal-use:used`` event (:func:`sealtrail.signing.approvals.use_of`), recorded in the same
+atomic operation as the signature.
 """
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from ..ledger.errors import ConflictError, InvalidInputError, NotFoundError
 from ..ledger.event import format_time
-from ..ledger.sqlite_store import SQLiteStore
-from .approvals import SealUseForbiddenError, record_use
-from .db import enqueue, new_id, reader, transaction
+from .approvals import SealUseForbiddenError, use_of
+from .db import new_id, outbox_event
 from .registry import SealRecord, get_seal
+from .store import SealStore, SignatureCommit, StoredEnvelope, StoredSigner
 
 MAX_SIGNERS = 15  # 3 × 5 seal boxes on the last page
 
 
-@dataclass(frozen=True)
-class EnvelopeSigner:
-    """One signer's slot: the seal to apply, and who must apply it."""
-
-    position: int
-    seal_id: str
-    key_id: str | None  # None: any integrator key of the seal's tenant
-    status: str  # pending, signed
-    signed_by: str | None
-    signed_at: str | None
-    before: bytes | None
-    after: bytes | None
+@dataclass(frozen=True, slots=True)
+class EnvelopeSigner(StoredSigner):
+    """One signer's slot: the seal to apply, and who must apply it (as stored)."""
 
     def to_json(self) -> dict[str, Any]:
         """The slot as the API shows it."""
@@ -59,28 +50,17 @@ class EnvelopeSigner:
         }
 
 
-@dataclass(frozen=True)
-class Envelope:
-    """An envelope's state (the PDF itself is read with :func:`document`)."""
+@dataclass(frozen=True, slots=True)
+class Envelope(StoredEnvelope):
+    """An envelope's state as stored (the PDF itself is read with :func:`document`)."""
 
-    id: str
-    tenant: str
-    title: str
-    ordered: bool
-    status: str  # open, completed
-    version: int
-    original: bytes
-    current: bytes
-    created_by: str
-    created_at: str
-    completed_at: str | None
     signers: tuple[EnvelopeSigner, ...]
 
-    def tenants(self, store: SQLiteStore) -> set[str]:
+    def tenants(self, seals: SealStore) -> set[str]:
         """The creator's tenant and every signing seal's tenant (who may see the envelope)."""
         out = {self.tenant}
         for s in self.signers:
-            seal = get_seal(store, s.seal_id)
+            seal = get_seal(seals, s.seal_id)
             if seal is not None:
                 out.add(seal.tenant)
         return out
@@ -108,8 +88,17 @@ def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
+def _envelope(e: StoredEnvelope) -> Envelope:
+    signers = tuple(
+        EnvelopeSigner(**{f.name: getattr(s, f.name) for f in fields(StoredSigner)})
+        for s in e.signers
+    )
+    return Envelope(**{**{f.name: getattr(e, f.name) for f in fields(StoredEnvelope)},
+                       "signers": signers})  # fmt: skip
+
+
 def create_envelope(
-    store: SQLiteStore,
+    seals: SealStore,
     *,
     tenant: str,
     title: str,
@@ -130,91 +119,48 @@ def create_envelope(
         raise InvalidInputError("title: want 1 to 256 printable characters")
     env_id = new_id("env")
     digest = sha256(pdf)
-    at = format_time(now)
-
-    def put(con: sqlite3.Connection) -> None:
-        con.execute(
-            "INSERT INTO envelopes (id, tenant, title, ordered, status, document, original, "
-            "version, created_by, created_at, completed_at) "
-            "VALUES (?, ?, ?, ?, 'open', ?, ?, 0, ?, ?, NULL)",
-            (env_id, tenant, title, int(ordered), pdf, digest, created_by, at),
-        )
-        con.executemany(
-            "INSERT INTO envelope_signers (envelope_id, position, seal_id, key_id, status) "
-            "VALUES (?, ?, ?, ?, 'pending')",
-            [(env_id, i, seal.id, key) for i, (seal, key) in enumerate(signers)],
-        )
-        enqueue(
-            con,
-            tenant,
-            {
-                "stream": f"envelope:{env_id}",
-                "type": "envelope:created",
-                "actor": actor,
-                "documents": [{"name": title[:512], "sha256": digest.hex()}],
-                "attributes": {
-                    "envelope_id": env_id,
-                    "order": "sequential" if ordered else "parallel",
-                    "signers": ",".join(seal.id for seal, _ in signers),
-                },
-            },
-        )
-
-    transaction(store, put)
-    return get_envelope(store, env_id)
-
-
-def get_envelope(store: SQLiteStore, env_id: str) -> Envelope:
-    """The envelope ``env_id``; NotFoundError when there is none."""
-    con = reader(store)
-    row = con.execute(
-        "SELECT id, tenant, title, ordered, status, version, original, created_by, created_at, "
-        "completed_at, length(document) FROM envelopes WHERE id = ?",
-        (env_id,),
-    ).fetchone()
-    if row is None:
-        raise NotFoundError(f"no envelope {env_id[:80]!r}")
-    doc = document(store, env_id)
-    signers = tuple(
-        EnvelopeSigner(
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            None if r[6] is None else bytes(r[6]),
-            None if r[7] is None else bytes(r[7]),
-        )
-        for r in con.execute(
-            "SELECT position, seal_id, key_id, status, signed_by, signed_at, before, after "
-            "FROM envelope_signers WHERE envelope_id = ? ORDER BY position",
-            (env_id,),
-        )
+    slots = tuple(
+        StoredSigner(i, seal.id, key, "pending", None, None, None, None)
+        for i, (seal, key) in enumerate(signers)
     )
-    return Envelope(
-        row[0], row[1], row[2], bool(row[3]), row[4], row[5], bytes(row[6]), sha256(doc),
-        row[7], row[8], row[9], signers,
+    stored = StoredEnvelope(
+        env_id, tenant, title, ordered, "open", 0, digest, digest, created_by, format_time(now),
+        None, slots,
     )  # fmt: skip
+    event = {
+        "stream": f"envelope:{env_id}",
+        "type": "envelope:created",
+        "actor": actor,
+        "documents": [{"name": title[:512], "sha256": digest.hex()}],
+        "attributes": {
+            "envelope_id": env_id,
+            "order": "sequential" if ordered else "parallel",
+            "signers": ",".join(seal.id for seal, _ in signers),
+        },
+    }
+    seals.insert_envelope(stored, pdf, [outbox_event(tenant, event)])
+    return get_envelope(seals, env_id)
 
 
-def document(store: SQLiteStore, env_id: str) -> bytes:
-    """The envelope's current PDF."""
-    row = reader(store).execute("SELECT document FROM envelopes WHERE id = ?", (env_id,)).fetchone()
-    if row is None:
+def get_envelope(seals: SealStore, env_id: str) -> Envelope:
+    """The envelope ``env_id``; NotFoundError when there is none."""
+    stored = seals.envelope(env_id)
+    if stored is None:
         raise NotFoundError(f"no envelope {env_id[:80]!r}")
-    return bytes(row[0])
+    return _envelope(stored)
 
 
-def envelopes_of(store: SQLiteStore, tenants: Collection[str], limit: int = 1000) -> list[str]:
+def document(seals: SealStore, env_id: str) -> bytes:
+    """The envelope's current PDF."""
+    pdf = seals.envelope_document(env_id)
+    if pdf is None:
+        raise NotFoundError(f"no envelope {env_id[:80]!r}")
+    return pdf
+
+
+def envelopes_of(seals: SealStore, tenants: Collection[str], limit: int = 1000) -> list[str]:
     """Ids of envelopes created by ``tenants``, newest first."""
-    ids = list(tenants)
-    rows = reader(store).execute(
-        f"SELECT id FROM envelopes WHERE tenant IN ({','.join('?' * len(ids))}) "  # noqa: S608
-        "ORDER BY created_at DESC, id LIMIT ?",
-        [*ids, limit],
-    )
-    return [r[0] for r in rows]
+    return seals.envelope_ids(tenants, limit)
 
 
 def slot_for(env: Envelope, seal: SealRecord, key_id: str) -> EnvelopeSigner:
@@ -241,7 +187,7 @@ def slot_for(env: Envelope, seal: SealRecord, key_id: str) -> EnvelopeSigner:
 
 
 def commit_signature(
-    store: SQLiteStore,
+    seals: SealStore,
     env: Envelope,
     slot: EnvelopeSigner,
     seal: SealRecord,
@@ -258,49 +204,37 @@ def commit_signature(
     before, after = env.current, sha256(signed)
     done = sum(1 for s in env.signers if s.status == "signed") + 1 == len(env.signers)
     stream = f"envelope:{env.id}"
-
-    def put(con: sqlite3.Connection) -> None:
-        cur = con.execute(
-            "UPDATE envelopes SET document = ?, version = version + 1, status = ?, "
-            "completed_at = ? WHERE id = ? AND version = ? AND status = 'open'",
-            (signed, "completed" if done else "open", at if done else None, env.id, env.version),
-        )
-        if cur.rowcount != 1:
-            raise ConflictError(f"envelope {env.id} changed while signing: sign again")
-        con.execute(
-            "UPDATE envelope_signers SET status = 'signed', signed_by = ?, signed_at = ?, "
-            "before = ?, after = ? WHERE envelope_id = ? AND position = ?",
-            (key_id, at, before, after, env.id, slot.position),
-        )
-        record_use(
-            con, seal, key_id=key_id, before=before, after=after, actor=actor, at=at,
-            request_id=request_id, envelope_id=env.id,
-        )  # fmt: skip
-        docs = [
-            {"name": "before", "sha256": before.hex()},
-            {"name": "after", "sha256": after.hex()},
-        ]
-        attrs = {"envelope_id": env.id, "seal_id": seal.id, "position": slot.position}
-        enqueue(con, env.tenant, {"stream": stream, "type": "envelope:signed", "actor": actor,
-                                  "documents": docs, "attributes": attrs})  # fmt: skip
-        if done:
-            enqueue(
-                con,
-                env.tenant,
-                {
-                    "stream": stream,
-                    "type": "envelope:completed",
-                    "actor": actor,
-                    "documents": [{"name": env.title[:512], "sha256": after.hex()}],
-                    "attributes": {"envelope_id": env.id, "signatures": env.version + 1},
-                },
-            )
-
-    transaction(store, put)
-    return get_envelope(store, env.id)
+    use, use_event = use_of(
+        seal, key_id=key_id, before=before, after=after, actor=actor, at=at,
+        request_id=request_id, envelope_id=env.id,
+    )  # fmt: skip
+    docs = [
+        {"name": "before", "sha256": before.hex()},
+        {"name": "after", "sha256": after.hex()},
+    ]
+    attrs = {"envelope_id": env.id, "seal_id": seal.id, "position": slot.position}
+    events = [
+        outbox_event(seal.tenant, use_event),
+        outbox_event(env.tenant, {"stream": stream, "type": "envelope:signed", "actor": actor,
+                                  "documents": docs, "attributes": attrs}),
+    ]  # fmt: skip
+    if done:
+        completed = {
+            "stream": stream,
+            "type": "envelope:completed",
+            "actor": actor,
+            "documents": [{"name": env.title[:512], "sha256": after.hex()}],
+            "attributes": {"envelope_id": env.id, "signatures": env.version + 1},
+        }
+        events.append(outbox_event(env.tenant, completed))
+    commit = SignatureCommit(
+        env.id, env.version, slot.position, signed, key_id, at, before, after, done
+    )
+    seals.commit_signature(commit, use, events)
+    return get_envelope(seals, env.id)
 
 
-def record_access(store: SQLiteStore, env: Envelope, kind: str, actor: dict[str, Any]) -> None:
+def record_access(seals: SealStore, env: Envelope, kind: str, actor: dict[str, Any]) -> None:
     """Queue a ``view`` or ``download`` event of the envelope's current document."""
     if kind not in ("view", "download"):
         raise ValueError(f"kind {kind!r}, want view or download")
@@ -311,4 +245,4 @@ def record_access(store: SQLiteStore, env: Envelope, kind: str, actor: dict[str,
         "documents": [{"name": env.title[:512], "sha256": env.current.hex()}],
         "attributes": {"envelope_id": env.id, "signatures": env.version},
     }
-    transaction(store, lambda con: enqueue(con, env.tenant, event))
+    seals.enqueue([outbox_event(env.tenant, event)])

@@ -1,12 +1,12 @@
 """The seal registry: seals, their keys and certificates, and each tenant's internal CA.
 
-Rows live in the ledger database (tables ``seals`` and ``seal_cas``, see
-``sealtrail.ledger.sqlite_store``). Private keys are stored only as
-:class:`~sealtrail.signing.keystore.KeyProtector` blobs: a seal's is bound to its seal id, a CA's
-to ``"ca:" + tenant``, so a blob moved to another row does not open.
+Records live in the ledger's database, behind :class:`~.store.SealStore` (seals and CAs).
+Private keys are stored only as :class:`~sealtrail.signing.keystore.KeyProtector` blobs: a
+seal's is bound to its seal id, a CA's to ``"ca:" + tenant``, so a blob moved to another record
+does not open.
 
 Every lifecycle change (``seal:created``, ``seal:suspended``, ``seal:resumed``,
-``seal:revoked``) is queued as a ledger event in the same transaction as the change
+``seal:revoked``) is queued as a ledger event in the same atomic operation as the change
 (:mod:`sealtrail.signing.db`, outbox). Statuses: ``active`` ⇄ ``suspended`` → ``revoked``
 (final). Only an active seal signs.
 
@@ -16,12 +16,10 @@ Time is a parameter (``now``, timezone-aware); nothing here reads the clock.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
-import struct
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -29,23 +27,28 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..ledger.errors import ConfigError, ConflictError, InvalidInputError, NotFoundError
 from ..ledger.event import format_time
-from ..ledger.sqlite_store import SQLiteStore
+from ..ledger.store import Tenant
 from . import pki
 from .appearance import SealKind, generate_seal, validate_png
-from .db import enqueue, new_id, reader, transaction
+from .db import new_id, outbox_event
 from .errors import KeyProtectionError, SealStateError
 from .keystore import KeyProtector
 from .sign import MAX_APPEARANCE_BYTES, MAX_APPEARANCE_PIXELS, MAX_TEXT_CHARS
+from .store import SealStatusChange, SealStore, StoredCa, StoredSeal
 
 STATUSES = ("active", "suspended", "revoked")
 SOURCE_INTERNAL = "internal-ca"
 SOURCE_PKCS12 = "pkcs12"
 _DER = serialization.Encoding.DER
+#: how often a status change is re-tried when the seal changed between read and write
+_STATUS_ATTEMPTS = 3
 
-_COLS = (
-    "id, tenant, kind, name, purpose, code, remarks, status, status_reason, status_at, source, "
-    "appearance_source, certificate, chain, created_at"
-)
+
+class Tenants(Protocol):
+    """The part of the ledger's directory the registry reads (a ``DirectoryStore``)."""
+
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        """One tenant, or None."""
 
 
 @dataclass(frozen=True)
@@ -106,27 +109,12 @@ def fingerprint(cert: x509.Certificate) -> str:
     return hashlib.sha256(cert.public_bytes(_DER)).hexdigest()
 
 
-def _pack(certs: Collection[x509.Certificate]) -> bytes:
-    out = b""
-    for c in certs:
-        der = c.public_bytes(_DER)
-        out += struct.pack(">I", len(der)) + der
-    return out
-
-
-def _unpack(data: bytes) -> tuple[x509.Certificate, ...]:
-    certs, pos = [], 0
-    while pos < len(data):
-        (n,) = struct.unpack_from(">I", data, pos)
-        certs.append(x509.load_der_x509_certificate(data[pos + 4 : pos + 4 + n]))
-        pos += 4 + n
-    return tuple(certs)
-
-
-def _record(r: tuple[Any, ...]) -> SealRecord:
+def _record(r: StoredSeal) -> SealRecord:
     return SealRecord(
-        r[0], r[1], SealKind(r[2]), r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
-        x509.load_der_x509_certificate(bytes(r[12])), _unpack(bytes(r[13])), r[14],
+        r.id, r.tenant, SealKind(r.kind), r.name, r.purpose, r.code, r.remarks, r.status,
+        r.status_reason, r.status_at, r.source, r.appearance_source,
+        x509.load_der_x509_certificate(r.certificate),
+        tuple(x509.load_der_x509_certificate(c) for c in r.chain), r.created_at,
     )  # fmt: skip
 
 
@@ -142,97 +130,71 @@ def _text(what: str, value: str, limit: int, *, required: bool = False) -> str:
 
 
 def ensure_ca(
-    store: SQLiteStore, protector: KeyProtector, tenant: str, now: datetime
+    seals: SealStore, protector: KeyProtector, tenant: str, now: datetime
 ) -> pki.InternalCa:
     """``tenant``'s internal CA, created (and its key protected) on first use."""
-    row = (
-        reader(store)
-        .execute("SELECT certificate, key_blob FROM seal_cas WHERE tenant = ?", (tenant,))
-        .fetchone()
-    )
-    if row is None:
+    stored = seals.ca(tenant)
+    if stored is None:
         ca = pki.create_internal_ca(tenant, now=now)
         blob = protector.seal(ca.key, f"ca:{tenant}".encode())
-        transaction(
-            store,
-            lambda con: con.execute(
-                "INSERT OR IGNORE INTO seal_cas (tenant, certificate, key_blob, created_at) "
-                "VALUES (?, ?, ?, ?)",
-                (tenant, ca.certificate.public_bytes(_DER), blob, format_time(now)),
-            ),
+        # another process may win the race: add_ca returns its CA, which is used instead
+        stored = seals.add_ca(
+            StoredCa(tenant, ca.certificate.public_bytes(_DER), blob, format_time(now))
         )
-        row = (
-            reader(store)
-            .execute(  # another process may have won the race: use its CA
-                "SELECT certificate, key_blob FROM seal_cas WHERE tenant = ?", (tenant,)
-            )
-            .fetchone()
-        )
-    key = protector.open(bytes(row[1]), f"ca:{tenant}".encode())
+    key = protector.open(stored.key_blob, f"ca:{tenant}".encode())
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise KeyProtectionError("the internal CA key is not an EC key")
-    return pki.InternalCa(tenant, key, x509.load_der_x509_certificate(bytes(row[0])))
+    return pki.InternalCa(tenant, key, x509.load_der_x509_certificate(stored.certificate))
 
 
 def tenant_crl(
-    store: SQLiteStore, protector: KeyProtector, tenant: str, now: datetime
+    seals: SealStore, protector: KeyProtector, tenant: str, now: datetime
 ) -> x509.CertificateRevocationList:
     """A fresh CRL of ``tenant``'s internal CA listing its revoked seals' certificates (with
     their revocation times), for embedding at PAdES B-LT (RFC 5280 §5)."""
-    ca = ensure_ca(store, protector, tenant, now)
-    rows = reader(store).execute(
-        "SELECT certificate, status_at FROM seals WHERE tenant = ? AND status = 'revoked' "
-        "AND source = ?",
-        (tenant, SOURCE_INTERNAL),
-    )
+    ca = ensure_ca(seals, protector, tenant, now)
     revoked = [
         (
-            x509.load_der_x509_certificate(bytes(der)).serial_number,
-            datetime.fromisoformat(at) if at else now,
+            x509.load_der_x509_certificate(s.certificate).serial_number,
+            datetime.fromisoformat(s.status_at) if s.status_at else now,
         )
-        for der, at in rows
+        for s in seals.seals([tenant], "revoked")
+        if s.source == SOURCE_INTERNAL
     ]
     return pki.issue_crl(ca, revoked, now=now)
 
 
 def ca_certificates(
-    store: SQLiteStore, tenants: Collection[str] | None = None
+    seals: SealStore, tenants: Collection[str] | None = None
 ) -> list[x509.Certificate]:
     """The internal CA certificates of ``tenants`` (all when None)."""
-    con = reader(store)
-    if tenants is None:
-        rows = con.execute("SELECT certificate FROM seal_cas ORDER BY tenant")
-    else:
-        ids = list(tenants)
-        marks = ",".join("?" * len(ids))
-        sql = f"SELECT certificate FROM seal_cas WHERE tenant IN ({marks})"  # noqa: S608
-        rows = con.execute(sql, ids)
-    return [x509.load_der_x509_certificate(bytes(r[0])) for r in rows]
+    return [x509.load_der_x509_certificate(ca.certificate) for ca in seals.cas(tenants)]
 
 
-def trust_roots(
-    store: SQLiteStore, tenants: Collection[str] | None = None
-) -> list[x509.Certificate]:
+def trust_roots(seals: SealStore, tenants: Collection[str] | None = None) -> list[x509.Certificate]:
     """Roots for validating seals of ``tenants`` (all when None): their internal CAs and the
     tops of their imported chains, without duplicates."""
-    roots = {fingerprint(c): c for c in ca_certificates(store, tenants)}
-    for seal in list_seals(store, tenants):
+    roots = {fingerprint(c): c for c in ca_certificates(seals, tenants)}
+    for seal in list_seals(seals, tenants):
         if seal.source == SOURCE_PKCS12:
             for c in seal.trust_roots():
                 roots.setdefault(fingerprint(c), c)
     return list(roots.values())
 
 
-def check_master_key(store: SQLiteStore, protector: KeyProtector) -> None:
+def has_keys(seals: SealStore) -> bool:
+    """True when a CA key or a seal key is stored (so the master key must open it)."""
+    return seals.any_ca() is not None or seals.any_seal_key() is not None
+
+
+def check_master_key(seals: SealStore, protector: KeyProtector) -> None:
     """Raise ConfigError unless ``protector`` opens the stored keys (one CA and one seal key
     are tried): a wrong master key must stop the service at start, not at the first signing."""
-    con = reader(store)
-    probes = [
-        (bytes(r[1]), f"ca:{r[0]}".encode())
-        for r in con.execute("SELECT tenant, key_blob FROM seal_cas LIMIT 1")
-    ] + [
-        (bytes(r[1]), r[0].encode()) for r in con.execute("SELECT id, key_blob FROM seals LIMIT 1")
-    ]
+    probes = []
+    if (ca := seals.any_ca()) is not None:
+        probes.append((ca.key_blob, f"ca:{ca.tenant}".encode()))
+    if (key := seals.any_seal_key()) is not None:
+        probes.append((key.key_blob, key.seal_id.encode()))
     for blob, ad in probes:
         try:
             protector.open(blob, ad)
@@ -244,7 +206,8 @@ def check_master_key(store: SQLiteStore, protector: KeyProtector) -> None:
 
 
 def create_seal(
-    store: SQLiteStore,
+    seals: SealStore,
+    directory: Tenants,
     protector: KeyProtector,
     *,
     tenant: str,
@@ -261,35 +224,35 @@ def create_seal(
     """Create a seal of ``tenant`` and queue its ``seal:created`` event.
 
     The appearance is ``png`` (validated) or generated; the certificate comes from ``pkcs12``
-    (data, password) or from the tenant's internal CA. Requires an existing tenant.
+    (data, password) or from the tenant's internal CA. Requires an existing tenant (looked up
+    in ``directory``, the ledger store).
     """
     name = _text("name", name, 40, required=True)
     purpose = _text("purpose", purpose, 24)
     code = _text("code", code, 24)
     remarks = _text("remarks", remarks, MAX_TEXT_CHARS)
-    if store.tenant(tenant) is None:
+    if directory.tenant(tenant) is None:
         raise NotFoundError(f"no tenant {tenant!r}")
     seal_id = new_id("seal")
     if png is not None:
         validate_png(png, max_bytes=MAX_APPEARANCE_BYTES, max_pixels=MAX_APPEARANCE_PIXELS)
-        appearance, appearance_source = png, "uploaded"
+        picture, appearance_source = png, "uploaded"
     else:
         shown = (purpose, code) if kind.is_round else ("", "")
-        appearance = generate_seal(kind, name, purpose=shown[0], code=shown[1])
+        picture = generate_seal(kind, name, purpose=shown[0], code=shown[1])
         appearance_source = "generated"
     if pkcs12 is not None:
         bundle = pki.import_pkcs12(pkcs12[0], pkcs12[1], at_time=now)
         source = SOURCE_PKCS12
     else:
-        ca = ensure_ca(store, protector, tenant, now)
+        ca = ensure_ca(seals, protector, tenant, now)
         bundle = pki.issue_seal_certificate(ca, seal_name=name, kind=kind, seal_id=seal_id, now=now)
         source = SOURCE_INTERNAL
     blob = protector.seal(bundle.key, seal_id.encode())
-    at = format_time(now)
-    row = (
+    stored = StoredSeal(
         seal_id, tenant, kind.value, name, purpose, code, remarks, "active", None, None, source,
-        appearance, appearance_source, bundle.certificate.public_bytes(_DER), _pack(bundle.chain),
-        blob, at,
+        appearance_source, bundle.certificate.public_bytes(_DER),
+        tuple(c.public_bytes(_DER) for c in bundle.chain), format_time(now),
     )  # fmt: skip
     event = {
         "stream": f"seal:{seal_id}",
@@ -307,78 +270,53 @@ def create_seal(
             "cert_subject": bundle.certificate.subject.rfc4514_string()[:4096],
         },
     }
-
-    def put(con: sqlite3.Connection) -> None:
-        con.execute(
-            "INSERT INTO seals (id, tenant, kind, name, purpose, code, remarks, status, "
-            "status_reason, status_at, source, appearance, appearance_source, certificate, "
-            "chain, key_blob, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "?, ?)",
-            row,
-        )
-        enqueue(con, tenant, event)
-
-    transaction(store, put)
-    found = get_seal(store, seal_id)
+    seals.insert_seal(
+        stored, appearance=picture, key_blob=blob, events=[outbox_event(tenant, event)]
+    )
+    found = get_seal(seals, seal_id)
     assert found is not None
     return found
 
 
-def get_seal(store: SQLiteStore, seal_id: str) -> SealRecord | None:
+def get_seal(seals: SealStore, seal_id: str) -> SealRecord | None:
     """The seal ``seal_id``, or None."""
-    sql = f"SELECT {_COLS} FROM seals WHERE id = ?"  # noqa: S608 (constant columns)
-    r = reader(store).execute(sql, (seal_id,)).fetchone()
-    return None if r is None else _record(r)
+    stored = seals.seal(seal_id)
+    return None if stored is None else _record(stored)
 
 
-def visible_seal(store: SQLiteStore, seal_id: str, tenants: Collection[str]) -> SealRecord:
+def visible_seal(seals: SealStore, seal_id: str, tenants: Collection[str]) -> SealRecord:
     """The seal if it belongs to one of ``tenants``; NotFoundError otherwise (no existence
     leak across tenants)."""
-    seal = get_seal(store, seal_id)
+    seal = get_seal(seals, seal_id)
     if seal is None or seal.tenant not in tenants:
         raise NotFoundError(f"no seal {seal_id[:80]!r}")
     return seal
 
 
 def list_seals(
-    store: SQLiteStore, tenants: Collection[str] | None = None, status: str | None = None
+    seals: SealStore, tenants: Collection[str] | None = None, status: str | None = None
 ) -> list[SealRecord]:
     """Seals of ``tenants`` (all when None), optionally of one status, oldest first."""
-    where, args = [], []
-    if tenants is not None:
-        ids = list(tenants)
-        where.append(f"tenant IN ({','.join('?' * len(ids))})")
-        args += ids
-    if status is not None:
-        where.append("status = ?")
-        args.append(status)
-    sql = f"SELECT {_COLS} FROM seals"  # noqa: S608 (constant columns, placeholders)
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return [_record(r) for r in reader(store).execute(sql + " ORDER BY created_at, id", args)]
+    return [_record(s) for s in seals.seals(tenants, status)]
 
 
-def appearance(store: SQLiteStore, seal_id: str) -> bytes:
+def appearance(seals: SealStore, seal_id: str) -> bytes:
     """The seal's PNG. Requires an existing seal."""
-    row = reader(store).execute("SELECT appearance FROM seals WHERE id = ?", (seal_id,)).fetchone()
-    if row is None:
+    png = seals.seal_appearance(seal_id)
+    if png is None:
         raise NotFoundError(f"no seal {seal_id!r}")
-    return bytes(row[0])
+    return png
 
 
-def open_key(store: SQLiteStore, protector: KeyProtector, seal: SealRecord) -> pki.CertifiedKey:
+def open_key(seals: SealStore, protector: KeyProtector, seal: SealRecord) -> pki.CertifiedKey:
     """The seal's key, certificate and chain, for signing. Raises SealStateError unless the
     seal is active (re-read inside, so a suspension is seen at once)."""
-    row = (
-        reader(store)
-        .execute("SELECT status, key_blob FROM seals WHERE id = ?", (seal.id,))
-        .fetchone()
-    )
-    if row is None:
+    stored = seals.seal_key(seal.id)
+    if stored is None:
         raise NotFoundError(f"no seal {seal.id!r}")
-    if row[0] != "active":
-        raise SealStateError(f"seal {seal.id} is {row[0]}, want active")
-    key = protector.open(bytes(row[1]), seal.id.encode())
+    if stored.status != "active":
+        raise SealStateError(f"seal {seal.id} is {stored.status}, want active")
+    key = protector.open(stored.key_blob, seal.id.encode())
     return pki.CertifiedKey(key, seal.certificate, seal.chain)
 
 
@@ -390,7 +328,7 @@ _TRANSITIONS = {
 
 
 def set_status(
-    store: SQLiteStore,
+    seals: SealStore,
     seal_id: str,
     status: str,
     *,
@@ -400,45 +338,42 @@ def set_status(
 ) -> SealRecord:
     """Suspend (``suspended``), resume (``active``) or revoke (``revoked``) a seal, with a
     reason, and queue the event. Raises ConflictError for a transition the state does not
-    allow (revoked is final)."""
+    allow (revoked is final).
+
+    The change is a compare-and-swap on the status read here: if another change lands in
+    between, the seal is read again and the transition re-checked against its new status.
+    """
     if status not in _TRANSITIONS:
         raise InvalidInputError(f"status: want one of {', '.join(_TRANSITIONS)}, got {status!r}")
     reason = _text("reason", reason, 1000, required=status != "active")
     allowed, etype = _TRANSITIONS[status]
     at = format_time(now)
-
-    def put(con: sqlite3.Connection) -> None:
-        row = con.execute(
-            "SELECT tenant, status, certificate FROM seals WHERE id = ?", (seal_id,)
-        ).fetchone()
-        if row is None:
+    for attempt in range(_STATUS_ATTEMPTS):
+        seal = seals.seal(seal_id)
+        if seal is None:
             raise NotFoundError(f"no seal {seal_id!r}")
-        tenant, current, der = row
-        if current not in allowed:
-            raise ConflictError(f"seal {seal_id} is {current}: cannot become {status}")
-        con.execute(
-            "UPDATE seals SET status = ?, status_reason = ?, status_at = ? WHERE id = ?",
-            (status, reason or None, at, seal_id),
-        )
-        cert = x509.load_der_x509_certificate(bytes(der))
-        enqueue(
-            con,
-            tenant,
-            {
-                "stream": f"seal:{seal_id}",
-                "type": etype,
-                "actor": actor,
-                "attributes": {
-                    "seal_id": seal_id,
-                    "from": current,
-                    "to": status,
-                    "reason": reason,
-                    "cert_sha256": fingerprint(cert),
-                },
+        if seal.status not in allowed:
+            raise ConflictError(f"seal {seal_id} is {seal.status}: cannot become {status}")
+        cert = x509.load_der_x509_certificate(seal.certificate)
+        event = {
+            "stream": f"seal:{seal_id}",
+            "type": etype,
+            "actor": actor,
+            "attributes": {
+                "seal_id": seal_id,
+                "from": seal.status,
+                "to": status,
+                "reason": reason,
+                "cert_sha256": fingerprint(cert),
             },
-        )
-
-    transaction(store, put)
-    found = get_seal(store, seal_id)
+        }
+        change = SealStatusChange(seal_id, seal.status, status, reason or None, at)
+        try:
+            seals.set_seal_status(change, [outbox_event(seal.tenant, event)])
+            break
+        except ConflictError:
+            if attempt + 1 == _STATUS_ATTEMPTS:
+                raise
+    found = get_seal(seals, seal_id)
     assert found is not None
     return found

@@ -536,3 +536,49 @@ def test_an_adopted_anchor_dropped_by_a_reorg_is_anchored_anew(
     assert a.status == "final"
     assert a.raw is not None
     assert anchored_on_chain(w, cp) == cp.size
+
+
+def test_a_log_restored_without_its_latest_anchored_events_is_not_anchored_as_a_fork(
+    ganache: Ganache, tmp_path: Path, ledger: Ledger, contract: str, make_worker: Make
+) -> None:
+    import sqlite3
+
+    from sealtrail.ledger.sqlite_store import SQLiteStore
+
+    w = make_worker()
+    seal(ledger, 2)
+    w.step()
+    backup = tmp_path / "backup.db"  # an online backup at size 2 …
+    with sqlite3.connect(ledger.store.path) as live, sqlite3.connect(backup) as copy:  # type: ignore[attr-defined]
+        live.backup(copy)
+    cp4 = seal(ledger, 2)  # … then size 4 is anchored too
+    for _ in range(K + 1):
+        ganache.rpc("evm_mine")
+        w.step()
+    assert w.client().latest_size(w.log_id) == cp4.size
+
+    # The backup is restored and the log grows again, past 4, with other events: a fork.
+    restored = Ledger(SQLiteStore(backup), ledger.signer)
+    try:
+        restored.append("t1", [event_input(f"other-{i}") for i in range(3)])
+        cp5, new = restored.seal()
+        assert new
+        assert cp5 is not None
+        assert cp5.size == 5
+        again = AnchorWorker(
+            restored.store,
+            lambda: connect(ganache.url, KEYS[1], CHAIN_ID, contract_address=contract),
+            w.log_id,
+            confirmations=K,
+            clock=Clock(),
+        )
+        nonce = again.client().mined_nonce()
+        again.step()
+        a = restored.store.anchor(cp5.size)
+        assert a is not None
+        assert a.status == "failed"
+        assert "not this log's tree of size 4" in (a.last_error or "")
+        assert again.client().pending_nonce() == nonce  # nothing was sent
+        assert again.client().latest_size(w.log_id) == cp4.size
+    finally:
+        restored.close_sync()

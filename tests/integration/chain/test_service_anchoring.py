@@ -74,6 +74,20 @@ def metric(api: Api, name: str) -> float:
     raise AssertionError(f"{name} not in /metrics")
 
 
+def failed_audit(data: Path, *args: str) -> list[dict[str, str]]:
+    """Run ``sealtrail audit [args] --json``, expect exit 1, return the problems it names."""
+    r = subprocess.run(
+        [SEALTRAIL, "--data-dir", str(data), "audit", *args, "--json"],
+        capture_output=True,
+        text=True,
+        env=env_for(),
+        timeout=60,
+    )
+    assert r.returncode == 1, r.stderr
+    problems: list[dict[str, str]] = json.loads(r.stdout)["problems"]
+    return problems
+
+
 def final_anchor(api: Api, size: int, timeout: float = 40) -> dict[str, Any]:
     def check() -> dict[str, Any] | None:
         got = api.get(f"/v1/checkpoints/{size}", "aud_hq")
@@ -124,6 +138,11 @@ def test_deploy_then_serve_anchors_every_checkpoint_to_final(
     assert "0x" + receipt.block_hash.hex() == anchor["block_hash"]
     assert receipt.log_index == anchor["log_index"]
 
+    # An online backup now (docs/OPERATIONS.md): restored later, it lacks what follows.
+    backup = tmp_path / "backup.db"
+    with sqlite3.connect(data / "ledger.db") as live, sqlite3.connect(backup) as copy:
+        live.backup(copy)
+
     for i in range(3, 5):
         api.append(event(i))
     second = api.wait_for_checkpoint(5, timeout=10)
@@ -139,36 +158,30 @@ def test_deploy_then_serve_anchors_every_checkpoint_to_final(
     assert out["ok"] is True
     assert out["anchors"]["checked"] is True
     assert out["anchors"]["final"] >= 2
+    assert out["anchors"]["chain_latest_size"] == second["size"]
+
+    # Restoring the older backup: `audit --rpc` proves the restore incomplete against the chain.
+    restored = tmp_path / "restored"
+    shutil.copytree(data, restored, ignore=shutil.ignore_patterns("ledger.db*", "ganache"))
+    shutil.copy(backup, restored / "ledger.db")
+    assert cli(restored, "audit")["ok"] is True  # offline, the older log is self-consistent
+    problems = failed_audit(restored, "--rpc", g.url)
+    assert [p["code"] for p in problems] == ["log_behind_chain"]
+    assert f"anchor of size {second['size']}" in problems[0]["message"]
 
     # A stored anchor the chain does not back is a finding (exit 1), named.
     with sqlite3.connect(data / "ledger.db") as db:
         db.execute(
             "UPDATE anchors SET block_hash = ? WHERE size = ?", (b"\x11" * 32, first["size"])
         )
-    r = subprocess.run(
-        [SEALTRAIL, "--data-dir", str(data), "audit", "--rpc", g.url, "--json"],
-        capture_output=True,
-        text=True,
-        env=env_for(),
-        timeout=60,
-    )
-    assert r.returncode == 1, r.stderr
-    problems = json.loads(r.stdout)["problems"]
+    problems = failed_audit(data, "--rpc", g.url)
     assert [p["code"] for p in problems] == ["anchor_not_on_chain"]
     assert f"checkpoint {first['size']}" in problems[0]["message"]
 
     # Offline too: a stored anchor naming another root is found without any node.
     with sqlite3.connect(data / "ledger.db") as db:
         db.execute("UPDATE anchors SET root = ? WHERE size = ?", (b"\x22" * 32, second["size"]))
-    r = subprocess.run(
-        [SEALTRAIL, "--data-dir", str(data), "audit", "--json"],
-        capture_output=True,
-        text=True,
-        env=env_for(),
-        timeout=60,
-    )
-    assert r.returncode == 1, r.stderr
-    problems = json.loads(r.stdout)["problems"]
+    problems = failed_audit(data)
     assert [p["code"] for p in problems] == ["anchor_mismatch"]
     assert f"checkpoint {second['size']}" in problems[0]["message"]
 

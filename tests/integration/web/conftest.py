@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = os.environ.get("SEALTRAIL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("SEALTRAIL_TEST_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",

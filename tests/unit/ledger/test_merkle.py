@@ -975,6 +975,9 @@ def test_verify_inclusion_fuzz_raises_only_proof_error(
         merkle.verify_inclusion(leaf, index, size, proof, root)
     except ProofError:
         return
+    # The one input garbage can make valid: a tree of one leaf, whose root is that leaf's hash.
+    if (index, size, proof) == (0, 1, []) and leaf == root:
+        return
     pytest.fail(f"accepted random input: {index=} {size=} {len(proof)=}")
 
 

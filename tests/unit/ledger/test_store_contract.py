@@ -1,16 +1,24 @@
-"""The LedgerStore contract (sealtrail/ledger/store.py), run against every backend.
+"""The storage contract (sealtrail/ledger/store.py: LedgerStore, and the rest of ServiceStore:
+directory, leases and queue, timestamps, anchors, console reads), run against every backend.
 
 Only protocol methods, the Ledger facade and the pure core (events, Merkle) are used here, so a
 new backend joins by adding a factory to BACKENDS. Each factory opens one more handle on the
 same backend instance: a second handle is how these tests see what was durably committed rather
 than what one connection cached.
+
+The ``mongo`` backend runs on a real MongoDB when ``SEALTRAIL_TEST_MONGODB_URI`` is set, else on
+the nx-27017 stand-in (tests/mongo.py): one stand-in process per module, a new database per
+test. Tests whose mongo variant needs what the stand-in lacks use :func:`real_mongodb_variant`,
+naming what is missing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,12 +26,25 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sealtrail.ledger import merkle
-from sealtrail.ledger.errors import StorageError
+from sealtrail.ledger.errors import ConflictError, LeaseLostError, NotFoundError, StorageError
 from sealtrail.ledger.event import build_event, format_time
 from sealtrail.ledger.log import Ledger
+from sealtrail.ledger.mongo_store import MongoStore
 from sealtrail.ledger.note import NoteSigner
 from sealtrail.ledger.sqlite_store import SQLiteStore
-from sealtrail.ledger.store import Entry, EventQuery, LedgerStore, StoredCheckpoint, WriteView
+from sealtrail.ledger.store import (
+    ApiKey,
+    Entry,
+    EventQuery,
+    Lease,
+    LedgerStore,
+    QueuedAppend,
+    ServiceStore,
+    StoredAnchor,
+    StoredCheckpoint,
+    Tenant,
+    WriteView,
+)
 from tests.conftest import (
     FIXED_TIME,
     FIXED_TIME_TEXT,
@@ -31,12 +52,42 @@ from tests.conftest import (
     event_input,
     fixed_clock,
 )
+from tests.mongo import MongoServer, mongodb_server, stand_in_lacks
 
-StoreFactory = Callable[[], LedgerStore]
+StoreFactory = Callable[[], ServiceStore]
 
-BACKENDS: dict[str, Callable[[Path], StoreFactory]] = {
-    "sqlite": lambda tmp: lambda: SQLiteStore(tmp / "ledger.db"),
+
+def _mongo(request: pytest.FixtureRequest, tmp: Path) -> StoreFactory:
+    url = request.getfixturevalue("mongo_server").fresh_url()
+    return lambda: MongoStore(url)
+
+
+#: name → (the test's request, its tmp_path) → a factory of handles on one fresh database
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], StoreFactory]] = {
+    "sqlite": lambda request, tmp: lambda: SQLiteStore(tmp / "ledger.db"),
+    "mongo": _mongo,
 }
+
+
+def real_mongodb_variant(missing: str) -> pytest.MarkDecorator:
+    """Run the test on every backend, its mongo variant only on a real MongoDB: the nx-27017
+    stand-in lacks ``missing`` (tests/mongo.py)."""
+    return pytest.mark.parametrize(
+        "store_factory",
+        [
+            pytest.param(name, marks=stand_in_lacks(missing) if name == "mongo" else ())
+            for name in sorted(BACKENDS)
+        ],
+        indirect=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoServer]:
+    """One MongoDB (stand-in process) for the module's mongo tests, started on first use."""
+    with mongodb_server(tmp_path_factory.mktemp("mongo")) as server:
+        yield server
+
 
 SIGNER = NoteSigner("test.example/contract", Ed25519PrivateKey.from_private_bytes(bytes(32)))
 
@@ -47,10 +98,10 @@ class Boom(Exception):
 
 @pytest.fixture(params=sorted(BACKENDS))
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
-    opened: list[LedgerStore] = []
-    make = BACKENDS[request.param](tmp_path)
+    opened: list[ServiceStore] = []
+    make = BACKENDS[request.param](request, tmp_path)
 
-    def factory() -> LedgerStore:
+    def factory() -> ServiceStore:
         store = make()
         opened.append(store)
         return store
@@ -61,7 +112,7 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
 
 
 @pytest.fixture
-def store(store_factory: StoreFactory) -> LedgerStore:
+def store(store_factory: StoreFactory) -> ServiceStore:
     return store_factory()
 
 
@@ -507,3 +558,566 @@ def test_checkpoint_sizes_only_grow_and_stay_within_the_log(store: LedgerStore) 
     with pytest.raises(StorageError, match="exceeds the log"):
         store.write(lambda view: view.add_checkpoint(beyond))
     assert [c.size for c in store.checkpoints()] == [4]
+
+
+def test_client_event_ids_are_unique_per_tenant_only(store: ServiceStore) -> None:
+    ledger = make_ledger(store)
+    ledger.append("acme", [event_input(None), event_input(None)])  # no id: never collide
+    ledger.append("globex", [event_input("same")])
+    ledger.append("acme", [event_input("same")])
+    assert store.size() == 4
+    got = store.write(lambda view: view.events_by_client_id("acme", ["same"]))
+    assert got == {"same": store.event(3)}
+
+
+# -- trusted timestamps (TimestampStore) ------------------------------------------------
+
+
+def sealed(store: ServiceStore, sizes: list[int]) -> list[StoredCheckpoint]:
+    """Grow a new log to each of ``sizes`` in turn and seal a checkpoint there."""
+    ledger = make_ledger(store)
+    out = []
+    for size in sizes:
+        fill(ledger, size - ledger.size())
+        cp, new = ledger.seal()
+        assert new
+        assert cp is not None
+        out.append(cp)
+    return out
+
+
+def sealed_more(store: ServiceStore, sizes: list[int]) -> list[StoredCheckpoint]:
+    """:func:`sealed`, continuing the log already in ``store``."""
+    ledger = make_ledger(store)
+    out = []
+    for size in sizes:
+        for i in range(ledger.size(), size):
+            ledger.append("acme", [event_input(f"more-{i}")])
+        cp, new = ledger.seal()
+        assert new
+        assert cp is not None
+        out.append(cp)
+    return out
+
+
+def test_timestamps_pending_then_stamped_and_never_replaced(store_factory: StoreFactory) -> None:
+    store = store_factory()
+    cp3, cp5 = sealed(store, [3, 5])
+    assert store.timestamp(3) is None
+    assert store.timestamps() == []
+    assert store.untimestamped() == [cp3, cp5]
+    assert store.untimestamped(limit=1) == [cp3]
+
+    store.timestamp_failed(3, "TSA down " + "x" * 2000, "2026-11-24T10:00:01.000000Z")
+    store.timestamp_failed(3, "TSA still down", "2026-11-24T10:00:02.000000Z")
+    pending = store.timestamp(3)
+    assert pending is not None
+    assert (pending.status, pending.token, pending.attempts) == ("pending", None, 2)
+    assert (pending.last_error, pending.updated_at) == (
+        "TSA still down",
+        "2026-11-24T10:00:02.000000Z",
+    )
+    assert (pending.gen_time, pending.serial, pending.tsa) == (None, None, None)
+    assert store.untimestamped() == [cp3, cp5]
+    store.timestamp_failed(5, "e" * 2000, "t")
+    assert store.timestamp(5).last_error == "e" * 1000  # type: ignore[union-attr]
+
+    serial = 2**70 + 1  # RFC 3161 serials are up to 160 bits
+    store.put_timestamp(3, b"\x30\x82token", "2026-11-24T10:00:03Z", serial, "https://tsa", "t3")
+    stamped = store.timestamp(3)
+    assert stamped is not None
+    assert stamped.status == "stamped"
+    assert (stamped.token, stamped.gen_time, stamped.serial, stamped.tsa) == (
+        b"\x30\x82token",
+        "2026-11-24T10:00:03Z",
+        str(serial),
+        "https://tsa",
+    )
+    assert (stamped.attempts, stamped.last_error, stamped.updated_at) == (3, None, "t3")
+    assert store.untimestamped() == [cp5]
+
+    # A stored token is final: neither a late failure nor another token changes the record.
+    store.timestamp_failed(3, "late", "t4")
+    store.put_timestamp(3, b"other", "2026-11-24T10:00:04Z", 7, "https://other", "t5")
+    assert store.timestamp(3) == stamped
+
+    store.put_timestamp(5, b"tok5", "2026-11-24T10:00:05Z", 5, "https://tsa", "t6")
+    other = store_factory()
+    assert [(r.size, r.status, r.attempts) for r in other.timestamps()] == [
+        (3, "stamped", 3),
+        (5, "stamped", 2),
+    ]
+    assert other.timestamp(3) == stamped
+    assert other.untimestamped() == []
+
+
+def test_a_first_try_token_and_later_checkpoints(store: ServiceStore) -> None:
+    sealed(store, [2])
+    store.put_timestamp(2, b"tok", "2026-11-24T10:00:03Z", 1, "https://tsa", "t")
+    assert store.timestamp(2).attempts == 1  # type: ignore[union-attr]
+    assert store.untimestamped() == []
+    (cp4,) = sealed_more(store, [4])
+    assert store.untimestamped() == [cp4]
+
+
+# -- anchoring state (AnchorStore) -----------------------------------------------------------
+
+#: every field set; the fee fields beyond 2^63 (BSON and SQLite integers stop there)
+FULL_ANCHOR = StoredAnchor(
+    size=2,
+    status="final",
+    chain_id=1337,
+    contract="0x5FbDB2315678afecb367f032d93F642f64180aa3",
+    log_id=hashlib.sha256(b"test.example/contract").digest(),
+    root=b"\x11" * 32,
+    tx_hash=b"\x22" * 32,
+    tx_hashes=(b"\x33" * 32, b"\x22" * 32),
+    nonce=41,
+    raw=b"\x02\xf8\x72" + b"\x00" * 100,
+    max_fee=2**64 + 3,
+    priority_fee=2**63,
+    gas_limit=120_000,
+    sent_at="2026-11-24T10:00:01.000000Z",
+    block_number=2**40,
+    block_hash=b"\x44" * 32,
+    log_index=3,
+    gas_used=61_234,
+    effective_gas_price=2**255 + 17,
+    confirmations=12,
+    attempts=2,
+    last_error="replacement transaction underpriced",
+    created_at="2026-11-24T10:00:00.000000Z",
+    updated_at="2026-11-24T10:05:00.000000Z",
+    final_at="2026-11-24T10:05:00.000000Z",
+)
+
+
+def anchor_at(size: int, status: str) -> StoredAnchor:
+    """A fresh anchor (every optional field at its default) of checkpoint ``size``."""
+    return StoredAnchor(
+        size=size,
+        status=status,
+        chain_id=1337,
+        contract=FULL_ANCHOR.contract,
+        log_id=FULL_ANCHOR.log_id,
+        root=bytes([size]) * 32,
+        created_at="c",
+        updated_at="u",
+    )
+
+
+def test_anchor_round_trips_every_field(store_factory: StoreFactory) -> None:
+    store = store_factory()
+    sealed(store, [1, 2, 3])
+    store.put_anchor(FULL_ANCHOR)
+    store.put_anchor(anchor_at(3, "pending"))
+    other = store_factory()
+    assert other.anchor(2) == FULL_ANCHOR
+    assert other.anchor(3) == anchor_at(3, "pending")
+    assert other.anchor(1) is None
+    # put_anchor replaces the whole state, including fields it clears
+    fresh = anchor_at(2, "retry")
+    store.put_anchor(fresh)
+    assert other.anchor(2) == fresh
+    assert other.anchors() == [fresh, anchor_at(3, "pending")]
+
+
+def test_anchor_queries_follow_the_states(store_factory: StoreFactory) -> None:
+    store = store_factory()
+    assert store.oldest_unfinal() == (0, None)
+    cps = sealed(store, [1, 2, 3, 4, 5, 6])
+    by_size = {cp.size: cp for cp in cps}
+    assert store.oldest_unfinal() == (6, by_size[1])
+    assert store.unanchored() == cps
+    assert store.anchored_size() == 0
+
+    for size, status in [(1, "final"), (2, "sent"), (3, "failed"), (5, "pending"), (6, "retry")]:
+        store.put_anchor(anchor_at(size, status))
+    other = store_factory()
+    assert [a.size for a in other.anchors()] == [1, 2, 3, 5, 6]
+    assert [a.size for a in other.anchors(("sent", "failed"))] == [2, 3]
+    assert other.anchors(("confirmed",)) == []
+    assert other.anchored_size() == 1
+    assert other.anchored_size(("sent", "final")) == 2
+    assert other.anchored_size(("confirmed",)) == 0
+    # not on their way: no anchor, or pending / retry / failed
+    assert other.unanchored() == [by_size[s] for s in (3, 4, 5, 6)]
+    assert other.unanchored(after=3) == [by_size[s] for s in (4, 5, 6)]
+    assert other.unanchored(after=3, limit=2) == [by_size[4], by_size[5]]
+    assert other.unanchored(after=6) == []
+    assert other.oldest_unfinal() == (5, by_size[2])
+
+    store.put_anchor(anchor_at(2, "confirmed"))
+    store.put_anchor(anchor_at(3, "sent"))
+    assert other.unanchored() == [by_size[s] for s in (4, 5, 6)]
+    assert other.anchored_size(("confirmed", "final")) == 2
+    store.put_anchor(anchor_at(2, "final"))
+    store.put_anchor(anchor_at(3, "final"))
+    assert other.oldest_unfinal() == (3, by_size[4])
+    (cp7,) = sealed_more(store, [7])
+    assert other.oldest_unfinal() == (4, by_size[4])
+    assert other.unanchored(after=6) == [cp7]
+
+
+def test_anchors_of_a_checkpoint_sealed_later_are_seen(store: ServiceStore) -> None:
+    """Anchoring states stored before their checkpoint (an import, a repair) still count."""
+    store.put_anchor(anchor_at(2, "final"))
+    store.timestamp_failed(2, "early", "t")
+    (cp1, cp2) = sealed(store, [1, 2])
+    assert store.unanchored() == [cp1]
+    assert store.oldest_unfinal() == (1, cp1)
+    assert store.untimestamped() == [cp1, cp2]
+
+
+# -- tenants and API keys (DirectoryStore) -----------------------------------------------------
+
+
+def test_tenants_form_groups(store_factory: StoreFactory) -> None:
+    store = store_factory()
+    acme = Tenant("acme", "ACME Group", None, "2026-01-01T00:00:00.000000Z")
+    store.add_tenant(acme)
+    for tid, parent in [("acme-eu", "acme"), ("acme-fr", "acme-eu"), ("acme-us", "acme")]:
+        store.add_tenant(Tenant(tid, tid.upper(), parent, "2026-01-02T00:00:00.000000Z"))
+    store.add_tenant(Tenant("globex", "Globex", None, "2026-01-03T00:00:00.000000Z"))
+    with pytest.raises(ConflictError):
+        store.add_tenant(Tenant("acme", "again", None, "t"))
+    with pytest.raises(NotFoundError):
+        store.add_tenant(Tenant("initech", "Initech", "nobody", "t"))
+    other = store_factory()
+    assert other.tenant("acme") == acme
+    assert other.tenant("acme") is not None
+    assert other.tenant("initech") is None
+    assert [t.id for t in other.tenants()] == ["acme", "acme-eu", "acme-fr", "acme-us", "globex"]
+    assert other.tenant("acme-fr") == Tenant(
+        "acme-fr", "ACME-FR", "acme-eu", "2026-01-02T00:00:00.000000Z"
+    )
+    assert other.subtree_tenants("acme") == ["acme", "acme-eu", "acme-fr", "acme-us"]
+    assert other.subtree_tenants("acme-eu") == ["acme-eu", "acme-fr"]
+    assert other.subtree_tenants("acme-fr") == ["acme-fr"]
+    assert other.subtree_tenants("globex") == ["globex"]
+    assert other.subtree_tenants("nobody") == []
+
+
+def test_api_keys_are_listed_and_revoked(store_factory: StoreFactory) -> None:
+    store = store_factory()
+    for tid in ("acme", "globex"):
+        store.add_tenant(Tenant(tid, tid, None, "t"))
+    k1 = ApiKey("k1", "acme", "admin", b"\x01" * 32, "ops", "2026-01-02T00:00:00.000000Z")
+    k2 = ApiKey("k2", "acme", "integrator", b"\x02" * 32, None, "2026-01-01T00:00:00.000000Z")
+    k0 = ApiKey("k0", "acme", "auditor", b"\x00" * 32, None, "2026-01-02T00:00:00.000000Z")
+    k3 = ApiKey("k3", "globex", "admin", b"\x03" * 32, "g", "2026-01-01T00:00:00.000000Z")
+    for k in (k1, k2, k0, k3):
+        store.add_key(k)
+    other = store_factory()
+    assert other.key("k1") == k1
+    assert other.key("nope") is None
+    assert other.keys(["acme"]) == [k2, k0, k1]  # by creation time, then id
+    assert other.keys(["acme", "globex"]) == [k2, k3, k0, k1]
+    assert other.keys(["initech"]) == []
+    assert other.keys([]) == []
+
+    revoked = store.revoke_key("k1", "2026-02-01T00:00:00.000000Z")
+    assert revoked == ApiKey(
+        "k1", "acme", "admin", b"\x01" * 32, "ops", k1.created_at, "2026-02-01T00:00:00.000000Z"
+    )
+    assert store.revoke_key("k1", "2026-03-01T00:00:00.000000Z") == revoked  # idempotent
+    assert other.key("k1") == revoked
+    with pytest.raises(NotFoundError):
+        store.revoke_key("nope", "t")
+    assert other.key("k2") == k2
+
+
+# -- console reads (ConsoleReads) ------------------------------------------------------------
+
+
+@pytest.fixture
+def over_days(store: ServiceStore) -> ServiceStore:
+    """40 events, 3 hours apart from FIXED_TIME (10:00 UTC, so across 6 days): tenant acme,
+    globex or initech by i % 3; type sign / view / custom by i % 4; checkpoints every 10."""
+    ticks = itertools.count()
+    ledger = Ledger(
+        store,
+        SIGNER,
+        clock=lambda: FIXED_TIME + timedelta(hours=3 * next(ticks)),
+        random_bytes=counting_random(),
+    )
+    for i in range(40):
+        etype = ["sign", "view", "view", "acme:approve"][i % 4]
+        ledger.append(["acme", "globex", "initech"][i % 3], [event_input(f"d-{i}", etype=etype)])
+        if i % 10 == 9:
+            ledger.seal()
+    return store
+
+
+def naive_counts(
+    store: ServiceStore, tenants: list[str], start: str, end: str
+) -> list[tuple[str, str, int]]:
+    counts: dict[tuple[str, str], int] = {}
+    for e in store.entries():
+        ev = e.event
+        if ev.tenant in tenants and start <= ev.recorded_at < end:
+            key = (ev.recorded_at[:10], ev.type)
+            counts[key] = counts.get(key, 0) + 1
+    return [(d, t, n) for (d, t), n in sorted(counts.items())]
+
+
+#: (tenants, start, end) in hours after FIXED_TIME; one fixture build serves them all
+COUNT_CASES = [
+    (["acme", "globex", "initech"], 0, 200),
+    (["acme"], 0, 200),
+    (["globex", "initech", "nobody"], 14, 62),  # bounds within a day: start in, end out
+    (["acme"], 15, 15),
+    (["nobody"], 0, 200),
+]
+
+
+def test_event_counts_per_day_and_type(over_days: ServiceStore) -> None:
+    for tenants, start_hours, end_hours in COUNT_CASES:
+        start = format_time(FIXED_TIME + timedelta(hours=start_hours))
+        end = format_time(FIXED_TIME + timedelta(hours=end_hours))
+        got = over_days.event_counts(tenants, start, end)
+        assert got == naive_counts(over_days, tenants, start, end), tenants
+        assert bool(got) == (tenants != ["nobody"] and start < end)
+    days = {
+        d for d, _, _ in over_days.event_counts(["acme", "globex", "initech"], at(0), at(10**6))
+    }
+    assert len(days) == 6
+
+
+def test_tenant_activity(over_days: ServiceStore) -> None:
+    assert over_days.event_counts([], at(0), at(10**6)) == []
+    entries = [e.event for e in over_days.entries()]
+    want = {
+        t: (
+            sum(1 for e in entries if e.tenant == t),
+            max(e.recorded_at for e in entries if e.tenant == t),
+        )
+        for t in ("acme", "globex")
+    }
+    assert over_days.tenant_activity(["acme", "globex", "nobody"]) == want
+    assert want["acme"][0] == 14
+    assert over_days.tenant_activity([]) == {}
+    assert over_days.tenant_activity(["nobody"]) == {}
+
+
+def test_recent_checkpoints_newest_first(over_days: ServiceStore) -> None:
+    every = over_days.checkpoints()
+    assert [c.size for c in every] == [10, 20, 30, 40]
+    assert over_days.recent_checkpoints(2) == every[::-1][:2]
+    assert over_days.recent_checkpoints(100) == every[::-1]
+
+
+def test_recent_checkpoints_of_an_empty_store(store: ServiceStore) -> None:
+    assert store.recent_checkpoints(5) == []
+
+
+# -- leases and fencing (CoordinationStore, WriteView.check_fence) ---------------------------
+
+#: what the stand-in lacks for leases: acquire_lease is one findAndModify with an update pipeline
+
+
+def test_lease_is_taken_renewed_refused_expired_and_released(store_factory: StoreFactory) -> None:
+    store = store_factory()
+    assert store.lease("sequencer") is None
+    a1 = store.acquire_lease("sequencer", "A", 10, 100.0)
+    assert a1 == Lease("sequencer", "A", 1, 110.0)
+    a2 = store.acquire_lease("sequencer", "A", 10, 105.5)  # renewed: same epoch
+    assert a2 == Lease("sequencer", "A", 1, 115.5)
+    assert store.acquire_lease("sequencer", "B", 10, 115.0) is None  # A's has not expired
+    other = store_factory()
+    assert other.lease("sequencer") == a2
+    b = other.acquire_lease("sequencer", "B", 10, 115.5)  # expired (at 115.5 exactly): taken
+    assert b == Lease("sequencer", "B", 2, 125.5)
+    assert store.acquire_lease("sequencer", "A", 10, 116.0) is None
+    assert store.lease("sequencer") == b
+
+    store.release_lease(a2)  # no longer A's: nothing happens
+    assert store.lease("sequencer") == b
+    other.release_lease(b)
+    released = store.lease("sequencer")
+    assert released is not None
+    assert (released.holder, released.epoch) == ("B", 2)
+    assert released.expires_at <= 116.0
+    assert store.acquire_lease("sequencer", "A", 10, 116.0) == Lease("sequencer", "A", 3, 126.0)
+    # A holder that renews after its own lease expired (nobody took it) keeps its epoch.
+    assert store.acquire_lease("sequencer", "A", 10, 500.0) == Lease("sequencer", "A", 3, 510.0)
+    # Leases are independent by name.
+    assert store.acquire_lease("anchoring", "B", 5, 116.0) == Lease("anchoring", "B", 1, 121.0)
+    assert other.lease("sequencer") == Lease("sequencer", "A", 3, 510.0)
+
+
+def test_first_takes_race_and_one_wins(store_factory: StoreFactory) -> None:
+    stores = [store_factory() for _ in range(6)]
+    barrier = threading.Barrier(len(stores))
+
+    def take(i: int) -> Lease | None:
+        barrier.wait()
+        return stores[i].acquire_lease("race", f"h{i}", 30, 1000.0)
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        got = list(pool.map(take, range(len(stores))))
+    won = [g for g in got if g is not None]
+    assert len(won) == 1
+    assert won[0].epoch == 1
+    assert stores[0].lease("race") == won[0]
+
+
+def test_fence_of_a_lease_never_taken_fails_and_writes_nothing(store: ServiceStore) -> None:
+    entries = fresh_entries(2)
+
+    def txn(view: WriteView) -> None:
+        view.append(entries)
+        view.check_fence(Lease("sequencer", "A", 1, 1e18))
+
+    with pytest.raises(LeaseLostError):
+        store.write(txn)
+    assert store.size() == 0
+    assert store.lease("sequencer") is None
+
+
+def test_fenced_writes_with_a_stale_lease_fail_and_write_nothing(
+    store_factory: StoreFactory,
+) -> None:
+    a_store, b_store = store_factory(), store_factory()
+    (cp,) = sealed(a_store, [2])
+    old = a_store.acquire_lease("sequencer", "A", 10, 100.0)
+    assert old is not None
+    new = b_store.acquire_lease("sequencer", "B", 10, 111.0)  # A was paused past its expiry
+    assert new is not None
+    assert new.epoch == old.epoch + 1
+    entries = fresh_entries(4)[2:]
+
+    def fenced_first(view: WriteView) -> None:
+        view.check_fence(old)
+        view.append(entries)
+
+    def fenced_last(view: WriteView) -> None:
+        view.append(entries)
+        view.check_fence(old)
+
+    for fn in (fenced_first, fenced_last):
+        with pytest.raises(LeaseLostError):
+            a_store.write(fn)
+    with pytest.raises(LeaseLostError):
+        a_store.put_anchor(anchor_at(2, "pending"), fence=old)
+    with pytest.raises(LeaseLostError):
+        a_store.put_timestamp(2, b"tok", "g", 1, "tsa", "t", fence=old)
+    with pytest.raises(LeaseLostError):
+        a_store.timestamp_failed(2, "e", "t", fence=old)
+    # the old holder's stale lease with the right epoch but another holder is no better
+    with pytest.raises(LeaseLostError):
+        a_store.write(lambda view: view.check_fence(Lease("sequencer", "A", new.epoch, 0)))
+    assert a_store.size() == 2
+    assert a_store.anchor(2) is None
+    assert a_store.timestamp(2) is None
+    assert a_store.lease("sequencer") == new
+
+    # The holder's fenced writes go through.
+    b_store.write(lambda view: (view.check_fence(new), view.append(entries)))
+    b_store.put_anchor(anchor_at(2, "pending"), fence=new)
+    b_store.put_timestamp(2, b"tok", "g", 1, "tsa", "t", fence=new)
+    assert a_store.size() == 4
+    assert a_store.anchor(2) == anchor_at(2, "pending")
+    assert a_store.timestamp(2).token == b"tok"  # type: ignore[union-attr]
+    assert cp.size == 2
+
+
+@real_mongodb_variant(
+    "isolation between transactions (the takeover would not wait for the fenced commit)"
+)
+def test_a_takeover_waits_for_the_fenced_transaction_in_flight(
+    store_factory: StoreFactory,
+) -> None:
+    """The fence makes a concurrent takeover conflict: it can only happen before (and then the
+    fenced transaction fails) or after the fenced transaction commits, never in between."""
+    holder, rival = store_factory(), store_factory()
+    lease = holder.acquire_lease("sequencer", "A", 10, 100.0)
+    assert lease is not None
+    taken: list[Lease | None] = []
+    entries = fresh_entries(1)
+
+    def txn(view: WriteView) -> threading.Thread:
+        view.check_fence(lease)
+        view.append(entries)
+        t = threading.Thread(
+            target=lambda: taken.append(rival.acquire_lease("sequencer", "B", 10, 200.0))
+        )
+        t.start()
+        t.join(0.5)
+        assert t.is_alive(), "the takeover went through while the fenced transaction was open"
+        return t
+
+    thread = holder.write(txn)
+    thread.join(30)
+    assert taken == [Lease("sequencer", "B", 2, 210.0)]
+    assert rival.size() == 1
+
+
+# -- the append queue (CoordinationStore, WriteView.finish_queued) ----------------------------
+
+
+def queued(n: int, at: str) -> QueuedAppend:
+    return QueuedAppend(f"q-{n}", "acme", b'[{"n": %d}]' % n, at)
+
+
+def test_queue_keeps_order_results_and_prunes(store_factory: StoreFactory) -> None:
+    store, other = store_factory(), store_factory()
+    items = [queued(1, "2026-11-24T10:00:00.000000Z"), queued(2, "2026-11-24T10:00:00.000000Z")]
+    items.append(queued(3, "2026-11-24T10:00:01.000000Z"))
+    for item in items:
+        store.enqueue_append(item)
+    with pytest.raises(ConflictError):
+        store.enqueue_append(queued(1, "2026-11-24T10:00:02.000000Z"))
+    assert other.queued_appends() == items
+    assert other.queued_appends(limit=2) == items[:2]
+    assert other.queued_result("q-1") is None
+    with pytest.raises(NotFoundError):
+        other.queued_result("q-9")
+
+    done = b'{"events":[[0,false]]}'
+    store.write(lambda view: view.finish_queued({"q-2": done}, "2026-11-24T10:01:00.000000Z"))
+    assert other.queued_result("q-2") == done
+    assert other.queued_appends() == [items[0], items[2]]
+
+    # Finishing one that already has an outcome (or is unknown) fails the whole transaction.
+    for tickets in (["q-1", "q-2"], ["q-3", "q-9"]):
+        outcomes = {t: b"{}" for t in tickets}
+        with pytest.raises(ConflictError):
+            store.write(lambda view: view.finish_queued(outcomes, "t"))
+    assert other.queued_result("q-2") == done
+    assert other.queued_appends() == [items[0], items[2]]
+
+    def finish_then_fail(view: WriteView) -> None:
+        view.finish_queued({"q-1": done}, "2026-11-24T10:02:00.000000Z")
+        raise Boom
+
+    with pytest.raises(Boom):
+        store.write(finish_then_fail)
+    assert other.queued_result("q-1") is None
+
+    store.write(lambda view: view.finish_queued({"q-1": done}, "2026-11-24T10:02:00.000000Z"))
+    assert other.queued_appends() == [items[2]]
+    assert store.prune_queue("2026-11-24T10:01:00.000000Z") == 0  # finished at, not before
+    assert store.prune_queue("2026-11-24T10:01:30.000000Z") == 1
+    with pytest.raises(NotFoundError):
+        other.queued_result("q-2")
+    assert store.prune_queue("2026-11-24T11:00:00.000000Z") == 1
+    assert store.prune_queue("2026-11-24T11:00:00.000000Z") == 0
+    assert other.queued_appends() == [items[2]]  # waiting ones are never pruned
+    assert other.queued_result("q-3") is None
+
+
+def test_queued_outcomes_commit_with_the_events(store_factory: StoreFactory) -> None:
+    store = store_factory()
+    store.enqueue_append(queued(1, "2026-11-24T10:00:00.000000Z"))
+    entries = fresh_entries(1)
+
+    def txn(view: WriteView) -> None:
+        view.append(entries)
+        view.finish_queued({"q-1": b'{"events":[[0,false]]}'}, "t")
+
+    store.write(txn)
+    other = store_factory()
+    assert other.size() == 1
+    assert other.queued_result("q-1") == b'{"events":[[0,false]]}'
+    assert other.queued_appends() == []

@@ -1,0 +1,252 @@
+"""Copy a whole ledger database into another backend, then prove the copy (``sealtrail migrate``).
+
+Typical use: from the embedded SQLite file to MongoDB (docs/OPERATIONS.md, "Moving from SQLite
+to MongoDB"). The target must be empty. The source is held still during the copy by taking its
+sequencer lease (a running service holds it: stop the service first).
+
+What is copied: the log (every entry with its canonical bytes, leaf hash, subtree hashes and the
+document index), checkpoints, timestamps, anchoring states, tenants, API key records, the ledger
+settings (``origin``, ``verifier_key``) and — through ``extra`` — the seal registry.
+
+What is verified, on the target as written (read back through a separate handle):
+
+* the same size, and every entry byte-identical (canonical bytes, leaf hash, subtrees);
+* every checkpoint: the same signed note, and its root recomputed from the target's stored
+  subtree hashes equals the checkpoint's root;
+* timestamps (token bytes), anchors (every field), tenants and keys equal record by record;
+* a full ``audit`` of the target (chains, indexes, every checkpoint's signature and
+  consistency) finds no problem.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .audit import audit
+from .coordination import LEASE_NAME, new_holder_id
+from .errors import ConflictError, LedgerBusyError, StorageError
+from .merkle import fold, root_subtrees
+from .note import NoteVerifier
+from .store import Entry, ServiceStore, Tenant, WriteView
+
+#: entries per write transaction on the target
+BATCH = 2000
+META_KEYS = ("origin", "verifier_key")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class MigrationReport:
+    """What was copied and what the verification found."""
+
+    copied: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def verified(self) -> bool:
+        """True when the verification found nothing wrong."""
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as ``sealtrail migrate --json`` prints it."""
+        return {
+            "verified": self.verified,
+            "copied": self.copied,
+            "problems": self.problems,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class Extra:
+    """Another part of the database to copy and verify (e.g. the seal registry)."""
+
+    name: str
+    copy: Callable[[], int]
+    verify: Callable[[], list[str]]
+
+
+def _fingerprints(entry: Entry) -> tuple[bytes, ...]:
+    docs = entry.event.body().get("documents") or []
+    return tuple(bytes.fromhex(d["sha256"]) for d in docs)
+
+
+def _require_empty(dst: ServiceStore) -> None:
+    if dst.size() or dst.meta("verifier_key") is not None or dst.tenants():
+        raise ConflictError(
+            f"the target database {dst.where} is not empty; migrate needs an empty one"
+        )
+
+
+def _tenant_order(tenants: list[Tenant]) -> Iterator[Tenant]:
+    """Parents before children."""
+    done: set[str] = set()
+    left = list(tenants)
+    while left:
+        ready = [t for t in left if t.parent is None or t.parent in done]
+        if not ready:
+            raise StorageError("tenant parents form a cycle or name a missing tenant")
+        for t in ready:
+            done.add(t.id)
+            yield t
+        left = [t for t in left if t.id not in done]
+
+
+def copy_ledger(
+    src: ServiceStore, dst: ServiceStore, progress: Progress | None = None
+) -> dict[str, int]:
+    """Copy everything of ``src`` into the empty ``dst``; return counts per kind."""
+    _require_empty(dst)
+    counts: dict[str, int] = {}
+    for key in META_KEYS:
+        value = src.meta(key)
+        if value is not None:
+            dst.set_meta(key, value)
+    tenants = list(_tenant_order(src.tenants()))
+    for t in tenants:
+        dst.add_tenant(t)
+    counts["tenants"] = len(tenants)
+    keys = src.keys([t.id for t in tenants])
+    for k in keys:
+        dst.add_key(k)
+        if k.revoked_at is not None:
+            dst.revoke_key(k.id, k.revoked_at)
+    counts["api_keys"] = len(keys)
+
+    size = src.size()
+    checkpoints = src.checkpoints()
+    marks = {cp.size: cp for cp in checkpoints}
+    done = 0
+    batch: list[Entry] = []
+
+    def flush(entries: list[Entry]) -> None:
+        def put(view: WriteView) -> None:
+            view.append(entries)
+            end = entries[-1].event.index + 1
+            for cp_size in sorted(s for s in marks if entries[0].event.index < s <= end):
+                view.add_checkpoint(marks[cp_size])
+
+        dst.write(put)
+
+    for entry in src.entries(0, size):
+        batch.append(Entry(entry.event, entry.subtrees, _fingerprints(entry)))
+        if len(batch) >= BATCH:
+            flush(batch)
+            done += len(batch)
+            batch = []
+            if progress is not None:
+                progress("events", done, size)
+    if batch:
+        flush(batch)
+        done += len(batch)
+        if progress is not None:
+            progress("events", done, size)
+    counts["events"] = done
+    counts["checkpoints"] = len(checkpoints)
+
+    stamps = src.timestamps()
+    for ts in stamps:
+        if ts.token is not None:
+            dst.put_timestamp(
+                ts.size,
+                ts.token,
+                ts.gen_time or "",
+                int(ts.serial or 0),
+                ts.tsa or "",
+                ts.updated_at,
+            )
+        else:
+            dst.timestamp_failed(ts.size, ts.last_error or "", ts.updated_at)
+    counts["timestamps"] = len(stamps)
+    anchors = src.anchors()
+    for a in anchors:
+        dst.put_anchor(a)
+    counts["anchors"] = len(anchors)
+    return counts
+
+
+def verify_copy(src: ServiceStore, dst: ServiceStore, verifier: NoteVerifier) -> list[str]:
+    """Compare ``dst`` with ``src`` (see the module docstring); the problems found."""
+    problems: list[str] = []
+    size = src.size()
+    if dst.size() != size:
+        return [f"size {dst.size()} in the target, {size} in the source"]
+    for key in META_KEYS:
+        if dst.meta(key) != src.meta(key):
+            problems.append(f"meta {key} differs")
+    for a, b in zip(src.entries(0, size), dst.entries(0, size), strict=True):
+        i = a.event.index
+        if (b.event.index, b.event.canonical, b.event.leaf_hash, b.subtrees) != (
+            i,
+            a.event.canonical,
+            a.event.leaf_hash,
+            a.subtrees,
+        ):
+            problems.append(f"entry {i} differs")
+            if len(problems) > 20:
+                return problems
+    src_cps, dst_cps = src.checkpoints(), dst.checkpoints()
+    if [(c.size, c.root, c.note) for c in src_cps] != [(c.size, c.root, c.note) for c in dst_cps]:
+        problems.append("checkpoints differ")
+    for cp in dst_cps:
+        ids = root_subtrees(cp.size)
+        got = dst.subtrees(ids)
+        if fold([got[n] for n in ids]) != cp.root:
+            problems.append(f"checkpoint {cp.size}: the root recomputed from the target differs")
+    if [(t.size, t.token) for t in src.timestamps()] != [
+        (t.size, t.token) for t in dst.timestamps()
+    ]:
+        problems.append("timestamps differ")
+    if src.anchors() != dst.anchors():
+        problems.append("anchoring states differ")
+    if src.tenants() != dst.tenants():
+        problems.append("tenants differ")
+    tenant_ids = [t.id for t in src.tenants()]
+    if sorted(src.keys(tenant_ids), key=lambda k: k.id) != sorted(
+        dst.keys(tenant_ids), key=lambda k: k.id
+    ):
+        problems.append("API key records differ")
+    report = audit(dst, verifier)
+    problems += [f"audit of the target: {p.to_json()}" for p in report.problems]
+    return problems
+
+
+def migrate(
+    src: ServiceStore,
+    dst: ServiceStore,
+    verify_dst: ServiceStore,
+    verifier: NoteVerifier,
+    *,
+    extras: list[Extra] = (),  # type: ignore[assignment]
+    progress: Progress | None = None,
+    lease_ttl: float = 60.0,
+) -> MigrationReport:
+    """Copy ``src`` into the empty ``dst`` and verify it through ``verify_dst`` (a second handle
+    on the target). Holds ``src``'s sequencer lease meanwhile (LedgerBusyError if a running
+    service holds it)."""
+    start = time.monotonic()
+    holder = new_holder_id()
+    lease = src.acquire_lease(LEASE_NAME, holder, lease_ttl, time.time())
+    if lease is None:
+        raise LedgerBusyError(
+            "a running service holds the sequencer lease of the source: stop every worker "
+            "before migrating"
+        )
+    report = MigrationReport()
+    try:
+        report.copied = copy_ledger(src, dst, progress)
+        for extra in extras:
+            report.copied[extra.name] = extra.copy()
+        if src.size() != report.copied["events"]:
+            report.problems.append("the source grew during the copy")
+        report.problems += verify_copy(src, verify_dst, verifier)
+        for extra in extras:
+            report.problems += extra.verify()
+    finally:
+        src.release_lease(lease)
+    report.seconds = time.monotonic() - start
+    return report
