@@ -69,6 +69,50 @@ def contract_deploy(ctx: Ctx, *, as_json: bool, anchorers: tuple[str, ...], forc
     )
 
 
+def _owner_change(ctx: Ctx, as_json: bool, anchorer: str, *, allow: bool) -> None:
+    """Authorise or revoke ``anchorer`` for this ledger's log, signed with the owner's key."""
+    s = ctx.settings
+    if s.chain_rpc_url is None:
+        raise ConfigError("set SEALTRAIL_CHAIN_RPC_URL to the chain's JSON-RPC endpoint")
+    key = chain_key(s)
+    if key is None:
+        raise ConfigError("set SEALTRAIL_CHAIN_KEY or SEALTRAIL_CHAIN_KEY_FILE (the owner's key)")
+    d = load_deployment(s.data_dir)
+    if d is None:
+        raise ConfigError("no contract deployed for this data dir: run `sealtrail contract deploy`")
+    client = connect(
+        s.chain_rpc_url, key, s.chain_id, contract_address=s.chain_contract or d.contract
+    )
+    receipt = (client.authorise if allow else client.revoke)(d.log_id, anchorer)
+    now = client.is_anchorer(d.log_id, anchorer)
+    obj = {
+        "anchorer": anchorer,
+        "authorised": now,
+        "contract": client.contract_address,
+        "log_id": "0x" + d.log_id.hex(),
+        "tx_hash": "0x" + receipt.tx_hash.hex(),
+        "block_number": receipt.block_number,
+    }
+    verb = "may now anchor" if now else "may no longer anchor"
+    _emit(as_json, obj, f"{anchorer} {verb} log 0x{d.log_id.hex()} (tx 0x{receipt.tx_hash.hex()})")
+
+
+@contract.command("authorise")
+@click.option("--anchorer", required=True, metavar="ADDRESS", help="The address to authorise.")
+@command
+def contract_authorise(ctx: Ctx, *, as_json: bool, anchorer: str) -> None:
+    """Allow another account to anchor this ledger (owner's key; key rotation, OPERATIONS.md)."""
+    _owner_change(ctx, as_json, anchorer, allow=True)
+
+
+@contract.command("revoke")
+@click.option("--anchorer", required=True, metavar="ADDRESS", help="The address to revoke.")
+@command
+def contract_revoke(ctx: Ctx, *, as_json: bool, anchorer: str) -> None:
+    """Stop an account anchoring this ledger (owner's key); its earlier anchors stay valid."""
+    _owner_change(ctx, as_json, anchorer, allow=False)
+
+
 @contract.command("show")
 @command
 def contract_show(ctx: Ctx, *, as_json: bool) -> None:

@@ -21,7 +21,7 @@ What is verified, on the target as written (read back through a separate handle)
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -221,7 +221,7 @@ def migrate(
     verify_dst: ServiceStore,
     verifier: NoteVerifier,
     *,
-    extras: list[Extra] = (),  # type: ignore[assignment]
+    extras: Sequence[Extra] = (),
     progress: Progress | None = None,
     lease_ttl: float = 60.0,
 ) -> MigrationReport:

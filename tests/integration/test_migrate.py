@@ -22,6 +22,8 @@ from tests.integration.service import SEALTRAIL, cli, env_for, start
 from tests.mongo import mongodb_url, stand_in_lacks
 from tests.unit.signing.pdfs import make_pdf
 
+pytestmark = pytest.mark.slow
+
 
 def run(data: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -168,5 +170,3 @@ def test_sqlite_to_mongodb_copies_the_seal_registry(tmp_path: Path) -> None:
         listed = run(data, "seals", "list", "--tenant", "sub1", "--json", db_url=url)
         assert [s["status"] for s in json.loads(listed.stdout)["seals"]] == ["suspended"]
 
-
-pytestmark = pytest.mark.slow

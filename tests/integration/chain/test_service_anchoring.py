@@ -239,3 +239,36 @@ def test_settings_that_cannot_anchor_stop_the_service_with_one_line(
         start_service(chain_rpc_url="http://127.0.0.1:9", chain_key=KEYS[1])  # no contract
     assert "sealtrail contract deploy" in str(info.value)
     assert KEYS[1][2:] not in str(info.value)
+
+
+def test_contract_authorise_and_revoke_rotate_the_anchorer(data: Path, ganache: Ganache) -> None:
+    deployed = deploy(data, ganache.url)
+    owner = env_for(chain_rpc_url=ganache.url, chain_key=KEYS[0])
+    reader = connect(ganache.url, None, CHAIN_ID, contract_address=deployed["address"])
+    log_id = bytes.fromhex(deployed["log_id"][2:])
+    assert not reader.is_anchorer(log_id, ADDRESSES[2])
+    out = cli(data, "contract", "authorise", "--anchorer", ADDRESSES[2], env=owner)
+    assert out["authorised"] is True
+    assert reader.is_anchorer(log_id, ADDRESSES[2])
+    out = cli(data, "contract", "revoke", "--anchorer", ADDRESSES[0], env=owner)
+    assert out["authorised"] is False
+    assert not reader.is_anchorer(log_id, ADDRESSES[0])
+    # Only the owner may: the new anchorer's key is refused by the contract, in one line.
+    r = subprocess.run(
+        [SEALTRAIL, "--data-dir", str(data), "contract", "authorise", "--anchorer", ADDRESSES[1]],
+        capture_output=True,
+        text=True,
+        env=env_for(chain_rpc_url=ganache.url, chain_key=KEYS[2]),
+        timeout=60,
+    )
+    assert r.returncode != 0
+    assert r.stderr.count("\n") == 1, r.stderr
+    bad = subprocess.run(
+        [SEALTRAIL, "--data-dir", str(data), "contract", "authorise", "--anchorer", "0x12"],
+        capture_output=True,
+        text=True,
+        env=owner,
+        timeout=60,
+    )
+    assert bad.returncode == 2, bad.stderr
+    assert "not an address" in bad.stderr
