@@ -131,12 +131,14 @@ def create_app(settings: Settings) -> web.Application:
         sealer.hooks.append(lambda cp: stamp())
         sealer.periodic.append(stamp)
 
-        async def lease_metrics() -> None:
+        async def worker_metrics() -> None:
             lease = coordinator.current()
             metrics.sequencer.set(1 if lease is not None else 0)
             metrics.lease_epoch.set(lease.epoch if lease is not None else 0)
+            # the log also grows by other workers' and the CLI's appends
+            metrics.log_size.set(await asyncio.to_thread(store.size))
 
-        sealer.periodic.append(lease_metrics)
+        sealer.periodic.append(worker_metrics)
         ledger.sequencer.start()
         metrics.log_size.set(store.size())
         anchoring = start_anchoring(

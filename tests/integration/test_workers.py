@@ -309,6 +309,9 @@ def test_background_jobs_run_in_the_lease_holder_only(tmp_path: Path) -> None:
         assert metric(holder, "sealtrail_checkpoints_sealed_total") >= 1
         assert metric(other, "sealtrail_checkpoints_sealed_total") == 0
         assert metric(holder, "sealtrail_sequencer_lease_epoch") >= 1
+        size = len(load.acked)
+        for w in workers:  # every worker's gauge follows the shared log, whoever appended
+            wait_for(lambda w=w: metric(w, "sealtrail_log_size") == size, "log size gauges")
         assert stamps
         assert all(t.attempts == 1 for t in stamps)  # each checkpoint stamped once, by one
         assert load.failures == []
