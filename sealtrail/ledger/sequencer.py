@@ -401,10 +401,26 @@ class Sequencer:
     ) -> tuple[list[list[Appended] | SealtrailError], int]:
         return commit_round(self._writer, self._coord, local, lease, self._max)
 
+    async def _wait_wakeup(self, timeout: float | None) -> bool:
+        """Wait for a wake-up (True) or until ``timeout`` seconds pass (False; None: forever)."""
+        if timeout is None:
+            await self._wakeup.wait()
+            return True
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         poll = 0.005
         while True:
+            # Clear the wake-up *before* looking at the queue: an append that arrives after this
+            # point (while a round runs on the executor, say) sets it again, so no wait below
+            # can sleep through it. Clearing after a round erased such wake-ups (a lost wake-up:
+            # the append waited for the next poll, up to ``queue_poll``).
+            self._wakeup.clear()
             lease = self._coord.current() if self._coord is not None else None
             holder = self._coord is None or lease is not None
             group: list[tuple[AppendRequest, asyncio.Future[list[Appended]]]] = []
@@ -420,12 +436,9 @@ class Sequencer:
             if not group and (lease is None or self._closing):
                 if self._closing and not self._queue:
                     return
-                self._wakeup.clear()
-                if lease is None and self._coord is None:
-                    await self._wakeup.wait()
-                else:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), self._poll_max)
+                await self._wait_wakeup(
+                    None if lease is None and self._coord is None else self._poll_max
+                )
                 continue
             try:
                 results, taken = await loop.run_in_executor(
@@ -457,9 +470,7 @@ class Sequencer:
                 else:
                     fut.set_result(res)
             if not group and not taken:  # an idle holder: poll the queue, backing off
-                self._wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), poll)
+                await self._wait_wakeup(poll)
                 poll = min(poll * 2, self._poll_max)
             elif taken:
                 poll = 0.005
