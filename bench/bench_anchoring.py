@@ -69,7 +69,7 @@ from sealtrail.anchoring.tsa import (
     verify_token,
 )
 from sealtrail.anchoring.worker import AnchorWorker
-from sealtrail.ledger.event import parse_event_input
+from sealtrail.core.event import parse_event_input
 from sealtrail.ledger.log import Ledger
 from sealtrail.ledger.store import StoredAnchor
 

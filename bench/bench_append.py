@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common as c
 
-from sealtrail.ledger.event import EventInput, parse_event_input
+from sealtrail.core.event import EventInput, parse_event_input
 from sealtrail.ledger.log import Ledger
 from sealtrail.ledger.sequencer import AppendRequest
 from sealtrail.ledger.sqlite_store import SQLiteStore

@@ -50,8 +50,8 @@ import _common as c
 import aiohttp
 
 from sealtrail.api.directory import create_key, create_tenant
+from sealtrail.core.event import format_time
 from sealtrail.ledger import datadir
-from sealtrail.ledger.event import format_time
 from sealtrail.ledger.log import Ledger, utc_now
 
 TITLE = "HTTP appends"

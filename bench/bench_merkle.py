@@ -5,7 +5,7 @@ Target (issue): ``merkle.root`` within 1.5× of the tight loop.
 * tight loop — the minimal RFC 9162 §2.1.1 code: pair the 32-byte hashes level by level with
   ``hashlib.sha256(0x01 || left || right)``, carrying an odd last node up; over the same
   precomputed leaf hashes;
-* ours — ``sealtrail.ledger.merkle.root(leaf_hashes)`` (which also type- and length-checks every
+* ours — ``sealtrail.core.merkle.root(leaf_hashes)`` (which also type- and length-checks every
   leaf hash);
 * pymerkle 7.0 — ``InmemoryTree`` built by appending the same leaf *data* (it hashes leaves
   itself), then ``get_root()``. It is compared with leaf hashing + tight loop, which does the
@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common as c
 
-from sealtrail.ledger import merkle
+from sealtrail.core import merkle
 
 TITLE = "Merkle root"
 TABLE = "Merkle root timings"

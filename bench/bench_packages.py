@@ -35,13 +35,13 @@ import _common as c
 
 from sealtrail.anchoring.devtsa import load_or_create, start_tsa
 from sealtrail.anchoring.tsa import TimestampClient
-from sealtrail.ledger.event import format_time, parse_event_input
+from sealtrail.core.event import format_time, parse_event_input
+from sealtrail.export.evidence import Selection
+from sealtrail.export.package import PackageInputs
+from sealtrail.export.service_seal import ServiceSeal, load_service_seal, make_package
 from sealtrail.ledger.log import Ledger
 from sealtrail.verifier import layout
-from sealtrail.verifier.evidence import Selection
-from sealtrail.verifier.package import PackageInputs
 from sealtrail.verifier.results import Status
-from sealtrail.verifier.service_seal import ServiceSeal, load_service_seal, make_package
 from sealtrail.verifier.verify import verify_package
 
 TITLE = "Certification packages"

@@ -32,9 +32,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common as c
 
-from sealtrail.ledger import merkle
+from sealtrail.core import merkle
+from sealtrail.core.event import parse_event_input
 from sealtrail.ledger.datadir import DB_FILE
-from sealtrail.ledger.event import parse_event_input
 from sealtrail.ledger.log import ConsistencyProof, InclusionProof, Ledger
 from sealtrail.ledger.store import StoredCheckpoint
 

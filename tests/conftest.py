@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from sealtrail.core.event import EventInput, format_time, parse_event_input
 from sealtrail.ledger import datadir
 from sealtrail.ledger.audit import audit
-from sealtrail.ledger.event import EventInput, format_time, parse_event_input
 from sealtrail.ledger.log import Ledger
 
 FIXED_TIME = datetime(2026, 11, 24, 10, 0, 0, tzinfo=UTC)

@@ -53,9 +53,8 @@ from web3.exceptions import (
 )
 from web3.types import TxParams, TxReceipt, Wei
 
-from ..ledger.errors import ConfigError, InvalidInputError, SealtrailError
-from .contract import ContractArtifact, load_artifact, log_id_for
-from .errors import (
+from sealtrail.anchoring.contract import ContractArtifact, load_artifact, log_id_for
+from sealtrail.anchoring.errors import (
     AnchoringError,
     ChainUnavailableError,
     ContractRevertError,
@@ -63,7 +62,7 @@ from .errors import (
     NonceConflictError,
     WrongChainError,
 )
-from .records import (
+from sealtrail.anchoring.records import (
     AnchoredEvent,
     AnchorRecord,
     AnchorTransaction,
@@ -71,6 +70,7 @@ from .records import (
     Fees,
     Receipt,
 )
+from sealtrail.core.errors import ConfigError, InvalidInputError, SealtrailError
 
 __all__ = [
     "AnchorRecord",

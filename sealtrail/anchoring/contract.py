@@ -14,7 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ..ledger.errors import InvalidInputError
+from sealtrail.core.errors import InvalidInputError
 
 ARTIFACT_FILE = "SealtrailAnchor.json"
 

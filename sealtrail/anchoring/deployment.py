@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..ledger.errors import ConfigError
-from .chain import ChainClient
-from .contract import log_id_for
+from sealtrail.anchoring.chain import ChainClient
+from sealtrail.anchoring.contract import log_id_for
+from sealtrail.core.errors import ConfigError
 
 DEPLOYMENT_FILE = "chain.json"
 

@@ -45,9 +45,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.sign.general import as_signing_certificate
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
-from ..ledger.errors import ConfigError
-from ..ledger.files import fsync_dir, write_new
-from .tsa import TimeStampResponse
+from sealtrail.anchoring.tsa import TimeStampResponse
+from sealtrail.core.errors import ConfigError
+from sealtrail.ledger.files import fsync_dir, write_new
 
 log = logging.getLogger("sealtrail.devtsa")
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ..ledger.errors import SealtrailError
+from sealtrail.core.errors import SealtrailError
+
+# re-exported: RFC 3161 token verification (and its error) lives in the verifier
+from sealtrail.verifier.errors import TimestampError as TimestampError
 
 
 class AnchoringError(SealtrailError):
@@ -73,14 +76,6 @@ class LogForkedError(ContractRevertError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, error="LogForked")
-
-
-class TimestampError(SealtrailError):
-    """No TSA gave a valid RFC 3161 token, or a token does not verify."""
-
-    code = "timestamp_error"
-    http_status = 502
-    exit_code = 7
 
 
 class TsaUnavailableError(TimestampError):

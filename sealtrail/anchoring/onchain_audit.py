@@ -7,9 +7,9 @@ the contract's ``anchorOf(logId, root)`` must answer this size and block (docs/F
 
 from __future__ import annotations
 
-from ..ledger.merkle import fold, root_subtrees
-from ..ledger.store import ServiceStore
-from .chain import ChainClient
+from sealtrail.anchoring.chain import ChainClient
+from sealtrail.core.merkle import fold, root_subtrees
+from sealtrail.ledger.store import ServiceStore
 
 
 def check_final_anchors(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..ledger.errors import ConfigError
+from sealtrail.core.errors import ConfigError
 
 GWEI = 10**9
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from cryptography import x509
 
-from ..ledger.event import format_time
-from ..ledger.store import Lease, ServiceStore, StoredCheckpoint, TimestampRecord
-from .errors import TimestampError
-from .tsa import TimestampClient, verify_token
+from sealtrail.anchoring.errors import TimestampError
+from sealtrail.anchoring.tsa import TimestampClient, verify_token
+from sealtrail.core.event import format_time
+from sealtrail.ledger.store import Lease, ServiceStore, StoredCheckpoint, TimestampRecord
 
 log = logging.getLogger("sealtrail.timestamping")
 

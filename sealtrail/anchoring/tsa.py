@@ -33,23 +33,25 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from yarl import URL
 
-from ..ledger.event import format_time
-from .errors import TimestampError, TsaUnavailableError
-from .tsa_verify import (  # re-exported: the verifier's pure half (docs/TIMESTAMPS.md §7)
+from sealtrail.anchoring.errors import TimestampError, TsaUnavailableError
+from sealtrail.core.event import format_time
+
+# re-exported: the verifier's pure half (docs/TIMESTAMPS.md §7)
+from sealtrail.verifier.timestamp import (
     IMPRINT_ALGORITHM as IMPRINT_ALGORITHM,
 )
-from .tsa_verify import SIGNER_DIGESTS as SIGNER_DIGESTS
-from .tsa_verify import Revocation as Revocation
-from .tsa_verify import TimestampInfo as TimestampInfo
-from .tsa_verify import (
+from sealtrail.verifier.timestamp import SIGNER_DIGESTS as SIGNER_DIGESTS
+from sealtrail.verifier.timestamp import Revocation as Revocation
+from sealtrail.verifier.timestamp import TimestampInfo as TimestampInfo
+from sealtrail.verifier.timestamp import (
     _crypto_cert,
     _parse_token,
     _signer_certificate,
 )
-from .tsa_verify import (
+from sealtrail.verifier.timestamp import (
     message_imprint as message_imprint,
 )
-from .tsa_verify import verify_token as verify_token
+from sealtrail.verifier.timestamp import verify_token as verify_token
 
 log = logging.getLogger("sealtrail.tsa")
 

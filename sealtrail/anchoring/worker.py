@@ -46,11 +46,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from ..ledger.event import format_time
-from ..ledger.merkle import fold, root_subtrees
-from ..ledger.store import Lease, ServiceStore, StoredAnchor, StoredCheckpoint
-from .chain import ChainClient
-from .errors import (
+from sealtrail.anchoring.chain import ChainClient
+from sealtrail.anchoring.errors import (
     AnchoringError,
     ChainUnavailableError,
     ContractRevertError,
@@ -58,7 +55,10 @@ from .errors import (
     LogForkedError,
     NonceConflictError,
 )
-from .records import AnchorTransaction, Fees, Receipt
+from sealtrail.anchoring.records import AnchorTransaction, Fees, Receipt
+from sealtrail.core.event import format_time
+from sealtrail.core.merkle import fold, root_subtrees
+from sealtrail.ledger.store import Lease, ServiceStore, StoredAnchor, StoredCheckpoint
 
 log = logging.getLogger("sealtrail.anchoring")
 

@@ -7,14 +7,14 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from ..anchoring.chain import ChainClient, connect
-from ..anchoring.contract import log_id_for
-from ..anchoring.deployment import load_deployment
-from ..anchoring.worker import AnchorLoop, AnchorStats, AnchorWorker
-from ..ledger.errors import ConfigError
-from ..ledger.store import Lease, ServiceStore
-from .context import Metrics
-from .settings import Settings, chain_key
+from sealtrail.anchoring.chain import ChainClient, connect
+from sealtrail.anchoring.contract import log_id_for
+from sealtrail.anchoring.deployment import load_deployment
+from sealtrail.anchoring.worker import AnchorLoop, AnchorStats, AnchorWorker
+from sealtrail.api.context import Metrics
+from sealtrail.api.settings import Settings, chain_key
+from sealtrail.core.errors import ConfigError
+from sealtrail.ledger.store import Lease, ServiceStore
 
 log = logging.getLogger("sealtrail.anchoring")
 

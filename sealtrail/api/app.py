@@ -15,17 +15,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from ..anchoring.devtsa import mount_tsa
-from ..anchoring.timestamping import CheckpointTimestamper, load_trust_roots
-from ..anchoring.tsa import TimestampClient
-from ..ledger import datadir
-from ..ledger.coordination import Coordinator
-from ..ledger.errors import ConfigError
-from ..ledger.event import format_time
-from ..ledger.log import Ledger, utc_now
-from ..ledger.store import StoredCheckpoint
-from ..web import routes as web_routes
-from . import (
+from sealtrail.anchoring.devtsa import mount_tsa
+from sealtrail.anchoring.timestamping import CheckpointTimestamper, load_trust_roots
+from sealtrail.anchoring.tsa import TimestampClient
+from sealtrail.api import (
     routes_admin,
     routes_console,
     routes_events,
@@ -33,11 +26,18 @@ from . import (
     routes_public,
     routes_seals,
 )
-from .anchoring import start_anchoring
-from .context import SERVICES, Metrics, RateLimiter, Services, services
-from .errors import problem_middleware
-from .sealing import Sealer
-from .settings import Settings, database_path, listen_address, local_url
+from sealtrail.api.anchoring import start_anchoring
+from sealtrail.api.checkpointing import Sealer
+from sealtrail.api.context import SERVICES, Metrics, RateLimiter, Services, services
+from sealtrail.api.errors import problem_middleware
+from sealtrail.api.settings import Settings, database_path, listen_address, local_url
+from sealtrail.core.errors import ConfigError
+from sealtrail.core.event import format_time
+from sealtrail.ledger import datadir
+from sealtrail.ledger.coordination import Coordinator
+from sealtrail.ledger.log import Ledger, utc_now
+from sealtrail.ledger.store import StoredCheckpoint
+from sealtrail.web import routes as web_routes
 
 log = logging.getLogger("sealtrail.api")
 DEVTSA_DIR = "devtsa"

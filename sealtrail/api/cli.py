@@ -19,18 +19,19 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from ..anchoring.devtsa import CA_CERT_FILE
-from ..anchoring.timestamping import check_stored_timestamps, load_trust_roots
-from ..ledger import datadir, merkle, strictjson
-from ..ledger.audit import AuditReport, audit
-from ..ledger.coordination import Coordinator
-from ..ledger.errors import InvalidInputError, NotFoundError, SealtrailError
-from ..ledger.event import EventInput, format_time, parse_event_input, validate_tenant
-from ..ledger.log import Ledger, utc_now
-from ..ledger.note import verify_checkpoint
-from ..ledger.store import ServiceStore, StoredCheckpoint
-from . import settings as settings_mod
-from .directory import ROLES, create_key, create_tenant, key_json, tenant_json
+from sealtrail.anchoring.devtsa import CA_CERT_FILE
+from sealtrail.anchoring.timestamping import check_stored_timestamps, load_trust_roots
+from sealtrail.api import settings as settings_mod
+from sealtrail.api.directory import ROLES, create_key, create_tenant, key_json, tenant_json
+from sealtrail.core import merkle, strictjson
+from sealtrail.core.errors import InvalidInputError, NotFoundError, SealtrailError
+from sealtrail.core.event import EventInput, format_time, parse_event_input, validate_tenant
+from sealtrail.core.note import verify_checkpoint
+from sealtrail.ledger import datadir
+from sealtrail.ledger.audit import AuditReport, audit
+from sealtrail.ledger.coordination import Coordinator
+from sealtrail.ledger.log import Ledger, utc_now
+from sealtrail.ledger.store import ServiceStore, StoredCheckpoint
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_APPEND_EVENTS = 200_000
@@ -325,10 +326,10 @@ def _audit_timestamps(ctx: Ctx, report: AuditReport) -> dict[str, Any]:
 
 def _audit_anchors(ctx: Ctx, report: AuditReport, rpc: str | None) -> dict[str, Any]:
     """With ``rpc``: look every final anchor up on the chain (read-only, no key needed)."""
-    from ..anchoring.chain import connect
-    from ..anchoring.contract import log_id_for
-    from ..anchoring.deployment import load_deployment
-    from ..anchoring.onchain_audit import check_chain_head, check_final_anchors
+    from sealtrail.anchoring.chain import connect
+    from sealtrail.anchoring.contract import log_id_for
+    from sealtrail.anchoring.deployment import load_deployment
+    from sealtrail.anchoring.onchain_audit import check_chain_head, check_final_anchors
 
     log_id = log_id_for(ctx.store.meta("origin") or "?")
     roots = {cp.size: cp.root for cp in ctx.store.checkpoints()}
@@ -454,7 +455,7 @@ def serve(ctx: Ctx, *, as_json: bool, host: str | None, port: int | None) -> Non
         if ":" in (host or h):
             listen = f"[{host or h}]:{port or p}"
         s = settings_mod.load(ctx.config, overrides={"data_dir": ctx.data_dir, "listen": listen})
-    from .app import serve as run_service
+    from sealtrail.api.app import serve as run_service
 
     run_service(s)
 
@@ -529,7 +530,7 @@ def keys_revoke(ctx: Ctx, *, as_json: bool, key_id: str) -> None:
 
 
 # Registers `contract` and `anchors`; `export` and `verify`; `seals`, `sign` and `validate-pdf`.
-from . import cli_chain, cli_migrate, cli_packages, cli_seals  # noqa: E402, F401
+from sealtrail.api import cli_chain, cli_migrate, cli_packages, cli_seals  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -6,15 +6,15 @@ from typing import Any
 
 import click
 
-from ..anchoring.chain import connect
-from ..anchoring.deployment import DEPLOYMENT_FILE, deploy, load_deployment, save_deployment
-from ..anchoring.errors import AnchoringError
-from ..anchoring.worker import anchor_json
-from ..ledger.errors import ConfigError
-from ..ledger.event import format_time
-from ..ledger.log import utc_now
-from .cli import Ctx, _emit, command, main
-from .settings import chain_key
+from sealtrail.anchoring.chain import connect
+from sealtrail.anchoring.deployment import DEPLOYMENT_FILE, deploy, load_deployment, save_deployment
+from sealtrail.anchoring.errors import AnchoringError
+from sealtrail.anchoring.worker import anchor_json
+from sealtrail.api.cli import Ctx, _emit, command, main
+from sealtrail.api.settings import chain_key
+from sealtrail.core.errors import ConfigError
+from sealtrail.core.event import format_time
+from sealtrail.ledger.log import utc_now
 
 
 @main.group()

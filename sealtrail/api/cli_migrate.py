@@ -8,14 +8,14 @@ from pathlib import Path
 
 import click
 
-from ..ledger import datadir
-from ..ledger.errors import InvalidInputError
-from ..ledger.migrate import Extra, migrate
-from ..ledger.store import ServiceStore
-from ..signing.store import seal_store
-from ..signing.transfer import digest, export_seals, import_seals
-from . import settings as settings_mod
-from .cli import Ctx, _emit, command, main
+from sealtrail.api import settings as settings_mod
+from sealtrail.api.cli import Ctx, _emit, command, main
+from sealtrail.core.errors import InvalidInputError
+from sealtrail.ledger import datadir
+from sealtrail.ledger.migrate import Extra, migrate
+from sealtrail.ledger.store import ServiceStore
+from sealtrail.seals.store import seal_store
+from sealtrail.seals.transfer import digest, export_seals, import_seals
 
 
 def _open_target(url: str) -> ServiceStore:

@@ -19,21 +19,21 @@ from typing import Any
 import click
 from cryptography import x509
 
-from ..anchoring.devtsa import start_tsa
-from ..anchoring.timestamping import CheckpointTimestamper, load_trust_roots
-from ..anchoring.tsa import TimestampClient
-from ..ledger.errors import InvalidInputError
-from ..ledger.event import format_time, parse_event_input
-from ..ledger.log import Ledger, utc_now
-from ..ledger.store import ServiceStore
-from ..signing.masterkey import load_master_key
-from ..verifier.evidence import Evidence, Selection
-from ..verifier.package import PackageInputs, export_event
-from ..verifier.rpc import RpcAnchorChecker
-from ..verifier.service_seal import load_service_seal, make_package
-from ..verifier.verify import verify_package
-from .cli import Ctx, _emit, command, main
-from .settings import Settings, local_url
+from sealtrail.anchoring.devtsa import start_tsa
+from sealtrail.anchoring.timestamping import CheckpointTimestamper, load_trust_roots
+from sealtrail.anchoring.tsa import TimestampClient
+from sealtrail.api.cli import Ctx, _emit, command, main
+from sealtrail.api.settings import Settings, local_url
+from sealtrail.core.errors import InvalidInputError
+from sealtrail.core.event import format_time, parse_event_input
+from sealtrail.export.evidence import Evidence, Selection
+from sealtrail.export.package import PackageInputs, export_event
+from sealtrail.export.service_seal import load_service_seal, make_package
+from sealtrail.ledger.log import Ledger, utc_now
+from sealtrail.ledger.store import ServiceStore
+from sealtrail.signing.masterkey import load_master_key
+from sealtrail.verifier.rpc import RpcAnchorChecker
+from sealtrail.verifier.verify import verify_package
 
 DEVTSA_DIR = "devtsa"
 

@@ -17,24 +17,24 @@ from typing import Any
 import click
 from cryptography import x509
 
-from ..anchoring.devtsa import CA_CERT_FILE, start_tsa
-from ..anchoring.timestamping import load_trust_roots
-from ..ledger.errors import ConfigError, InvalidInputError, NotFoundError
-from ..ledger.event import format_time
-from ..ledger.log import utc_now
-from ..signing import approvals, registry
-from ..signing.appearance import SealKind
-from ..signing.approvals import ApprovalRequiredError
-from ..signing.db import flush
-from ..signing.envelopes import sha256
-from ..signing.keystore import KeyProtector
-from ..signing.masterkey import load_master_key
-from ..signing.pdfinput import open_pdf
-from ..signing.sign import Placement, SignatureLevel, SigningPolicy, async_sign_pdf
-from ..signing.store import seal_store
-from ..signing.validate import validate_pdf
-from .cli import Ctx, _emit, command, main
-from .seals import DEFAULT_BOX, field_name, parse_box, report_json
+from sealtrail.anchoring.devtsa import CA_CERT_FILE, start_tsa
+from sealtrail.anchoring.timestamping import load_trust_roots
+from sealtrail.api.cli import Ctx, _emit, command, main
+from sealtrail.api.seals import DEFAULT_BOX, field_name, parse_box, report_json
+from sealtrail.core.errors import ConfigError, InvalidInputError, NotFoundError
+from sealtrail.core.event import format_time
+from sealtrail.ledger.log import utc_now
+from sealtrail.seals import approvals, registry
+from sealtrail.seals.approvals import ApprovalRequiredError
+from sealtrail.seals.envelopes import sha256
+from sealtrail.seals.outbox import flush
+from sealtrail.seals.store import seal_store
+from sealtrail.signing.appearance import SealKind
+from sealtrail.signing.keystore import KeyProtector
+from sealtrail.signing.masterkey import load_master_key
+from sealtrail.signing.pdfinput import open_pdf
+from sealtrail.signing.sign import Placement, SignatureLevel, SigningPolicy, async_sign_pdf
+from sealtrail.signing.validate import validate_pdf
 
 ACTOR = {"id": "cli:operator", "role": "operator"}
 DEVTSA_DIR = "devtsa"

@@ -12,20 +12,20 @@ import orjson
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from ..ledger import strictjson
-from ..ledger.errors import InvalidInputError, NotFoundError
-from ..ledger.log import Ledger
-from ..ledger.store import ServiceStore
-from .directory import Principal, authenticate
-from .errors import (
+from sealtrail.api.checkpointing import Sealer
+from sealtrail.api.directory import Principal, authenticate
+from sealtrail.api.errors import (
     ForbiddenError,
     PayloadTooLargeError,
     RateLimitedError,
     UnauthorizedError,
     UnsupportedMediaTypeError,
 )
-from .sealing import Sealer
-from .settings import Settings
+from sealtrail.api.settings import Settings
+from sealtrail.core import strictjson
+from sealtrail.core.errors import InvalidInputError, NotFoundError
+from sealtrail.ledger.log import Ledger
+from sealtrail.ledger.store import ServiceStore
 
 T = TypeVar("T")
 

@@ -18,10 +18,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from ..ledger.errors import InvalidInputError, NotFoundError
-from ..ledger.event import validate_tenant
-from ..ledger.store import ApiKey, ServiceStore, Tenant
-from .errors import UnauthorizedError
+from sealtrail.api.errors import UnauthorizedError
+from sealtrail.core.errors import InvalidInputError, NotFoundError
+from sealtrail.core.event import validate_tenant
+from sealtrail.ledger.store import ApiKey, ServiceStore, Tenant
 
 ROLES = ("integrator", "auditor", "admin")
 _KEY_RE = re.compile(r"stk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})\Z")

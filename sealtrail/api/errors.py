@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..ledger.errors import InvalidInputError, SealtrailError
+from sealtrail.core.errors import InvalidInputError, SealtrailError
 
 log = logging.getLogger("sealtrail.api")
 PROBLEM_TYPE_BASE = "https://sealtrail.dev/problems/"

@@ -9,8 +9,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from .. import __version__
-from ..ledger.event import CORE_TYPES
+from sealtrail import __version__
+from sealtrail.core.event import CORE_TYPES
 
 HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 HEX64_ANY_CASE = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
@@ -744,10 +744,10 @@ def spec() -> dict[str, Any]:
             )
         },
     }
-    from . import openapi_seals  # seals, seal use, envelopes, PDF validation
+    from sealtrail.api import openapi_seals  # seals, seal use, envelopes, PDF validation
 
     paths.update(openapi_seals.paths())
-    from . import routes_console  # the auditor console's read-only aggregates
+    from sealtrail.api import routes_console  # the auditor console's read-only aggregates
 
     paths.update(routes_console.openapi_paths())
     return {

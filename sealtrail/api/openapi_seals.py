@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .openapi import HEX64, HEX64_ANY_CASE, NULLABLE_STR, TIME, _json, _path, _q, _ref
+from sealtrail.api.openapi import HEX64, HEX64_ANY_CASE, NULLABLE_STR, TIME, _json, _path, _q, _ref
 
 _TEXT = {
     400: "invalid input (see detail)",

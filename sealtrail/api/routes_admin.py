@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..ledger.errors import InvalidInputError, NotFoundError
-from .context import (
+from sealtrail.api.context import (
     body_object,
     in_thread,
     json_response,
@@ -14,7 +13,8 @@ from .context import (
     read_json,
     services,
 )
-from .directory import create_key, create_tenant, key_json, tenant_json
+from sealtrail.api.directory import create_key, create_tenant, key_json, tenant_json
+from sealtrail.core.errors import InvalidInputError, NotFoundError
 
 
 def _opt_str(body: dict[str, object], key: str) -> str | None:

@@ -12,12 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ..anchoring.timestamping import timestamp_json
-from ..anchoring.worker import anchor_json
-from ..ledger.event import format_time
-from ..ledger.log import utc_now
-from ..signing.store import seal_store
-from .context import (
+from sealtrail.anchoring.timestamping import timestamp_json
+from sealtrail.anchoring.worker import anchor_json
+from sealtrail.api.context import (
     in_thread,
     int_param,
     json_response,
@@ -26,6 +23,9 @@ from .context import (
     services,
     visible_tenant,
 )
+from sealtrail.core.event import format_time
+from sealtrail.ledger.log import utc_now
+from sealtrail.seals.store import seal_store
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
@@ -201,7 +201,7 @@ async def group(request: web.Request) -> web.Response:
 
 def openapi_paths() -> dict[str, Any]:
     """The OpenAPI description of this module's routes (merged into /v1/openapi.json)."""
-    from .openapi import _json, _op, _q, _ref
+    from sealtrail.api.openapi import _json, _op, _q, _ref
 
     tag = "console"
     return {
@@ -250,7 +250,7 @@ def openapi_paths() -> dict[str, Any]:
 
 def openapi_schemas() -> dict[str, Any]:
     """The schemas :func:`openapi_paths` refers to."""
-    from .openapi import HEX64, TIME, _ref
+    from sealtrail.api.openapi import HEX64, TIME, _ref
 
     day = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
     count = {"type": "integer", "minimum": 0}

@@ -14,15 +14,30 @@ from typing import Any
 
 from aiohttp import web
 
-from ..ledger.errors import InvalidInputError, NotFoundError
-from ..signing import approvals, envelopes, registry
-from ..signing.approvals import ApprovalRequiredError
-from ..signing.envelopes import Envelope
-from ..signing.pdfinput import open_pdf
-from ..signing.sign import Placement
-from .context import body_object, in_thread, json_response, principal, query_params, read_json
-from .routes_seals import ANY_ROLE, opt_str
-from .seals import actor, desk, field_name, level_param, pdf_response, read_pdf, text_param
+from sealtrail.api.context import (
+    body_object,
+    in_thread,
+    json_response,
+    principal,
+    query_params,
+    read_json,
+)
+from sealtrail.api.routes_seals import ANY_ROLE, opt_str
+from sealtrail.api.seals import (
+    actor,
+    desk,
+    field_name,
+    level_param,
+    pdf_response,
+    read_pdf,
+    text_param,
+)
+from sealtrail.core.errors import InvalidInputError, NotFoundError
+from sealtrail.seals import approvals, envelopes, registry
+from sealtrail.seals.approvals import ApprovalRequiredError
+from sealtrail.seals.envelopes import Envelope
+from sealtrail.signing.pdfinput import open_pdf
+from sealtrail.signing.sign import Placement
 
 
 def _box(position: int) -> tuple[int, int, int, int]:

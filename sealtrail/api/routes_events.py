@@ -12,14 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ..anchoring.timestamping import timestamp_json
-from ..anchoring.worker import anchor_json
-from ..ledger.errors import EventValidationError, InvalidInputError, NotFoundError
-from ..ledger.event import Event, EventInput, parse_event_input, parse_time
-from ..ledger.log import InclusionProof
-from ..ledger.sequencer import Appended
-from ..ledger.store import EventQuery, ServiceStore, StoredCheckpoint
-from .context import (
+from sealtrail.anchoring.timestamping import timestamp_json
+from sealtrail.anchoring.worker import anchor_json
+from sealtrail.api.context import (
     in_thread,
     int_param,
     json_response,
@@ -30,6 +25,11 @@ from .context import (
     services,
     visible_tenant,
 )
+from sealtrail.core.errors import EventValidationError, InvalidInputError, NotFoundError
+from sealtrail.core.event import Event, EventInput, parse_event_input, parse_time
+from sealtrail.ledger.log import InclusionProof
+from sealtrail.ledger.sequencer import Appended
+from sealtrail.ledger.store import EventQuery, ServiceStore, StoredCheckpoint
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100

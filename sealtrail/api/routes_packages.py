@@ -8,7 +8,7 @@ check of an uploaded package that the portal offers.
 * ``POST /v1/public/packages/verify`` — anyone: the verifier's report (JSON) on an uploaded
   ZIP, with this service's ledger key and roots pinned, and no chain look-up (no RPC).
 
-An export is built off the event loop (:func:`~sealtrail.verifier.service_seal.make_package`:
+An export is built off the event loop (:func:`~sealtrail.export.service_seal.make_package`:
 reads, drawing and zipping in worker threads; the report sealed with a timestamp from the
 service's TSA) into an unnamed temporary file, hashed, recorded as an ``export`` event (§8.7)
 *before* a byte is sent, then streamed with its SHA-256 in ``X-Sealtrail-Package-SHA256``.
@@ -30,16 +30,7 @@ from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ..ledger.errors import NotFoundError
-from ..ledger.event import format_time, parse_event_input
-from ..ledger.log import utc_now
-from ..ledger.store import EventQuery
-from ..signing.masterkey import load_master_key
-from ..verifier.evidence import Selection
-from ..verifier.package import PackageInputs, export_event
-from ..verifier.service_seal import ServiceSeal, load_service_seal, make_package
-from ..verifier.verify import verify_package
-from .context import (
+from sealtrail.api.context import (
     in_thread,
     json_response,
     principal,
@@ -47,10 +38,19 @@ from .context import (
     services,
     visible_tenant,
 )
-from .directory import Principal
-from .errors import PayloadTooLargeError, UnsupportedMediaTypeError
-from .routes_events import FILTERS, _append, _event_query
-from .settings import Settings, local_url
+from sealtrail.api.directory import Principal
+from sealtrail.api.errors import PayloadTooLargeError, UnsupportedMediaTypeError
+from sealtrail.api.routes_events import FILTERS, _append, _event_query
+from sealtrail.api.settings import Settings, local_url
+from sealtrail.core.errors import NotFoundError
+from sealtrail.core.event import format_time, parse_event_input
+from sealtrail.export.evidence import Selection
+from sealtrail.export.package import PackageInputs, export_event
+from sealtrail.export.service_seal import ServiceSeal, load_service_seal, make_package
+from sealtrail.ledger.log import utc_now
+from sealtrail.ledger.store import EventQuery
+from sealtrail.signing.masterkey import load_master_key
+from sealtrail.verifier.verify import verify_package
 
 #: the most events one package served over HTTP may hold (larger: ``sealtrail export``)
 MAX_EVENTS = 10_000

@@ -8,10 +8,9 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..anchoring.timestamping import timestamp_json
-from ..anchoring.worker import anchor_json
-from ..ledger.errors import InvalidInputError, NotFoundError, ProofError
-from .context import (
+from sealtrail.anchoring.timestamping import timestamp_json
+from sealtrail.anchoring.worker import anchor_json
+from sealtrail.api.context import (
     in_thread,
     int_param,
     json_response,
@@ -20,8 +19,9 @@ from .context import (
     query_params,
     services,
 )
-from .openapi import spec
-from .routes_events import checkpoint_detail, checkpoint_json
+from sealtrail.api.openapi import spec
+from sealtrail.api.routes_events import checkpoint_detail, checkpoint_json
+from sealtrail.core.errors import InvalidInputError, NotFoundError, ProofError
 
 MAX_PUBLIC_EVENTS = 100
 

@@ -18,16 +18,8 @@ from typing import Any
 from aiohttp import web
 from cryptography import x509
 
-from ..ledger.errors import InvalidInputError, NotFoundError
-from ..ledger.event import format_time
-from ..signing import approvals, registry
-from ..signing.appearance import SealKind
-from ..signing.approvals import ApprovalRequiredError
-from ..signing.envelopes import sha256
-from ..signing.pdfinput import open_pdf
-from ..signing.sign import Placement
-from . import seals
-from .context import (
+from sealtrail.api import seals
+from sealtrail.api.context import (
     body_object,
     in_thread,
     int_param,
@@ -36,7 +28,7 @@ from .context import (
     query_params,
     read_json,
 )
-from .seals import (
+from sealtrail.api.seals import (
     DEFAULT_BOX,
     actor,
     desk,
@@ -48,6 +40,14 @@ from .seals import (
     report_json,
     text_param,
 )
+from sealtrail.core.errors import InvalidInputError, NotFoundError
+from sealtrail.core.event import format_time
+from sealtrail.seals import approvals, registry
+from sealtrail.seals.approvals import ApprovalRequiredError
+from sealtrail.seals.envelopes import sha256
+from sealtrail.signing.appearance import SealKind
+from sealtrail.signing.pdfinput import open_pdf
+from sealtrail.signing.sign import Placement
 
 ANY_ROLE = ("integrator", "auditor", "admin")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
@@ -361,7 +361,7 @@ def setup(
 ) -> None:
     """Register the seal and envelope routes, and the seal desk's lifecycle (signatures are
     timestamped by ``tsa_urls``, whose certificates chain to ``tsa_roots``)."""
-    from . import routes_envelopes
+    from sealtrail.api import routes_envelopes
 
     seals.setup(app, tsa_urls, tsa_roots)
     routes_envelopes.setup(app)

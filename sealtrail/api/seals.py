@@ -3,7 +3,7 @@ bodies, signing and validation off the event loop, actors, and report JSON.
 
 The desk is created by the app's lifecycle after the ledger is open (:func:`setup`): it checks
 that the master key opens the stored keys (a wrong key stops the service with a clear error) and
-appends any events left in the outbox by a crash (:mod:`sealtrail.signing.db`).
+appends any events left in the outbox by a crash (:mod:`sealtrail.seals.outbox`).
 """
 
 from __future__ import annotations
@@ -18,23 +18,23 @@ from typing import Any, TypeVar
 from aiohttp import web
 from cryptography import x509
 
-from ..ledger.errors import InvalidInputError
-from ..ledger.log import Ledger, utc_now
-from ..ledger.store import ServiceStore
-from ..signing import registry
-from ..signing.db import flush_async
-from ..signing.errors import PdfTooLargeError
-from ..signing.keystore import KeyProtector
-from ..signing.masterkey import load_master_key
-from ..signing.pdfinput import open_pdf
-from ..signing.registry import SealRecord
-from ..signing.sign import Box, Placement, SignatureLevel, SigningPolicy, sign_pdf
-from ..signing.store import SealStore, seal_store
-from ..signing.validate import PdfValidationReport, SignatureReport, validate_pdf
-from .context import SERVICES, in_thread, services
-from .directory import Principal
-from .errors import UnsupportedMediaTypeError
-from .settings import Settings
+from sealtrail.api.context import SERVICES, in_thread, services
+from sealtrail.api.directory import Principal
+from sealtrail.api.errors import UnsupportedMediaTypeError
+from sealtrail.api.settings import Settings
+from sealtrail.core.errors import InvalidInputError
+from sealtrail.ledger.log import Ledger, utc_now
+from sealtrail.ledger.store import ServiceStore
+from sealtrail.seals import registry
+from sealtrail.seals.outbox import flush_async
+from sealtrail.seals.registry import SealRecord
+from sealtrail.seals.store import SealStore, seal_store
+from sealtrail.signing.errors import PdfTooLargeError
+from sealtrail.signing.keystore import KeyProtector
+from sealtrail.signing.masterkey import load_master_key
+from sealtrail.signing.pdfinput import open_pdf
+from sealtrail.signing.sign import Box, Placement, SignatureLevel, SigningPolicy, sign_pdf
+from sealtrail.signing.validate import PdfValidationReport, SignatureReport, validate_pdf
 
 T = TypeVar("T")
 #: Where a seal goes when the caller names no box: lower right of the page, 140 pt square.

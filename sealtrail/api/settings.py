@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ..ledger.errors import ConfigError
+from sealtrail.core.errors import ConfigError
 
 ENV_PREFIX = "SEALTRAIL_"
 

@@ -14,11 +14,11 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InvalidInputError, NoteError, ProofError, StorageError
-from .event import decode_event
-from .merkle import CompactRange, assemble, consistency_subtrees, verify_consistency
-from .note import NoteVerifier, verify_checkpoint
-from .store import LedgerStore
+from sealtrail.core.errors import InvalidInputError, NoteError, ProofError, StorageError
+from sealtrail.core.event import decode_event
+from sealtrail.core.merkle import CompactRange, assemble, consistency_subtrees, verify_consistency
+from sealtrail.core.note import NoteVerifier, verify_checkpoint
+from sealtrail.ledger.store import LedgerStore
 
 MAX_PROBLEMS = 1000
 

@@ -35,9 +35,9 @@ from typing import Any
 
 import orjson
 
-from .errors import LedgerBusyError, NotFoundError, SealtrailError, StorageError
-from .event import Event, EventInput, format_time, parse_event_input
-from .store import CoordinationStore, Lease, QueuedAppend
+from sealtrail.core.errors import LedgerBusyError, NotFoundError, SealtrailError, StorageError
+from sealtrail.core.event import Event, EventInput, format_time, parse_event_input
+from sealtrail.ledger.store import CoordinationStore, Lease, QueuedAppend
 
 log = logging.getLogger("sealtrail.coordination")
 

@@ -17,10 +17,10 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError, NotInitializedError
-from .note import NoteSigner, NoteVerifier
-from .sqlite_store import SQLiteStore
-from .store import ServiceStore
+from sealtrail.core.errors import ConfigError, NotInitializedError
+from sealtrail.core.note import NoteSigner, NoteVerifier
+from sealtrail.ledger.sqlite_store import SQLiteStore
+from sealtrail.ledger.store import ServiceStore
 
 DB_FILE = "ledger.db"
 KEY_FILE = "ledger.key"
@@ -67,7 +67,7 @@ def open_database(
     """The database: MongoDB when ``db_url`` is a ``mongodb://`` URL, else SQLite at
     ``db_path`` (created if missing)."""
     if db_url is not None and db_url.startswith("mongodb"):
-        from .mongo_store import MongoStore  # the driver is only loaded when used
+        from sealtrail.ledger.mongo_store import MongoStore  # the driver is only loaded when used
 
         return MongoStore(db_url)
     return SQLiteStore(db_path, busy_timeout=busy_timeout)

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .coordination import Coordinator, events_of
-from .errors import LeaseLostError, NotFoundError, ProofError, SealtrailError
-from .event import Event, EventInput, format_time
-from .merkle import (
+from sealtrail.core.errors import LeaseLostError, NotFoundError, ProofError, SealtrailError
+from sealtrail.core.event import Event, EventInput, format_time
+from sealtrail.core.merkle import (
     EMPTY_ROOT,
     assemble,
     consistency_subtrees,
@@ -24,8 +23,9 @@ from .merkle import (
     root_subtrees,
     verify_consistency,
 )
-from .note import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint
-from .sequencer import (
+from sealtrail.core.note import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint
+from sealtrail.ledger.coordination import Coordinator, events_of
+from sealtrail.ledger.sequencer import (
     Appended,
     AppendRequest,
     Clock,
@@ -34,7 +34,7 @@ from .sequencer import (
     Sequencer,
     commit_round,
 )
-from .store import Lease, LedgerStore, StoredCheckpoint, WriteView
+from sealtrail.ledger.store import Lease, LedgerStore, StoredCheckpoint, WriteView
 
 #: the lease a process that is the only writer acts under (no coordinator: nothing to fence)
 _SOLE = Lease("sequencer", "this process", 0, float("inf"))

@@ -25,12 +25,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .audit import audit
-from .coordination import LEASE_NAME, new_holder_id
-from .errors import ConflictError, LedgerBusyError, StorageError
-from .merkle import fold, root_subtrees
-from .note import NoteVerifier
-from .store import Entry, ServiceStore, Tenant, WriteView
+from sealtrail.core.errors import ConflictError, LedgerBusyError, StorageError
+from sealtrail.core.merkle import fold, root_subtrees
+from sealtrail.core.note import NoteVerifier
+from sealtrail.ledger.audit import audit
+from sealtrail.ledger.coordination import LEASE_NAME, new_holder_id
+from sealtrail.ledger.store import Entry, ServiceStore, Tenant, WriteView
 
 #: entries per write transaction on the target
 BATCH = 2000

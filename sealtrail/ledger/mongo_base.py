@@ -43,7 +43,7 @@ from pymongo.errors import (
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
-from .errors import ConfigError, ConflictError, LedgerBusyError, StorageError
+from sealtrail.core.errors import ConfigError, ConflictError, LedgerBusyError, StorageError
 
 T = TypeVar("T")
 Doc = dict[str, Any]

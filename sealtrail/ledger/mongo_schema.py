@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 
 from pymongo import ASCENDING, IndexModel
 
-from .event import Event
-from .mongo_base import Doc, MongoConnection
-from .store import (
+from sealtrail.core.event import Event
+from sealtrail.ledger.mongo_base import Doc, MongoConnection
+from sealtrail.ledger.store import (
     ApiKey,
     Entry,
     Lease,

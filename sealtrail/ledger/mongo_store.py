@@ -40,11 +40,11 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import CollectionInvalid, DuplicateKeyError, OperationFailure
 
-from .errors import ConflictError, LeaseLostError, NotFoundError, StorageError
-from .event import Event
-from .merkle import HASH_SIZE, NodeId
-from .mongo_base import Doc, MongoConnection, Txn
-from .mongo_schema import (
+from sealtrail.core.errors import ConflictError, LeaseLostError, NotFoundError, StorageError
+from sealtrail.core.event import Event
+from sealtrail.core.merkle import HASH_SIZE, NodeId
+from sealtrail.ledger.mongo_base import Doc, MongoConnection, Txn
+from sealtrail.ledger.mongo_schema import (
     _CHECKPOINT_FIELDS,
     _COLLECTIONS,
     _EVENT_FIELDS,
@@ -68,7 +68,7 @@ from .mongo_schema import (
     _tenant,
     _ts,
 )
-from .store import (
+from sealtrail.ledger.store import (
     ApiKey,
     Entry,
     EventQuery,

@@ -31,12 +31,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from .canonical import canonicalize_checked
-from .coordination import Coordinator, decode_inputs, encode_outcome, events_of, not_sequenced
-from .errors import ConflictError, LeaseLostError, SealtrailError, StorageError
-from .event import Event, EventInput, build_event, format_time
-from .merkle import CompactRange, root_subtrees
-from .store import Entry, Lease, LedgerStore, QueuedAppend, WriteView
+from sealtrail.core.canonical import canonicalize_checked
+from sealtrail.core.errors import ConflictError, LeaseLostError, SealtrailError, StorageError
+from sealtrail.core.event import Event, EventInput, build_event, format_time
+from sealtrail.core.merkle import CompactRange, root_subtrees
+from sealtrail.ledger.coordination import (
+    Coordinator,
+    decode_inputs,
+    encode_outcome,
+    events_of,
+    not_sequenced,
+)
+from sealtrail.ledger.store import Entry, Lease, LedgerStore, QueuedAppend, WriteView
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]

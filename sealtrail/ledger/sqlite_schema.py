@@ -8,12 +8,12 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from .errors import (
+from sealtrail.core.errors import (
     StorageError,
 )
-from .event import Event
-from .merkle import HASH_SIZE, NodeId
-from .store import (
+from sealtrail.core.event import Event
+from sealtrail.core.merkle import HASH_SIZE, NodeId
+from sealtrail.ledger.store import (
     ApiKey,
     StoredAnchor,
     StoredCheckpoint,
@@ -112,7 +112,7 @@ CREATE TABLE IF NOT EXISTS anchors (
 );
 """
 
-# -- electronic seals (issue 6; sealtrail.signing.registry, approvals, envelopes) ------------
+# -- electronic seals (issue 6; sealtrail.seals.registry, approvals, envelopes) ------------
 _SEALS = """
 CREATE TABLE IF NOT EXISTS seal_cas (
     tenant      TEXT PRIMARY KEY,         -- one internal CA per tenant

@@ -22,16 +22,16 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import (
+from sealtrail.core.errors import (
     ConflictError,
     LeaseLostError,
     LedgerBusyError,
     NotFoundError,
     StorageError,
 )
-from .event import Event
-from .merkle import NodeId
-from .sqlite_schema import (
+from sealtrail.core.event import Event
+from sealtrail.core.merkle import NodeId
+from sealtrail.ledger.sqlite_schema import (
     _ANCHOR_COLS,
     _ANCHORS,
     _COORDINATION,
@@ -53,7 +53,7 @@ from .sqlite_schema import (
     _names,
     _ts,
 )
-from .store import (
+from sealtrail.ledger.store import (
     ApiKey,
     Entry,
     EventQuery,

@@ -20,8 +20,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from .event import Event
-from .merkle import HASH_SIZE, NodeId
+from sealtrail.core.event import Event
+from sealtrail.core.merkle import HASH_SIZE, NodeId
 
 T = TypeVar("T")
 

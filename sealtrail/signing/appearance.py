@@ -29,7 +29,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import AppearanceError
+from sealtrail.signing.errors import AppearanceError
 
 log = logging.getLogger("sealtrail.signing")
 

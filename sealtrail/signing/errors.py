@@ -7,7 +7,7 @@ key material, passwords or master keys.
 
 from __future__ import annotations
 
-from ..ledger.errors import SealtrailError
+from sealtrail.core.errors import SealtrailError
 
 
 class SigningError(SealtrailError):

@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .errors import KeyProtectionError
-from .pki import SealPrivateKey
+from sealtrail.signing.errors import KeyProtectionError
+from sealtrail.signing.pki import SealPrivateKey
 
 VERSION = 1
 NONCE_BYTES = 12

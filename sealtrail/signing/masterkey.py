@@ -16,7 +16,7 @@ import re
 import secrets
 from pathlib import Path
 
-from ..ledger.errors import ConfigError
+from sealtrail.core.errors import ConfigError
 
 KEY_FILE = "seal.key"
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")

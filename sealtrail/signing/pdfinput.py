@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pyhanko.pdf_utils import misc
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from .errors import InvalidPdfError, PdfTooLargeError
+from sealtrail.signing.errors import InvalidPdfError, PdfTooLargeError
 
 log = logging.getLogger("sealtrail.signing")
 

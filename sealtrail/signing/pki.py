@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-from .appearance import SealKind
-from .errors import CertificateError
+from sealtrail.signing.appearance import SealKind
+from sealtrail.signing.errors import CertificateError
 
 #: Private keys a seal may have: what pyHanko, NSS (pdfsig) and Adobe all verify.
 SealPrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey

@@ -52,15 +52,15 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from .appearance import validate_png
-from .errors import (
+from sealtrail.signing.appearance import validate_png
+from sealtrail.signing.errors import (
     InvalidPdfError,
     SignatureFieldError,
     SigningError,
     SigningTimestampError,
 )
-from .pdfinput import DEFAULT_MAX_PDF_BYTES, PARSE_ERRORS, open_pdf
-from .pki import CertifiedKey
+from sealtrail.signing.pdfinput import DEFAULT_MAX_PDF_BYTES, PARSE_ERRORS, open_pdf
+from sealtrail.signing.pki import CertifiedKey
 
 log = logging.getLogger("sealtrail.signing")
 

@@ -35,9 +35,9 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
-from .errors import InvalidPdfError
-from .pdfinput import DEFAULT_MAX_PDF_BYTES, PARSE_ERRORS, open_pdf
-from .sign import REMARKS_KEY, asn1_cert
+from sealtrail.signing.errors import InvalidPdfError
+from sealtrail.signing.pdfinput import DEFAULT_MAX_PDF_BYTES, PARSE_ERRORS, open_pdf
+from sealtrail.signing.sign import REMARKS_KEY, asn1_cert
 
 log = logging.getLogger("sealtrail.signing")
 

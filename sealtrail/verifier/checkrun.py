@@ -12,8 +12,8 @@ from typing import Any
 
 from cryptography import x509
 
-from ..ledger import strictjson
-from .results import Check, Status
+from sealtrail.core import strictjson
+from sealtrail.verifier.results import Check, Status
 
 MAX_SHOWN = 5
 

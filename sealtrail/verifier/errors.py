@@ -6,7 +6,7 @@ These are raised when a package cannot be built, or cannot be read at all.
 
 from __future__ import annotations
 
-from ..ledger.errors import InvalidInputError, SealtrailError
+from sealtrail.core.errors import InvalidInputError, SealtrailError
 
 
 class PackageError(SealtrailError):
@@ -38,3 +38,11 @@ class UnreadablePackageError(InvalidInputError):
 
     code = "unreadable_package"
     exit_code = 1
+
+
+class TimestampError(SealtrailError):
+    """No TSA gave a valid RFC 3161 token, or a token does not verify."""
+
+    code = "timestamp_error"
+    http_status = 502
+    exit_code = 7

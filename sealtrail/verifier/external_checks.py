@@ -19,15 +19,15 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ..anchoring.errors import TimestampError
-from ..anchoring.tsa_verify import verify_token
-from ..ledger.errors import SealtrailError
-from ..ledger.event import format_time
-from ..ledger.note import Checkpoint
-from . import layout
-from .checkrun import CheckRun, loads, pem_certs
-from .results import Check, Status
-from .rpc import AnchorMismatch, RpcAnchorChecker
+from sealtrail.core.errors import SealtrailError
+from sealtrail.core.event import format_time
+from sealtrail.core.note import Checkpoint
+from sealtrail.verifier import layout
+from sealtrail.verifier.checkrun import CheckRun, loads, pem_certs
+from sealtrail.verifier.errors import TimestampError
+from sealtrail.verifier.results import Check, Status
+from sealtrail.verifier.rpc import AnchorMismatch, RpcAnchorChecker
+from sealtrail.verifier.timestamp import verify_token
 
 
 # 10-11. RFC 3161 tokens over each note (docs/TIMESTAMPS.md §7), at genTime.
@@ -211,7 +211,7 @@ def check_documents(
 # 15. report.pdf: a PAdES signature, intact, valid, timestamped, by a trusted seal.
 def check_report(run: CheckRun, pinned: Sequence[x509.Certificate], at: datetime | None) -> None:
     """Step 15: ``report.signature`` (pyHanko; runs ``asyncio.run``: no loop in this thread)."""
-    from ..signing.validate import validate_pdf  # pyHanko: loaded only when needed
+    from sealtrail.signing.validate import validate_pdf  # pyHanko: loaded only when needed
 
     pdf = run.files.get(layout.REPORT_PDF)
     if pdf is None:

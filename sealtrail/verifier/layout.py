@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from .errors import UnreadablePackageError
+from sealtrail.verifier.errors import UnreadablePackageError
 
 FORMAT = "sealtrail-certification-package"
 VERSION = 1

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from ..ledger.errors import SealtrailError
+from sealtrail.core.errors import SealtrailError
 
 #: keccak256("Anchored(bytes32,uint64,bytes32,address)")
 ANCHORED_TOPIC = "0x7196d6002b555d592bc808cc522b6e167501be1b6185fd206cd187b7330acf7a"

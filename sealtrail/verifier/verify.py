@@ -29,16 +29,21 @@ from typing import Any, TypeVar
 
 from cryptography import x509
 
-from ..ledger.errors import SealtrailError
-from ..ledger.event import decode_event
-from ..ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
-from ..ledger.note import Checkpoint, NoteVerifier, verify_checkpoint
-from . import layout
-from .checkrun import CheckRun, loads
-from .errors import UnreadablePackageError
-from .external_checks import check_anchors, check_documents, check_report, check_timestamps
-from .results import Check, Status, TimelineEntry, VerificationReport
-from .rpc import RpcAnchorChecker
+from sealtrail.core.errors import SealtrailError
+from sealtrail.core.event import decode_event
+from sealtrail.core.merkle import leaf_hash, verify_consistency, verify_inclusion
+from sealtrail.core.note import Checkpoint, NoteVerifier, verify_checkpoint
+from sealtrail.verifier import layout
+from sealtrail.verifier.checkrun import CheckRun, loads
+from sealtrail.verifier.errors import UnreadablePackageError
+from sealtrail.verifier.external_checks import (
+    check_anchors,
+    check_documents,
+    check_report,
+    check_timestamps,
+)
+from sealtrail.verifier.results import Check, Status, TimelineEntry, VerificationReport
+from sealtrail.verifier.rpc import RpcAnchorChecker
 
 _NOTE_RE = re.compile(r"checkpoints/([0-9]{12})\.note")
 _EVENT_RE = re.compile(r"events/([0-9]{12})\.json")

@@ -22,8 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sealtrail.core.event import parse_event_input
 from sealtrail.ledger import datadir
-from sealtrail.ledger.event import parse_event_input
 from sealtrail.ledger.log import Ledger
 
 TASKS = 64

@@ -30,9 +30,9 @@ from pathlib import Path
 
 import pytest
 
+from sealtrail.core.event import parse_event_input
 from sealtrail.ledger import datadir
 from sealtrail.ledger.audit import audit
-from sealtrail.ledger.event import parse_event_input
 from sealtrail.ledger.log import Ledger
 
 from .crash_driver import request_for

@@ -169,4 +169,3 @@ def test_sqlite_to_mongodb_copies_the_seal_registry(tmp_path: Path) -> None:
         assert json.loads(r.stdout)["verified"] is True
         listed = run(data, "seals", "list", "--tenant", "sub1", "--json", db_url=url)
         assert [s["status"] for s in json.loads(listed.stdout)["seals"]] == ["suspended"]
-

@@ -42,7 +42,7 @@ from sealtrail.anchoring.tsa import (
     build_request,
     verify_token,
 )
-from sealtrail.ledger.errors import ConfigError
+from sealtrail.core.errors import ConfigError
 from tests.unit.anchoring.tsa_pki import OPENSSL, openssl_verify
 
 from ..loop_thread import LoopThread

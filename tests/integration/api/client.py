@@ -213,7 +213,7 @@ def event(
 
 def verifier_for(svc: Service) -> Any:
     """The ledger's verifier key, read from DATA_DIR/ledger.pub (docs/FORMAT.md §5)."""
-    from sealtrail.ledger.note import NoteVerifier
+    from sealtrail.core.note import NoteVerifier
 
     return NoteVerifier.from_vkey((svc.data_dir / "ledger.pub").read_text().strip())
 
@@ -222,7 +222,7 @@ def check_checkpoint(cp: dict[str, Any], verifier: Any) -> None:
     """The checkpoint's signed note verifies and says the same size and root as its JSON."""
     import base64
 
-    from sealtrail.ledger.note import verify_checkpoint
+    from sealtrail.core.note import verify_checkpoint
 
     parsed = verify_checkpoint(cp["note"], verifier)
     assert parsed.size == cp["size"]
@@ -231,7 +231,7 @@ def check_checkpoint(cp: dict[str, Any], verifier: Any) -> None:
 
 
 def check_inclusion(leaf_hash: str, index: int, size: int, proof: list[str], root: str) -> None:
-    from sealtrail.ledger.merkle import verify_inclusion
+    from sealtrail.core.merkle import verify_inclusion
 
     verify_inclusion(
         bytes.fromhex(leaf_hash),

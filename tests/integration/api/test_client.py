@@ -1,4 +1,4 @@
-"""The Python SDK (sealtrail.api.client) against a real ``sealtrail serve``.
+"""The Python SDK (sealtrail.sdk.client) against a real ``sealtrail serve``.
 
 Every behaviour is checked for both the sync :class:`Client` (urllib) and the
 :class:`AsyncClient` (aiohttp); the async one is driven through :class:`AsyncAsSync`, which runs
@@ -28,7 +28,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from sealtrail.api.client import (
+from sealtrail.core.note import NoteVerifier
+from sealtrail.sdk.client import (
     ApiError,
     AsyncClient,
     Client,
@@ -36,7 +37,6 @@ from sealtrail.api.client import (
     VerificationError,
     VerifiedEvent,
 )
-from sealtrail.ledger.note import NoteVerifier
 
 from ..service import Service, free_port
 from .client import Api, event, sha

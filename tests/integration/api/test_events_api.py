@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import schemathesis
 
-from sealtrail.ledger.canonical import canonicalize
-from sealtrail.ledger.merkle import verify_consistency
-from sealtrail.ledger.note import NoteVerifier
+from sealtrail.core.canonical import canonicalize
+from sealtrail.core.merkle import verify_consistency
+from sealtrail.core.note import NoteVerifier
 
 from ..service import Service
 from .client import (

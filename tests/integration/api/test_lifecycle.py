@@ -16,9 +16,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from sealtrail.core.merkle import verify_consistency
 from sealtrail.ledger import datadir
 from sealtrail.ledger.audit import audit
-from sealtrail.ledger.merkle import verify_consistency
 
 from ..service import SEALTRAIL, Service, cli, env_for, free_port
 from .client import Api, assert_problem, check_checkpoint, event, poll, verifier_for

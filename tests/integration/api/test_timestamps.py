@@ -17,7 +17,7 @@ from typing import Any
 from cryptography import x509
 
 from sealtrail.anchoring.tsa import verify_token
-from sealtrail.ledger.event import format_time
+from sealtrail.core.event import format_time
 
 from ..service import SEALTRAIL
 from .client import Api, event, poll

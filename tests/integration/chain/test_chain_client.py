@@ -20,7 +20,7 @@ from sealtrail.anchoring.errors import (
     NonceConflictError,
     WrongChainError,
 )
-from sealtrail.ledger.errors import ConfigError, InvalidInputError
+from sealtrail.core.errors import ConfigError, InvalidInputError
 
 from .conftest import ADDRESSES, CHAIN_ID, KEYS, Ganache, free_port
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from sealtrail.verifier.evidence import Evidence, Selection
+from sealtrail.export.evidence import Evidence, Selection
 
 from .ledgerkit import DOC, Kit, contract_history, open_kit, run
 

@@ -15,13 +15,13 @@ from cryptography.hazmat.primitives import serialization
 
 from sealtrail.anchoring.devtsa import load_or_create, start_tsa
 from sealtrail.anchoring.tsa import TimestampClient
+from sealtrail.core.event import format_time, parse_event_input
+from sealtrail.export.evidence import Evidence, Selection
+from sealtrail.export.package import PackageInputs
+from sealtrail.export.service_seal import ServiceSeal, load_service_seal, make_package
 from sealtrail.ledger import datadir
-from sealtrail.ledger.event import format_time, parse_event_input
 from sealtrail.ledger.log import Ledger
 from sealtrail.ledger.sqlite_store import SQLiteStore
-from sealtrail.verifier.evidence import Evidence, Selection
-from sealtrail.verifier.package import PackageInputs
-from sealtrail.verifier.service_seal import ServiceSeal, load_service_seal, make_package
 
 MASTER_KEY = bytes(range(32))
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

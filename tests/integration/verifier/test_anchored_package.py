@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from web3 import HTTPProvider, Web3
 
-from sealtrail.ledger.canonical import canonicalize_restricted
+from sealtrail.core.canonical import canonicalize_restricted
 from sealtrail.verifier import layout
 
 from ..api.client import Api, event, poll

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from sealtrail.ledger.event import parse_event_input
+from sealtrail.core.event import parse_event_input
+from sealtrail.export.evidence import Selection
+from sealtrail.export.package import package_files
+from sealtrail.export.report_pdf import render_report
 from sealtrail.ledger.store import EventQuery
 from sealtrail.verifier import layout
-from sealtrail.verifier.evidence import Selection
-from sealtrail.verifier.package import package_files
-from sealtrail.verifier.report_pdf import render_report
 from sealtrail.verifier.results import Overall, Status
 from sealtrail.verifier.verify import verify_package
 
@@ -52,7 +52,7 @@ def test_unpinned_roots_are_not_checked_never_passed(built: Built) -> None:
 
 
 def test_wrong_pinned_ledger_key_fails(built: Built) -> None:
-    from sealtrail.ledger.note import NoteSigner
+    from sealtrail.core.note import NoteSigner
 
     other = NoteSigner.generate(built.kit.ledger.origin).verifier().vkey
     rep = verify_package(built.data, ledger_key=other)

@@ -71,9 +71,11 @@ class PageErrors:
         page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
         page.on(
             "console",
-            lambda m: self.errors.append(f"console {m.type}: {m.text}")
-            if m.type == "error" and not _expected_http_error(m.text)
-            else None,
+            lambda m: (
+                self.errors.append(f"console {m.type}: {m.text}")
+                if m.type == "error" and not _expected_http_error(m.text)
+                else None
+            ),
         )
 
     def check(self) -> None:

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from sealtrail.anchoring.devtsa import CA_CERT_FILE
-from sealtrail.ledger import merkle
+from sealtrail.core import merkle
 from sealtrail.signing import pki
 from sealtrail.signing.sign import Placement, SignatureLevel, SigningPolicy, sign_pdf
 
@@ -334,7 +334,7 @@ def test_key_pasted_from_the_operator_is_used(portal: Portal, new_page: Any) -> 
 
 
 def test_page_verifier_agrees_with_the_python_core(portal: Portal, new_page: Any) -> None:
-    """verify.js against proofs made by sealtrail.ledger.merkle, for every (index, size) up to
+    """verify.js against proofs made by sealtrail.core.merkle, for every (index, size) up to
     17, and against each proof with one bit flipped (named mutations, all refused)."""
     leaves = [merkle.leaf_hash(f"leaf {i}".encode()) for i in range(17)]
     cases = []

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sealtrail.anchoring.contract import ContractArtifact, load_artifact, log_id_for
-from sealtrail.ledger.errors import InvalidInputError
+from sealtrail.core.errors import InvalidInputError
 
 ROOT = Path(__file__).resolve().parents[3]
 SOURCE = ROOT / "contracts_sol" / "SealtrailAnchor.sol"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sealtrail.api.settings import chain_key, load
-from sealtrail.ledger.errors import ConfigError
+from sealtrail.core.errors import ConfigError
 
 KEY = "0x" + "ab" * 32
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sealtrail.ledger import merkle
-from sealtrail.ledger.note import NoteVerifier, verify_checkpoint
+from sealtrail.core import merkle
+from sealtrail.core.note import NoteVerifier, verify_checkpoint
 from tests.conftest import write_lock_held
 
 SEALTRAIL = str(Path(sys.executable).with_name("sealtrail"))

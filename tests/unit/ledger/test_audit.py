@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from sealtrail.core.event import Event
+from sealtrail.core.note import Checkpoint, NoteSigner, sign_checkpoint
 from sealtrail.ledger import datadir
 from sealtrail.ledger.audit import AuditReport, audit
-from sealtrail.ledger.event import Event
 from sealtrail.ledger.log import Ledger
-from sealtrail.ledger.note import Checkpoint, NoteSigner, sign_checkpoint
 from tests.conftest import counting_random, event_input, fixed_clock
 
 SIZE = 50

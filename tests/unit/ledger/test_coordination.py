@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from sealtrail.core.errors import LeaseLostError, LedgerBusyError
+from sealtrail.core.note import NoteSigner
 from sealtrail.ledger.audit import audit
 from sealtrail.ledger.coordination import LEASE_NAME, Coordinator, QueuedAppendError
-from sealtrail.ledger.errors import LeaseLostError, LedgerBusyError
 from sealtrail.ledger.log import Ledger
-from sealtrail.ledger.note import NoteSigner
 from sealtrail.ledger.sqlite_store import SQLiteStore
 from tests.conftest import counting_random, event_input, fixed_clock
 

@@ -17,18 +17,18 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pymongo.errors import OperationFailure
 
-from sealtrail.ledger import merkle
-from sealtrail.ledger.audit import audit
-from sealtrail.ledger.errors import (
+from sealtrail.core import merkle
+from sealtrail.core.errors import (
     ConfigError,
     LeaseLostError,
     LedgerBusyError,
     StorageError,
 )
+from sealtrail.core.note import NoteSigner
+from sealtrail.ledger.audit import audit
 from sealtrail.ledger.log import Ledger
 from sealtrail.ledger.mongo_base import TRANSACTION_ATTEMPTS, Txn, redact
 from sealtrail.ledger.mongo_store import SCHEMA_VERSION, MongoStore
-from sealtrail.ledger.note import NoteSigner
 from sealtrail.ledger.store import Lease, WriteView
 from tests.conftest import counting_random, event_input, fixed_clock
 from tests.mongo import MongoServer, free_port, mongodb_server, stand_in_lacks

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sealtrail.core.errors import StorageError
 from sealtrail.ledger import sqlite_store
-from sealtrail.ledger.errors import StorageError
 from sealtrail.ledger.sqlite_store import SCHEMA_VERSION, SQLiteStore
 from sealtrail.ledger.store import StoredAnchor
 

@@ -18,17 +18,18 @@ from typing import Any, TypeVar
 
 import pytest
 
-from sealtrail.ledger import datadir, merkle
-from sealtrail.ledger.errors import (
+from sealtrail.core import merkle
+from sealtrail.core.errors import (
     ConflictError,
     LedgerBusyError,
     NotFoundError,
     ProofError,
     StorageError,
 )
-from sealtrail.ledger.event import Event, parse_event_input
+from sealtrail.core.event import Event, parse_event_input
+from sealtrail.core.note import verify_checkpoint
+from sealtrail.ledger import datadir
 from sealtrail.ledger.log import Ledger
-from sealtrail.ledger.note import verify_checkpoint
 from sealtrail.ledger.sequencer import Appended, AppendRequest
 from sealtrail.ledger.sqlite_store import SQLiteStore
 from tests.conftest import (
@@ -405,7 +406,7 @@ CHILD_APPENDER = r"""
 import sys
 from pathlib import Path
 from sealtrail.ledger import datadir
-from sealtrail.ledger.event import parse_event_input
+from sealtrail.core.event import parse_event_input
 from sealtrail.ledger.log import Ledger
 
 store, signer = datadir.open_store(Path(sys.argv[1]))

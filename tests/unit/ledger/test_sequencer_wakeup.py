@@ -16,9 +16,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from sealtrail.core.note import NoteSigner
 from sealtrail.ledger.coordination import Coordinator
 from sealtrail.ledger.log import Ledger
-from sealtrail.ledger.note import NoteSigner
 from sealtrail.ledger.sequencer import Sequencer
 from sealtrail.ledger.sqlite_store import SQLiteStore
 from tests.conftest import counting_random, event_input, fixed_clock

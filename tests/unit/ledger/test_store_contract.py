@@ -25,12 +25,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sealtrail.ledger import merkle
-from sealtrail.ledger.errors import ConflictError, LeaseLostError, NotFoundError, StorageError
-from sealtrail.ledger.event import build_event, format_time
+from sealtrail.core import merkle
+from sealtrail.core.errors import ConflictError, LeaseLostError, NotFoundError, StorageError
+from sealtrail.core.event import build_event, format_time
+from sealtrail.core.note import NoteSigner
 from sealtrail.ledger.log import Ledger
 from sealtrail.ledger.mongo_store import MongoStore
-from sealtrail.ledger.note import NoteSigner
 from sealtrail.ledger.sqlite_store import SQLiteStore
 from sealtrail.ledger.store import (
     ApiKey,

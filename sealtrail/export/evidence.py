@@ -1,0 +1,207 @@
+"""Gathering a package's evidence from a ledger: events, proofs, checkpoints, stamps, anchors.
+
+:func:`collect` reads; it does not render. Which checkpoints a package holds (docs/FORMAT.md
+§8.3):
+
+* the **target** ``T``: every event is proven included in it. It is the latest checkpoint whose
+  anchor is ``final`` and that covers every selected event; when there is none, the latest
+  checkpoint, and the manifest says why (``target.reason``). Events the latest checkpoint does
+  not cover yet are left out and counted (``coverage.unsealed``);
+* each event's **witness**: the earliest checkpoint that covers it. Its timestamp is the
+  earliest trusted time by which the event existed; a consistency proof from it to ``T``
+  (through the witnesses in between) shows the event is in it too;
+* consistency proofs between consecutive checkpoints of that set, oldest first.
+
+All proofs for ``T`` are assembled from one batched read of the subtrees they need.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sealtrail.core.event import Event
+from sealtrail.core.merkle import NodeId, assemble, fold, inclusion_subtrees, root_subtrees
+from sealtrail.ledger.log import ConsistencyProof, InclusionProof, Ledger
+from sealtrail.ledger.store import EventQuery, StoredAnchor, StoredCheckpoint, TimestampRecord
+from sealtrail.verifier.errors import EmptySelectionError, TooManyEventsError
+
+#: the most events one package may hold (a query selecting more must be narrowed)
+MAX_PACKAGE_EVENTS = 200_000
+_PAGE = 1000
+MINED = ("confirmed", "final")
+
+
+class EvidenceStore(Protocol):
+    """The reads :func:`collect` needs beyond the ledger protocol (SQLiteStore has them)."""
+
+    def stream(self, tenant: str, stream: str) -> list[Event]: ...
+    def query(self, q: EventQuery, *, after: int = -1, limit: int = 100) -> list[Event]: ...
+    def checkpoints(self) -> list[StoredCheckpoint]: ...
+    def subtrees(self, nodes: Iterable[NodeId]) -> dict[NodeId, bytes]: ...
+    def timestamp(self, size: int) -> TimestampRecord | None: ...
+    def anchor(self, size: int) -> StoredAnchor | None: ...
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a package covers: one stream (``tenant`` + ``stream``) or an auditor's query.
+
+    ``filters`` records the query as the caller gave it (for the manifest); ``query`` is what
+    runs. Exactly one of ``stream`` and ``query`` is set.
+    """
+
+    kind: str
+    tenant: str | None = None
+    stream: str | None = None
+    query: EventQuery | None = None
+    filters: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of_stream(cls, tenant: str, stream: str) -> Selection:
+        """A whole stream, from its first event."""
+        return cls("stream", tenant=tenant, stream=stream)
+
+    @classmethod
+    def of_query(cls, query: EventQuery, filters: dict[str, str]) -> Selection:
+        """The events an auditor's query selects, in log order."""
+        return cls("query", query=query, filters=dict(filters))
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest's ``coverage.selection``."""
+        if self.kind == "stream":
+            return {"kind": "stream", "tenant": self.tenant, "stream": self.stream}
+        assert self.query is not None
+        return {"kind": "query", "tenants": list(self.query.tenants), "filters": self.filters}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything a package proves, as read from the ledger (hashes as bytes)."""
+
+    origin: str
+    verifier_key: str
+    selection: Selection
+    events: tuple[Event, ...]
+    unsealed: int
+    target: StoredCheckpoint
+    target_reason: str
+    checkpoints: tuple[StoredCheckpoint, ...]
+    witness: dict[int, int]
+    inclusion: dict[int, InclusionProof]
+    consistency: tuple[ConsistencyProof, ...]
+    timestamps: dict[int, TimestampRecord]
+    anchors: dict[int, StoredAnchor]
+    #: every involved checkpoint's anchoring state (docs/FORMAT.md §6.2), ``off`` if none
+    anchor_status: dict[int, str]
+
+
+def _select(store: EvidenceStore, sel: Selection, cap: int) -> list[Event]:
+    if sel.kind == "stream":
+        assert sel.tenant is not None
+        assert sel.stream is not None
+        events = store.stream(sel.tenant, sel.stream)
+    else:
+        assert sel.query is not None
+        events, after = [], -1
+        while True:
+            want = min(_PAGE, cap + 1 - len(events))  # >= 1: reads at most cap + 1 events
+            page = store.query(sel.query, after=after, limit=want)
+            events += page
+            if len(events) > cap:
+                raise TooManyEventsError(
+                    f"the query selects more than {cap} events, at most {cap} per package; "
+                    "narrow it (stream, type, actor, document, from, to)"
+                )
+            if len(page) < want:
+                break
+            after = page[-1].index
+    if len(events) > cap:
+        raise TooManyEventsError(f"{len(events)} events, at most {cap} per package")
+    return events
+
+
+def _inclusion_proofs(
+    store: EvidenceStore, events: list[Event], size: int
+) -> dict[int, InclusionProof]:
+    groups = {e.index: inclusion_subtrees(e.index, size) for e in events}
+    ids = root_subtrees(size)
+    wanted = {n for g in groups.values() for grp in g for n in grp} | set(ids)
+    nodes = store.subtrees(wanted)
+    root = fold([nodes[i] for i in ids])
+    return {
+        e.index: InclusionProof(e.index, size, e.leaf_hash, root, assemble(groups[e.index], nodes))
+        for e in events
+    }
+
+
+def collect(
+    ledger: Ledger,
+    store: EvidenceStore,
+    selection: Selection,
+    *,
+    max_events: int = MAX_PACKAGE_EVENTS,
+) -> Evidence:
+    """Read the evidence for ``selection`` (module docstring). ``store`` is ``ledger.store``
+    seen through :class:`EvidenceStore`. Raises :class:`TooManyEventsError` when more than
+    ``max_events`` (at most :data:`MAX_PACKAGE_EVENTS`) are selected, and
+    :class:`EmptySelectionError` when nothing selected is covered by a checkpoint yet."""
+    selected = _select(store, selection, min(max_events, MAX_PACKAGE_EVENTS))
+    if not selected:
+        raise EmptySelectionError("the selection holds no event")
+    checkpoints = store.checkpoints()
+    if not checkpoints:
+        raise EmptySelectionError("no checkpoint has been sealed yet; try again shortly")
+    latest = checkpoints[-1]
+    events = [e for e in selected if e.index < latest.size]
+    if not events:
+        raise EmptySelectionError(
+            f"no selected event is in a checkpoint yet (latest size {latest.size}); try again"
+        )
+    top = events[-1].index
+    covering = [c for c in checkpoints if c.size > top]
+    anchors_all = {c.size: store.anchor(c.size) for c in covering}
+    final = [c for c in covering if (a := anchors_all[c.size]) is not None and a.status == "final"]
+    if final:
+        target, reason = final[-1], "latest checkpoint with a final anchor"
+    else:
+        target = latest
+        reason = "no checkpoint covering the events has a final anchor; latest checkpoint used"
+    sizes = [c.size for c in checkpoints]
+    witness = {e.index: sizes[bisect.bisect_right(sizes, e.index)] for e in events}
+    involved_sizes = sorted({*witness.values(), target.size})
+    by_size = {c.size: c for c in checkpoints}
+    involved = tuple(by_size[s] for s in involved_sizes)
+    consistency = tuple(
+        ledger.consistency_proof(a, b) for a, b in itertools.pairwise(involved_sizes)
+    )
+    timestamps: dict[int, TimestampRecord] = {}
+    anchors: dict[int, StoredAnchor] = {}
+    anchor_status: dict[int, str] = {}
+    for s in involved_sizes:
+        ts = store.timestamp(s)
+        if ts is not None and ts.token is not None:
+            timestamps[s] = ts
+        a = anchors_all.get(s) if s in anchors_all else store.anchor(s)
+        anchor_status[s] = "off" if a is None else a.status
+        if a is not None and a.status in MINED:
+            anchors[s] = a
+    return Evidence(
+        origin=ledger.origin,
+        verifier_key=ledger.verifier.vkey,
+        selection=selection,
+        events=tuple(events),
+        unsealed=len(selected) - len(events),
+        target=target,
+        target_reason=reason,
+        checkpoints=involved,
+        witness=witness,
+        inclusion=_inclusion_proofs(store, events, target.size),
+        consistency=consistency,
+        timestamps=timestamps,
+        anchors=anchors,
+        anchor_status=anchor_status,
+    )

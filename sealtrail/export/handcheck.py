@@ -1,0 +1,214 @@
+"""``VERIFY.md``: how to check a package by hand with sha256sum, openssl, python3 and curl.
+
+The text names this package's own files and values (target checkpoint, a sample event, each
+anchor's transaction), so a notary can follow it line by line. The commands are run by the test
+suite (``tests/integration/verifier/test_handcheck.py``) against a real package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sealtrail.export.evidence import Evidence
+from sealtrail.verifier import layout
+
+_SELECTOR = "0x2f71a556"  # anchorOf(bytes32,bytes32), docs/FORMAT.md §6.1
+
+_PROOF_SCRIPT = r"""python3 - <<'EOF'
+import hashlib, json, glob, base64
+H = lambda b: hashlib.sha256(b).digest()
+node = lambda l, r: H(b"\x01" + l + r)
+def root_of(note):
+    return base64.b64decode(open(note).read().split("\n")[2])
+def incl(leaf, i, n, proof, root):             # RFC 9162 section 2.1.3.2
+    fn, sn, r = i, n - 1, leaf
+    for p in proof:
+        if sn == 0: return False
+        if fn & 1 or fn == sn:
+            r = node(p, r)
+            while not fn & 1 and fn: fn >>= 1; sn >>= 1
+        else: r = node(r, p)
+        fn >>= 1; sn >>= 1
+    return sn == 0 and r == root
+def cons(m, n, old, new, proof):               # RFC 9162 section 2.1.4.2
+    if m == n: return not proof and old == new
+    if m & (m - 1) == 0: proof = [old] + proof
+    fn, sn = m - 1, n - 1
+    while fn & 1: fn >>= 1; sn >>= 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0: return False
+        if fn & 1 or fn == sn:
+            fr, sr = node(c, fr), node(c, sr)
+            while not fn & 1 and fn: fn >>= 1; sn >>= 1
+        else: sr = node(sr, c)
+        fn >>= 1; sn >>= 1
+    return sn == 0 and fr == old and sr == new
+m = json.load(open("manifest.json"))
+T = m["target"]["size"]
+root = root_of("checkpoints/%012d.note" % T)
+bad = 0
+for f in sorted(glob.glob("events/*.json")):
+    i = int(f[7:19]); p = json.load(open("proofs/inclusion/%012d.json" % i))
+    leaf = H(b"\x00" + open(f, "rb").read())
+    path = [bytes.fromhex(h) for h in p["proof"]]
+    ok = leaf.hex() == p["leaf_hash"] and p["size"] == T and incl(leaf, i, T, path, root)
+    bad += not ok
+    if not ok: print("FAILED", f)
+for f in sorted(glob.glob("proofs/consistency/*.json")):
+    p = json.load(open(f)); a, b = p["old_size"], p["new_size"]
+    path = [bytes.fromhex(h) for h in p["proof"]]
+    ra, rb = (root_of("checkpoints/%012d.note" % s) for s in (a, b))
+    ok = cons(a, b, ra, rb, path)
+    bad += not ok
+    if not ok: print("FAILED", f)
+print("all proofs OK" if not bad else "%d proofs FAILED" % bad)
+EOF"""
+
+
+def _rpc(method: str, params: str) -> str:
+    body = f'{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}'
+    return f"curl -s -X POST -H 'Content-Type: application/json' --data '{body}' \"$RPC\""
+
+
+def verify_md(ev: Evidence, included_documents: Iterable[str]) -> str:
+    """The VERIFY.md text for this evidence."""
+    t = ev.target.size
+    note = layout.note_name(t)
+    sample = ev.events[0]
+    out = [
+        "# Verifying this Sealtrail certification package by hand",
+        "",
+        "Everything below needs only `unzip`, `sha256sum`, `openssl` (3.0 or later), `python3`",
+        "(standard library) and `curl`. The format is specified in Sealtrail's docs/FORMAT.md §8;",
+        "`sealtrail verify package.zip` does all of this (and more) at once.",
+        "",
+        f"This package holds {len(ev.events)} events of log `{ev.origin}`, proven included in",
+        f"checkpoint {t} ({ev.target_reason}).",
+        "",
+        "## 1. Unpack and check every file against the manifest",
+        "",
+        "```sh",
+        "unzip -q package.zip -d pkg && cd pkg",
+        'python3 -c \'import json; [print(h + "  " + n) for n, h in '
+        'json.load(open("manifest.json"))["files"].items()]\' | sha256sum -c --quiet'
+        " && echo files OK",
+        "```",
+        "",
+        "The manifest lists every other file; a file that is missing, changed or not listed",
+        "means the package was altered.",
+        "",
+        "## 2. The ledger's signature on each checkpoint (Ed25519)",
+        "",
+        "`certs/ledger.pub` is the ledger's verifier key",
+        "`<name>+<key hash>+<base64(0x01 || key)>`.",
+        "Compare it with the key the operator publishes (e.g. `sealtrail init` output, their",
+        "website): the whole package rests on it.",
+        "",
+        "```sh",
+        "cut -d+ -f3- certs/ledger.pub | base64 -d | tail -c 32 > ledger.raw",
+        "(printf '\\060\\052\\060\\005\\006\\003\\053\\145\\160\\003\\041\\000'; cat ledger.raw)"
+        " > ledger.der",
+        "openssl pkey -pubin -inform DER -in ledger.der -out ledger.pem",
+        f"sed '/^$/,$d' {note} > signed.txt          # the text above the blank line",
+        f"tail -n 1 {note} | awk '{{print $3}}' | base64 -d | tail -c 64 > sig.bin",
+        "openssl pkeyutl -verify -pubin -inkey ledger.pem -rawin -in signed.txt -sigfile sig.bin",
+        "#   → Signature Verified Successfully",
+        "```",
+        "",
+        "Repeat for every `checkpoints/*.note`. Line 2 of a note is the tree size, line 3 the",
+        "root hash (base64).",
+        "",
+        "## 3. Events, their hashes and the Merkle proofs",
+        "",
+        "Each `events/<index>.json` holds an event's canonical bytes (RFC 8785), exactly as",
+        "hashed. Its leaf hash is SHA-256 of a zero byte followed by those bytes:",
+        "",
+        "```sh",
+        f"(printf '\\000'; cat {layout.event_name(sample.index)}) | sha256sum",
+        f"#   → {sample.leaf_hash.hex()}",
+        "```",
+        "",
+        "In each stream the events form a chain: an event's `prev` is the previous event's leaf",
+        "hash (`null` for a stream's first event). `streams.json` lists each stream's events.",
+        "",
+        "Every event has an inclusion proof (`proofs/inclusion/<index>.json`) to the target",
+        f"checkpoint {t}, and `proofs/consistency/<old>-<new>.json` prove each older checkpoint",
+        "is a prefix of the next one (RFC 9162 §2.1.3.2, §2.1.4.2). This script checks them all:",
+        "",
+        "```sh",
+        _PROOF_SCRIPT,
+        "```",
+        "",
+        "## 4. Trusted time (RFC 3161) on each checkpoint",
+        "",
+        "Each `checkpoints/<size>.tst` is a time-stamp token over the whole `.note` file. Check",
+        "it against the TSA's root certificate **as the TSA publishes it** (`certs/tsa-roots.pem`",
+        "is only a copy, for convenience):",
+        "",
+        "```sh",
+    ]
+    for c in ev.checkpoints:
+        if c.size in ev.timestamps:
+            out.append(
+                f"openssl ts -verify -data {layout.note_name(c.size)} -in "
+                f"{layout.token_name(c.size)} -token_in -CAfile certs/tsa-roots.pem"
+            )
+    out += [
+        "#   → Verification: OK",
+        f"openssl ts -reply -in {layout.token_name(t)} -token_in -text   # genTime and TSA name",
+        "```",
+        "",
+        "An event existed no later than the time stamped on the earliest checkpoint that holds",
+        "it (its index is below that checkpoint's size).",
+        "",
+        "## 5. Anchors on the blockchain",
+        "",
+    ]
+    if not ev.anchors:
+        out += ["No checkpoint of this package was anchored on a chain.", ""]
+    for size, a in sorted(ev.anchors.items()):
+        log_id, root = a.log_id.hex(), a.root.hex()
+        tx = "0x" + (a.tx_hash or b"").hex()
+        block = hex(a.block_number or 0)
+        call = f"{_SELECTOR}{log_id}{root}"
+        out += [
+            f"Checkpoint {size}: chain {a.chain_id}, contract `{a.contract}`, transaction",
+            f"`{tx}`, block {a.block_number}. With any JSON-RPC node of chain {a.chain_id}:",
+            "",
+            "```sh",
+            "RPC=https://your-own-node.example",
+            _rpc("eth_getTransactionReceipt", f'["{tx}"]'),
+            '#   status "0x1", blockHash as in the receipt file; the log at log_index has',
+            f"#   topics [event id, 0x{log_id}, tree size {size}] and data starting {root}",
+            _rpc("eth_getBlockByNumber", f'["{block}", false]'),
+            "#   .hash equals block_hash: the block is on the canonical chain",
+            _rpc(
+                "eth_call",
+                f'[{{"to":"{a.contract}","data":"{call}"}}, "latest"]',
+            ),
+            f"#   three 32-byte words: tree size {size}, block time, block number {a.block_number}",
+            "```",
+            "",
+            f'logId = SHA-256("{ev.origin}") = 0x{log_id}; the root is line 3 of the note,',
+            "decoded from base64.",
+            "",
+        ]
+    docs = sorted(included_documents)
+    out += [
+        "## 6. Documents and the report",
+        "",
+        "Events name documents by SHA-256 fingerprint. "
+        + (
+            "The included documents are in `documents/`, named by their fingerprint:"
+            if docs
+            else "No document is included; hash yours and compare with the events' `sha256`:"
+        ),
+        "",
+        "```sh",
+        "sha256sum documents/*" if docs else "sha256sum contract.pdf",
+        "pdfsig report.pdf        # or any PDF reader: the service seal's PAdES signature",
+        "```",
+        "",
+    ]
+    return "\n".join(out)

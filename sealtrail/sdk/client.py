@@ -1,0 +1,403 @@
+"""A small Python SDK for integrators and auditors: sync (:class:`Client`, stdlib only) and async
+(:class:`AsyncClient`, aiohttp).
+
+* ``append`` gives every event a ``client_event_id`` (a random UUID) unless it has one, and
+  retries connection failures, 429, 502, 503 and 504 with backoff — safe, because the server
+  returns the original event for a repeated id;
+* ``events`` walks every page of a query;
+* ``verified_event`` fetches an event and its inclusion proof and checks them *locally* with the
+  pure core against a checkpoint signed by a verifier key the caller trusts: the event's
+  canonical bytes hash to the leaf, the leaf is in the tree, the tree is the signed one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from sealtrail.core.canonical import canonicalize
+from sealtrail.core.errors import SealtrailError
+from sealtrail.core.merkle import leaf_hash, verify_consistency, verify_inclusion
+from sealtrail.core.note import Checkpoint, NoteVerifier, verify_checkpoint
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+USER_AGENT = "sealtrail-client/1"
+
+
+class ApiError(SealtrailError):
+    """The service answered with an error (problem+json)."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(f"HTTP {status} {code}: {detail}")
+        self.http_status = status
+        self.code = code
+        self.detail = detail
+
+    @property
+    def status(self) -> int:
+        """The HTTP status code."""
+        return self.http_status
+
+
+class VerificationError(SealtrailError):
+    """A proof or checkpoint from the service did not verify locally."""
+
+    code = "verification_failed"
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class VerifiedEvent:
+    """An event whose inclusion in a signed checkpoint was checked locally."""
+
+    event: dict[str, Any]
+    checkpoint: Checkpoint
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry transient failures."""
+
+    attempts: int = 5
+    base_delay: float = 0.2
+    max_delay: float = 5.0
+
+    def delay(self, attempt: int, retry_after: str | None) -> float:
+        """Seconds to wait before attempt ``attempt + 1``."""
+        if retry_after and retry_after.isdigit():
+            return min(float(retry_after), self.max_delay)
+        backoff: float = min(self.max_delay, self.base_delay * 2**attempt)
+        return backoff * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
+
+
+def _with_id(event: Mapping[str, Any]) -> dict[str, Any]:
+    e = dict(event)
+    if e.get("client_event_id") is None:
+        e["client_event_id"] = str(uuid.uuid4())
+    return e
+
+
+def _error(status: int, body: bytes) -> ApiError:
+    try:
+        p = json.loads(body)
+        code = str(p.get("type", "")).rsplit("/", 1)[-1] or "http_error"
+        return ApiError(status, code, str(p.get("detail", "")))
+    except (ValueError, AttributeError):
+        return ApiError(status, "http_error", body[:200].decode("utf-8", "replace"))
+
+
+def check_event_proof(
+    event: Mapping[str, Any],
+    proof: Mapping[str, Any],
+    verifier: NoteVerifier,
+    index: int | None = None,
+) -> VerifiedEvent:
+    """Check an event (as the API shows it) against its inclusion proof and signed checkpoint.
+
+    With ``index``, the event and the proof must also be of that index (a server must not
+    answer with another, genuine event). Raises :class:`VerificationError` naming the first
+    thing that does not hold.
+    """
+    if index is not None and not event.get("index") == proof.get("index") == index:
+        raise VerificationError(
+            f"asked for event {index}, got event {event.get('index')} "
+            f"with a proof for {proof.get('index')}"
+        )
+    if event.get("index") != proof.get("index"):
+        raise VerificationError("the proof is for another event")
+    body = {k: v for k, v in event.items() if k not in ("leaf_hash", "duplicate")}
+    leaf = leaf_hash(canonicalize(body))
+    if leaf.hex() != event.get("leaf_hash") or leaf.hex() != proof.get("leaf_hash"):
+        raise VerificationError(f"event {event.get('index')}: its bytes do not hash to its leaf")
+    try:
+        cp = verify_checkpoint(proof["checkpoint"]["note"], verifier)
+        if cp.size != proof["size"] or cp.root.hex() != proof["root"]:
+            raise VerificationError("the proof's size or root is not the signed checkpoint's")
+        verify_inclusion(
+            leaf, proof["index"], proof["size"], [bytes.fromhex(h) for h in proof["proof"]], cp.root
+        )
+    except (SealtrailError, KeyError, ValueError, TypeError) as e:
+        if isinstance(e, VerificationError):
+            raise
+        raise VerificationError(f"event {event.get('index')}: {e}") from e
+    return VerifiedEvent(dict(event), cp)
+
+
+def check_consistency(
+    proof: Mapping[str, Any],
+    verifier: NoteVerifier,
+    old_size: int | None = None,
+    new_size: int | None = None,
+) -> tuple[Checkpoint, ...]:
+    """Check a consistency proof between two signed checkpoints. Raises VerificationError.
+
+    With ``old_size`` / ``new_size``, the signed checkpoints must be of those sizes.
+    """
+    try:
+        old = verify_checkpoint(proof["old_checkpoint"]["note"], verifier)
+        new = verify_checkpoint(proof["new_checkpoint"]["note"], verifier)
+        for want, got, which in ((old_size, old, "old"), (new_size, new, "new")):
+            if want is not None and got.size != want:
+                raise VerificationError(f"asked for {which} size {want}, got {got.size}")
+        verify_consistency(
+            old.size, new.size, old.root, new.root, [bytes.fromhex(h) for h in proof["proof"]]
+        )
+    except VerificationError:
+        raise
+    except (SealtrailError, KeyError, ValueError, TypeError) as e:
+        raise VerificationError(f"consistency: {e}") from e
+    return old, new
+
+
+class Client:
+    """Synchronous client (standard library only)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key: str | None = None,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.key = key
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+
+    def _request(
+        self, method: str, path: str, *, body: Any = None, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        return self._send(method, path, body=body, params=params)[1]
+
+    def _send(
+        self, method: str, path: str, *, body: Any = None, params: Mapping[str, Any] | None = None
+    ) -> tuple[int, Any]:
+        url = self.base_url + path
+        if params:
+            url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        if self.key:
+            headers["Authorization"] = f"Bearer {self.key}"
+        for attempt in range(self.retry.attempts):
+            req = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
+                    return resp.status, json.loads(resp.read())
+            except urllib.error.HTTPError as e:
+                payload = e.read()
+                if e.code in RETRY_STATUSES and attempt + 1 < self.retry.attempts:
+                    time.sleep(self.retry.delay(attempt, e.headers.get("Retry-After")))
+                    continue
+                raise _error(e.code, payload) from None
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if attempt + 1 >= self.retry.attempts:
+                    raise
+                time.sleep(self.retry.delay(attempt, None))
+        raise AssertionError("unreachable")
+
+    def append(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Append one event (retried safely); returns the stored event, with ``duplicate`` true
+        when it had been stored before (a retry)."""
+        status, result = self._send("POST", "/v1/events", body=_with_id(event))
+        return {**result, "duplicate": status == 200}
+
+    def append_batch(self, events: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Append events atomically (retried safely); returns the stored events."""
+        body = {"events": [_with_id(e) for e in events]}
+        page = self._request("POST", "/v1/events/batch", body=body)
+        result: list[dict[str, Any]] = page["events"]
+        return result
+
+    def events(self, *, page_size: int = 500, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every event matching ``filters`` (stream, type, actor, document, from, to, tenant)."""
+        cursor = None
+        while True:
+            page = self._request(
+                "GET", "/v1/events", params={**filters, "limit": page_size, "cursor": cursor}
+            )
+            yield from page["events"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return
+
+    def event(self, index: int) -> dict[str, Any]:
+        """One event."""
+        result: dict[str, Any] = self._request("GET", f"/v1/events/{index}")
+        return result
+
+    def proof(self, index: int, size: int | None = None) -> dict[str, Any]:
+        """The inclusion proof of event ``index`` (to checkpoint ``size``, default latest)."""
+        result: dict[str, Any] = self._request(
+            "GET", f"/v1/events/{index}/proof", params={"size": size}
+        )
+        return result
+
+    def checkpoint(self, size: int | None = None) -> dict[str, Any]:
+        """A checkpoint (latest by default)."""
+        result: dict[str, Any] = self._request(
+            "GET", f"/v1/checkpoints/{'latest' if size is None else size}"
+        )
+        return result
+
+    def verified_event(self, index: int, verifier: NoteVerifier) -> VerifiedEvent:
+        """Fetch event ``index`` and its proof and check them locally against ``verifier``."""
+        return check_event_proof(self.event(index), self.proof(index), verifier, index)
+
+    def verified_consistency(
+        self, old_size: int, new_size: int | None, verifier: NoteVerifier
+    ) -> tuple[Checkpoint, ...]:
+        """Fetch and check that checkpoint ``new_size`` extends ``old_size``."""
+        proof = self._request(
+            "GET", "/v1/checkpoints/consistency", params={"from": old_size, "to": new_size}
+        )
+        return check_consistency(proof, verifier, old_size, new_size)
+
+    def public_fingerprint(self, sha256: str) -> dict[str, Any]:
+        """Public facts about a document fingerprint (no key needed)."""
+        result: dict[str, Any] = self._request("GET", f"/v1/public/fingerprints/{sha256}")
+        return result
+
+
+class AsyncClient:
+    """Asynchronous client (aiohttp). Use as ``async with AsyncClient(...) as c``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key: str | None = None,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.key = key
+        self.retry = retry or RetryPolicy()
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> AsyncClient:
+        headers = {"User-Agent": USER_AGENT}
+        if self.key:
+            headers["Authorization"] = f"Bearer {self.key}"
+        self._session = aiohttp.ClientSession(headers=headers, timeout=self._timeout)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _request(
+        self, method: str, path: str, *, body: Any = None, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        return (await self._send(method, path, body=body, params=params))[1]
+
+    async def _send(
+        self, method: str, path: str, *, body: Any = None, params: Mapping[str, Any] | None = None
+    ) -> tuple[int, Any]:
+        if self._session is None:
+            raise RuntimeError("use 'async with AsyncClient(...)'")
+        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        for attempt in range(self.retry.attempts):
+            try:
+                async with self._session.request(
+                    method, self.base_url + path, json=body, params=query
+                ) as resp:
+                    payload = await resp.read()
+                    if resp.status < 400:
+                        return resp.status, json.loads(payload)
+                    if resp.status in RETRY_STATUSES and attempt + 1 < self.retry.attempts:
+                        await asyncio.sleep(
+                            self.retry.delay(attempt, resp.headers.get("Retry-After"))
+                        )
+                        continue
+                    raise _error(resp.status, payload)
+            except (TimeoutError, aiohttp.ClientConnectionError):
+                if attempt + 1 >= self.retry.attempts:
+                    raise
+                await asyncio.sleep(self.retry.delay(attempt, None))
+        raise AssertionError("unreachable")
+
+    async def append(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Append one event (retried safely); returns the stored event, with ``duplicate`` true
+        when it had been stored before (a retry)."""
+        status, result = await self._send("POST", "/v1/events", body=_with_id(event))
+        return {**result, "duplicate": status == 200}
+
+    async def append_batch(self, events: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Append events atomically (retried safely); returns the stored events."""
+        body = {"events": [_with_id(e) for e in events]}
+        page = await self._request("POST", "/v1/events/batch", body=body)
+        result: list[dict[str, Any]] = page["events"]
+        return result
+
+    async def events(
+        self, *, page_size: int = 500, **filters: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every event matching ``filters``."""
+        cursor = None
+        while True:
+            page = await self._request(
+                "GET", "/v1/events", params={**filters, "limit": page_size, "cursor": cursor}
+            )
+            for e in page["events"]:
+                yield e
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return
+
+    async def event(self, index: int) -> dict[str, Any]:
+        """One event."""
+        result: dict[str, Any] = await self._request("GET", f"/v1/events/{index}")
+        return result
+
+    async def proof(self, index: int, size: int | None = None) -> dict[str, Any]:
+        """The inclusion proof of event ``index``."""
+        result: dict[str, Any] = await self._request(
+            "GET", f"/v1/events/{index}/proof", params={"size": size}
+        )
+        return result
+
+    async def verified_event(self, index: int, verifier: NoteVerifier) -> VerifiedEvent:
+        """Fetch event ``index`` and its proof and check them locally against ``verifier``."""
+        return check_event_proof(await self.event(index), await self.proof(index), verifier, index)
+
+    async def checkpoint(self, size: int | None = None) -> dict[str, Any]:
+        """A checkpoint (latest by default)."""
+        result: dict[str, Any] = await self._request(
+            "GET", f"/v1/checkpoints/{'latest' if size is None else size}"
+        )
+        return result
+
+    async def verified_consistency(
+        self, old_size: int, new_size: int | None, verifier: NoteVerifier
+    ) -> tuple[Checkpoint, ...]:
+        """Fetch and check that checkpoint ``new_size`` extends ``old_size``."""
+        proof = await self._request(
+            "GET", "/v1/checkpoints/consistency", params={"from": old_size, "to": new_size}
+        )
+        return check_consistency(proof, verifier, old_size, new_size)
+
+    async def public_fingerprint(self, sha256: str) -> dict[str, Any]:
+        """Public facts about a document fingerprint (no key needed)."""
+        result: dict[str, Any] = await self._request("GET", f"/v1/public/fingerprints/{sha256}")
+        return result

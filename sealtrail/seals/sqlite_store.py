@@ -1,0 +1,518 @@
+"""The :class:`~.store.SealStore` on the ledger's SQLite database.
+
+The tables are part of the ledger schema (``_SEALS`` in :mod:`sealtrail.ledger.sqlite_store`,
+schema v3). Every change runs in one :meth:`SQLiteStore.write` transaction (``BEGIN
+IMMEDIATE``, so it serialises with ledger appends across processes), together with the outbox
+rows it queues; reads use the calling thread's connection. Compare-and-swap is a conditional
+``UPDATE … WHERE`` whose row count is checked inside that transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import struct
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, TypeVar
+
+import orjson
+
+from sealtrail.core.errors import ConflictError, NotFoundError
+from sealtrail.ledger.sqlite_store import SQLiteStore
+from sealtrail.seals.store import (
+    PENDING_BATCH,
+    OutboxEvent,
+    QueuedEvent,
+    RequestDecision,
+    SealStatusChange,
+    SealUse,
+    SignatureCommit,
+    StoredCa,
+    StoredEnvelope,
+    StoredKey,
+    StoredPolicy,
+    StoredRequest,
+    StoredSeal,
+    StoredSigner,
+    StoredUse,
+)
+
+T = TypeVar("T")
+#: at most this many "?" per statement (SQLite's limit is 32766 since 3.32, 999 before)
+_CHUNK = 500
+
+_SEAL_COLS = (
+    "id, tenant, kind, name, purpose, code, remarks, status, status_reason, status_at, source, "
+    "appearance_source, certificate, chain, created_at"
+)
+_REQ_COLS = (
+    "id, tenant, seal_id, document, purpose, requester_key, status, decided_by, "
+    "decision_reason, created_at, decided_at, used_at"
+)
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _pack(certs: Sequence[bytes]) -> bytes:
+    """DER certificates, each preceded by its 4-byte big-endian length (column ``chain``)."""
+    return b"".join(struct.pack(">I", len(der)) + der for der in certs)
+
+
+def _unpack(data: bytes) -> tuple[bytes, ...]:
+    out, pos = [], 0
+    while pos < len(data):
+        (n,) = struct.unpack_from(">I", data, pos)
+        out.append(data[pos + 4 : pos + 4 + n])
+        pos += 4 + n
+    return tuple(out)
+
+
+def _seal(r: tuple[Any, ...]) -> StoredSeal:
+    return StoredSeal(
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], bytes(r[12]),
+        _unpack(bytes(r[13])), r[14],
+    )  # fmt: skip
+
+
+def _request(r: tuple[Any, ...]) -> StoredRequest:
+    return StoredRequest(r[0], r[1], r[2], bytes(r[3]), *r[4:])
+
+
+def _bytes_or_none(v: Any) -> bytes | None:
+    return None if v is None else bytes(v)
+
+
+def _enqueue(con: sqlite3.Connection, events: Sequence[OutboxEvent]) -> None:
+    con.executemany(
+        "INSERT INTO seal_outbox (tenant, event) VALUES (?, ?)",
+        [(e.tenant, e.body) for e in events],
+    )
+
+
+def _record_use(con: sqlite3.Connection, use: SealUse) -> None:
+    if use.request_id is not None:  # a one-time authorisation: consumed by exactly one use
+        cur = con.execute(
+            "UPDATE seal_requests SET status = 'used', used_at = ? "
+            "WHERE id = ? AND status = 'approved'",
+            (use.at, use.request_id),
+        )
+        if cur.rowcount != 1:
+            raise ConflictError(f"seal request {use.request_id} was already used")
+    con.execute(
+        "INSERT INTO seal_uses (tenant, seal_id, key_id, request_id, envelope_id, before, after, "
+        "at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (use.tenant, use.seal_id, use.key_id, use.request_id, use.envelope_id, use.before,
+         use.after, use.at),
+    )  # fmt: skip
+
+
+def _unique(e: sqlite3.IntegrityError, what: str) -> ConflictError:
+    return ConflictError(f"{what} exists already: {e}")
+
+
+class SQLiteSealStore:
+    """Seal persistence in the tables of a :class:`SQLiteStore` (module docstring)."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in one write transaction of the ledger database (all or nothing)."""
+        return self.store.write(lambda view: fn(view._con))
+
+    def _read(self) -> sqlite3.Connection:
+        return self.store._con()
+
+    # -- internal CAs ------------------------------------------------------------------------
+
+    def ca(self, tenant: str) -> StoredCa | None:
+        row = (
+            self._read()
+            .execute(
+                "SELECT tenant, certificate, key_blob, created_at FROM seal_cas WHERE tenant = ?",
+                (tenant,),
+            )
+            .fetchone()
+        )
+        return None if row is None else StoredCa(row[0], bytes(row[1]), bytes(row[2]), row[3])
+
+    def add_ca(self, ca: StoredCa) -> StoredCa:
+        self._write(
+            lambda con: con.execute(
+                "INSERT OR IGNORE INTO seal_cas (tenant, certificate, key_blob, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (ca.tenant, ca.certificate, ca.key_blob, ca.created_at),
+            )
+        )
+        stored = self.ca(ca.tenant)
+        assert stored is not None
+        return stored
+
+    def cas(self, tenants: Collection[str] | None = None) -> list[StoredCa]:
+        cols = "SELECT tenant, certificate, key_blob, created_at FROM seal_cas"
+        con = self._read()
+        if tenants is None:
+            rows = con.execute(f"{cols} ORDER BY tenant").fetchall()
+        else:
+            ids, rows = list(tenants), []
+            for i in range(0, len(ids), _CHUNK):
+                chunk = ids[i : i + _CHUNK]
+                sql = f"{cols} WHERE tenant IN ({_marks(len(chunk))})"
+                rows += con.execute(sql, chunk).fetchall()
+            rows.sort(key=lambda r: r[0])
+        return [StoredCa(r[0], bytes(r[1]), bytes(r[2]), r[3]) for r in rows]
+
+    def any_ca(self) -> StoredCa | None:
+        row = (
+            self._read()
+            .execute("SELECT tenant, certificate, key_blob, created_at FROM seal_cas LIMIT 1")
+            .fetchone()
+        )
+        return None if row is None else StoredCa(row[0], bytes(row[1]), bytes(row[2]), row[3])
+
+    # -- seals -------------------------------------------------------------------------------
+
+    def insert_seal(
+        self,
+        seal: StoredSeal,
+        *,
+        appearance: bytes,
+        key_blob: bytes,
+        events: Sequence[OutboxEvent],
+    ) -> None:
+        s = seal
+        row = (
+            s.id, s.tenant, s.kind, s.name, s.purpose, s.code, s.remarks, s.status,
+            s.status_reason, s.status_at, s.source, appearance, s.appearance_source,
+            s.certificate, _pack(s.chain), key_blob, s.created_at,
+        )  # fmt: skip
+
+        def put(con: sqlite3.Connection) -> None:
+            try:
+                con.execute(
+                    "INSERT INTO seals (id, tenant, kind, name, purpose, code, remarks, status, "
+                    "status_reason, status_at, source, appearance, appearance_source, "
+                    "certificate, chain, key_blob, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+            except sqlite3.IntegrityError as e:
+                raise _unique(e, f"seal {s.id}") from e
+            _enqueue(con, events)
+
+        self._write(put)
+
+    def seal(self, seal_id: str) -> StoredSeal | None:
+        sql = f"SELECT {_SEAL_COLS} FROM seals WHERE id = ?"  # noqa: S608 (constant columns)
+        r = self._read().execute(sql, (seal_id,)).fetchone()
+        return None if r is None else _seal(r)
+
+    def seals(
+        self, tenants: Collection[str] | None = None, status: str | None = None
+    ) -> list[StoredSeal]:
+        where, args = [], []
+        if tenants is not None:
+            ids = list(tenants)
+            where.append(f"tenant IN ({_marks(len(ids))})")
+            args += ids
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        sql = f"SELECT {_SEAL_COLS} FROM seals"  # noqa: S608 (constant columns, placeholders)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [_seal(r) for r in self._read().execute(sql + " ORDER BY created_at, id", args)]
+
+    def seal_appearance(self, seal_id: str) -> bytes | None:
+        row = (
+            self._read().execute("SELECT appearance FROM seals WHERE id = ?", (seal_id,)).fetchone()
+        )
+        return None if row is None else bytes(row[0])
+
+    def seal_key(self, seal_id: str) -> StoredKey | None:
+        row = (
+            self._read()
+            .execute("SELECT id, status, key_blob FROM seals WHERE id = ?", (seal_id,))
+            .fetchone()
+        )
+        return None if row is None else StoredKey(row[0], row[1], bytes(row[2]))
+
+    def any_seal_key(self) -> StoredKey | None:
+        row = self._read().execute("SELECT id, status, key_blob FROM seals LIMIT 1").fetchone()
+        return None if row is None else StoredKey(row[0], row[1], bytes(row[2]))
+
+    def set_seal_status(self, change: SealStatusChange, events: Sequence[OutboxEvent]) -> None:
+        c = change
+
+        def put(con: sqlite3.Connection) -> None:
+            cur = con.execute(
+                "UPDATE seals SET status = ?, status_reason = ?, status_at = ? "
+                "WHERE id = ? AND status = ?",
+                (c.status, c.reason, c.at, c.seal_id, c.expected),
+            )
+            if cur.rowcount != 1:
+                row = con.execute("SELECT status FROM seals WHERE id = ?", (c.seal_id,)).fetchone()
+                if row is None:
+                    raise NotFoundError(f"no seal {c.seal_id!r}")
+                raise ConflictError(f"seal {c.seal_id} is {row[0]}, want {c.expected}")
+            _enqueue(con, events)
+
+        self._write(put)
+
+    # -- outbox ------------------------------------------------------------------------------
+
+    def enqueue(self, events: Sequence[OutboxEvent]) -> None:
+        self._write(lambda con: _enqueue(con, events))
+
+    def pending_events(self, limit: int = PENDING_BATCH) -> list[QueuedEvent]:
+        rows = self._read().execute(
+            "SELECT id, tenant, event FROM seal_outbox ORDER BY id LIMIT ?", (limit,)
+        )
+        return [QueuedEvent(int(i), str(t), bytes(e)) for i, t, e in rows]
+
+    def events_done(self, ids: Collection[int]) -> None:
+        done = list(ids)
+
+        def delete(con: sqlite3.Connection) -> None:
+            for i in range(0, len(done), _CHUNK):
+                chunk = done[i : i + _CHUNK]
+                sql = f"DELETE FROM seal_outbox WHERE id IN ({_marks(len(chunk))})"  # noqa: S608
+                con.execute(sql, chunk)
+
+        if done:
+            self._write(delete)
+
+    # -- seal-use policies ---------------------------------------------------------------------
+
+    def policy(self, tenant: str) -> StoredPolicy | None:
+        row = (
+            self._read()
+            .execute(
+                "SELECT tenant, controlled, approvers, updated_at FROM seal_policies "
+                "WHERE tenant = ?",
+                (tenant,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return StoredPolicy(
+            row[0], tuple(orjson.loads(row[1])), tuple(orjson.loads(row[2])), row[3]
+        )
+
+    def put_policy(self, policy: StoredPolicy, events: Sequence[OutboxEvent]) -> None:
+        p = policy
+
+        def put(con: sqlite3.Connection) -> None:
+            con.execute(
+                "INSERT INTO seal_policies (tenant, controlled, approvers, updated_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (tenant) DO UPDATE SET controlled = "
+                "excluded.controlled, approvers = excluded.approvers, "
+                "updated_at = excluded.updated_at",
+                (p.tenant, orjson.dumps(list(p.controlled)).decode(),
+                 orjson.dumps(list(p.approvers)).decode(), p.updated_at),
+            )  # fmt: skip
+            _enqueue(con, events)
+
+        self._write(put)
+
+    # -- seal-use requests ---------------------------------------------------------------------
+
+    def insert_request(self, request: StoredRequest, events: Sequence[OutboxEvent]) -> None:
+        r = request
+
+        def put(con: sqlite3.Connection) -> None:
+            try:
+                con.execute(
+                    f"INSERT INTO seal_requests ({_REQ_COLS}) "  # noqa: S608 (constant columns)
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (r.id, r.tenant, r.seal_id, r.document, r.purpose, r.requester_key, r.status,
+                     r.decided_by, r.decision_reason, r.created_at, r.decided_at, r.used_at),
+                )  # fmt: skip
+            except sqlite3.IntegrityError as e:
+                raise _unique(e, f"seal request {r.id}") from e
+            _enqueue(con, events)
+
+        self._write(put)
+
+    def request(self, request_id: str) -> StoredRequest | None:
+        sql = f"SELECT {_REQ_COLS} FROM seal_requests WHERE id = ?"  # noqa: S608
+        row = self._read().execute(sql, (request_id,)).fetchone()
+        return None if row is None else _request(row)
+
+    def requests(
+        self, tenants: Collection[str], status: str | None = None, limit: int = 1000
+    ) -> list[StoredRequest]:
+        ids = list(tenants)
+        sql = f"SELECT {_REQ_COLS} FROM seal_requests WHERE tenant IN ({_marks(len(ids))})"  # noqa: S608
+        args: list[Any] = ids
+        if status is not None:
+            sql += " AND status = ?"
+            args = [*ids, status]
+        rows = self._read().execute(sql + " ORDER BY created_at DESC, id LIMIT ?", [*args, limit])
+        return [_request(r) for r in rows]
+
+    def decide_request(self, decision: RequestDecision, events: Sequence[OutboxEvent]) -> None:
+        d = decision
+
+        def put(con: sqlite3.Connection) -> None:
+            cur = con.execute(
+                "UPDATE seal_requests SET status = ?, decided_by = ?, decision_reason = ?, "
+                "decided_at = ? WHERE id = ? AND status = 'pending'",
+                (d.status, d.decided_by, d.reason, d.at, d.request_id),
+            )
+            if cur.rowcount != 1:
+                row = con.execute(
+                    "SELECT status FROM seal_requests WHERE id = ?", (d.request_id,)
+                ).fetchone()
+                if row is None:
+                    raise NotFoundError(f"no seal request {d.request_id[:80]!r}")
+                raise ConflictError(f"seal request {d.request_id} is {row[0]}, want pending")
+            _enqueue(con, events)
+
+        self._write(put)
+
+    # -- seal uses ---------------------------------------------------------------------------
+
+    def record_use(self, use: SealUse, events: Sequence[OutboxEvent]) -> None:
+        def put(con: sqlite3.Connection) -> None:
+            _record_use(con, use)
+            _enqueue(con, events)
+
+        self._write(put)
+
+    def restore_uses(self, uses: Sequence[StoredUse]) -> None:
+        def put(con: sqlite3.Connection) -> None:
+            con.executemany(
+                "INSERT INTO seal_uses (id, tenant, seal_id, key_id, request_id, envelope_id, "
+                "before, after, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (u.id, u.use.tenant, u.use.seal_id, u.use.key_id, u.use.request_id,
+                     u.use.envelope_id, u.use.before, u.use.after, u.use.at)
+                    for u in uses
+                ],
+            )  # fmt: skip
+
+        self._write(put)
+
+    def uses(self, tenants: Collection[str], limit: int = 1000) -> list[StoredUse]:
+        ids = list(tenants)
+        rows = self._read().execute(
+            "SELECT id, tenant, seal_id, key_id, request_id, envelope_id, before, after, at "  # noqa: S608
+            f"FROM seal_uses WHERE tenant IN ({_marks(len(ids))}) ORDER BY id DESC LIMIT ?",
+            [*ids, limit],
+        )
+        return [
+            StoredUse(int(r[0]), SealUse(r[1], r[2], r[3], r[4], r[5], bytes(r[6]), bytes(r[7]),
+                                         r[8]))
+            for r in rows
+        ]  # fmt: skip
+
+    def seal_use_counts(self, tenants: Collection[str]) -> dict[str, int]:
+        ids = list(dict.fromkeys(tenants))
+        out = dict.fromkeys(ids, 0)
+        con = self._read()
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            rows = con.execute(
+                f"SELECT tenant, COUNT(*) FROM seal_uses WHERE tenant IN ({_marks(len(chunk))}) "  # noqa: S608
+                "GROUP BY tenant",
+                chunk,
+            )
+            out.update((str(t), int(n)) for t, n in rows)
+        return out
+
+    # -- envelopes ---------------------------------------------------------------------------
+
+    def insert_envelope(
+        self, envelope: StoredEnvelope, document: bytes, events: Sequence[OutboxEvent]
+    ) -> None:
+        e = envelope
+
+        def put(con: sqlite3.Connection) -> None:
+            try:
+                con.execute(
+                    "INSERT INTO envelopes (id, tenant, title, ordered, status, document, "
+                    "original, version, created_by, created_at, completed_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (e.id, e.tenant, e.title, int(e.ordered), e.status, document, e.original,
+                     e.version, e.created_by, e.created_at, e.completed_at),
+                )  # fmt: skip
+            except sqlite3.IntegrityError as err:
+                raise _unique(err, f"envelope {e.id}") from err
+            con.executemany(
+                "INSERT INTO envelope_signers (envelope_id, position, seal_id, key_id, status, "
+                "signed_by, signed_at, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(e.id, s.position, s.seal_id, s.key_id, s.status, s.signed_by, s.signed_at,
+                  s.before, s.after) for s in e.signers],
+            )  # fmt: skip
+            _enqueue(con, events)
+
+        self._write(put)
+
+    def envelope(self, envelope_id: str) -> StoredEnvelope | None:
+        con = self._read()
+        row = con.execute(
+            "SELECT id, tenant, title, ordered, status, version, original, created_by, "
+            "created_at, completed_at, document FROM envelopes WHERE id = ?",
+            (envelope_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        signers = tuple(
+            StoredSigner(r[0], r[1], r[2], r[3], r[4], r[5], _bytes_or_none(r[6]),
+                         _bytes_or_none(r[7]))
+            for r in con.execute(
+                "SELECT position, seal_id, key_id, status, signed_by, signed_at, before, after "
+                "FROM envelope_signers WHERE envelope_id = ? ORDER BY position",
+                (envelope_id,),
+            )
+        )  # fmt: skip
+        current = hashlib.sha256(bytes(row[10])).digest()
+        return StoredEnvelope(
+            row[0], row[1], row[2], bool(row[3]), row[4], row[5], bytes(row[6]), current,
+            row[7], row[8], row[9], signers,
+        )  # fmt: skip
+
+    def envelope_document(self, envelope_id: str) -> bytes | None:
+        row = (
+            self._read()
+            .execute("SELECT document FROM envelopes WHERE id = ?", (envelope_id,))
+            .fetchone()
+        )
+        return None if row is None else bytes(row[0])
+
+    def envelope_ids(self, tenants: Collection[str], limit: int = 1000) -> list[str]:
+        ids = list(tenants)
+        rows = self._read().execute(
+            f"SELECT id FROM envelopes WHERE tenant IN ({_marks(len(ids))}) "  # noqa: S608
+            "ORDER BY created_at DESC, id LIMIT ?",
+            [*ids, limit],
+        )
+        return [r[0] for r in rows]
+
+    def commit_signature(
+        self, commit: SignatureCommit, use: SealUse, events: Sequence[OutboxEvent]
+    ) -> None:
+        c = commit
+
+        def put(con: sqlite3.Connection) -> None:
+            cur = con.execute(
+                "UPDATE envelopes SET document = ?, version = version + 1, status = ?, "
+                "completed_at = ? WHERE id = ? AND version = ? AND status = 'open'",
+                (c.document, "completed" if c.completes else "open",
+                 c.at if c.completes else None, c.envelope_id, c.version),
+            )  # fmt: skip
+            if cur.rowcount != 1:
+                raise ConflictError(f"envelope {c.envelope_id} changed while signing: sign again")
+            con.execute(
+                "UPDATE envelope_signers SET status = 'signed', signed_by = ?, signed_at = ?, "
+                "before = ?, after = ? WHERE envelope_id = ? AND position = ?",
+                (c.signed_by, c.at, c.before, c.after, c.envelope_id, c.position),
+            )
+            _record_use(con, use)
+            _enqueue(con, events)
+
+        self._write(put)
