@@ -71,7 +71,7 @@ from sealtrail.anchoring.tsa import (
 from sealtrail.anchoring.worker import AnchorWorker
 from sealtrail.core.event import parse_event_input
 from sealtrail.ledger.log import Ledger
-from sealtrail.ledger.store import StoredAnchor
+from sealtrail.anchoring.store import StoredAnchor
 
 TITLE = "Anchoring and trusted time"
 TABLE_GAS = "Gas per anchor and per event (Ganache, instamine)"

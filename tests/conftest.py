@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from sealtrail.core.event import EventInput, format_time, parse_event_input
-from sealtrail.ledger import datadir
+from sealtrail import backend
 from sealtrail.ledger.audit import audit
 from sealtrail.ledger.log import Ledger
 
@@ -75,7 +75,7 @@ def assert_audit_ok(ledger: Ledger) -> None:
 def data_dir(tmp_path: Path) -> Path:
     """An initialised data directory (key + empty ledger.db)."""
     d = tmp_path / "data"
-    datadir.init(d)
+    backend.init(d)
     return d
 
 
@@ -84,15 +84,15 @@ OpenLedger = Callable[..., Ledger]
 
 @pytest.fixture
 def open_ledger(data_dir: Path) -> Iterator[OpenLedger]:
-    """Open a Ledger (own SQLiteStore) on ``data_dir``; each is audited, then closed, at teardown.
+    """Open a Ledger (own SQLite stores) on ``data_dir``; each is audited, then closed, at teardown.
 
     Call with ``audit_at_end=False`` for ledgers the test tampers with.
     """
     opened: list[tuple[Ledger, bool]] = []
 
     def factory(*, busy_timeout: float = 10.0, audit_at_end: bool = True) -> Ledger:
-        store, signer = datadir.open_store(data_dir, busy_timeout=busy_timeout)
-        ledger = Ledger(store, signer, clock=fixed_clock, random_bytes=counting_random())
+        stores, signer = backend.open_store(data_dir, busy_timeout=busy_timeout)
+        ledger = Ledger(stores.ledger, signer, clock=fixed_clock, random_bytes=counting_random())
         opened.append((ledger, audit_at_end))
         return ledger
 
@@ -100,11 +100,11 @@ def open_ledger(data_dir: Path) -> Iterator[OpenLedger]:
     try:
         for ledger, check in opened:
             if check:
-                store, signer = datadir.open_store(data_dir)
+                stores, signer = backend.open_store(data_dir)
                 try:
-                    report = audit(store, signer.verifier())
+                    report = audit(stores.ledger, signer.verifier())
                 finally:
-                    store.close()
+                    stores.close()
                 assert report.ok, [p.to_json() for p in report.problems]
                 break  # one audit of the shared data directory is enough
     finally:

@@ -8,17 +8,17 @@ the contract's ``anchorOf(logId, root)`` must answer this size and block (docs/F
 from __future__ import annotations
 
 from sealtrail.anchoring.chain import ChainClient
+from sealtrail.anchoring.store import AnchoringStores
 from sealtrail.core.merkle import fold, root_subtrees
-from sealtrail.ledger.store import ServiceStore
 
 
 def check_final_anchors(
-    store: ServiceStore, client: ChainClient
+    store: AnchoringStores, client: ChainClient
 ) -> tuple[int, list[tuple[int, str]]]:
     """(how many final anchors were checked, [(checkpoint size, problem)])."""
     problems: list[tuple[int, str]] = []
-    finals = store.anchors(("final",))
-    roots = {cp.size: cp.root for cp in store.checkpoints()}
+    finals = store.anchors.anchors(("final",))
+    roots = {cp.size: cp.root for cp in store.ledger.checkpoints()}
     for a in finals:
         where = f"tx 0x{a.tx_hash.hex() if a.tx_hash else '?'}"
         if roots.get(a.size) != a.root:
@@ -60,7 +60,7 @@ def check_final_anchors(
 
 
 def check_chain_head(
-    store: ServiceStore, client: ChainClient, log_id: bytes
+    store: AnchoringStores, client: ChainClient, log_id: bytes
 ) -> tuple[int, list[str]]:
     """Does the log reach the latest anchor the chain holds for it, with the same root?
 
@@ -71,7 +71,7 @@ def check_chain_head(
     latest = client.latest_size(log_id)
     if latest == 0:
         return 0, []
-    size = store.size()
+    size = store.ledger.size()
     if latest > size:
         return latest, [
             f"the chain holds an anchor of size {latest} for this log, but the log has only "
@@ -82,7 +82,7 @@ def check_chain_head(
     if receipt is None or receipt.event is None:
         return latest, [f"the Anchored event of size {latest} was not found on the chain"]
     ids = root_subtrees(latest)
-    got = store.subtrees(ids)
+    got = store.ledger.subtrees(ids)
     if fold([got[n] for n in ids]) != receipt.event.root:
         return latest, [
             f"the log's root at size {latest} differs from the root anchored on the chain "

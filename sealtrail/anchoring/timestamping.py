@@ -21,9 +21,10 @@ from pathlib import Path
 from cryptography import x509
 
 from sealtrail.anchoring.errors import TimestampError
+from sealtrail.anchoring.store import AnchoringStores, TimestampRecord
 from sealtrail.anchoring.tsa import TimestampClient, verify_token
 from sealtrail.core.event import format_time
-from sealtrail.ledger.store import Lease, ServiceStore, StoredCheckpoint, TimestampRecord
+from sealtrail.ledger.store import Lease, StoredCheckpoint
 
 log = logging.getLogger("sealtrail.timestamping")
 
@@ -54,7 +55,7 @@ class CheckpointTimestamper:
 
     def __init__(
         self,
-        store: ServiceStore,
+        store: AnchoringStores,
         client: TimestampClient,
         clock: Callable[[], str],
         *,
@@ -75,7 +76,7 @@ class CheckpointTimestamper:
         if self._lease is not None and fence is None:
             return 0
         loop = asyncio.get_running_loop()
-        pending = await loop.run_in_executor(None, self._store.untimestamped)
+        pending = await loop.run_in_executor(None, self._store.timestamps.untimestamped)
         done = 0
         for cp in pending:
             try:
@@ -85,7 +86,7 @@ class CheckpointTimestamper:
                 log.warning("timestamp of checkpoint %d still pending: %s", cp.size, e)
                 await loop.run_in_executor(
                     None,
-                    partial(self._store.timestamp_failed, fence=fence),
+                    partial(self._store.timestamps.timestamp_failed, fence=fence),
                     cp.size,
                     str(e),
                     self._clock(),
@@ -93,7 +94,7 @@ class CheckpointTimestamper:
                 break  # the TSAs are failing: keep order, retry at the next tick
             await loop.run_in_executor(
                 None,
-                partial(self._store.put_timestamp, fence=fence),
+                partial(self._store.timestamps.put_timestamp, fence=fence),
                 cp.size,
                 ts.token,
                 format_time(ts.gen_time),
@@ -126,12 +127,12 @@ def timestamp_json(rec: TimestampRecord | None) -> dict[str, object]:
 
 
 def check_stored_timestamps(
-    store: ServiceStore, trust_roots: list[x509.Certificate]
+    store: AnchoringStores, trust_roots: list[x509.Certificate]
 ) -> list[tuple[int, str]]:
     """Re-verify every stored token against its checkpoint note; return (size, problem)."""
     problems: list[tuple[int, str]] = []
-    notes = {cp.size: cp.note for cp in store.checkpoints()}
-    for rec in store.timestamps():
+    notes = {cp.size: cp.note for cp in store.ledger.checkpoints()}
+    for rec in store.timestamps.timestamps():
         if rec.token is None:
             continue
         note = notes.get(rec.size)

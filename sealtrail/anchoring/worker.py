@@ -56,9 +56,10 @@ from sealtrail.anchoring.errors import (
     NonceConflictError,
 )
 from sealtrail.anchoring.records import AnchorTransaction, Fees, Receipt
+from sealtrail.anchoring.store import AnchoringStores, StoredAnchor
 from sealtrail.core.event import format_time
 from sealtrail.core.merkle import fold, root_subtrees
-from sealtrail.ledger.store import Lease, ServiceStore, StoredAnchor, StoredCheckpoint
+from sealtrail.ledger.store import Lease, StoredCheckpoint
 
 log = logging.getLogger("sealtrail.anchoring")
 
@@ -100,7 +101,7 @@ class AnchorWorker:
 
     def __init__(
         self,
-        store: ServiceStore,
+        store: AnchoringStores,
         connect: Callable[[], ChainClient],
         log_id: bytes,
         *,
@@ -166,13 +167,13 @@ class AnchorWorker:
 
     def _put(self, a: StoredAnchor, **changes: object) -> StoredAnchor:
         new = replace(a, **changes, updated_at=self._now())  # type: ignore[arg-type]
-        self._store.put_anchor(new, fence=self._fence)
+        self._store.anchors.put_anchor(new, fence=self._fence)
         return new
 
     # -- following ----------------------------------------------------------------------------
 
     def _follow(self, client: ChainClient) -> None:
-        for a in self._store.anchors(FOLLOWED):
+        for a in self._store.anchors.anchors(FOLLOWED):
             if a.status == "sent":
                 self._follow_sent(client, a)
             else:
@@ -290,11 +291,11 @@ class AnchorWorker:
     # -- sending ------------------------------------------------------------------------------
 
     def _send_next(self, client: ChainClient) -> None:
-        if self._store.anchors(("sent",)):
+        if self._store.anchors.anchors(("sent",)):
             return  # one unmined transaction at a time (sizes must grow on chain)
-        after = self._store.anchored_size(("confirmed", "final"))
-        for cp in self._store.unanchored(after=after, limit=1):
-            a = self._store.anchor(cp.size)
+        after = self._store.anchors.anchored_size(("confirmed", "final"))
+        for cp in self._store.anchors.unanchored(after=after, limit=1):
+            a = self._store.anchors.anchor(cp.size)
             if (
                 a is not None
                 and a.status == "failed"
@@ -316,7 +317,7 @@ class AnchorWorker:
                 created_at=now,
                 updated_at=now,
             )
-            self._store.put_anchor(a, fence=self._fence)
+            self._store.anchors.put_anchor(a, fence=self._fence)
         existing = client.lookup(self.log_id, cp.root)
         if existing is not None:
             self._adopt(client, a, existing.block_number)
@@ -450,11 +451,11 @@ class AnchorWorker:
         latest = client.latest_size(self.log_id)
         if latest == 0 or latest >= size:
             return None  # nothing anchored yet; or the contract itself refuses a smaller size
-        mine = self._store.anchor(latest)
+        mine = self._store.anchors.anchor(latest)
         if mine is not None and mine.status in ("confirmed", "final"):
             return None
         ids = root_subtrees(latest)
-        got = self._store.subtrees(ids)
+        got = self._store.ledger.subtrees(ids)
         record = client.lookup(self.log_id, fold([got[n] for n in ids]))
         if record is not None and record.tree_size == latest:
             return None

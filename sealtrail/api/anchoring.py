@@ -10,11 +10,12 @@ from datetime import datetime
 from sealtrail.anchoring.chain import ChainClient, connect
 from sealtrail.anchoring.contract import log_id_for
 from sealtrail.anchoring.deployment import load_deployment
+from sealtrail.anchoring.store import AnchoringStores
 from sealtrail.anchoring.worker import AnchorLoop, AnchorStats, AnchorWorker
 from sealtrail.api.context import Metrics
 from sealtrail.api.settings import Settings, chain_key
 from sealtrail.core.errors import ConfigError
-from sealtrail.ledger.store import Lease, ServiceStore
+from sealtrail.ledger.store import Lease
 
 log = logging.getLogger("sealtrail.anchoring")
 
@@ -51,7 +52,7 @@ def chain_connector(s: Settings, data_dir_contract: bool = True) -> Callable[[],
 
 def start_anchoring(
     s: Settings,
-    store: ServiceStore,
+    store: AnchoringStores,
     origin: str,
     metrics: Metrics,
     clock: Callable[[], datetime],
@@ -100,7 +101,7 @@ _EVENTS = {
 
 def _update_metrics(
     m: Metrics,
-    store: ServiceStore,
+    store: AnchoringStores,
     stats: AnchorStats,
     seen: AnchorStats,
     clock: Callable[[], datetime],
@@ -123,11 +124,11 @@ def _update_metrics(
             m.anchor_failures.labels(code).inc(n - before)
             seen.failures[code] = n
     m.anchor_insufficient_funds.set(1 if stats.insufficient_funds else 0)
-    pending, oldest = store.oldest_unfinal()
+    pending, oldest = store.anchors.oldest_unfinal()
     m.anchors_pending.set(pending)
     if oldest is None:
         m.anchor_lag.set(0)
     else:
         age = clock() - datetime.fromisoformat(oldest.created_at)
         m.anchor_lag.set(max(0.0, age.total_seconds()))
-    m.anchored_size.set(store.anchored_size())
+    m.anchored_size.set(store.anchors.anchored_size())

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from sealtrail import backend
 from sealtrail.anchoring.devtsa import mount_tsa
 from sealtrail.anchoring.timestamping import CheckpointTimestamper, load_trust_roots
 from sealtrail.anchoring.tsa import TimestampClient
@@ -33,7 +34,6 @@ from sealtrail.api.errors import problem_middleware
 from sealtrail.api.settings import Settings, database_path, listen_address, local_url
 from sealtrail.core.errors import ConfigError
 from sealtrail.core.event import format_time
-from sealtrail.ledger import datadir
 from sealtrail.ledger.coordination import Coordinator
 from sealtrail.ledger.log import Ledger, utc_now
 from sealtrail.ledger.store import StoredCheckpoint
@@ -80,8 +80,8 @@ def create_app(settings: Settings) -> web.Application:
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         db = database_path(settings)
-        datadir.init(settings.data_dir, db_path=db, db_url=settings.db_url)
-        store, signer = datadir.open_store(
+        backend.init(settings.data_dir, db_path=db, db_url=settings.db_url)
+        stores, signer = backend.open_store(
             settings.data_dir,
             db_path=db,
             busy_timeout=settings.busy_timeout,
@@ -89,9 +89,9 @@ def create_app(settings: Settings) -> web.Application:
         )
         # Several workers may share the database: one holds the sequencer lease at a time
         # (appends, sealing, timestamping, anchoring); the others queue their appends for it.
-        coordinator = Coordinator(store, ttl=settings.lease_ttl)
+        coordinator = Coordinator(stores.coordination, ttl=settings.lease_ttl)
         await asyncio.to_thread(coordinator.refresh)
-        ledger = Ledger(store, signer, coordinator=coordinator)
+        ledger = Ledger(stores.ledger, signer, coordinator=coordinator)
         metrics = Metrics()
 
         def sealed(cp: StoredCheckpoint) -> None:
@@ -108,7 +108,7 @@ def create_app(settings: Settings) -> web.Application:
         app[SERVICES] = Services(
             settings=settings,
             ledger=ledger,
-            store=store,
+            stores=stores,
             sealer=sealer,
             metrics=metrics,
             limiter=RateLimiter(settings.public_rate_limit),
@@ -116,7 +116,7 @@ def create_app(settings: Settings) -> web.Application:
             anchor_confirmations=settings.chain_confirmations if settings.chain_rpc_url else None,
         )
         timestamper = CheckpointTimestamper(
-            store,
+            stores,
             TimestampClient(tsa_urls, trust_roots),
             lambda: format_time(utc_now()),
             lease=coordinator.current,
@@ -126,7 +126,9 @@ def create_app(settings: Settings) -> web.Application:
             failures = timestamper.stats.failures
             await timestamper.stamp_pending()
             metrics.tsa_failures.inc(timestamper.stats.failures - failures)
-            metrics.timestamps_pending.set(len(await asyncio.to_thread(store.untimestamped)))
+            metrics.timestamps_pending.set(
+                len(await asyncio.to_thread(stores.timestamps.untimestamped))
+            )
 
         sealer.hooks.append(lambda cp: stamp())
         sealer.periodic.append(stamp)
@@ -136,13 +138,13 @@ def create_app(settings: Settings) -> web.Application:
             metrics.sequencer.set(1 if lease is not None else 0)
             metrics.lease_epoch.set(lease.epoch if lease is not None else 0)
             # the log also grows by other workers' and the CLI's appends
-            metrics.log_size.set(await asyncio.to_thread(store.size))
+            metrics.log_size.set(await asyncio.to_thread(stores.ledger.size))
 
         sealer.periodic.append(worker_metrics)
         ledger.sequencer.start()
-        metrics.log_size.set(store.size())
+        metrics.log_size.set(stores.ledger.size())
         anchoring = start_anchoring(
-            settings, store, ledger.origin, metrics, utc_now, lease=coordinator.current
+            settings, stores, ledger.origin, metrics, utc_now, lease=coordinator.current
         )
         if anchoring is not None:
             nudge = anchoring.nudge
@@ -159,8 +161,8 @@ def create_app(settings: Settings) -> web.Application:
         log.info(
             "ledger %s open in %s: %d events; %s",
             ledger.origin,
-            store.where,
-            store.size(),
+            stores.where,
+            stores.ledger.size(),
             "this worker is the sequencer"
             if coordinator.current()
             else "another worker is the sequencer; appends are queued for it",

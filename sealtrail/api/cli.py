@@ -19,19 +19,20 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from sealtrail import backend
 from sealtrail.anchoring.devtsa import CA_CERT_FILE
 from sealtrail.anchoring.timestamping import check_stored_timestamps, load_trust_roots
 from sealtrail.api import settings as settings_mod
 from sealtrail.api.directory import ROLES, create_key, create_tenant, key_json, tenant_json
+from sealtrail.backend import Stores
 from sealtrail.core import merkle, strictjson
 from sealtrail.core.errors import InvalidInputError, NotFoundError, SealtrailError
 from sealtrail.core.event import EventInput, format_time, parse_event_input, validate_tenant
 from sealtrail.core.note import verify_checkpoint
-from sealtrail.ledger import datadir
 from sealtrail.ledger.audit import AuditReport, audit
 from sealtrail.ledger.coordination import Coordinator
 from sealtrail.ledger.log import Ledger, utc_now
-from sealtrail.ledger.store import ServiceStore, StoredCheckpoint
+from sealtrail.ledger.store import StoredCheckpoint
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_APPEND_EVENTS = 200_000
@@ -44,7 +45,7 @@ class Ctx:
         self.data_dir = data_dir
         self.config = config
         self._settings: settings_mod.Settings | None = None
-        self.store: ServiceStore
+        self.stores: Stores
 
     @property
     def settings(self) -> settings_mod.Settings:
@@ -55,7 +56,7 @@ class Ctx:
     @contextmanager
     def ledger(self) -> Iterator[Ledger]:
         s = self.settings
-        store, signer = datadir.open_store(
+        stores, signer = backend.open_store(
             s.data_dir,
             db_path=settings_mod.database_path(s),
             busy_timeout=s.busy_timeout,
@@ -63,8 +64,10 @@ class Ctx:
         )
         # Appends from the CLI go through the sequencer lease like a service's: when a running
         # service holds it, they are queued for it; else the CLI holds it while it runs.
-        ledger = Ledger(store, signer, coordinator=Coordinator(store, ttl=s.lease_ttl))
-        self.store = store
+        ledger = Ledger(
+            stores.ledger, signer, coordinator=Coordinator(stores.coordination, ttl=s.lease_ttl)
+        )
+        self.stores = stores
         try:
             yield ledger
         finally:
@@ -129,7 +132,7 @@ def main(click_ctx: click.Context, data_dir: Path | None, config: Path | None) -
 def init(ctx: Ctx, *, as_json: bool, origin: str | None) -> None:
     """Create the data directory, checkpoint key and database (idempotent)."""
     s = ctx.settings
-    r = datadir.init(s.data_dir, origin, settings_mod.database_path(s), db_url=s.db_url)
+    r = backend.init(s.data_dir, origin, settings_mod.database_path(s), db_url=s.db_url)
     obj = {
         "data_dir": str(r.data_dir),
         "origin": r.origin,
@@ -184,7 +187,7 @@ def append(ctx: Ctx, *, as_json: bool, tenant: str, source: Any) -> None:
         raise InvalidInputError(f"--tenant: {e}") from None
     inputs = _read_inputs(source.read())
     with ctx.ledger() as ledger:
-        _require_tenant(ctx.store, tenant)
+        _require_tenant(ctx.stores, tenant)
         results = ledger.append(tenant, inputs)
     events = [{**r.event.to_json(), "duplicate": r.duplicate} for r in results]
     lines = [
@@ -195,8 +198,8 @@ def append(ctx: Ctx, *, as_json: bool, tenant: str, source: Any) -> None:
     _emit(as_json, {"events": events}, "\n".join(lines))
 
 
-def _require_tenant(store: ServiceStore, tenant: str) -> None:
-    if store.tenant(tenant) is None:
+def _require_tenant(store: Stores, tenant: str) -> None:
+    if store.directory.tenant(tenant) is None:
         raise NotFoundError(
             f"no tenant {tenant!r}; create it with 'sealtrail tenants create {tenant}'"
         )
@@ -314,12 +317,12 @@ def _audit_timestamps(ctx: Ctx, report: AuditReport) -> dict[str, Any]:
     roots_files = list(s.tsa_ca_files) or [
         p for p in [s.data_dir / "devtsa" / CA_CERT_FILE] if p.exists()
     ]
-    records = ctx.store.timestamps()
-    pending = len(ctx.store.untimestamped(limit=10**9))
+    records = ctx.stores.timestamps.timestamps()
+    pending = len(ctx.stores.timestamps.untimestamped(limit=10**9))
     stamped = sum(1 for r in records if r.token is not None)
     if not roots_files:
         return {"stamped": stamped, "pending": pending, "checked": False}
-    for size, problem in check_stored_timestamps(ctx.store, load_trust_roots(roots_files)):
+    for size, problem in check_stored_timestamps(ctx.stores, load_trust_roots(roots_files)):
         report.add("timestamp_invalid", f"checkpoint {size}: {problem}")
     return {"stamped": stamped, "pending": pending, "checked": True}
 
@@ -331,30 +334,32 @@ def _audit_anchors(ctx: Ctx, report: AuditReport, rpc: str | None) -> dict[str, 
     from sealtrail.anchoring.deployment import load_deployment
     from sealtrail.anchoring.onchain_audit import check_chain_head, check_final_anchors
 
-    log_id = log_id_for(ctx.store.meta("origin") or "?")
-    roots = {cp.size: cp.root for cp in ctx.store.checkpoints()}
-    for a in ctx.store.anchors():  # offline: every anchor names this log and its checkpoint
+    log_id = log_id_for(ctx.stores.ledger.meta("origin") or "?")
+    roots = {cp.size: cp.root for cp in ctx.stores.ledger.checkpoints()}
+    for (
+        a
+    ) in ctx.stores.anchors.anchors():  # offline: every anchor names this log and its checkpoint
         if roots.get(a.size) != a.root or a.log_id != log_id:
             report.add(
                 "anchor_mismatch",
                 f"checkpoint {a.size}: the stored anchor names another root or log",
             )
-    final = len(ctx.store.anchors(("final",)))
+    final = len(ctx.stores.anchors.anchors(("final",)))
     if rpc is None:
         return {"final": final, "checked": False}
     s = ctx.settings
     d = load_deployment(s.data_dir)
     address = s.chain_contract or (d.contract if d else None)
     if address is None:
-        finals = ctx.store.anchors(("final",))
+        finals = ctx.stores.anchors.anchors(("final",))
         address = finals[-1].contract if finals else None
     if address is None:
         return {"final": 0, "checked": True}
     client = connect(rpc, None, contract_address=address)
-    checked, problems = check_final_anchors(ctx.store, client)
+    checked, problems = check_final_anchors(ctx.stores, client)
     for size, problem in problems:
         report.add("anchor_not_on_chain", f"checkpoint {size}: {problem}")
-    chain_size, behind = check_chain_head(ctx.store, client, log_id)
+    chain_size, behind = check_chain_head(ctx.stores, client, log_id)
     for problem in behind:
         report.add("log_behind_chain", problem)
     return {
@@ -374,7 +379,7 @@ _DEMO_DOC = "9f2c" * 16
 def demo(ctx: Ctx, *, as_json: bool) -> None:
     """Record a sample contract's life, seal it, prove it, audit it (a tour of the ledger)."""
     s = ctx.settings
-    datadir.init(s.data_dir, db_path=settings_mod.database_path(s), db_url=s.db_url)
+    backend.init(s.data_dir, db_path=settings_mod.database_path(s), db_url=s.db_url)
 
     contract = f"contract:demo-{secrets.token_hex(3)}"
     doc = {"name": "purchase-contract.pdf", "sha256": _DEMO_DOC}
@@ -402,8 +407,8 @@ def demo(ctx: Ctx, *, as_json: bool) -> None:
         for n, (t, actor) in enumerate(steps)
     ]
     with ctx.ledger() as ledger:
-        if ctx.store.tenant("demo") is None:
-            create_tenant(ctx.store, "demo", "Demo Ltd", None, format_time(utc_now()))
+        if ctx.stores.directory.tenant("demo") is None:
+            create_tenant(ctx.stores.directory, "demo", "Demo Ltd", None, format_time(utc_now()))
         appended = ledger.append("demo", inputs)
         cp, _ = ledger.seal()
         assert cp is not None
@@ -475,7 +480,7 @@ def tenants_create(
 ) -> None:
     """Create tenant ID (under --parent)."""
     with ctx.ledger():
-        t = create_tenant(ctx.store, tenant_id, name, parent, format_time(utc_now()))
+        t = create_tenant(ctx.stores.directory, tenant_id, name, parent, format_time(utc_now()))
     under = f" under {t.parent}" if t.parent else ""
     _emit(as_json, tenant_json(t), f"created tenant {t.id} ({t.name}){under}")
 
@@ -485,7 +490,7 @@ def tenants_create(
 def tenants_list(ctx: Ctx, *, as_json: bool) -> None:
     """List tenants."""
     with ctx.ledger():
-        ts = ctx.store.tenants()
+        ts = ctx.stores.directory.tenants()
     lines = [f"{t.id}\t{t.name}\t{t.parent or '-'}" for t in ts]
     _emit(as_json, {"tenants": [tenant_json(t) for t in ts]}, "\n".join(lines) or "no tenants")
 
@@ -503,7 +508,7 @@ def keys() -> None:
 def keys_create(ctx: Ctx, *, as_json: bool, tenant: str, role: str, label: str | None) -> None:
     """Create a key; it is printed once and only its hash is kept."""
     with ctx.ledger():
-        record, key = create_key(ctx.store, tenant, role, label, format_time(utc_now()))
+        record, key = create_key(ctx.stores.directory, tenant, role, label, format_time(utc_now()))
     _emit(as_json, {"key": key, **key_json(record)}, key)
 
 
@@ -513,8 +518,8 @@ def keys_create(ctx: Ctx, *, as_json: bool, tenant: str, role: str, label: str |
 def keys_list(ctx: Ctx, *, as_json: bool, tenant: str | None) -> None:
     """List keys (never their secrets)."""
     with ctx.ledger():
-        store = ctx.store
-        ks = store.keys([tenant] if tenant else [t.id for t in store.tenants()])
+        store = ctx.stores
+        ks = store.directory.keys([tenant] if tenant else [t.id for t in store.directory.tenants()])
     lines = [f"{k.id}\t{k.tenant}\t{k.role}\t{'revoked' if k.revoked_at else 'active'}" for k in ks]
     _emit(as_json, {"keys": [key_json(k) for k in ks]}, "\n".join(lines) or "no keys")
 
@@ -525,7 +530,7 @@ def keys_list(ctx: Ctx, *, as_json: bool, tenant: str | None) -> None:
 def keys_revoke(ctx: Ctx, *, as_json: bool, key_id: str) -> None:
     """Revoke key ID (idempotent)."""
     with ctx.ledger():
-        k = ctx.store.revoke_key(key_id, format_time(utc_now()))
+        k = ctx.stores.directory.revoke_key(key_id, format_time(utc_now()))
     _emit(as_json, key_json(k), f"revoked key {k.id} at {k.revoked_at}")
 
 

@@ -132,8 +132,10 @@ def anchors_cmd(ctx: Ctx, *, as_json: bool, limit: int) -> None:
     on = s.chain_rpc_url is not None or load_deployment(s.data_dir) is not None
     k = s.chain_confirmations if on else None
     with ctx.ledger():
-        cps = ctx.store.checkpoints()[-limit:]
-        rows = [{"size": cp.size, **anchor_json(ctx.store.anchor(cp.size), k)} for cp in cps]
+        cps = ctx.stores.ledger.checkpoints()[-limit:]
+        rows = [
+            {"size": cp.size, **anchor_json(ctx.stores.anchors.anchor(cp.size), k)} for cp in cps
+        ]
     lines = [
         f"{r['size']}\t{r['status']}\t{r.get('tx_hash') or '-'}\t"
         f"block {r.get('block_number') or '-'}\t{r.get('confirmations', 0)} conf"

@@ -1,5 +1,5 @@
 """``sealtrail migrate``: copy the ledger database into another backend and prove the copy
-(sealtrail/ledger/migrate.py; docs/OPERATIONS.md, "Moving from SQLite to MongoDB")."""
+(sealtrail/backend/migrate.py; docs/OPERATIONS.md, "Moving from SQLite to MongoDB")."""
 
 from __future__ import annotations
 
@@ -10,37 +10,14 @@ import click
 
 from sealtrail.api import settings as settings_mod
 from sealtrail.api.cli import Ctx, _emit, command, main
+from sealtrail.backend import Stores, open_backend, open_store
+from sealtrail.backend.migrate import migrate
 from sealtrail.core.errors import InvalidInputError
-from sealtrail.ledger import datadir
-from sealtrail.ledger.migrate import Extra, migrate
-from sealtrail.ledger.store import ServiceStore
-from sealtrail.seals.store import seal_store
-from sealtrail.seals.transfer import digest, export_seals, import_seals
 
 
-def _open_target(url: str) -> ServiceStore:
+def _open_target(url: str) -> Stores:
     path = Path(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else Path()
-    return datadir.open_database(path, db_url=url)
-
-
-def _seal_registry(src: ServiceStore, dst: ServiceStore, check: ServiceStore) -> Extra:
-    """The seal registry (seals, CAs, policies, requests, uses, envelopes, outbox), row by row."""
-    source, target, again = seal_store(src), seal_store(dst), seal_store(check)
-    tenants = [t.id for t in src.tenants()]
-
-    def copy() -> int:
-        return import_seals(target, export_seals(source, tenants))
-
-    def verify() -> list[str]:
-        mine = digest(export_seals(source, tenants))
-        theirs = digest(export_seals(again, tenants))
-        return [
-            f"seal registry: table {name} differs"
-            for name in sorted(set(mine) | set(theirs))
-            if mine.get(name) != theirs.get(name)
-        ]
-
-    return Extra("seal_registry_rows", copy, verify)
+    return open_backend(path, db_url=url)
 
 
 def _progress(what: str, done: int, total: int) -> None:
@@ -67,7 +44,7 @@ def migrate_cmd(ctx: Ctx, *, as_json: bool, target: str) -> None:
     """
     s = ctx.settings
     url = settings_mod.check_db_url(target, "--to")
-    src, signer = datadir.open_store(
+    src, signer = open_store(
         s.data_dir,
         db_path=settings_mod.database_path(s),
         busy_timeout=s.busy_timeout,
@@ -84,7 +61,6 @@ def migrate_cmd(ctx: Ctx, *, as_json: bool, target: str) -> None:
                 dst,
                 check,
                 signer.verifier(),
-                extras=[_seal_registry(src, dst, check)],
                 progress=None if as_json else _progress,
             )
         finally:

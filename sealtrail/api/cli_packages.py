@@ -20,6 +20,7 @@ import click
 from cryptography import x509
 
 from sealtrail.anchoring.devtsa import start_tsa
+from sealtrail.anchoring.store import AnchoringStores
 from sealtrail.anchoring.timestamping import CheckpointTimestamper, load_trust_roots
 from sealtrail.anchoring.tsa import TimestampClient
 from sealtrail.api.cli import Ctx, _emit, command, main
@@ -30,7 +31,6 @@ from sealtrail.export.evidence import Evidence, Selection
 from sealtrail.export.package import PackageInputs, export_event
 from sealtrail.export.service_seal import load_service_seal, make_package
 from sealtrail.ledger.log import Ledger, utc_now
-from sealtrail.ledger.store import ServiceStore
 from sealtrail.signing.masterkey import load_master_key
 from sealtrail.verifier.rpc import RpcAnchorChecker
 from sealtrail.verifier.verify import verify_package
@@ -41,7 +41,7 @@ DEVTSA_DIR = "devtsa"
 async def _build(
     s: Settings,
     ledger: Ledger,
-    store: ServiceStore,
+    store: AnchoringStores,
     tenant: str,
     stream: str,
     docs: dict[str, bytes],
@@ -123,7 +123,7 @@ def export_cmd(
     """Build the certification package of one stream (docs/FORMAT.md §8)."""
     docs = {hashlib.sha256(b := p.read_bytes()).hexdigest(): b for p in documents}
     with ctx.ledger() as ledger:
-        ev = asyncio.run(_build(ctx.settings, ledger, ctx.store, tenant, stream, docs, output))
+        ev = asyncio.run(_build(ctx.settings, ledger, ctx.stores, tenant, stream, docs, output))
         digest = hashlib.sha256(output.read_bytes()).hexdigest()
         record = export_event(stream, digest, ev, {"id": "operator:cli"})
         (appended,) = ledger.append(tenant, [parse_event_input(record)])

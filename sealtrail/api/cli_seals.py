@@ -28,7 +28,6 @@ from sealtrail.seals import approvals, registry
 from sealtrail.seals.approvals import ApprovalRequiredError
 from sealtrail.seals.envelopes import sha256
 from sealtrail.seals.outbox import flush
-from sealtrail.seals.store import seal_store
 from sealtrail.signing.appearance import SealKind
 from sealtrail.signing.keystore import KeyProtector
 from sealtrail.signing.masterkey import load_master_key
@@ -86,9 +85,9 @@ def seals_create(
         password = _read(password_file, 4096, "password file").rstrip(b"\r\n")
         bundle = (_read(pkcs12, 64 * 1024, "PKCS#12"), password)
     with ctx.ledger() as ledger:
-        db = seal_store(ctx.store)
+        db, directory = ctx.stores.seals, ctx.stores.directory
         seal = registry.create_seal(
-            db, ctx.store, _protector(ctx), tenant=tenant, kind=SealKind(kind), name=name,
+            db, directory, _protector(ctx), tenant=tenant, kind=SealKind(kind), name=name,
             actor=ACTOR, now=utc_now(), purpose=purpose, code=code, remarks=remarks,
             png=picture, pkcs12=bundle,
         )  # fmt: skip
@@ -104,16 +103,14 @@ def seals_create(
 def seals_list(ctx: Ctx, *, as_json: bool, tenant: str | None, status: str | None) -> None:
     """List seals (never keys)."""
     with ctx.ledger():
-        found = registry.list_seals(
-            seal_store(ctx.store), None if tenant is None else [tenant], status
-        )
+        found = registry.list_seals(ctx.stores.seals, None if tenant is None else [tenant], status)
     lines = [f"{s.id}\t{s.tenant}\t{s.kind.value}\t{s.status}\t{s.name}" for s in found]
     _emit(as_json, {"seals": [s.to_json() for s in found]}, "\n".join(lines) or "no seals")
 
 
 def _set_status(ctx: Ctx, as_json: bool, seal_id: str, status: str, reason: str) -> None:
     with ctx.ledger() as ledger:
-        db = seal_store(ctx.store)
+        db = ctx.stores.seals
         seal = registry.set_status(db, seal_id, status, reason=reason, actor=ACTOR, now=utc_now())
         flush(ledger, db)
     _emit(as_json, seal.to_json(), f"seal {seal.id} is {seal.status}")
@@ -206,7 +203,7 @@ def sign_cmd(
         field_name(), page=(page or pages) - 1, box=parse_box(box) if box else DEFAULT_BOX
     )
     with ctx.ledger() as ledger:
-        db = seal_store(ctx.store)
+        db = ctx.stores.seals
         seal = registry.visible_seal(db, seal_id, [tenant])
         if approvals.get_policy(db, tenant).controls(seal.id):
             raise ApprovalRequiredError(
@@ -242,7 +239,7 @@ def validate_pdf_cmd(ctx: Ctx, *, as_json: bool, path: Path) -> None:
     s = ctx.settings
     pdf = _read(path, s.max_pdf_bytes, "PDF")
     with ctx.ledger():
-        roots = registry.trust_roots(seal_store(ctx.store))
+        roots = registry.trust_roots(ctx.stores.seals)
     if not roots:
         raise NotFoundError("no seal CA in this data dir: nothing to trust")
     report = validate_pdf(

@@ -22,10 +22,10 @@ from sealtrail.api.errors import (
     UnsupportedMediaTypeError,
 )
 from sealtrail.api.settings import Settings
+from sealtrail.backend import Stores
 from sealtrail.core import strictjson
 from sealtrail.core.errors import InvalidInputError, NotFoundError
 from sealtrail.ledger.log import Ledger
-from sealtrail.ledger.store import ServiceStore
 
 T = TypeVar("T")
 
@@ -129,7 +129,8 @@ class Services:
 
     settings: Settings
     ledger: Ledger
-    store: ServiceStore
+    #: every domain's store, built once at start (sealtrail.backend.open_store)
+    stores: Stores
     sealer: Sealer
     metrics: Metrics
     limiter: RateLimiter
@@ -176,7 +177,7 @@ async def principal(request: web.Request, *roles: str) -> Principal:
     if hit is not None and now - hit[0] < AUTH_CACHE_SECONDS:
         p = hit[1]
     else:
-        p = await in_thread(lambda: authenticate(svc.store, token))
+        p = await in_thread(lambda: authenticate(svc.stores.directory, token))
         if len(svc._auth_cache) > 10_000:
             svc._auth_cache.clear()
         svc._auth_cache[token] = (now, p)

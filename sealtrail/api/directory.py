@@ -21,7 +21,7 @@ from typing import Any
 from sealtrail.api.errors import UnauthorizedError
 from sealtrail.core.errors import InvalidInputError, NotFoundError
 from sealtrail.core.event import validate_tenant
-from sealtrail.ledger.store import ApiKey, ServiceStore, Tenant
+from sealtrail.directory.store import ApiKey, DirectoryStore, Tenant
 
 ROLES = ("integrator", "auditor", "admin")
 _KEY_RE = re.compile(r"stk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})\Z")
@@ -43,7 +43,7 @@ class Principal:
 
 
 def create_tenant(
-    store: ServiceStore, tenant_id: str, name: str | None, parent: str | None, now: str
+    store: DirectoryStore, tenant_id: str, name: str | None, parent: str | None, now: str
 ) -> Tenant:
     """Create a tenant under ``parent``.
 
@@ -59,7 +59,7 @@ def create_tenant(
 
 
 def create_key(
-    store: ServiceStore, tenant: str, role: str, label: str | None, now: str
+    store: DirectoryStore, tenant: str, role: str, label: str | None, now: str
 ) -> tuple[ApiKey, str]:
     """Create an API key; return its record and the key itself (shown once, never stored)."""
     if role not in ROLES:
@@ -92,7 +92,7 @@ def tenant_json(t: Tenant) -> dict[str, Any]:
     return {"id": t.id, "name": t.name, "parent": t.parent, "created_at": t.created_at}
 
 
-def authenticate(store: ServiceStore, token: str) -> Principal:
+def authenticate(store: DirectoryStore, token: str) -> Principal:
     """Check a presented key; raise UnauthorizedError saying nothing about which part failed."""
     m = _KEY_RE.match(token)
     record = store.key(m.group(1)) if m else None

@@ -37,7 +37,9 @@ async def post_tenant(request: web.Request) -> web.Response:
         raise NotFoundError(f"no tenant {parent!r}")
     svc = services(request)
     t = await in_thread(
-        lambda: create_tenant(svc.store, tenant_id, _opt_str(body, "name"), parent, svc.clock())
+        lambda: create_tenant(
+            svc.stores.directory, tenant_id, _opt_str(body, "name"), parent, svc.clock()
+        )
     )
     svc._auth_cache.clear()  # the new tenant is visible to its headquarters' keys at once
     return json_response(tenant_json(t), status=201)
@@ -47,8 +49,8 @@ async def list_tenants(request: web.Request) -> web.Response:
     """GET /v1/tenants — the caller's tenant and its subsidiaries."""
     p = await principal(request, "admin", "auditor")
     query_params(request, ())
-    store = services(request).store
-    tenants = await in_thread(lambda: [store.tenant(t) for t in p.visible])
+    store = services(request).stores
+    tenants = await in_thread(lambda: [store.directory.tenant(t) for t in p.visible])
     return json_response({"tenants": [tenant_json(t) for t in tenants if t is not None]})
 
 
@@ -65,7 +67,7 @@ async def post_key(request: web.Request) -> web.Response:
         raise InvalidInputError("role: is required")
     svc = services(request)
     record, key = await in_thread(
-        lambda: create_key(svc.store, tenant, role, _opt_str(body, "label"), svc.clock())
+        lambda: create_key(svc.stores.directory, tenant, role, _opt_str(body, "label"), svc.clock())
     )
     return json_response({"key": key, **key_json(record)}, status=201)
 
@@ -74,8 +76,8 @@ async def list_keys(request: web.Request) -> web.Response:
     """GET /v1/keys — keys of the admin's tenant and subsidiaries (never secrets)."""
     p = await principal(request, "admin")
     query_params(request, ())
-    store = services(request).store
-    keys = await in_thread(lambda: store.keys(p.visible))
+    store = services(request).stores
+    keys = await in_thread(lambda: store.directory.keys(p.visible))
     return json_response({"keys": [key_json(k) for k in keys]})
 
 
@@ -85,10 +87,10 @@ async def delete_key(request: web.Request) -> web.Response:
     query_params(request, ())
     key_id = request.match_info["id"]
     svc = services(request)
-    record = await in_thread(lambda: svc.store.key(key_id))
+    record = await in_thread(lambda: svc.stores.directory.key(key_id))
     if record is None or record.tenant not in p.visible:
         raise NotFoundError(f"no API key {key_id!r}")
-    revoked = await in_thread(lambda: svc.store.revoke_key(key_id, svc.clock()))
+    revoked = await in_thread(lambda: svc.stores.directory.revoke_key(key_id, svc.clock()))
     svc._auth_cache.clear()
     return json_response(key_json(revoked))
 

@@ -25,7 +25,6 @@ from sealtrail.api.context import (
 )
 from sealtrail.core.event import format_time
 from sealtrail.ledger.log import utc_now
-from sealtrail.seals.store import seal_store
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
@@ -45,10 +44,10 @@ async def whoami(request: web.Request) -> web.Response:
     p = await principal(request, "auditor")
     query_params(request, ())
     svc = services(request)
-    store = svc.store
+    store = svc.stores
 
     def build() -> dict[str, Any]:
-        names = {t.id: t for t in store.tenants()}
+        names = {t.id: t for t in store.directory.tenants()}
         return {
             "key_id": p.key_id,
             "tenant": p.tenant,
@@ -80,8 +79,8 @@ async def timeline(request: web.Request) -> web.Response:
     start = format_time(datetime(first.year, first.month, first.day, tzinfo=UTC))
     after = today + timedelta(days=1)
     end = format_time(datetime(after.year, after.month, after.day, tzinfo=UTC))
-    store = services(request).store
-    rows = await in_thread(lambda: store.event_counts(tenants, start, end))
+    store = services(request).stores
+    rows = await in_thread(lambda: store.stats.event_counts(tenants, start, end))
     totals: dict[str, int] = {}
     for _, t, n in rows:
         totals[t] = totals.get(t, 0) + n
@@ -122,16 +121,16 @@ async def checkpoints(request: web.Request) -> web.Response:
     params = query_params(request, ("limit",))
     limit = int_param(params, "limit", lo=1, hi=MAX_CHECKPOINTS) or DEFAULT_CHECKPOINTS
     svc = services(request)
-    store, k = svc.store, svc.anchor_confirmations
+    store, k = svc.stores, svc.anchor_confirmations
 
     def build() -> dict[str, Any]:
         now = utc_now()
         items: list[dict[str, Any]] = []
         waiting: list[float] = []  # lags of the checkpoints not final yet
         finals: list[int] = []
-        for cp in store.recent_checkpoints(limit):
+        for cp in store.stats.recent_checkpoints(limit):
             size, root, created = cp.size, cp.root.hex(), cp.created_at
-            anchor = anchor_json(store.anchor(size), k)
+            anchor = anchor_json(store.anchors.anchor(size), k)
             status = anchor["status"]
             final_at = anchor.get("final_at")
             lag = None
@@ -147,7 +146,7 @@ async def checkpoints(request: web.Request) -> web.Response:
                     "size": size,
                     "root": root,
                     "created_at": created,
-                    "timestamp": timestamp_json(store.timestamp(size)),
+                    "timestamp": timestamp_json(store.timestamps.timestamp(size)),
                     "anchor": anchor,
                     "lag_seconds": lag,
                 }
@@ -175,12 +174,12 @@ async def group(request: web.Request) -> web.Response:
     auditor sees its own tenant only."""
     p = await principal(request, "auditor")
     query_params(request, ())
-    store = services(request).store
+    store = services(request).stores
 
     def build() -> dict[str, Any]:
-        names = {t.id: t for t in store.tenants()}
-        counts = store.tenant_activity(p.visible)
-        seals = seal_store(store).seal_use_counts(p.visible)
+        names = {t.id: t for t in store.directory.tenants()}
+        counts = store.stats.tenant_activity(p.visible)
+        seals = store.seals.seal_use_counts(p.visible)
         rows = []
         for t in p.visible:
             n, last = counts.get(t, (0, None))

@@ -85,7 +85,7 @@ async def post_envelope(request: web.Request) -> web.Response:
             if seal.status != "active":
                 raise InvalidInputError(f"signer: seal {seal_id} is {seal.status}")
             if key is not None:
-                k = d.store.key(key)
+                k = d.directory.key(key)
                 if k is None or k.tenant != seal.tenant:
                     raise InvalidInputError(f"signer: no key {key[:40]!r} of the seal's tenant")
             signers.append((seal, key))

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sealtrail.anchoring.store import AnchoringStores
 from sealtrail.anchoring.timestamping import timestamp_json
 from sealtrail.anchoring.worker import anchor_json
 from sealtrail.api.context import (
@@ -29,7 +30,7 @@ from sealtrail.core.errors import EventValidationError, InvalidInputError, NotFo
 from sealtrail.core.event import Event, EventInput, parse_event_input, parse_time
 from sealtrail.ledger.log import InclusionProof
 from sealtrail.ledger.sequencer import Appended
-from sealtrail.ledger.store import EventQuery, ServiceStore, StoredCheckpoint
+from sealtrail.ledger.store import EventQuery, StoredCheckpoint
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
@@ -165,8 +166,8 @@ async def list_events(request: web.Request) -> web.Response:
     limit = int_param(params, "limit", lo=1, hi=MAX_PAGE) or DEFAULT_PAGE
     after = _decode_cursor(params["cursor"]) if "cursor" in params else -1
     q = _event_query(params, visible_tenant(p, params.get("tenant")))
-    store = services(request).store
-    rows = await in_thread(lambda: store.query(q, after=after, limit=limit + 1))
+    store = services(request).stores
+    rows = await in_thread(lambda: store.ledger.query(q, after=after, limit=limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
     return json_response(
@@ -178,8 +179,8 @@ async def list_events(request: web.Request) -> web.Response:
 
 
 async def _visible_event(request: web.Request, index: int, tenants: tuple[str, ...]) -> Event:
-    store = services(request).store
-    ev = await in_thread(lambda: store.event(index))
+    store = services(request).stores
+    ev = await in_thread(lambda: store.ledger.event(index))
     if ev is None or ev.tenant not in tenants:
         raise NotFoundError(f"no event {index}")
     return ev
@@ -199,14 +200,14 @@ def checkpoint_json(cp: StoredCheckpoint) -> dict[str, Any]:
 
 
 def checkpoint_detail(
-    store: ServiceStore, cp: StoredCheckpoint, confirmations: int | None
+    store: AnchoringStores, cp: StoredCheckpoint, confirmations: int | None
 ) -> dict[str, Any]:
     """A checkpoint with its trusted time and anchoring state (docs/FORMAT.md §5, §6.2);
     ``confirmations`` is k, None when no chain is configured."""
     return {
         **checkpoint_json(cp),
-        "timestamp": timestamp_json(store.timestamp(cp.size)),
-        "anchor": anchor_json(store.anchor(cp.size), confirmations),
+        "timestamp": timestamp_json(store.timestamps.timestamp(cp.size)),
+        "anchor": anchor_json(store.anchors.anchor(cp.size), confirmations),
     }
 
 
@@ -244,13 +245,15 @@ async def get_stream(request: web.Request) -> web.Response:
     after = _decode_cursor(params["cursor"]) if "cursor" in params else -1
     # Chains are per tenant: an HQ auditor names the subsidiary with ?tenant=, else its own.
     (tenant,) = visible_tenant(p, params.get("tenant") or p.tenant)
-    store = services(request).store
+    store = services(request).stores
 
     def read() -> tuple[list[Event], Event | None]:
-        rows = store.query(EventQuery((tenant,), stream=stream), after=after, limit=limit + 1)
+        rows = store.ledger.query(
+            EventQuery((tenant,), stream=stream), after=after, limit=limit + 1
+        )
         before = None
         if after >= 0:
-            prior = store.event(after)
+            prior = store.ledger.event(after)
             same = prior is not None and (prior.tenant, prior.stream) == (tenant, stream)
             before = prior if same else None
         return rows, before
@@ -306,8 +309,8 @@ async def export(request: web.Request) -> web.StreamResponse:
         raise InvalidInputError(f"format: want jsonl or csv, got {fmt[:16]!r}")
     q = _event_query(params, visible_tenant(p, params.get("tenant")))
     svc = services(request)
-    ledger, store = svc.ledger, svc.store
-    cp = await in_thread(store.latest_checkpoint)
+    ledger, store = svc.ledger, svc.stores
+    cp = await in_thread(store.ledger.latest_checkpoint)
 
     resp = web.StreamResponse(
         headers={
@@ -325,7 +328,7 @@ async def export(request: web.Request) -> web.StreamResponse:
         await resp.write(buf.getvalue().encode())
 
     def page(after: int) -> list[tuple[Event, InclusionProof | None]]:
-        rows = store.query(q, after=after, limit=500)
+        rows = store.ledger.query(q, after=after, limit=500)
         return [
             (e, ledger.inclusion_proof(e.index, cp.size) if cp and e.index < cp.size else None)
             for e in rows

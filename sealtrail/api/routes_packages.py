@@ -126,7 +126,7 @@ async def _export(
     )
     with tempfile.TemporaryFile(prefix="sealtrail-package-") as f:
         ev = await make_package(
-            svc.ledger, svc.store, selection, inputs, seal, desk.tsa_urls, desk.tsa_roots, f,
+            svc.ledger, svc.stores, selection, inputs, seal, desk.tsa_urls, desk.tsa_roots, f,
             max_events=MAX_EVENTS,
         )  # fmt: skip
         digest, size = await in_thread(lambda: _sha256_of(f))
@@ -164,8 +164,10 @@ async def stream_package(request: web.Request) -> web.StreamResponse:
     # Chains are per tenant: an HQ auditor names the subsidiary, else its own; another
     # tenant's auditor learns nothing (404, as for GET /v1/streams/{stream}).
     (tenant,) = visible_tenant(p, params.get("tenant") or p.tenant)
-    store = services(request).store
-    head = await in_thread(lambda: store.query(EventQuery((tenant,), stream=stream), limit=1))
+    store = services(request).stores
+    head = await in_thread(
+        lambda: store.ledger.query(EventQuery((tenant,), stream=stream), limit=1)
+    )
     if not head:
         raise NotFoundError(f"no stream {stream!r}")
     safe = _UNSAFE.sub("_", stream)[:80].strip("_.") or "stream"

@@ -33,7 +33,7 @@ async def latest_checkpoint(request: web.Request) -> web.Response:
     svc = services(request)
     return json_response(
         await in_thread(
-            lambda: checkpoint_detail(svc.store, svc.ledger.checkpoint(), svc.anchor_confirmations)
+            lambda: checkpoint_detail(svc.stores, svc.ledger.checkpoint(), svc.anchor_confirmations)
         )
     )
 
@@ -47,7 +47,7 @@ async def get_checkpoint(request: web.Request) -> web.Response:
     return json_response(
         await in_thread(
             lambda: checkpoint_detail(
-                svc.store, svc.ledger.checkpoint(size), svc.anchor_confirmations
+                svc.stores, svc.ledger.checkpoint(size), svc.anchor_confirmations
             )
         )
     )
@@ -86,13 +86,13 @@ async def public_fingerprint(request: web.Request) -> web.Response:
     digest = request.match_info["sha256"]
     if not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
         raise NotFoundError("not a SHA-256 fingerprint (want 64 hex digits)")
-    ledger, store = svc.ledger, svc.store
+    ledger, store = svc.ledger, svc.stores
 
     def build() -> dict[str, Any]:
-        events = store.by_document(bytes.fromhex(digest), limit=MAX_PUBLIC_EVENTS)
+        events = store.ledger.by_document(bytes.fromhex(digest), limit=MAX_PUBLIC_EVENTS)
         if not events:
             raise NotFoundError(f"no event names a document with fingerprint {digest.lower()}")
-        cp = store.latest_checkpoint()
+        cp = store.ledger.latest_checkpoint()
         out = []
         for e in events:
             proof = None
@@ -113,8 +113,10 @@ async def public_fingerprint(request: web.Request) -> web.Response:
             "events": out,
             "checkpoint": checkpoint_json(cp) if cp else None,
             "verifier_key": ledger.verifier.vkey,
-            "timestamp": timestamp_json(store.timestamp(cp.size)) if cp else {"status": "none"},
-            "anchor": anchor_json(store.anchor(cp.size), svc.anchor_confirmations)
+            "timestamp": timestamp_json(store.timestamps.timestamp(cp.size))
+            if cp
+            else {"status": "none"},
+            "anchor": anchor_json(store.anchors.anchor(cp.size), svc.anchor_confirmations)
             if cp
             else {"status": "none"},
         }
@@ -129,8 +131,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """GET /readyz — the database answers."""
-    store = services(request).store
-    size = await in_thread(store.size)
+    store = services(request).stores
+    size = await in_thread(store.ledger.size)
     return json_response({"status": "ready", "log_size": size})
 
 

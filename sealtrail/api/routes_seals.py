@@ -112,7 +112,7 @@ async def post_seal(request: web.Request) -> web.Response:
     d = desk(request)
     seal = await in_thread(
         lambda: registry.create_seal(
-            d.seals, d.store, d.protector, tenant=tenant, kind=kind, name=opt_str(body, "name"),
+            d.seals, d.directory, d.protector, tenant=tenant, kind=kind, name=opt_str(body, "name"),
             actor=actor(p), now=d.clock(), purpose=opt_str(body, "purpose"),
             code=opt_str(body, "code"), remarks=opt_str(body, "remarks"), png=png,
             pkcs12=None if p12 is None else (p12, password.encode()),
@@ -245,7 +245,7 @@ async def put_policy(request: web.Request) -> web.Response:
     d = desk(request)
     policy = await in_thread(
         lambda: approvals.set_policy(
-            d.seals, d.store, tenant, controlled, approvers, actor=actor(p), now=d.clock()
+            d.seals, d.directory, tenant, controlled, approvers, actor=actor(p), now=d.clock()
         )
     )
     await d.flush()

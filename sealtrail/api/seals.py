@@ -23,12 +23,12 @@ from sealtrail.api.directory import Principal
 from sealtrail.api.errors import UnsupportedMediaTypeError
 from sealtrail.api.settings import Settings
 from sealtrail.core.errors import InvalidInputError
+from sealtrail.directory.store import DirectoryStore
 from sealtrail.ledger.log import Ledger, utc_now
-from sealtrail.ledger.store import ServiceStore
 from sealtrail.seals import registry
 from sealtrail.seals.outbox import flush_async
 from sealtrail.seals.registry import SealRecord
-from sealtrail.seals.store import SealStore, seal_store
+from sealtrail.seals.store import SealStore
 from sealtrail.signing.errors import PdfTooLargeError
 from sealtrail.signing.keystore import KeyProtector
 from sealtrail.signing.masterkey import load_master_key
@@ -43,23 +43,18 @@ DEFAULT_BOX: Box = (400, 60, 540, 200)
 
 @dataclass
 class SealDesk:
-    """The seal service's state: store, ledger, settings and the TSA the signatures use.
-
-    ``seals`` (the seal records, in the ledger's database) is built from ``store``.
-    """
+    """The seal service's state: the directory, the ledger, the seal store (built once, with
+    every other store, when the app starts), settings and the TSA the signatures use."""
 
     settings: Settings
-    store: ServiceStore
+    directory: DirectoryStore
     ledger: Ledger
+    seals: SealStore
     tsa_urls: tuple[str, ...]
     tsa_roots: tuple[x509.Certificate, ...]
     clock: Callable[[], datetime] = utc_now
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _protector: KeyProtector | None = None
-    seals: SealStore = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.seals = seal_store(self.store)
 
     @property
     def protector(self) -> KeyProtector:
@@ -259,8 +254,15 @@ def setup(
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         svc = app[SERVICES]
         d = await in_thread(
-            lambda: SealDesk(svc.settings, svc.store, svc.ledger, tuple(tsa_urls), tuple(tsa_roots))
-        )  # builds the seal store (MongoDB: creates its indexes)
+            lambda: SealDesk(
+                svc.settings,
+                svc.stores.directory,
+                svc.ledger,
+                svc.stores.seals,
+                tuple(tsa_urls),
+                tuple(tsa_roots),
+            )
+        )
         if await in_thread(lambda: registry.has_keys(d.seals)):
             # a wrong master key stops the start, with a clear error
             await in_thread(lambda: registry.check_master_key(d.seals, d.protector))

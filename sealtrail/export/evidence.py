@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from sealtrail.anchoring.store import AnchoringStores, StoredAnchor, TimestampRecord
 from sealtrail.core.event import Event
-from sealtrail.core.merkle import NodeId, assemble, fold, inclusion_subtrees, root_subtrees
+from sealtrail.core.merkle import assemble, fold, inclusion_subtrees, root_subtrees
 from sealtrail.ledger.log import ConsistencyProof, InclusionProof, Ledger
-from sealtrail.ledger.store import EventQuery, StoredAnchor, StoredCheckpoint, TimestampRecord
+from sealtrail.ledger.store import EventQuery, StoredCheckpoint
 from sealtrail.verifier.errors import EmptySelectionError, TooManyEventsError
 
 #: the most events one package may hold (a query selecting more must be narrowed)
@@ -35,15 +35,9 @@ _PAGE = 1000
 MINED = ("confirmed", "final")
 
 
-class EvidenceStore(Protocol):
-    """The reads :func:`collect` needs beyond the ledger protocol (SQLiteStore has them)."""
-
-    def stream(self, tenant: str, stream: str) -> list[Event]: ...
-    def query(self, q: EventQuery, *, after: int = -1, limit: int = 100) -> list[Event]: ...
-    def checkpoints(self) -> list[StoredCheckpoint]: ...
-    def subtrees(self, nodes: Iterable[NodeId]) -> dict[NodeId, bytes]: ...
-    def timestamp(self, size: int) -> TimestampRecord | None: ...
-    def anchor(self, size: int) -> StoredAnchor | None: ...
+#: the stores :func:`collect` reads: the ledger's (events, checkpoints, proofs) and anchoring's
+#: (timestamps, anchors) — the composition root's ``Stores`` is one
+EvidenceStore = AnchoringStores
 
 
 @dataclass(frozen=True)
@@ -103,13 +97,13 @@ def _select(store: EvidenceStore, sel: Selection, cap: int) -> list[Event]:
     if sel.kind == "stream":
         assert sel.tenant is not None
         assert sel.stream is not None
-        events = store.stream(sel.tenant, sel.stream)
+        events = store.ledger.stream(sel.tenant, sel.stream)
     else:
         assert sel.query is not None
         events, after = [], -1
         while True:
             want = min(_PAGE, cap + 1 - len(events))  # >= 1: reads at most cap + 1 events
-            page = store.query(sel.query, after=after, limit=want)
+            page = store.ledger.query(sel.query, after=after, limit=want)
             events += page
             if len(events) > cap:
                 raise TooManyEventsError(
@@ -130,7 +124,7 @@ def _inclusion_proofs(
     groups = {e.index: inclusion_subtrees(e.index, size) for e in events}
     ids = root_subtrees(size)
     wanted = {n for g in groups.values() for grp in g for n in grp} | set(ids)
-    nodes = store.subtrees(wanted)
+    nodes = store.ledger.subtrees(wanted)
     root = fold([nodes[i] for i in ids])
     return {
         e.index: InclusionProof(e.index, size, e.leaf_hash, root, assemble(groups[e.index], nodes))
@@ -145,14 +139,15 @@ def collect(
     *,
     max_events: int = MAX_PACKAGE_EVENTS,
 ) -> Evidence:
-    """Read the evidence for ``selection`` (module docstring). ``store`` is ``ledger.store``
-    seen through :class:`EvidenceStore`. Raises :class:`TooManyEventsError` when more than
+    """Read the evidence for ``selection`` (module docstring). ``store`` gives the
+    ledger's and anchoring's stores (:data:`EvidenceStore`). Raises
+    :class:`TooManyEventsError` when more than
     ``max_events`` (at most :data:`MAX_PACKAGE_EVENTS`) are selected, and
     :class:`EmptySelectionError` when nothing selected is covered by a checkpoint yet."""
     selected = _select(store, selection, min(max_events, MAX_PACKAGE_EVENTS))
     if not selected:
         raise EmptySelectionError("the selection holds no event")
-    checkpoints = store.checkpoints()
+    checkpoints = store.ledger.checkpoints()
     if not checkpoints:
         raise EmptySelectionError("no checkpoint has been sealed yet; try again shortly")
     latest = checkpoints[-1]
@@ -163,7 +158,7 @@ def collect(
         )
     top = events[-1].index
     covering = [c for c in checkpoints if c.size > top]
-    anchors_all = {c.size: store.anchor(c.size) for c in covering}
+    anchors_all = {c.size: store.anchors.anchor(c.size) for c in covering}
     final = [c for c in covering if (a := anchors_all[c.size]) is not None and a.status == "final"]
     if final:
         target, reason = final[-1], "latest checkpoint with a final anchor"
@@ -182,10 +177,10 @@ def collect(
     anchors: dict[int, StoredAnchor] = {}
     anchor_status: dict[int, str] = {}
     for s in involved_sizes:
-        ts = store.timestamp(s)
+        ts = store.timestamps.timestamp(s)
         if ts is not None and ts.token is not None:
             timestamps[s] = ts
-        a = anchors_all.get(s) if s in anchors_all else store.anchor(s)
+        a = anchors_all.get(s) if s in anchors_all else store.anchors.anchor(s)
         anchor_status[s] = "off" if a is None else a.status
         if a is not None and a.status in MINED:
             anchors[s] = a

@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from sealtrail.anchoring.store import StoredAnchor
 from sealtrail.core.canonical import canonicalize_restricted
 from sealtrail.export.evidence import Evidence, EvidenceStore, Selection, collect
 from sealtrail.export.handcheck import verify_md
 from sealtrail.ledger.log import Ledger
-from sealtrail.ledger.store import StoredAnchor
 from sealtrail.verifier import layout
 
 

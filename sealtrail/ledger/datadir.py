@@ -1,4 +1,4 @@
-"""The data directory: the ledger database and the checkpoint signing key.
+"""The data directory: the checkpoint signing key, and where the SQLite database lives.
 
 Layout (docs/FORMAT.md §Data directory)::
 
@@ -6,8 +6,10 @@ Layout (docs/FORMAT.md §Data directory)::
     DATA_DIR/ledger.key    checkpoint signing key, C2SP note private key (mode 0600)
     DATA_DIR/ledger.pub    the matching verifier key, one line
 
-The database remembers the log origin and verifier key (table ``meta``), so a key file that does
-not belong to the database is refused.
+The database remembers the log origin and verifier key (table ``meta``, :func:`bind`), so a key
+file that does not belong to the database is refused (:func:`check_bound`). Opening the database
+(SQLite or MongoDB, every domain's store) is the composition root's job
+(:mod:`sealtrail.backend`).
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from pathlib import Path
 
 from sealtrail.core.errors import ConfigError, NotInitializedError
 from sealtrail.core.note import NoteSigner, NoteVerifier
-from sealtrail.ledger.sqlite_store import SQLiteStore
-from sealtrail.ledger.store import ServiceStore
+from sealtrail.ledger.store import LedgerStore
 
 DB_FILE = "ledger.db"
 KEY_FILE = "ledger.key"
@@ -61,31 +62,10 @@ def _write_private(path: Path, text: str) -> None:
         os.close(dfd)
 
 
-def open_database(
-    db_path: Path, *, db_url: str | None = None, busy_timeout: float = 10.0
-) -> ServiceStore:
-    """The database: MongoDB when ``db_url`` is a ``mongodb://`` URL, else SQLite at
-    ``db_path`` (created if missing)."""
-    if db_url is not None and db_url.startswith("mongodb"):
-        from sealtrail.ledger.mongo_store import MongoStore  # the driver is only loaded when used
-
-        return MongoStore(db_url)
-    return SQLiteStore(db_path, busy_timeout=busy_timeout)
-
-
-def init(
-    data_dir: Path,
-    origin: str | None = None,
-    db_path: Path | None = None,
-    *,
-    db_url: str | None = None,
-) -> InitResult:
-    """Create the data directory, key and database if missing; idempotent.
-
-    ``db_path`` defaults to ``data_dir/ledger.db``; ``db_url`` (``mongodb://…``) puts the
-    database in MongoDB instead (the keys stay in the data directory).
-    """
-    db_path = db_path or data_dir / DB_FILE
+def prepare(data_dir: Path, origin: str | None = None) -> tuple[NoteSigner, bool]:
+    """Create the data directory and the checkpoint key if missing (idempotent); return the key
+    and whether it was created now. The database is the composition root's
+    (:func:`sealtrail.backend.init`), bound to the key by :func:`bind`."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key_path = data_dir / KEY_FILE
     created = False
@@ -103,17 +83,34 @@ def init(
     pub = data_dir / PUB_FILE
     if not pub.exists() or pub.read_text().strip() != vkey:
         pub.write_text(vkey + "\n")
-    store = open_database(db_path, db_url=db_url)
-    try:
-        stored = store.meta("verifier_key")
-        if stored is None:
-            store.set_meta("origin", signer.name)
-            store.set_meta("verifier_key", vkey)
-        elif stored != vkey:
-            raise ConfigError(f"{key_path} does not belong to {store.where}")
-    finally:
-        store.close()
-    return InitResult(data_dir, signer.name, vkey, created)
+    return signer, created
+
+
+def bind(store: LedgerStore, signer: NoteSigner, data_dir: Path) -> None:
+    """Record the log origin and verifier key in a new database; in one that has them, check
+    they are ``signer``'s (ConfigError if not)."""
+    vkey = signer.verifier().vkey
+    stored = store.meta("verifier_key")
+    if stored is None:
+        store.set_meta("origin", signer.name)
+        store.set_meta("verifier_key", vkey)
+    elif stored != vkey:
+        raise ConfigError(f"{data_dir / KEY_FILE} does not belong to {store.where}")
+
+
+def check_bound(
+    store: LedgerStore, signer: NoteSigner, data_dir: Path, *, unbound_is_uninitialised: bool
+) -> None:
+    """Raise unless the database records ``signer``'s verifier key: NotInitializedError when it
+    records none and ``unbound_is_uninitialised`` (a database created on connect, MongoDB),
+    else ConfigError."""
+    vkey = store.meta("verifier_key")
+    if vkey is None and unbound_is_uninitialised:
+        raise NotInitializedError(
+            f"no ledger in the database at {store.where}; run 'sealtrail init' first"
+        )
+    if vkey != signer.verifier().vkey:
+        raise ConfigError(f"{data_dir / KEY_FILE} does not belong to {store.where}")
 
 
 def load_signer(data_dir: Path) -> NoteSigner:
@@ -129,32 +126,6 @@ def load_signer(data_dir: Path) -> NoteSigner:
     if mode:
         raise ConfigError(f"{key_path} is readable by others (mode {oct(mode)}); chmod 600 it")
     return NoteSigner.from_skey(text)
-
-
-def open_store(
-    data_dir: Path,
-    *,
-    db_path: Path | None = None,
-    busy_timeout: float = 10.0,
-    db_url: str | None = None,
-) -> tuple[ServiceStore, NoteSigner]:
-    """Open an initialised ledger; check the key belongs to the database."""
-    db_path = db_path or data_dir / DB_FILE
-    signer = load_signer(data_dir)
-    mongo = db_url is not None and db_url.startswith("mongodb")
-    if not mongo and not db_path.exists():
-        raise NotInitializedError(f"no ledger database at {db_path}; run 'sealtrail init' first")
-    store = open_database(db_path, db_url=db_url, busy_timeout=busy_timeout)
-    vkey = store.meta("verifier_key")
-    if vkey is None and mongo:
-        store.close()
-        raise NotInitializedError(
-            f"no ledger in the database at {store.where}; run 'sealtrail init' first"
-        )
-    if vkey != signer.verifier().vkey:
-        store.close()
-        raise ConfigError(f"{data_dir / KEY_FILE} does not belong to {store.where}")
-    return store, signer
 
 
 def load_verifier(data_dir: Path) -> NoteVerifier:

@@ -1,29 +1,21 @@
-"""The MongoDB layout of the ledger database — collections, indexes, schema version — and the
-mapping between its documents and the store's records (used by
-:class:`~sealtrail.ledger.mongo_store.MongoStore`)."""
+"""The MongoDB layout of the ledger's collections — :data:`LEDGER_PART`, laid out by
+:func:`~sealtrail.ledger.mongo_db.open_mongo` — and the mapping between their documents and the
+ledger's records (used by :class:`~sealtrail.ledger.mongo_store.MongoLedgerStore`)."""
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 from typing import Any, TypeVar
 
 from pymongo import ASCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
 
 from sealtrail.core.event import Event
 from sealtrail.ledger.mongo_base import Doc, MongoConnection
-from sealtrail.ledger.store import (
-    ApiKey,
-    Entry,
-    Lease,
-    StoredAnchor,
-    StoredCheckpoint,
-    Tenant,
-    TimestampRecord,
-)
+from sealtrail.ledger.mongo_db import MongoSchemaPart
+from sealtrail.ledger.store import Entry, StoredCheckpoint
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
-SCHEMA_KEY = "schema_version"
 #: documents per round trip when scanning (entries, audits) and ids per ``$in``
 PAGE = 5000
 IN_CHUNK = 1000
@@ -32,7 +24,6 @@ IN_CHUNK = 1000
 _INDEXED = ("idx", "tenant", "stream", "client_event_id", "type", "actor_id", "recorded_at")
 _EVENT_FIELDS = dict.fromkeys((*_INDEXED, "body", "leaf_hash"), 1)
 _CHECKPOINT_FIELDS = {"size": 1, "root": 1, "note": 1, "created_at": 1}
-_NOT_ON_ITS_WAY = [None, "pending", "retry", "failed"]  # anchor states ``unanchored`` lists
 
 _INDEXES: dict[str, list[IndexModel]] = {
     "events": [
@@ -61,20 +52,19 @@ _INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("stamped", ASCENDING), ("size", ASCENDING)], name="stamped"),
         IndexModel([("anchor", ASCENDING), ("size", ASCENDING)], name="anchor"),
     ],
-    "timestamps": [IndexModel([("size", ASCENDING)], name="size", unique=True)],
-    "anchors": [
-        IndexModel([("size", ASCENDING)], name="size", unique=True),
-        IndexModel([("status", ASCENDING), ("size", ASCENDING)], name="status"),
-    ],
-    "tenants": [IndexModel([("parent", ASCENDING)], name="parent")],
-    "api_keys": [IndexModel([("tenant", ASCENDING), ("created_at", ASCENDING)], name="tenant")],
-    "append_queue": [
-        IndexModel(
-            [("done_at", ASCENDING), ("queued_at", ASCENDING), ("seq", ASCENDING)], name="order"
-        )
-    ],
 }
-_COLLECTIONS = (*_INDEXES, "meta", "log", "leases")
+
+
+async def _log_document(conn: MongoConnection) -> None:
+    # two first upserts may race (servers before 4.2 do not retry that): one won
+    with contextlib.suppress(DuplicateKeyError):
+        await conn.collection("log").update_one(
+            {"_id": "log"}, {"$setOnInsert": {"size": 0, "checkpoint": 0}}, upsert=True
+        )
+
+
+#: the log: its state document, events, checkpoints, settings
+LEDGER_PART = MongoSchemaPart("ledger", (*_INDEXES, "meta", "log"), _INDEXES, _log_document)
 
 
 def _fp(sha256: bytes) -> int:
@@ -126,70 +116,26 @@ def _checkpoint(d: Doc) -> StoredCheckpoint:
     return StoredCheckpoint(int(d["size"]), bytes(d["root"]), d["note"], d["created_at"])
 
 
-def _ts(d: Doc) -> TimestampRecord:
-    token = d.get("token")
-    return TimestampRecord(
-        int(d["size"]),
-        None if token is None else bytes(token),
-        d.get("gen_time"),
-        d.get("serial"),
-        d.get("tsa"),
-        int(d["attempts"]),
-        d.get("last_error"),
-        d["updated_at"],
-    )
-
-
 def _bytes_or_none(v: Any) -> bytes | None:
     return None if v is None else bytes(v)
 
 
-#: wei amounts, stored as decimal text: they may exceed BSON's 64-bit integers
-_WEI = ("max_fee", "priority_fee", "effective_gas_price")
-_ANCHOR_FIELDS = tuple(f.name for f in dataclasses.fields(StoredAnchor))
-
-
-def _anchor_doc(a: StoredAnchor) -> Doc:
-    """Every field of ``a`` (so ``$set`` of it replaces a stored state whole)."""
-    doc: Doc = {name: getattr(a, name) for name in _ANCHOR_FIELDS}
-    doc.update({k: None if doc[k] is None else str(doc[k]) for k in _WEI})
-    doc["tx_hashes"] = list(a.tx_hashes)
-    return doc
-
-
-def _anchor(d: Doc) -> StoredAnchor:
-    fields = {name: d[name] for name in _ANCHOR_FIELDS}
-    fields.update({k: None if fields[k] is None else int(fields[k]) for k in _WEI})
-    fields["tx_hashes"] = tuple(bytes(h) for h in d["tx_hashes"])
-    return StoredAnchor(**fields)
-
-
-def _tenant(d: Doc) -> Tenant:
-    return Tenant(d["_id"], d["name"], d.get("parent"), d["created_at"])
-
-
-def _key(d: Doc) -> ApiKey:
-    return ApiKey(
-        d["_id"],
-        d["tenant"],
-        d["role"],
-        bytes(d["secret_hash"]),
-        d.get("label"),
-        d["created_at"],
-        d.get("revoked_at"),
-    )
-
-
-def _lease(d: Doc) -> Lease:
-    return Lease(d["_id"], d["holder"], int(d["epoch"]), float(d["expires_at"]))
-
-
 class _Collections:
-    """The collections of one database (majority write and read concern)."""
+    """The collections the ledger's store uses (majority write and read concern): its own, the
+    append queue (outcomes are stored with the appends) and, read only, ``timestamps`` and
+    ``anchors`` (a new checkpoint copies their state in)."""
 
     def __init__(self, conn: MongoConnection) -> None:
         c = conn.collection
         self.log, self.events, self.checkpoints = c("log"), c("events"), c("checkpoints")
         self.timestamps, self.anchors, self.meta = c("timestamps"), c("anchors"), c("meta")
-        self.tenants, self.api_keys = c("tenants"), c("api_keys")
-        self.leases, self.queue = c("leases"), c("append_queue")
+        self.queue = c("append_queue")
+
+
+#: the projection :func:`checkpoint_from_doc` reads (for the other domains' queries)
+CHECKPOINT_FIELDS = _CHECKPOINT_FIELDS
+
+
+def checkpoint_from_doc(d: Doc) -> StoredCheckpoint:
+    """A checkpoint from a document of ``checkpoints``."""
+    return _checkpoint(d)

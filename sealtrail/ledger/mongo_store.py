@@ -1,6 +1,8 @@
-"""The MongoDB backend: a replica set (a single-node one is enough), through mongo_base.
+"""The ledger's store on MongoDB: a replica set (a single-node one is enough), on the shared
+:class:`~sealtrail.ledger.mongo_base.MongoConnection`.
 
-Collections (``_id`` in brackets):
+The ledger's collections (``_id`` in brackets; the other domains' are described beside their
+stores):
 
 * ``log`` [``"log"``]: the one state document, ``size`` (entries committed) and ``checkpoint``
   (the latest checkpoint's size). Every append updates it *conditionally* on the size it read,
@@ -14,70 +16,52 @@ Collections (``_id`` in brackets):
 * ``checkpoints`` [size], with ``stamped`` and ``anchor`` (the anchor's status) copied in by the
   transactions that store timestamps and anchors, so "not yet stamped / anchored / final" are
   index look-ups, not scans or joins.
-* ``timestamps``, ``anchors`` [checkpoint size]; ``tenants`` [id]; ``api_keys`` [key id];
-  ``meta`` [key] (``schema_version`` among them); ``leases`` [name]; ``append_queue`` [ticket].
+  (:mod:`sealtrail.anchoring.mongo_store` writes those two fields; a new checkpoint reads
+  ``timestamps`` and ``anchors`` for them, by collection name.)
+* ``meta`` [key] (``schema_version`` among them, :mod:`.mongo_db`).
 
 Crash consistency: every multi-document write is one transaction committed with write concern
 ``majority`` and ``j`` (mongo_base): killed before the commit is acknowledged, none of it is
 visible; after, all of it is durable on a majority. Single-document writes (queue entries, key
 revocation, leases, meta) are atomic on their own with the same write concern.
 
-Fencing: :meth:`_View.check_fence` *writes* the lease document (``$inc`` of a counter, matched on
-holder and epoch) inside the transaction, so a takeover that commits first makes the fenced
-transaction fail (write conflict, re-run, then LeaseLostError), and one that comes later waits
-for it to commit.
+Fencing (:func:`~sealtrail.ledger.mongo_coordination.check_fence`) *writes* the lease
+document (``$inc`` of a counter, matched on holder and epoch) inside the transaction, so a
+takeover that commits first makes the fenced transaction fail (write conflict, re-run, then
+LeaseLostError), and one that comes later waits for it to commit.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Collection, Coroutine, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import CollectionInvalid, DuplicateKeyError, OperationFailure
 
-from sealtrail.core.errors import ConflictError, LeaseLostError, NotFoundError, StorageError
+from sealtrail.core.errors import ConflictError, StorageError
 from sealtrail.core.event import Event
 from sealtrail.core.merkle import HASH_SIZE, NodeId
 from sealtrail.ledger.mongo_base import Doc, MongoConnection, Txn
+from sealtrail.ledger.mongo_coordination import check_fence
 from sealtrail.ledger.mongo_schema import (
     _CHECKPOINT_FIELDS,
-    _COLLECTIONS,
     _EVENT_FIELDS,
-    _INDEXES,
-    _NOT_ON_ITS_WAY,
     IN_CHUNK,
     PAGE,
-    SCHEMA_KEY,
-    SCHEMA_VERSION,
-    _anchor,
-    _anchor_doc,
-    _bytes_or_none,
     _checkpoint,
     _Collections,
     _event,
     _event_doc,
     _fp,
-    _key,
-    _lease,
     _names,
-    _tenant,
-    _ts,
 )
 from sealtrail.ledger.store import (
-    ApiKey,
     Entry,
     EventQuery,
     Lease,
-    QueuedAppend,
-    StoredAnchor,
     StoredCheckpoint,
-    Tenant,
-    TimestampRecord,
     subtree_location,
 )
 
@@ -229,17 +213,7 @@ class _View(_Reads):
         self._write(self._c.checkpoints.insert_one(doc, session=self._s))
 
     def check_fence(self, lease: Lease) -> None:
-        got = self._write(
-            self._c.leases.update_one(
-                {"_id": lease.name, "holder": lease.holder, "epoch": lease.epoch},
-                {"$inc": {"fenced": 1}},
-                session=self._s,
-            )
-        )
-        if got.matched_count != 1:
-            raise LeaseLostError(
-                f"lease {lease.name!r} epoch {lease.epoch} is no longer held by this process"
-            )
+        check_fence(self._conn, self._txn, lease)
 
     def finish_queued(self, results: Mapping[str, bytes], at: str) -> None:
         if not results:
@@ -256,61 +230,19 @@ class _View(_Reads):
             )
 
 
-class MongoStore:
-    """A ledger (and its directory, leases, queue, timestamps, anchors) in one MongoDB database.
+class MongoLedgerStore:
+    """The log, its checkpoints and settings, and statistics over them, on the shared
+    :class:`MongoConnection` (laid out by :func:`~sealtrail.ledger.mongo_db.open_mongo` with
+    :data:`~sealtrail.ledger.mongo_schema.LEDGER_PART`). Safe to share between threads and
+    processes. ``close()`` closes the shared connection."""
 
-    ``url`` is a ``mongodb://`` or ``mongodb+srv://`` URL of a replica set; its path names the
-    database (default ``sealtrail``). Safe to share between threads and processes.
-    Raises ConfigError for a bad URL or a server without transactions, StorageError when the
-    server cannot be reached or holds a schema this version does not read.
-    """
-
-    def __init__(self, url: str, *, server_timeout: float = 10.0) -> None:
-        #: the connection (the seal registry's MongoDB store shares it)
-        self.conn = MongoConnection(url, server_timeout=server_timeout)
+    def __init__(self, conn: MongoConnection) -> None:
+        #: the shared connection
+        self.conn = conn
         #: the URL without its password, for messages
-        self.where = self.conn.where
-        self._c = _Collections(self.conn)
-        self._read = _Reads(self.conn, self._c, None)
-        try:
-            self.conn.check_transactions()
-            self.conn.run(self._open())
-        except BaseException:
-            self.conn.close()
-            raise
-
-    async def _open(self) -> None:
-        """Check the schema version; create collections, indexes and the log document.
-
-        Idempotent, so several processes may open one database at once.
-        """
-        found = await self._c.meta.find_one({"_id": SCHEMA_KEY})
-        if found is not None and found.get("value") != str(SCHEMA_VERSION):
-            raise StorageError(
-                f"MongoDB at {self.where}: schema version {found.get('value')}, "
-                f"this Sealtrail reads {SCHEMA_VERSION}"
-            )
-        db = self.conn.db
-        existing = set(await db.list_collection_names())
-        for name in _COLLECTIONS:
-            if name in existing:
-                continue
-            try:
-                await db.create_collection(name, check_exists=False)
-            except CollectionInvalid:
-                pass  # another process created it meanwhile
-            except OperationFailure as e:
-                if e.code != 48:  # NamespaceExists: likewise
-                    raise
-        for name, models in _INDEXES.items():
-            await db[name].create_indexes(models)
-        for coll, key, fields in (
-            (self._c.log, "log", {"size": 0, "checkpoint": 0}),
-            (self._c.meta, SCHEMA_KEY, {"value": str(SCHEMA_VERSION)}),
-        ):
-            # two first upserts may race (servers before 4.2 do not retry that): one won
-            with contextlib.suppress(DuplicateKeyError):
-                await coll.update_one({"_id": key}, {"$setOnInsert": fields}, upsert=True)
+        self.where = conn.where
+        self._c = _Collections(conn)
+        self._read = _Reads(conn, self._c, None)
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.conn.run(coro)
@@ -450,222 +382,6 @@ class MongoStore:
     def set_meta(self, key: str, value: str) -> None:
         self._run(self._c.meta.update_one({"_id": key}, {"$set": {"value": value}}, upsert=True))
 
-    # -- trusted timestamps ----------------------------------------------------------------
-
-    def timestamp(self, size: int) -> TimestampRecord | None:
-        doc = self._read._one(self._c.timestamps, {"_id": size})
-        return None if doc is None else _ts(doc)
-
-    def untimestamped(self, limit: int = 100) -> list[StoredCheckpoint]:
-        if limit <= 0:
-            return []
-        found = self._read._find(
-            self._c.checkpoints,
-            {"stamped": False},
-            _CHECKPOINT_FIELDS,
-            sort=[("size", ASCENDING)],
-            limit=limit,
-        )
-        return [_checkpoint(d) for d in found]
-
-    def _put_timestamp(self, size: int, update: Doc, fence: Lease | None, stamped: bool) -> None:
-        def put(view: _View) -> None:
-            if fence is not None:
-                view.check_fence(fence)
-            current = view._one(self._c.timestamps, {"_id": size}, {"token": 1})
-            if current is not None and current.get("token") is not None:
-                return  # stamped: a token is never replaced
-            view._write(
-                self._c.timestamps.update_one({"_id": size}, update, upsert=True, session=view._s)
-            )
-            if stamped:
-                view._write(
-                    self._c.checkpoints.update_one(
-                        {"_id": size}, {"$set": {"stamped": True}}, session=view._s
-                    )
-                )
-
-        self.write(put)
-
-    def put_timestamp(
-        self,
-        size: int,
-        token: bytes,
-        gen_time: str,
-        serial: int,
-        tsa: str,
-        at: str,
-        *,
-        fence: Lease | None = None,
-    ) -> None:
-        """Store the token of checkpoint ``size`` unless it has one (fenced when ``fence``)."""
-        fields = {"token": token, "gen_time": gen_time, "serial": str(serial), "tsa": tsa}
-        update = {
-            "$set": {"size": size, **fields, "last_error": None, "updated_at": at},
-            "$inc": {"attempts": 1},
-        }
-        self._put_timestamp(size, update, fence, True)
-
-    def timestamp_failed(
-        self, size: int, error: str, at: str, *, fence: Lease | None = None
-    ) -> None:
-        """Count a failed attempt and why (first 1000 characters), unless a token is stored."""
-        update = {
-            "$set": {"size": size, "last_error": error[:1000], "updated_at": at},
-            "$inc": {"attempts": 1},
-            "$setOnInsert": {"token": None, "gen_time": None, "serial": None, "tsa": None},
-        }
-        self._put_timestamp(size, update, fence, False)
-
-    def timestamps(self) -> list[TimestampRecord]:
-        found = self._read._find(self._c.timestamps, {}, sort=[("size", ASCENDING)])
-        return [_ts(d) for d in found]
-
-    # -- anchoring -------------------------------------------------------------------------
-
-    def anchor(self, size: int) -> StoredAnchor | None:
-        """The anchoring state of checkpoint ``size``, or None if anchoring never began."""
-        doc = self._read._one(self._c.anchors, {"_id": size})
-        return None if doc is None else _anchor(doc)
-
-    def anchors(self, statuses: Collection[str] | None = None) -> list[StoredAnchor]:
-        """Anchoring states (of these statuses, default all), by size."""
-        query: Doc = {} if statuses is None else {"status": {"$in": list(statuses)}}
-        found = self._read._find(self._c.anchors, query, sort=[("size", ASCENDING)])
-        return [_anchor(d) for d in found]
-
-    def anchored_size(self, statuses: Collection[str] = ("final",)) -> int:
-        """The largest checkpoint size with an anchor in one of ``statuses`` (0 if none)."""
-        found = self._read._find(
-            self._c.anchors,
-            {"status": {"$in": list(statuses)}},
-            {"size": 1},
-            sort=[("size", DESCENDING)],
-            limit=1,
-        )
-        return int(found[0]["size"]) if found else 0
-
-    def put_anchor(self, anchor: StoredAnchor, *, fence: Lease | None = None) -> None:
-        """Insert or replace the anchoring state of one checkpoint, durably (with ``fence``:
-        only while that sequencer lease is held, else LeaseLostError)."""
-
-        def put(view: _View) -> None:
-            if fence is not None:
-                view.check_fence(fence)
-            view._write(
-                self._c.anchors.update_one(
-                    {"_id": anchor.size},
-                    {"$set": _anchor_doc(anchor)},
-                    upsert=True,
-                    session=view._s,
-                )
-            )
-            view._write(
-                self._c.checkpoints.update_one(
-                    {"_id": anchor.size}, {"$set": {"anchor": anchor.status}}, session=view._s
-                )
-            )
-
-        self.write(put)
-
-    def unanchored(self, after: int = 0, limit: int = 100) -> list[StoredCheckpoint]:
-        """Checkpoints larger than ``after`` that are not on their way to the chain (no anchor,
-        or one in ``pending``, ``retry`` or ``failed``), by size."""
-        if limit <= 0:
-            return []
-        found = self._read._find(
-            self._c.checkpoints,
-            {"size": {"$gt": after}, "anchor": {"$in": _NOT_ON_ITS_WAY}},
-            _CHECKPOINT_FIELDS,
-            sort=[("size", ASCENDING)],
-            limit=limit,
-        )
-        return [_checkpoint(d) for d in found]
-
-    def oldest_unfinal(self) -> tuple[int, StoredCheckpoint | None]:
-        """How many checkpoints are not anchored ``final`` yet, and the oldest of them."""
-        query = {"anchor": {"$ne": "final"}}
-        count = self._run(self._c.checkpoints.count_documents(query))
-        found = self._read._find(
-            self._c.checkpoints, query, _CHECKPOINT_FIELDS, sort=[("size", ASCENDING)], limit=1
-        )
-        return int(count), _checkpoint(found[0]) if found else None
-
-    # -- tenants and API keys --------------------------------------------------------------
-
-    def add_tenant(self, tenant: Tenant) -> None:
-        def put(view: _View) -> None:
-            if view._one(self._c.tenants, {"_id": tenant.id}, {"_id": 1}) is not None:
-                raise ConflictError(f"tenant {tenant.id!r} already exists")
-            if (
-                tenant.parent is not None
-                and view._one(self._c.tenants, {"_id": tenant.parent}, {"_id": 1}) is None
-            ):
-                raise NotFoundError(f"no tenant {tenant.parent!r}")
-            doc = {
-                "_id": tenant.id,
-                "name": tenant.name,
-                "parent": tenant.parent,
-                "created_at": tenant.created_at,
-            }
-            try:
-                view._write(self._c.tenants.insert_one(doc, session=view._s))
-            except ConflictError:
-                raise ConflictError(f"tenant {tenant.id!r} already exists") from None
-
-        self.write(put)
-
-    def tenant(self, tenant_id: str) -> Tenant | None:
-        doc = self._read._one(self._c.tenants, {"_id": tenant_id})
-        return None if doc is None else _tenant(doc)
-
-    def tenants(self) -> list[Tenant]:
-        return sorted(map(_tenant, self._read._find(self._c.tenants, {})), key=lambda t: t.id)
-
-    def subtree_tenants(self, tenant_id: str) -> list[str]:
-        if self.tenant(tenant_id) is None:
-            return []
-        found, frontier = {tenant_id}, [tenant_id]
-        while frontier:  # one query per level of the group's hierarchy
-            children = self._read._find(self._c.tenants, {"parent": {"$in": frontier}}, {"_id": 1})
-            frontier = [d["_id"] for d in children if d["_id"] not in found]
-            found.update(frontier)
-        return sorted(found)
-
-    def add_key(self, key: ApiKey) -> None:
-        doc = {
-            "_id": key.id,
-            "tenant": key.tenant,
-            "role": key.role,
-            "secret_hash": key.secret_hash,
-            "label": key.label,
-            "created_at": key.created_at,
-            "revoked_at": None,
-        }
-        try:
-            self._run(self._c.api_keys.insert_one(doc))
-        except ConflictError as e:  # as SQLite: a broken uniqueness is a storage failure
-            raise StorageError(f"API key {key.id!r} is stored already") from e
-
-    def key(self, key_id: str) -> ApiKey | None:
-        doc = self._read._one(self._c.api_keys, {"_id": key_id})
-        return None if doc is None else _key(doc)
-
-    def keys(self, tenants: Collection[str]) -> list[ApiKey]:
-        found = self._read._find(self._c.api_keys, {"tenant": {"$in": list(tenants)}})
-        return sorted(map(_key, found), key=lambda k: (k.created_at, k.id))
-
-    def revoke_key(self, key_id: str, at: str) -> ApiKey:
-        self._run(
-            self._c.api_keys.update_one(
-                {"_id": key_id, "revoked_at": None}, {"$set": {"revoked_at": at}}
-            )
-        )
-        got = self.key(key_id)
-        if got is None:
-            raise NotFoundError(f"no API key {key_id!r}")
-        return got
-
     # -- console reads ---------------------------------------------------------------------
 
     def event_counts(
@@ -719,93 +435,6 @@ class MongoStore:
         cursor = await coll.aggregate(pipeline)
         return await cursor.to_list(None)
 
-    # -- leases and the append queue (CoordinationStore) -----------------------------------
-
-    def lease(self, name: str) -> Lease | None:
-        doc = self._read._one(self._c.leases, {"_id": name})
-        return None if doc is None else _lease(doc)
-
-    def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> Lease | None:
-        # Compare-and-swap on what was read: the write matches only if the lease still has the
-        # holder and epoch read (the epoch changes whenever the holder does). Two processes
-        # racing for an expired lease both read epoch e; one write matches and sets e + 1, the
-        # other matches nothing and gets None. A stale read only costs this round. The first
-        # take ever inserts the document (a duplicate key: another process was first).
-        doc = self._read._one(self._c.leases, {"_id": name})
-        expires = now + ttl
-        if doc is None:
-            try:
-                self._run(
-                    self._c.leases.insert_one(
-                        {"_id": name, "holder": holder, "epoch": 1, "expires_at": expires}
-                    )
-                )
-            except ConflictError:
-                return None
-            return Lease(name, holder, 1, expires)
-        seen = _lease(doc)
-        if seen.holder == holder:
-            epoch = seen.epoch  # renewal
-        elif seen.expires_at <= now:
-            epoch = seen.epoch + 1  # takeover of an expired or released lease
-        else:
-            return None
-        got = self._run(
-            self._c.leases.find_one_and_update(
-                {"_id": name, "holder": seen.holder, "epoch": seen.epoch},
-                {"$set": {"holder": holder, "epoch": epoch, "expires_at": expires}},
-                return_document=ReturnDocument.AFTER,
-            )
-        )
-        return None if got is None else _lease(got)
-
-    def release_lease(self, lease: Lease) -> None:
-        self._run(
-            self._c.leases.update_one(
-                {"_id": lease.name, "holder": lease.holder, "epoch": lease.epoch},
-                {"$set": {"expires_at": 0.0}},
-            )
-        )
-
-    def enqueue_append(self, item: QueuedAppend) -> None:
-        doc = {
-            "_id": item.ticket,
-            "tenant": item.tenant,
-            "body": item.body,
-            "queued_at": item.queued_at,
-            "seq": ObjectId(),  # ties in queued_at: this process's ObjectId counter (FIFO)
-            "result": None,
-            "done_at": None,
-        }
-        try:
-            self._run(self._c.queue.insert_one(doc))
-        except ConflictError:
-            raise ConflictError(f"queued append {item.ticket!r} exists") from None
-
-    def queued_appends(self, limit: int = 100) -> list[QueuedAppend]:
-        if limit <= 0:
-            return []
-        found = self._read._find(
-            self._c.queue,
-            {"done_at": None},
-            {"tenant": 1, "body": 1, "queued_at": 1},
-            sort=[("queued_at", ASCENDING), ("seq", ASCENDING)],
-            limit=limit,
-        )
-        return [
-            QueuedAppend(d["_id"], d["tenant"], bytes(d["body"]), d["queued_at"]) for d in found
-        ]
-
-    def queued_result(self, ticket: str) -> bytes | None:
-        doc = self._read._one(self._c.queue, {"_id": ticket}, {"result": 1})
-        if doc is None:
-            raise NotFoundError(f"no queued append {ticket!r}")
-        return _bytes_or_none(doc.get("result"))
-
-    def prune_queue(self, before: str) -> int:
-        got = self._run(self._c.queue.delete_many({"done_at": {"$lt": before}}))
-        return int(got.deleted_count)
-
     def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Close the shared connection (idempotent)."""
         self.conn.close()

@@ -1,6 +1,13 @@
-"""The storage protocol every ledger backend implements, and the records it holds.
+"""The ledger's storage protocols, and the records they hold.
 
-Two small interfaces, after the CT logs (Sunlight, Tessera):
+The ledger's store is small: log entries, checkpoints and ledger settings
+(:class:`LedgerStore`), leases and the append queue (:class:`CoordinationStore`), and read-only
+statistics over the log (:class:`LogStatistics`). The other domains keep their storage
+interfaces beside them (anchoring: timestamps and anchors; the directory: tenants and keys;
+seals); every backend implements each in a module of its own, on one shared database handle
+(:mod:`.sqlite_db`, :mod:`.mongo_db`).
+
+Two interfaces carry the log, after the CT logs (Sunlight, Tessera):
 
 * :class:`WriteView` — what the sequencer may read and write inside one exclusive, atomic
   write transaction;
@@ -17,7 +24,7 @@ every proof needs O(log N) point reads, and nothing is ever rewritten.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from sealtrail.core.event import Event
@@ -47,70 +54,6 @@ class StoredCheckpoint:
 
 
 @dataclass(frozen=True, slots=True)
-class TimestampRecord:
-    """The RFC 3161 timestamp of a checkpoint: the token once had, else why it is pending."""
-
-    size: int
-    token: bytes | None
-    gen_time: str | None
-    serial: str | None
-    tsa: str | None
-    attempts: int
-    last_error: str | None
-    updated_at: str
-
-    @property
-    def status(self) -> str:
-        """``stamped`` once a token is stored, else ``pending`` (it is retried)."""
-        return "stamped" if self.token is not None else "pending"
-
-
-#: anchoring states (docs/FORMAT.md §6): ``pending`` → ``sent`` → ``confirmed`` → ``final``;
-#: ``retry`` (the last try failed for a reason that may pass) and ``failed`` (the chain or the
-#: contract refused; needs an operator, still retried now and then)
-ANCHOR_STATES = ("pending", "sent", "confirmed", "final", "retry", "failed")
-
-
-@dataclass(frozen=True, slots=True)
-class StoredAnchor:
-    """The anchoring state of one checkpoint on one chain (a row of table ``anchors``).
-
-    Crash invariant: a signed transaction is stored (``raw``, its hash appended to
-    ``tx_hashes``) *before* it is broadcast, so after any crash the worker knows every
-    transaction that may be on the chain for this checkpoint and can re-send or follow it.
-    """
-
-    size: int
-    status: str
-    chain_id: int
-    contract: str
-    log_id: bytes
-    root: bytes
-    #: the latest transaction sent (a replacement supersedes the one before)
-    tx_hash: bytes | None = None
-    #: every transaction ever sent for this checkpoint, oldest first
-    tx_hashes: tuple[bytes, ...] = ()
-    nonce: int | None = None
-    raw: bytes | None = field(default=None, repr=False)
-    max_fee: int | None = None
-    priority_fee: int | None = None
-    gas_limit: int | None = None
-    sent_at: str | None = None
-    #: set from the receipt once mined (``confirmed``, ``final``)
-    block_number: int | None = None
-    block_hash: bytes | None = None
-    log_index: int | None = None
-    gas_used: int | None = None
-    effective_gas_price: int | None = None
-    confirmations: int = 0
-    attempts: int = 0
-    last_error: str | None = None
-    created_at: str = ""
-    updated_at: str = ""
-    final_at: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class EventQuery:
     """Filters for listing events; every given field must match. ``tenants`` is required."""
 
@@ -123,29 +66,6 @@ class EventQuery:
     recorded_from: str | None = None
     #: exclusive upper bound on ``recorded_at``
     recorded_to: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Tenant:
-    """An organisation; ``parent`` is its group headquarters, if any."""
-
-    id: str
-    name: str
-    parent: str | None
-    created_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    """An API key's record. Only a hash of the secret is kept."""
-
-    id: str
-    tenant: str
-    role: str
-    secret_hash: bytes = field(repr=False)
-    label: str | None
-    created_at: str
-    revoked_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +148,9 @@ class WriteView(Protocol):
 class LedgerStore(Protocol):
     """A ledger backend."""
 
+    #: where the database is, for messages (never a password)
+    where: str
+
     def write(self, fn: Callable[[WriteView], T]) -> T:
         """Run ``fn`` in one exclusive transaction and commit durably before returning.
 
@@ -308,89 +231,8 @@ class CoordinationStore(Protocol):
         """Delete queued appends that got their outcome before ``before``; return how many."""
 
 
-class DirectoryStore(Protocol):
-    """Tenants and API keys (kept in the same database as the ledger)."""
-
-    def add_tenant(self, tenant: Tenant) -> None:
-        """Create a tenant; ConflictError if it exists, NotFoundError if its parent does not."""
-
-    def tenant(self, tenant_id: str) -> Tenant | None:
-        """One tenant."""
-
-    def tenants(self) -> list[Tenant]:
-        """All tenants, by id."""
-
-    def subtree_tenants(self, tenant_id: str) -> list[str]:
-        """The tenant and all its descendants (subsidiaries, recursively)."""
-
-    def add_key(self, key: ApiKey) -> None:
-        """Store a new API key record."""
-
-    def key(self, key_id: str) -> ApiKey | None:
-        """One key record."""
-
-    def keys(self, tenants: Collection[str]) -> list[ApiKey]:
-        """Key records of these tenants."""
-
-    def revoke_key(self, key_id: str, at: str) -> ApiKey:
-        """Mark a key revoked (idempotent); NotFoundError if unknown."""
-
-
-class TimestampStore(Protocol):
-    """The RFC 3161 timestamps of checkpoints (table/collection ``timestamps``)."""
-
-    def timestamp(self, size: int) -> TimestampRecord | None:
-        """The timestamp record of checkpoint ``size``, or None."""
-
-    def untimestamped(self, limit: int = 100) -> list[StoredCheckpoint]:
-        """Checkpoints without a token yet, by size."""
-
-    def put_timestamp(
-        self,
-        size: int,
-        token: bytes,
-        gen_time: str,
-        serial: int,
-        tsa: str,
-        at: str,
-        *,
-        fence: Lease | None = None,
-    ) -> None:
-        """Store the token of checkpoint ``size`` (fenced by ``fence`` when given)."""
-
-    def timestamp_failed(
-        self, size: int, error: str, at: str, *, fence: Lease | None = None
-    ) -> None:
-        """Count a failed attempt and remember why (fenced by ``fence`` when given)."""
-
-    def timestamps(self) -> list[TimestampRecord]:
-        """Every timestamp record, by size."""
-
-
-class AnchorStore(Protocol):
-    """The anchoring state of checkpoints (table/collection ``anchors``)."""
-
-    def anchor(self, size: int) -> StoredAnchor | None:
-        """The anchoring state of checkpoint ``size``, or None if anchoring never began."""
-
-    def anchors(self, statuses: Collection[str] | None = None) -> list[StoredAnchor]:
-        """Anchoring states (of these statuses, default all), by size."""
-
-    def anchored_size(self, statuses: Collection[str] = ("final",)) -> int:
-        """The largest checkpoint size with an anchor in one of ``statuses`` (0 if none)."""
-
-    def put_anchor(self, anchor: StoredAnchor, *, fence: Lease | None = None) -> None:
-        """Insert or replace one checkpoint's anchoring state (fenced by ``fence`` if given)."""
-
-    def unanchored(self, after: int = 0, limit: int = 100) -> list[StoredCheckpoint]:
-        """Checkpoints larger than ``after`` not on their way to the chain, by size."""
-
-    def oldest_unfinal(self) -> tuple[int, StoredCheckpoint | None]:
-        """How many checkpoints are not anchored ``final`` yet, and the oldest of them."""
-
-
-class ConsoleReads(Protocol):
-    """Aggregates the auditors' console shows."""
+class LogStatistics(Protocol):
+    """Read-only aggregates over the log (what the auditors' console shows)."""
 
     def event_counts(
         self, tenants: Collection[str], start: str, end: str
@@ -402,19 +244,3 @@ class ConsoleReads(Protocol):
 
     def recent_checkpoints(self, limit: int) -> list[StoredCheckpoint]:
         """The latest ``limit`` checkpoints, newest first."""
-
-
-class ServiceStore(
-    LedgerStore,
-    DirectoryStore,
-    CoordinationStore,
-    TimestampStore,
-    AnchorStore,
-    ConsoleReads,
-    Protocol,
-):
-    """Everything the service keeps besides the seal registry: what a backend implements
-    (SQLiteStore, MongoStore). The seal registry has its own protocol (signing/store.py)."""
-
-    #: where the database is, for messages (never a password)
-    where: str

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 from sealtrail.core.errors import ConflictError, InvalidInputError, NotFoundError, SealtrailError
 from sealtrail.core.event import format_time
-from sealtrail.ledger.store import ApiKey
+from sealtrail.directory.store import ApiKey
 from sealtrail.seals.outbox import new_id, outbox_event
 from sealtrail.seals.registry import SealRecord, Tenants
 from sealtrail.seals.store import RequestDecision, SealStore, SealUse, StoredPolicy, StoredRequest

@@ -28,9 +28,9 @@ checked before anything else is written; a concurrent transaction that changed t
 after this one's snapshot makes the update a write conflict, so the re-run sees the new state
 and refuses.
 
-Indexes and collections are created at construction, idempotently (several processes may
-start at once): creating an existing index with the same specification is a no-op, and a
-collection or counter created meanwhile by another process is accepted.
+Collections, indexes and counters are this module's :data:`SEALS_PART`, laid out once when the
+database is opened (:func:`~sealtrail.ledger.mongo_db.open_mongo`, idempotently); building a
+:class:`MongoSealStore` does nothing to the database.
 """
 
 from __future__ import annotations
@@ -39,12 +39,13 @@ import contextlib
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import CollectionInvalid, DuplicateKeyError, OperationFailure
+from pymongo.errors import DuplicateKeyError
 
 from sealtrail.core.errors import ConflictError, NotFoundError
 from sealtrail.ledger.mongo_base import Doc, MongoConnection, Txn
+from sealtrail.ledger.mongo_db import MongoSchemaPart
 from sealtrail.seals.store import (
     PENDING_BATCH,
     OutboxEvent,
@@ -73,15 +74,29 @@ MAX_DOCUMENT_BYTES = 15 * 1024 * 1024
 CAS, SEALS, OUTBOX, POLICIES = "seal_cas", "seals", "seal_outbox", "seal_policies"
 REQUESTS, USES, ENVELOPES, COUNTERS = "seal_requests", "seal_uses", "envelopes", "seal_counters"
 _COLLECTIONS = (CAS, SEALS, OUTBOX, POLICIES, REQUESTS, USES, ENVELOPES, COUNTERS)
-#: secondary indexes, per collection: (name, keys) — the SQLite schema's, plus envelopes by tenant
-_INDEXES: dict[str, tuple[tuple[str, list[tuple[str, int]]], ...]] = {
-    SEALS: (("seals_tenant", [("tenant", ASCENDING), ("created_at", ASCENDING)]),),
-    REQUESTS: (("seal_requests_tenant", [("tenant", ASCENDING), ("created_at", DESCENDING)]),),
-    USES: (("seal_uses_tenant", [("tenant", ASCENDING), ("_id", DESCENDING)]),),
-    ENVELOPES: (("envelopes_tenant", [("tenant", ASCENDING), ("created_at", DESCENDING)]),),
+#: secondary indexes, per collection — the SQLite schema's, plus envelopes by tenant
+_INDEXES: dict[str, list[IndexModel]] = {
+    SEALS: [IndexModel([("tenant", ASCENDING), ("created_at", ASCENDING)], name="seals_tenant")],
+    REQUESTS: [
+        IndexModel([("tenant", ASCENDING), ("created_at", DESCENDING)], name="seal_requests_tenant")
+    ],
+    USES: [IndexModel([("tenant", ASCENDING), ("_id", DESCENDING)], name="seal_uses_tenant")],
+    ENVELOPES: [
+        IndexModel([("tenant", ASCENDING), ("created_at", DESCENDING)], name="envelopes_tenant")
+    ],
 }
-#: MongoDB's NamespaceExists: a collection created meanwhile by another process
-_NAMESPACE_EXISTS = 48
+
+
+async def _counters(conn: MongoConnection) -> None:
+    for counter in (OUTBOX, USES):
+        with contextlib.suppress(DuplicateKeyError):  # another process's upsert won
+            await conn.collection(COUNTERS).update_one(
+                {"_id": counter}, {"$setOnInsert": {"n": 0}}, upsert=True
+            )
+
+
+#: the seal collections, their indexes and id counters
+SEALS_PART = MongoSchemaPart("seals", _COLLECTIONS, _INDEXES, _counters)
 
 _SEAL_SECRETS = {"appearance": 0, "key_blob": 0}
 
@@ -135,33 +150,11 @@ def _check_size(document: bytes) -> None:
 
 
 class MongoSealStore:
-    """Seal persistence in MongoDB (module docstring). Creates its collections and indexes."""
+    """Seal persistence in MongoDB (module docstring), on the shared connection."""
 
     def __init__(self, conn: MongoConnection) -> None:
         self.conn = conn
         self._c = {name: conn.collection(name) for name in _COLLECTIONS}
-        conn.run(self._prepare())
-
-    async def _prepare(self) -> None:
-        existing = set(await self.conn.db.list_collection_names())
-        for name in _COLLECTIONS:
-            if name in existing:
-                continue
-            try:
-                await self.conn.db.create_collection(name)
-            except CollectionInvalid:
-                pass  # created meanwhile by another process
-            except OperationFailure as e:
-                if e.code != _NAMESPACE_EXISTS:
-                    raise
-        for name, indexes in _INDEXES.items():
-            for index_name, keys in indexes:
-                await self._c[name].create_index(keys, name=index_name)
-        for counter in (OUTBOX, USES):
-            with contextlib.suppress(DuplicateKeyError):  # another process's upsert won
-                await self._c[COUNTERS].update_one(
-                    {"_id": counter}, {"$setOnInsert": {"n": 0}}, upsert=True
-                )
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sealtrail.core.errors import ConfigError, ConflictError, InvalidInputError, NotFoundError
 from sealtrail.core.event import format_time
-from sealtrail.ledger.store import Tenant
+from sealtrail.directory.store import Tenant
 from sealtrail.seals.outbox import new_id, outbox_event
 from sealtrail.seals.store import SealStatusChange, SealStore, StoredCa, StoredSeal
 from sealtrail.signing import pki

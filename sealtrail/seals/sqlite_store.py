@@ -1,9 +1,10 @@
-"""The :class:`~.store.SealStore` on the ledger's SQLite database.
+"""The :class:`~.store.SealStore` on the shared SQLite database.
 
-The tables are part of the ledger schema (``_SEALS`` in :mod:`sealtrail.ledger.sqlite_store`,
-schema v3). Every change runs in one :meth:`SQLiteStore.write` transaction (``BEGIN
-IMMEDIATE``, so it serialises with ledger appends across processes), together with the outbox
-rows it queues; reads use the calling thread's connection. Compare-and-swap is a conditional
+The seal tables are this module's schema part (:data:`SEALS_PART`, schema version 3), in the
+same file as the ledger's. Every change runs in one
+:meth:`~sealtrail.ledger.sqlite_db.SQLiteDatabase.write` transaction (``BEGIN IMMEDIATE``, so
+it serialises with ledger appends across processes), together with the outbox rows it queues;
+reads use the calling thread's connection. Compare-and-swap is a conditional
 ``UPDATE … WHERE`` whose row count is checked inside that transaction.
 """
 
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 import orjson
 
 from sealtrail.core.errors import ConflictError, NotFoundError
-from sealtrail.ledger.sqlite_store import SQLiteStore
+from sealtrail.ledger.sqlite_db import SchemaPart, SQLiteDatabase
 from sealtrail.seals.store import (
     PENDING_BATCH,
     OutboxEvent,
@@ -38,6 +39,100 @@ from sealtrail.seals.store import (
 )
 
 T = TypeVar("T")
+
+_SEALS_DDL = """
+CREATE TABLE IF NOT EXISTS seal_cas (
+    tenant      TEXT PRIMARY KEY,         -- one internal CA per tenant
+    certificate BLOB NOT NULL,            -- DER
+    key_blob    BLOB NOT NULL,            -- KeyProtector blob, associated data 'ca:' + tenant
+    created_at  TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seals (
+    id          TEXT PRIMARY KEY,
+    tenant      TEXT NOT NULL,
+    kind        TEXT NOT NULL,            -- organization, contract, legal-person, personal
+    name        TEXT NOT NULL,
+    purpose     TEXT NOT NULL,
+    code        TEXT NOT NULL,
+    remarks     TEXT NOT NULL,
+    status      TEXT NOT NULL,            -- active, suspended, revoked
+    status_reason TEXT,
+    status_at   TEXT,
+    source      TEXT NOT NULL,            -- internal-ca, pkcs12
+    appearance  BLOB NOT NULL,            -- PNG
+    appearance_source TEXT NOT NULL,      -- generated, uploaded
+    certificate BLOB NOT NULL,            -- DER
+    chain       BLOB NOT NULL,            -- DER certificates, each preceded by 4-byte length
+    key_blob    BLOB NOT NULL,            -- KeyProtector blob, associated data = seal id
+    created_at  TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seals_tenant ON seals (tenant, created_at);
+CREATE TABLE IF NOT EXISTS seal_outbox (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    event  BLOB NOT NULL                  -- event input JSON with its client_event_id
+);
+CREATE TABLE IF NOT EXISTS seal_policies (
+    tenant     TEXT PRIMARY KEY,
+    controlled TEXT NOT NULL,             -- JSON array of seal ids, or ["*"]
+    approvers  TEXT NOT NULL,             -- JSON array of API key ids
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seal_requests (
+    id            TEXT PRIMARY KEY,
+    tenant        TEXT NOT NULL,
+    seal_id       TEXT NOT NULL,
+    document      BLOB NOT NULL,          -- SHA-256 of the PDF to be sealed
+    purpose       TEXT NOT NULL,
+    requester_key TEXT NOT NULL,
+    status        TEXT NOT NULL,          -- pending, approved, rejected, used
+    decided_by    TEXT,
+    decision_reason TEXT,
+    created_at    TEXT NOT NULL,
+    decided_at    TEXT,
+    used_at       TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seal_requests_tenant ON seal_requests (tenant, created_at);
+CREATE TABLE IF NOT EXISTS seal_uses (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant      TEXT NOT NULL,
+    seal_id     TEXT NOT NULL,
+    key_id      TEXT NOT NULL,
+    request_id  TEXT,
+    envelope_id TEXT,
+    before      BLOB NOT NULL,            -- SHA-256 of the PDF before the signature
+    after       BLOB NOT NULL,            -- and after
+    at          TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS seal_uses_tenant ON seal_uses (tenant, id);
+CREATE TABLE IF NOT EXISTS envelopes (
+    id          TEXT PRIMARY KEY,
+    tenant      TEXT NOT NULL,
+    title       TEXT NOT NULL,
+    ordered     INTEGER NOT NULL,         -- 1: signers in order, 0: in any order
+    status      TEXT NOT NULL,            -- open, completed
+    document    BLOB NOT NULL,            -- the current PDF (every signature appended)
+    original    BLOB NOT NULL,            -- SHA-256 of the uploaded PDF
+    version     INTEGER NOT NULL,         -- signatures applied (compare-and-swap on update)
+    created_by  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    completed_at TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS envelope_signers (
+    envelope_id TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    seal_id     TEXT NOT NULL,
+    key_id      TEXT,                     -- NULL: any integrator key of the seal's tenant
+    status      TEXT NOT NULL,            -- pending, signed
+    signed_by   TEXT,
+    signed_at   TEXT,
+    before      BLOB,
+    after       BLOB,
+    PRIMARY KEY (envelope_id, position)
+) WITHOUT ROWID;
+"""
+#: the seal registry, approvals, uses, envelopes and the outbox (schema version 3)
+SEALS_PART = SchemaPart("seals", 3, _SEALS_DDL)
 #: at most this many "?" per statement (SQLite's limit is 32766 since 3.32, 999 before)
 _CHUNK = 500
 
@@ -113,17 +208,17 @@ def _unique(e: sqlite3.IntegrityError, what: str) -> ConflictError:
 
 
 class SQLiteSealStore:
-    """Seal persistence in the tables of a :class:`SQLiteStore` (module docstring)."""
+    """Seal persistence in the shared SQLite database (module docstring)."""
 
-    def __init__(self, store: SQLiteStore) -> None:
-        self.store = store
+    def __init__(self, db: SQLiteDatabase) -> None:
+        self.db = db
 
     def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in one write transaction of the ledger database (all or nothing)."""
-        return self.store.write(lambda view: fn(view._con))
+        """Run ``fn`` in one write transaction of the shared database (all or nothing)."""
+        return self.db.write(fn)
 
     def _read(self) -> sqlite3.Connection:
-        return self.store._con()
+        return self.db.read()
 
     # -- internal CAs ------------------------------------------------------------------------
 
@@ -205,7 +300,7 @@ class SQLiteSealStore:
         self._write(put)
 
     def seal(self, seal_id: str) -> StoredSeal | None:
-        sql = f"SELECT {_SEAL_COLS} FROM seals WHERE id = ?"  # noqa: S608 (constant columns)
+        sql = f"SELECT {_SEAL_COLS} FROM seals WHERE id = ?"
         r = self._read().execute(sql, (seal_id,)).fetchone()
         return None if r is None else _seal(r)
 
@@ -220,7 +315,7 @@ class SQLiteSealStore:
         if status is not None:
             where.append("status = ?")
             args.append(status)
-        sql = f"SELECT {_SEAL_COLS} FROM seals"  # noqa: S608 (constant columns, placeholders)
+        sql = f"SELECT {_SEAL_COLS} FROM seals"
         if where:
             sql += " WHERE " + " AND ".join(where)
         return [_seal(r) for r in self._read().execute(sql + " ORDER BY created_at, id", args)]
@@ -278,7 +373,7 @@ class SQLiteSealStore:
         def delete(con: sqlite3.Connection) -> None:
             for i in range(0, len(done), _CHUNK):
                 chunk = done[i : i + _CHUNK]
-                sql = f"DELETE FROM seal_outbox WHERE id IN ({_marks(len(chunk))})"  # noqa: S608
+                sql = f"DELETE FROM seal_outbox WHERE id IN ({_marks(len(chunk))})"
                 con.execute(sql, chunk)
 
         if done:
@@ -326,7 +421,7 @@ class SQLiteSealStore:
         def put(con: sqlite3.Connection) -> None:
             try:
                 con.execute(
-                    f"INSERT INTO seal_requests ({_REQ_COLS}) "  # noqa: S608 (constant columns)
+                    f"INSERT INTO seal_requests ({_REQ_COLS}) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (r.id, r.tenant, r.seal_id, r.document, r.purpose, r.requester_key, r.status,
                      r.decided_by, r.decision_reason, r.created_at, r.decided_at, r.used_at),
@@ -338,7 +433,7 @@ class SQLiteSealStore:
         self._write(put)
 
     def request(self, request_id: str) -> StoredRequest | None:
-        sql = f"SELECT {_REQ_COLS} FROM seal_requests WHERE id = ?"  # noqa: S608
+        sql = f"SELECT {_REQ_COLS} FROM seal_requests WHERE id = ?"
         row = self._read().execute(sql, (request_id,)).fetchone()
         return None if row is None else _request(row)
 
@@ -346,7 +441,7 @@ class SQLiteSealStore:
         self, tenants: Collection[str], status: str | None = None, limit: int = 1000
     ) -> list[StoredRequest]:
         ids = list(tenants)
-        sql = f"SELECT {_REQ_COLS} FROM seal_requests WHERE tenant IN ({_marks(len(ids))})"  # noqa: S608
+        sql = f"SELECT {_REQ_COLS} FROM seal_requests WHERE tenant IN ({_marks(len(ids))})"
         args: list[Any] = ids
         if status is not None:
             sql += " AND status = ?"
@@ -400,7 +495,7 @@ class SQLiteSealStore:
     def uses(self, tenants: Collection[str], limit: int = 1000) -> list[StoredUse]:
         ids = list(tenants)
         rows = self._read().execute(
-            "SELECT id, tenant, seal_id, key_id, request_id, envelope_id, before, after, at "  # noqa: S608
+            "SELECT id, tenant, seal_id, key_id, request_id, envelope_id, before, after, at "
             f"FROM seal_uses WHERE tenant IN ({_marks(len(ids))}) ORDER BY id DESC LIMIT ?",
             [*ids, limit],
         )
@@ -417,7 +512,7 @@ class SQLiteSealStore:
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]
             rows = con.execute(
-                f"SELECT tenant, COUNT(*) FROM seal_uses WHERE tenant IN ({_marks(len(chunk))}) "  # noqa: S608
+                f"SELECT tenant, COUNT(*) FROM seal_uses WHERE tenant IN ({_marks(len(chunk))}) "
                 "GROUP BY tenant",
                 chunk,
             )
@@ -487,7 +582,7 @@ class SQLiteSealStore:
     def envelope_ids(self, tenants: Collection[str], limit: int = 1000) -> list[str]:
         ids = list(tenants)
         rows = self._read().execute(
-            f"SELECT id FROM envelopes WHERE tenant IN ({_marks(len(ids))}) "  # noqa: S608
+            f"SELECT id FROM envelopes WHERE tenant IN ({_marks(len(ids))}) "
             "ORDER BY created_at DESC, id LIMIT ?",
             [*ids, limit],
         )

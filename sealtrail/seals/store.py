@@ -17,8 +17,8 @@ crash-consistency argument (:mod:`.db`) rests on, on either backend.
 read; otherwise they write nothing and raise ConflictError (got versus want), so of two racing
 changes from the same state exactly one wins.
 
-Build the store for a ledger store with :func:`seal_store`, once per process: the MongoDB
-implementation creates its collections and indexes when constructed.
+The implementations (:mod:`.sqlite_store`, :mod:`.mongo_store`) are built on the shared database
+handle by the composition root (:func:`sealtrail.backend.open_backend`), once per process.
 """
 
 from __future__ import annotations
@@ -355,30 +355,3 @@ class SealStore(Protocol):
         """Apply ``commit``, record ``use`` (consuming its request, as :meth:`record_use`) and
         queue ``events``, atomically, if the envelope is still open at ``commit.version``;
         else nothing is written and ConflictError is raised."""
-
-
-def seal_store(ledger_store: object) -> SealStore:
-    """The :class:`SealStore` living in the same database as ``ledger_store``.
-
-    A ``SQLiteStore`` gives a :class:`~.sql_store.SQLiteSealStore` (tables of the ledger schema);
-    a store whose ``conn`` is a ``MongoConnection`` gives a :class:`~.mongo_store.MongoSealStore`
-    on that connection. Raises TypeError for anything else.
-    """
-    from sealtrail.ledger.sqlite_store import SQLiteStore
-
-    if isinstance(ledger_store, SQLiteStore):
-        from sealtrail.seals.sqlite_store import SQLiteSealStore
-
-        return SQLiteSealStore(ledger_store)
-    conn = getattr(ledger_store, "conn", None)
-    if conn is not None:
-        from sealtrail.ledger.mongo_base import MongoConnection
-
-        if isinstance(conn, MongoConnection):
-            from sealtrail.seals.mongo_store import MongoSealStore
-
-            return MongoSealStore(conn)
-    raise TypeError(
-        f"no seal store for {type(ledger_store).__name__}: want a SQLiteStore or a store "
-        "with a MongoConnection"
-    )

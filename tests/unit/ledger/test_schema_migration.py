@@ -11,7 +11,7 @@ import pytest
 from sealtrail.core.errors import StorageError
 from sealtrail.ledger import sqlite_store
 from sealtrail.ledger.sqlite_store import SCHEMA_VERSION, SQLiteStore
-from sealtrail.ledger.store import StoredAnchor
+from sealtrail.anchoring.store import StoredAnchor
 
 
 def _tables(sql: str) -> list[str]:

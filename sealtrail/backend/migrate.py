@@ -6,7 +6,8 @@ sequencer lease (a running service holds it: stop the service first).
 
 What is copied: the log (every entry with its canonical bytes, leaf hash, subtree hashes and the
 document index), checkpoints, timestamps, anchoring states, tenants, API key records, the ledger
-settings (``origin``, ``verifier_key``) and — through ``extra`` — the seal registry.
+settings (``origin``, ``verifier_key``), the seal registry (every table, row by row) and —
+through ``extras`` — anything else a caller adds.
 
 What is verified, on the target as written (read back through a separate handle):
 
@@ -25,12 +26,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sealtrail.backend.stores import Stores
 from sealtrail.core.errors import ConflictError, LedgerBusyError, StorageError
 from sealtrail.core.merkle import fold, root_subtrees
 from sealtrail.core.note import NoteVerifier
+from sealtrail.directory.store import Tenant
 from sealtrail.ledger.audit import audit
 from sealtrail.ledger.coordination import LEASE_NAME, new_holder_id
-from sealtrail.ledger.store import Entry, ServiceStore, Tenant, WriteView
+from sealtrail.ledger.store import Entry, WriteView
+from sealtrail.seals.transfer import digest, export_seals, import_seals
 
 #: entries per write transaction on the target
 BATCH = 2000
@@ -70,13 +74,33 @@ class Extra:
     verify: Callable[[], list[str]]
 
 
+def seal_registry(src: Stores, dst: Stores, check: Stores) -> Extra:
+    """The seal registry (seals, CAs, policies, requests, uses, envelopes, outbox), row by row;
+    verified through ``check``, a second handle on the target."""
+    tenants = [t.id for t in src.directory.tenants()]
+
+    def copy() -> int:
+        return import_seals(dst.seals, export_seals(src.seals, tenants))
+
+    def verify() -> list[str]:
+        mine = digest(export_seals(src.seals, tenants))
+        theirs = digest(export_seals(check.seals, tenants))
+        return [
+            f"seal registry: table {name} differs"
+            for name in sorted(set(mine) | set(theirs))
+            if mine.get(name) != theirs.get(name)
+        ]
+
+    return Extra("seal_registry_rows", copy, verify)
+
+
 def _fingerprints(entry: Entry) -> tuple[bytes, ...]:
     docs = entry.event.body().get("documents") or []
     return tuple(bytes.fromhex(d["sha256"]) for d in docs)
 
 
-def _require_empty(dst: ServiceStore) -> None:
-    if dst.size() or dst.meta("verifier_key") is not None or dst.tenants():
+def _require_empty(dst: Stores) -> None:
+    if dst.ledger.size() or dst.ledger.meta("verifier_key") is not None or dst.directory.tenants():
         raise ConflictError(
             f"the target database {dst.where} is not empty; migrate needs an empty one"
         )
@@ -96,29 +120,27 @@ def _tenant_order(tenants: list[Tenant]) -> Iterator[Tenant]:
         left = [t for t in left if t.id not in done]
 
 
-def copy_ledger(
-    src: ServiceStore, dst: ServiceStore, progress: Progress | None = None
-) -> dict[str, int]:
+def copy_ledger(src: Stores, dst: Stores, progress: Progress | None = None) -> dict[str, int]:
     """Copy everything of ``src`` into the empty ``dst``; return counts per kind."""
     _require_empty(dst)
     counts: dict[str, int] = {}
     for key in META_KEYS:
-        value = src.meta(key)
+        value = src.ledger.meta(key)
         if value is not None:
-            dst.set_meta(key, value)
-    tenants = list(_tenant_order(src.tenants()))
+            dst.ledger.set_meta(key, value)
+    tenants = list(_tenant_order(src.directory.tenants()))
     for t in tenants:
-        dst.add_tenant(t)
+        dst.directory.add_tenant(t)
     counts["tenants"] = len(tenants)
-    keys = src.keys([t.id for t in tenants])
+    keys = src.directory.keys([t.id for t in tenants])
     for k in keys:
-        dst.add_key(k)
+        dst.directory.add_key(k)
         if k.revoked_at is not None:
-            dst.revoke_key(k.id, k.revoked_at)
+            dst.directory.revoke_key(k.id, k.revoked_at)
     counts["api_keys"] = len(keys)
 
-    size = src.size()
-    checkpoints = src.checkpoints()
+    size = src.ledger.size()
+    checkpoints = src.ledger.checkpoints()
     marks = {cp.size: cp for cp in checkpoints}
     done = 0
     batch: list[Entry] = []
@@ -130,9 +152,9 @@ def copy_ledger(
             for cp_size in sorted(s for s in marks if entries[0].event.index < s <= end):
                 view.add_checkpoint(marks[cp_size])
 
-        dst.write(put)
+        dst.ledger.write(put)
 
-    for entry in src.entries(0, size):
+    for entry in src.ledger.entries(0, size):
         batch.append(Entry(entry.event, entry.subtrees, _fingerprints(entry)))
         if len(batch) >= BATCH:
             flush(batch)
@@ -148,10 +170,10 @@ def copy_ledger(
     counts["events"] = done
     counts["checkpoints"] = len(checkpoints)
 
-    stamps = src.timestamps()
+    stamps = src.timestamps.timestamps()
     for ts in stamps:
         if ts.token is not None:
-            dst.put_timestamp(
+            dst.timestamps.put_timestamp(
                 ts.size,
                 ts.token,
                 ts.gen_time or "",
@@ -160,25 +182,25 @@ def copy_ledger(
                 ts.updated_at,
             )
         else:
-            dst.timestamp_failed(ts.size, ts.last_error or "", ts.updated_at)
+            dst.timestamps.timestamp_failed(ts.size, ts.last_error or "", ts.updated_at)
     counts["timestamps"] = len(stamps)
-    anchors = src.anchors()
+    anchors = src.anchors.anchors()
     for a in anchors:
-        dst.put_anchor(a)
+        dst.anchors.put_anchor(a)
     counts["anchors"] = len(anchors)
     return counts
 
 
-def verify_copy(src: ServiceStore, dst: ServiceStore, verifier: NoteVerifier) -> list[str]:
+def verify_copy(src: Stores, dst: Stores, verifier: NoteVerifier) -> list[str]:
     """Compare ``dst`` with ``src`` (see the module docstring); the problems found."""
     problems: list[str] = []
-    size = src.size()
-    if dst.size() != size:
-        return [f"size {dst.size()} in the target, {size} in the source"]
+    size = src.ledger.size()
+    if dst.ledger.size() != size:
+        return [f"size {dst.ledger.size()} in the target, {size} in the source"]
     for key in META_KEYS:
-        if dst.meta(key) != src.meta(key):
+        if dst.ledger.meta(key) != src.ledger.meta(key):
             problems.append(f"meta {key} differs")
-    for a, b in zip(src.entries(0, size), dst.entries(0, size), strict=True):
+    for a, b in zip(src.ledger.entries(0, size), dst.ledger.entries(0, size), strict=True):
         i = a.event.index
         if (b.event.index, b.event.canonical, b.event.leaf_hash, b.subtrees) != (
             i,
@@ -189,36 +211,36 @@ def verify_copy(src: ServiceStore, dst: ServiceStore, verifier: NoteVerifier) ->
             problems.append(f"entry {i} differs")
             if len(problems) > 20:
                 return problems
-    src_cps, dst_cps = src.checkpoints(), dst.checkpoints()
+    src_cps, dst_cps = src.ledger.checkpoints(), dst.ledger.checkpoints()
     if [(c.size, c.root, c.note) for c in src_cps] != [(c.size, c.root, c.note) for c in dst_cps]:
         problems.append("checkpoints differ")
     for cp in dst_cps:
         ids = root_subtrees(cp.size)
-        got = dst.subtrees(ids)
+        got = dst.ledger.subtrees(ids)
         if fold([got[n] for n in ids]) != cp.root:
             problems.append(f"checkpoint {cp.size}: the root recomputed from the target differs")
-    if [(t.size, t.token) for t in src.timestamps()] != [
-        (t.size, t.token) for t in dst.timestamps()
+    if [(t.size, t.token) for t in src.timestamps.timestamps()] != [
+        (t.size, t.token) for t in dst.timestamps.timestamps()
     ]:
         problems.append("timestamps differ")
-    if src.anchors() != dst.anchors():
+    if src.anchors.anchors() != dst.anchors.anchors():
         problems.append("anchoring states differ")
-    if src.tenants() != dst.tenants():
+    if src.directory.tenants() != dst.directory.tenants():
         problems.append("tenants differ")
-    tenant_ids = [t.id for t in src.tenants()]
-    if sorted(src.keys(tenant_ids), key=lambda k: k.id) != sorted(
-        dst.keys(tenant_ids), key=lambda k: k.id
+    tenant_ids = [t.id for t in src.directory.tenants()]
+    if sorted(src.directory.keys(tenant_ids), key=lambda k: k.id) != sorted(
+        dst.directory.keys(tenant_ids), key=lambda k: k.id
     ):
         problems.append("API key records differ")
-    report = audit(dst, verifier)
+    report = audit(dst.ledger, verifier)
     problems += [f"audit of the target: {p.to_json()}" for p in report.problems]
     return problems
 
 
 def migrate(
-    src: ServiceStore,
-    dst: ServiceStore,
-    verify_dst: ServiceStore,
+    src: Stores,
+    dst: Stores,
+    verify_dst: Stores,
     verifier: NoteVerifier,
     *,
     extras: Sequence[Extra] = (),
@@ -226,11 +248,12 @@ def migrate(
     lease_ttl: float = 60.0,
 ) -> MigrationReport:
     """Copy ``src`` into the empty ``dst`` and verify it through ``verify_dst`` (a second handle
-    on the target). Holds ``src``'s sequencer lease meanwhile (LedgerBusyError if a running
-    service holds it)."""
+    on the target): the ledger, the directory, anchoring, the seal registry, then ``extras``.
+    Holds ``src``'s sequencer lease meanwhile (LedgerBusyError if a running service holds it)."""
     start = time.monotonic()
+    extras = [seal_registry(src, dst, verify_dst), *extras]
     holder = new_holder_id()
-    lease = src.acquire_lease(LEASE_NAME, holder, lease_ttl, time.time())
+    lease = src.coordination.acquire_lease(LEASE_NAME, holder, lease_ttl, time.time())
     if lease is None:
         raise LedgerBusyError(
             "a running service holds the sequencer lease of the source: stop every worker "
@@ -241,12 +264,12 @@ def migrate(
         report.copied = copy_ledger(src, dst, progress)
         for extra in extras:
             report.copied[extra.name] = extra.copy()
-        if src.size() != report.copied["events"]:
+        if src.ledger.size() != report.copied["events"]:
             report.problems.append("the source grew during the copy")
         report.problems += verify_copy(src, verify_dst, verifier)
         for extra in extras:
             report.problems += extra.verify()
     finally:
-        src.release_lease(lease)
+        src.coordination.release_lease(lease)
     report.seconds = time.monotonic() - start
     return report
