@@ -60,6 +60,7 @@ from sealtrail.anchoring.chain import ChainClient, connect
 from sealtrail.anchoring.contract import log_id_for
 from sealtrail.anchoring.devtsa import respond, start_tsa
 from sealtrail.anchoring.errors import AnchoringError
+from sealtrail.anchoring.store import StoredAnchor
 from sealtrail.anchoring.tsa import (
     QUERY_TYPE,
     REPLY_TYPE,
@@ -71,7 +72,6 @@ from sealtrail.anchoring.tsa import (
 from sealtrail.anchoring.worker import AnchorWorker
 from sealtrail.core.event import parse_event_input
 from sealtrail.ledger.log import Ledger
-from sealtrail.anchoring.store import StoredAnchor
 
 TITLE = "Anchoring and trusted time"
 TABLE_GAS = "Gas per anchor and per event (Ganache, instamine)"

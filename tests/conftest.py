@@ -16,10 +16,22 @@ from typing import Any
 
 import pytest
 
-from sealtrail.core.event import EventInput, format_time, parse_event_input
 from sealtrail import backend
+from sealtrail.backend.stores import SQLITE_PARTS
+from sealtrail.core.event import EventInput, format_time, parse_event_input
 from sealtrail.ledger.audit import audit
 from sealtrail.ledger.log import Ledger
+from sealtrail.ledger.sqlite_db import SQLiteDatabase
+from sealtrail.ledger.sqlite_store import SQLiteLedgerStore
+
+
+class SQLiteLedger(SQLiteLedgerStore):
+    """The ledger's store on a SQLite file laid out with every domain's tables (``db`` is the
+    shared handle the other domains' stores take)."""
+
+    def __init__(self, path: Path, *, busy_timeout: float = 10.0) -> None:
+        super().__init__(SQLiteDatabase(path, SQLITE_PARTS, busy_timeout=busy_timeout))
+
 
 FIXED_TIME = datetime(2026, 11, 24, 10, 0, 0, tzinfo=UTC)
 FIXED_TIME_TEXT = format_time(FIXED_TIME)  # the normal form stored in events

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from sealtrail import backend
 from sealtrail.core.event import Event
 from sealtrail.core.note import Checkpoint, NoteSigner, sign_checkpoint
 from sealtrail.ledger import datadir
@@ -50,9 +51,9 @@ class Built:
     events: list[Event]
 
     def audit(self) -> AuditReport:
-        store, signer = datadir.open_store(self.data_dir)
+        store, signer = backend.open_store(self.data_dir)
         try:
-            return audit(store, signer.verifier())
+            return audit(store.ledger, signer.verifier())
         finally:
             store.close()
 
@@ -83,16 +84,16 @@ class Built:
 def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Event]]:
     """The ledger every test starts from, built once; tests tamper with copies."""
     data_dir = tmp_path_factory.mktemp("audit-template") / "data"
-    datadir.init(data_dir)
-    store, signer = datadir.open_store(data_dir)
-    ledger = Ledger(store, signer, clock=fixed_clock, random_bytes=counting_random())
+    backend.init(data_dir)
+    store, signer = backend.open_store(data_dir)
+    ledger = Ledger(store.ledger, signer, clock=fixed_clock, random_bytes=counting_random())
     pick = random.Random(50)
     for i in range(SIZE):
         tenant, stream = STREAMS[pick.randrange(len(STREAMS))] if i >= 4 else STREAMS[i]
         ledger.append(tenant, [event_input(f"erp-{i}", stream=stream)])
         if i + 1 in SEAL_AT:
             ledger.seal()
-    events = [e.event for e in store.entries()]
+    events = [e.event for e in store.ledger.entries()]
     store.close()  # the last close checkpoints the WAL into ledger.db
     return data_dir, events
 

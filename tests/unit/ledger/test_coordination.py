@@ -19,7 +19,8 @@ from sealtrail.core.note import NoteSigner
 from sealtrail.ledger.audit import audit
 from sealtrail.ledger.coordination import LEASE_NAME, Coordinator, QueuedAppendError
 from sealtrail.ledger.log import Ledger
-from sealtrail.ledger.sqlite_store import SQLiteStore
+from sealtrail.ledger.sqlite_coordination import SQLiteCoordinationStore
+from tests.conftest import SQLiteLedger as SQLiteStore
 from tests.conftest import counting_random, event_input, fixed_clock
 
 SIGNER = NoteSigner("test.example/workers", Ed25519PrivateKey.from_private_bytes(bytes(32)))
@@ -38,7 +39,7 @@ class Clock:
 
 def worker(db: Path, name: str, clock: Clock, **kw: float) -> Ledger:
     store = SQLiteStore(db)
-    coord = Coordinator(store, ttl=TTL, holder=name, clock=clock, **kw)
+    coord = Coordinator(SQLiteCoordinationStore(store.db), ttl=TTL, holder=name, clock=clock, **kw)
     return Ledger(store, SIGNER, clock=fixed_clock, random_bytes=counting_random(),
                   coordinator=coord)  # fmt: skip
 
@@ -58,7 +59,7 @@ def pair(tmp_path: Path, clock: Clock) -> tuple[Ledger, Ledger]:
 
 
 def holder(ledger: Ledger) -> str | None:
-    lease = ledger.store.lease(LEASE_NAME)  # type: ignore[attr-defined]
+    lease = ledger.coordinator.store.lease(LEASE_NAME)  # type: ignore[attr-defined]
     return None if lease is None else str(lease.holder)
 
 
@@ -156,7 +157,7 @@ def test_appends_from_a_non_holder_are_sequenced_by_the_holder(
     indices, again = asyncio.run(run())
     assert indices == list(range(30))  # dense, each exactly once
     assert again[1] is True
-    assert b.store.queued_appends() == []  # every queued request got its outcome
+    assert b.coordinator.store.queued_appends() == []  # every queued request got its outcome
     assert audit(a.store, a.verifier).ok
 
 
@@ -195,13 +196,13 @@ def test_a_queued_append_nobody_sequences_times_out_and_stays_queued(
         assert a.coordinator.refresh() is not None
         with pytest.raises(LedgerBusyError, match=r"was not sequenced within 0\.3 s"):
             b.append("acme", [event_input("late", client_event_id="late-1")])
-        (queued,) = b.store.queued_appends()  # type: ignore[attr-defined]
+        (queued,) = b.coordinator.store.queued_appends()  # type: ignore[attr-defined]
         assert queued.tenant == "acme"
         a.coordinator.release()
         # the next holder appends it along with its own next request (b itself, here)
         got = b.append("acme", [event_input("later")])
         assert got[0].event.index == 0
-        assert b.store.queued_appends() == []  # type: ignore[attr-defined]
+        assert b.coordinator.store.queued_appends() == []  # type: ignore[attr-defined]
         late = b.store.event(1)
         assert late is not None
         assert late.client_event_id == "late-1"

@@ -17,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pymongo.errors import OperationFailure
 
+from sealtrail.backend.stores import open_mongodb
 from sealtrail.core import merkle
 from sealtrail.core.errors import (
     ConfigError,
@@ -28,11 +29,21 @@ from sealtrail.core.note import NoteSigner
 from sealtrail.ledger.audit import audit
 from sealtrail.ledger.log import Ledger
 from sealtrail.ledger.mongo_base import TRANSACTION_ATTEMPTS, Txn, redact
-from sealtrail.ledger.mongo_store import SCHEMA_VERSION, MongoStore
+from sealtrail.ledger.mongo_db import SCHEMA_VERSION
+from sealtrail.ledger.mongo_store import MongoLedgerStore
 from sealtrail.ledger.store import Lease, WriteView
 from tests.conftest import counting_random, event_input, fixed_clock
 from tests.mongo import MongoServer, free_port, mongodb_server, stand_in_lacks
 from tests.unit.ledger.test_store_contract import fresh_entries
+
+
+def MongoStore(url: str, *, server_timeout: float = 10.0) -> MongoLedgerStore:
+    """The ledger's store of a MongoDB backend opened with every domain's layout (its
+    ``close()`` closes the shared connection)."""
+    store = open_mongodb(url, server_timeout=server_timeout).ledger
+    assert isinstance(store, MongoLedgerStore)
+    return store
+
 
 SIGNER = NoteSigner("test.example/mongo", Ed25519PrivateKey.from_private_bytes(bytes(32)))
 

@@ -8,10 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from sealtrail.core.errors import StorageError
-from sealtrail.ledger import sqlite_store
-from sealtrail.ledger.sqlite_store import SCHEMA_VERSION, SQLiteStore
 from sealtrail.anchoring.store import StoredAnchor
+from sealtrail.backend.stores import SQLITE_PARTS
+from sealtrail.backend.stores import open_sqlite as SQLiteStore  # every domain's stores
+from sealtrail.core.errors import StorageError
+from sealtrail.ledger.sqlite_db import SCHEMA_VERSION, migrations
+
+#: from-version → statements, as every domain registered them
+_MIGRATIONS = migrations(SQLITE_PARTS)
 
 
 def _tables(sql: str) -> list[str]:
@@ -21,8 +25,8 @@ def _tables(sql: str) -> list[str]:
 def _downgrade_to_v1(db: Path) -> None:
     """Make ``db`` look like a version-1 database: drop what later versions added."""
     con = sqlite3.connect(db)
-    for version in sorted(sqlite_store._MIGRATIONS):
-        for table in _tables(sqlite_store._MIGRATIONS[version]):
+    for version in sorted(_MIGRATIONS):
+        for table in _tables(_MIGRATIONS[version]):
             con.execute(f"DROP TABLE {table}")
     con.execute("PRAGMA user_version = 1")
     con.commit()
@@ -32,7 +36,7 @@ def _downgrade_to_v1(db: Path) -> None:
 def test_version_1_database_is_upgraded_with_its_data(tmp_path: Path) -> None:
     db = tmp_path / "ledger.db"
     store = SQLiteStore(db)
-    store.set_meta("origin", "example.org/log")
+    store.ledger.set_meta("origin", "example.org/log")
     store.close()
     _downgrade_to_v1(db)
 
@@ -42,13 +46,13 @@ def test_version_1_database_is_upgraded_with_its_data(tmp_path: Path) -> None:
         assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         con.close()
-        for version in sqlite_store._MIGRATIONS:
-            assert set(_tables(sqlite_store._MIGRATIONS[version])) <= names
-        assert store.meta("origin") == "example.org/log"  # nothing lost
+        for version in _MIGRATIONS:
+            assert set(_tables(_MIGRATIONS[version])) <= names
+        assert store.ledger.meta("origin") == "example.org/log"  # nothing lost
         a = StoredAnchor(1, "pending", 1337, "0x" + "00" * 20, b"\x01" * 32, b"\x02" * 32,
                          created_at="t", updated_at="t")  # fmt: skip
-        store.put_anchor(a)
-        assert store.anchor(1) == a
+        store.anchors.put_anchor(a)
+        assert store.anchors.anchor(1) == a
     finally:
         store.close()
 

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from sealtrail import backend
 from sealtrail.core import merkle
 from sealtrail.core.errors import (
     ConflictError,
@@ -31,7 +32,6 @@ from sealtrail.core.note import verify_checkpoint
 from sealtrail.ledger import datadir
 from sealtrail.ledger.log import Ledger
 from sealtrail.ledger.sequencer import Appended, AppendRequest
-from sealtrail.ledger.sqlite_store import SQLiteStore
 from tests.conftest import (
     FIXED_TIME_TEXT,
     OpenLedger,
@@ -42,6 +42,7 @@ from tests.conftest import (
     fixed_clock,
     write_lock_held,
 )
+from tests.conftest import SQLiteLedger as SQLiteStore
 
 T = TypeVar("T")
 
@@ -405,12 +406,13 @@ def test_two_ledgers_append_concurrently_async_and_sync(open_ledger: OpenLedger)
 CHILD_APPENDER = r"""
 import sys
 from pathlib import Path
+from sealtrail import backend
 from sealtrail.ledger import datadir
 from sealtrail.core.event import parse_event_input
 from sealtrail.ledger.log import Ledger
 
-store, signer = datadir.open_store(Path(sys.argv[1]))
-ledger = Ledger(store, signer)
+stores, signer = backend.open_store(Path(sys.argv[1]))
+ledger = Ledger(stores.ledger, signer)
 print("ready", flush=True)
 sys.stdin.readline()
 for n in range(int(sys.argv[2])):
@@ -418,7 +420,7 @@ for n in range(int(sys.argv[2])):
         "stream": f"contract:{n % 5}", "type": "view", "actor": {"id": "child"},
         "client_event_id": f"child-{n}",
     })])
-store.close()
+stores.close()
 print("done", flush=True)
 """
 
@@ -672,8 +674,8 @@ def test_sync_and_async_appends_on_one_ledger_keep_chains(ledger: Ledger) -> Non
 def test_the_ledger_opens_for_reading_while_another_process_writes(data_dir: Path) -> None:
     """Opening (and auditing) needs no write lock once the schema exists."""
     with write_lock_held(data_dir / "ledger.db"):
-        store, _ = datadir.open_store(data_dir, busy_timeout=0.2)
+        store, _ = backend.open_store(data_dir, busy_timeout=0.2)
         try:
-            assert store.size() == 0
+            assert store.ledger.size() == 0
         finally:
             store.close()

@@ -20,7 +20,8 @@ from sealtrail.core.note import NoteSigner
 from sealtrail.ledger.coordination import Coordinator
 from sealtrail.ledger.log import Ledger
 from sealtrail.ledger.sequencer import Sequencer
-from sealtrail.ledger.sqlite_store import SQLiteStore
+from sealtrail.ledger.sqlite_coordination import SQLiteCoordinationStore
+from tests.conftest import SQLiteLedger as SQLiteStore
 from tests.conftest import counting_random, event_input, fixed_clock
 
 SIGNER = NoteSigner("test.example/wakeup", Ed25519PrivateKey.from_private_bytes(bytes(32)))
@@ -51,7 +52,8 @@ class HookedSequencer(Sequencer):
 
 def open_ledger(tmp_path: Path, *, coordinated: bool) -> Ledger:
     store = SQLiteStore(tmp_path / "ledger.db")
-    coord = Coordinator(store, ttl=HOUR, holder="w") if coordinated else None
+    coordination = SQLiteCoordinationStore(store.db)
+    coord = Coordinator(coordination, ttl=HOUR, holder="w") if coordinated else None
     return Ledger(
         store, SIGNER, clock=fixed_clock, random_bytes=counting_random(), coordinator=coord
     )

@@ -1,5 +1,6 @@
-"""The storage contract (sealtrail/ledger/store.py: LedgerStore, and the rest of ServiceStore:
-directory, leases and queue, timestamps, anchors, console reads), run against every backend.
+"""The storage contract of every domain's store — the ledger's (sealtrail/ledger/store.py:
+LedgerStore, CoordinationStore, LogStatistics), anchoring's (timestamps, anchors) and the
+directory's — run against every backend, as opened by the composition root (sealtrail.backend).
 
 Only protocol methods, the Ledger facade and the pure core (events, Merkle) are used here, so a
 new backend joins by adding a factory to BACKENDS. Each factory opens one more handle on the
@@ -25,24 +26,20 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from sealtrail.anchoring.store import StoredAnchor
+from sealtrail.backend.stores import Stores, open_mongodb, open_sqlite
 from sealtrail.core import merkle
 from sealtrail.core.errors import ConflictError, LeaseLostError, NotFoundError, StorageError
 from sealtrail.core.event import build_event, format_time
 from sealtrail.core.note import NoteSigner
+from sealtrail.directory.store import ApiKey, Tenant
 from sealtrail.ledger.log import Ledger
-from sealtrail.ledger.mongo_store import MongoStore
-from sealtrail.ledger.sqlite_store import SQLiteStore
 from sealtrail.ledger.store import (
-    ApiKey,
     Entry,
     EventQuery,
     Lease,
-    LedgerStore,
     QueuedAppend,
-    ServiceStore,
-    StoredAnchor,
     StoredCheckpoint,
-    Tenant,
     WriteView,
 )
 from tests.conftest import (
@@ -54,17 +51,17 @@ from tests.conftest import (
 )
 from tests.mongo import MongoServer, mongodb_server, stand_in_lacks
 
-StoreFactory = Callable[[], ServiceStore]
+StoreFactory = Callable[[], Stores]
 
 
 def _mongo(request: pytest.FixtureRequest, tmp: Path) -> StoreFactory:
     url = request.getfixturevalue("mongo_server").fresh_url()
-    return lambda: MongoStore(url)
+    return lambda: open_mongodb(url)
 
 
 #: name → (the test's request, its tmp_path) → a factory of handles on one fresh database
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], StoreFactory]] = {
-    "sqlite": lambda request, tmp: lambda: SQLiteStore(tmp / "ledger.db"),
+    "sqlite": lambda request, tmp: lambda: open_sqlite(tmp / "ledger.db"),
     "mongo": _mongo,
 }
 
@@ -98,10 +95,10 @@ class Boom(Exception):
 
 @pytest.fixture(params=sorted(BACKENDS))
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
-    opened: list[ServiceStore] = []
+    opened: list[Stores] = []
     make = BACKENDS[request.param](request, tmp_path)
 
-    def factory() -> ServiceStore:
+    def factory() -> Stores:
         store = make()
         opened.append(store)
         return store
@@ -112,12 +109,12 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
 
 
 @pytest.fixture
-def store(store_factory: StoreFactory) -> ServiceStore:
+def store(store_factory: StoreFactory) -> Stores:
     return store_factory()
 
 
-def make_ledger(store: LedgerStore) -> Ledger:
-    return Ledger(store, SIGNER, clock=fixed_clock, random_bytes=counting_random())
+def make_ledger(store: Stores) -> Ledger:
+    return Ledger(store.ledger, SIGNER, clock=fixed_clock, random_bytes=counting_random())
 
 
 def fill(ledger: Ledger, n: int, *, tenant: str = "acme", streams: int = 3) -> None:
@@ -150,19 +147,19 @@ def fresh_entries(n: int) -> list[Entry]:
 # -- an empty store ----------------------------------------------------------------------
 
 
-def test_empty_store_has_nothing(store: LedgerStore) -> None:
-    assert store.size() == 0
-    assert list(store.entries()) == []
-    assert store.event(0) is None
-    assert store.stream("acme", "contract:1") == []
-    assert store.checkpoints() == []
-    assert store.latest_checkpoint() is None
-    assert store.checkpoint(1) is None
-    assert store.meta("origin") is None
-    assert store.subtrees([]) == {}
+def test_empty_store_has_nothing(store: Stores) -> None:
+    assert store.ledger.size() == 0
+    assert list(store.ledger.entries()) == []
+    assert store.ledger.event(0) is None
+    assert store.ledger.stream("acme", "contract:1") == []
+    assert store.ledger.checkpoints() == []
+    assert store.ledger.latest_checkpoint() is None
+    assert store.ledger.checkpoint(1) is None
+    assert store.ledger.meta("origin") is None
+    assert store.ledger.subtrees([]) == {}
 
 
-def test_empty_store_write_view_has_nothing(store: LedgerStore) -> None:
+def test_empty_store_write_view_has_nothing(store: Stores) -> None:
     def look(view: WriteView) -> tuple[object, ...]:
         return (
             view.size(),
@@ -172,7 +169,7 @@ def test_empty_store_write_view_has_nothing(store: LedgerStore) -> None:
             view.subtrees([]),
         )
 
-    assert store.write(look) == (0, None, {}, None, {})
+    assert store.ledger.write(look) == (0, None, {}, None, {})
 
 
 # -- write(): commit and rollback --------------------------------------------------------
@@ -186,10 +183,10 @@ def test_write_commits_durably_and_returns_fn_result(store_factory: StoreFactory
         view.append(entries)
         return "done"
 
-    assert store.write(txn) == "done"
+    assert store.ledger.write(txn) == "done"
     other = store_factory()
-    assert other.size() == 3
-    assert [(e.event, e.subtrees) for e in other.entries()] == [
+    assert other.ledger.size() == 3
+    assert [(e.event, e.subtrees) for e in other.ledger.entries()] == [
         (e.event, e.subtrees) for e in entries
     ]
 
@@ -206,34 +203,34 @@ def test_write_keeps_nothing_when_fn_raises(store_factory: StoreFactory) -> None
         raise Boom("abort")
 
     with pytest.raises(Boom, match="abort"):
-        store.write(txn)
+        store.ledger.write(txn)
     for s in (store, store_factory()):
-        assert s.size() == 0
-        assert list(s.entries()) == []
-        assert s.checkpoints() == []
+        assert s.ledger.size() == 0
+        assert list(s.ledger.entries()) == []
+        assert s.ledger.checkpoints() == []
     # The lock was released and the store is usable.
-    store.write(lambda view: view.append(entries[:1]))
-    assert store_factory().size() == 1
+    store.ledger.write(lambda view: view.append(entries[:1]))
+    assert store_factory().ledger.size() == 1
 
 
-def test_write_rollback_keeps_earlier_commits(store: LedgerStore) -> None:
+def test_write_rollback_keeps_earlier_commits(store: Stores) -> None:
     entries = fresh_entries(5)
-    store.write(lambda view: view.append(entries[:2]))
+    store.ledger.write(lambda view: view.append(entries[:2]))
 
     def txn(view: WriteView) -> None:
         view.append(entries[2:])
         raise Boom
 
     with pytest.raises(Boom):
-        store.write(txn)
-    assert store.size() == 2
-    assert [e.event for e in store.entries()] == [e.event for e in entries[:2]]
+        store.ledger.write(txn)
+    assert store.ledger.size() == 2
+    assert [e.event for e in store.ledger.entries()] == [e.event for e in entries[:2]]
 
 
-def test_write_refuses_an_index_that_is_already_stored(store: LedgerStore) -> None:
+def test_write_refuses_an_index_that_is_already_stored(store: Stores) -> None:
     """The log never rewrites a committed leaf, whatever the caller asks."""
     entries = fresh_entries(2)
-    store.write(lambda view: view.append(entries))
+    store.ledger.write(lambda view: view.append(entries))
     other = fresh_entries(2)[1]
     forged = Entry(
         build_event(
@@ -247,13 +244,13 @@ def test_write_refuses_an_index_that_is_already_stored(store: LedgerStore) -> No
         other.subtrees,
     )
     with pytest.raises(StorageError):
-        store.write(lambda view: view.append([forged]))
-    assert store.event(1) == entries[1].event
+        store.ledger.write(lambda view: view.append([forged]))
+    assert store.ledger.event(1) == entries[1].event
 
 
-def test_write_refuses_a_second_event_with_the_same_client_id(store: LedgerStore) -> None:
+def test_write_refuses_a_second_event_with_the_same_client_id(store: Stores) -> None:
     entries = fresh_entries(1)
-    store.write(lambda view: view.append(entries))
+    store.ledger.write(lambda view: view.append(entries))
     twin = build_event(
         event_input("raw-0"),
         tenant="acme",
@@ -263,40 +260,40 @@ def test_write_refuses_a_second_event_with_the_same_client_id(store: LedgerStore
         prev=entries[0].event.leaf_hash,
     )
     with pytest.raises(StorageError):
-        store.write(lambda view: view.append([Entry(twin, b"")]))
-    assert store.size() == 1
+        store.ledger.write(lambda view: view.append([Entry(twin, b"")]))
+    assert store.ledger.size() == 1
 
 
 # -- reads -------------------------------------------------------------------------------
 
 
-def test_entries_event_and_stream_are_in_index_order(store: LedgerStore) -> None:
+def test_entries_event_and_stream_are_in_index_order(store: Stores) -> None:
     ledger = make_ledger(store)
     fill(ledger, 10, tenant="acme", streams=3)
     fill(ledger, 4, tenant="globex", streams=2)
-    size = store.size()
+    size = store.ledger.size()
     assert size == 14
 
-    entries = list(store.entries())
+    entries = list(store.ledger.entries())
     assert [e.event.index for e in entries] == list(range(size))
     for e in entries:
-        assert store.event(e.event.index) == e.event
-    assert store.event(size) is None
-    assert store.event(-1) is None
-    assert [e.event.index for e in store.entries(3, 7)] == [3, 4, 5, 6]
-    assert [e.event.index for e in store.entries(11)] == [11, 12, 13]
-    assert list(store.entries(5, 5)) == []
+        assert store.ledger.event(e.event.index) == e.event
+    assert store.ledger.event(size) is None
+    assert store.ledger.event(-1) is None
+    assert [e.event.index for e in store.ledger.entries(3, 7)] == [3, 4, 5, 6]
+    assert [e.event.index for e in store.ledger.entries(11)] == [11, 12, 13]
+    assert list(store.ledger.entries(5, 5)) == []
 
-    assert [e.index for e in store.stream("acme", "contract:0")] == [0, 3, 6, 9]
-    assert [e.index for e in store.stream("acme", "contract:1")] == [1, 4, 7]
-    assert [e.index for e in store.stream("globex", "contract:0")] == [10, 12]
-    assert store.stream("acme", "contract:9") == []
-    assert store.stream("nobody", "contract:0") == []
-    for ev in store.stream("globex", "contract:1"):
+    assert [e.index for e in store.ledger.stream("acme", "contract:0")] == [0, 3, 6, 9]
+    assert [e.index for e in store.ledger.stream("acme", "contract:1")] == [1, 4, 7]
+    assert [e.index for e in store.ledger.stream("globex", "contract:0")] == [10, 12]
+    assert store.ledger.stream("acme", "contract:9") == []
+    assert store.ledger.stream("nobody", "contract:0") == []
+    for ev in store.ledger.stream("globex", "contract:1"):
         assert (ev.tenant, ev.stream) == ("globex", "contract:1")
 
 
-def test_write_view_reads_committed_state(store: LedgerStore) -> None:
+def test_write_view_reads_committed_state(store: Stores) -> None:
     ledger = make_ledger(store)
     fill(ledger, 6, tenant="acme", streams=2)
     ledger.append("globex", [event_input("acme-1", stream="contract:1")])
@@ -304,22 +301,22 @@ def test_write_view_reads_committed_state(store: LedgerStore) -> None:
 
     def look(view: WriteView) -> None:
         assert view.size() == 7
-        assert view.stream_head("acme", "contract:1") == store.event(5).leaf_hash
-        assert view.stream_head("globex", "contract:1") == store.event(6).leaf_hash
+        assert view.stream_head("acme", "contract:1") == store.ledger.event(5).leaf_hash
+        assert view.stream_head("globex", "contract:1") == store.ledger.event(6).leaf_hash
         assert view.stream_head("globex", "contract:0") is None
         got = view.events_by_client_id("acme", ["acme-1", "acme-4", "missing"])
-        assert got == {"acme-1": store.event(1), "acme-4": store.event(4)}
-        assert view.events_by_client_id("globex", ["acme-1"]) == {"acme-1": store.event(6)}
-        assert view.latest_checkpoint() == store.latest_checkpoint()
+        assert got == {"acme-1": store.ledger.event(1), "acme-4": store.ledger.event(4)}
+        assert view.events_by_client_id("globex", ["acme-1"]) == {"acme-1": store.ledger.event(6)}
+        assert view.latest_checkpoint() == store.ledger.latest_checkpoint()
 
-    store.write(look)
+    store.ledger.write(look)
 
 
-def test_many_client_ids_in_one_lookup(store: LedgerStore) -> None:
+def test_many_client_ids_in_one_lookup(store: Stores) -> None:
     ledger = make_ledger(store)
     ledger.append("acme", [event_input(f"c-{i}") for i in range(1200)])
     ids = [f"c-{i}" for i in range(1200)] + ["absent"]
-    got = store.write(lambda view: view.events_by_client_id("acme", ids))
+    got = store.ledger.write(lambda view: view.events_by_client_id("acme", ids))
     assert sorted(got) == sorted(ids[:-1])
     assert all(got[f"c-{i}"].index == i for i in range(1200))
 
@@ -333,19 +330,19 @@ def perfect_subtrees(size: int) -> list[merkle.NodeId]:
     return [(level, idx) for level in range(size.bit_length()) for idx in range(size >> level)]
 
 
-def test_subtrees_match_recomputation_for_every_perfect_subtree(store: LedgerStore) -> None:
+def test_subtrees_match_recomputation_for_every_perfect_subtree(store: Stores) -> None:
     ledger = make_ledger(store)
     fill(ledger, LOG_SIZE)
-    leaves = [e.event.leaf_hash for e in store.entries()]
+    leaves = [e.event.leaf_hash for e in store.ledger.entries()]
     nodes = perfect_subtrees(LOG_SIZE)
     assert len(nodes) == 13 + 6 + 3 + 1
     for level, idx in nodes:
         want = merkle.root(leaves[idx << level : (idx + 1) << level])
-        assert store.subtrees([(level, idx)]) == {(level, idx): want}, (level, idx)
+        assert store.ledger.subtrees([(level, idx)]) == {(level, idx): want}, (level, idx)
     # One batched read returns the same, also inside a write transaction.
-    batched = store.subtrees(nodes)
-    assert batched == {n: store.subtrees([n])[n] for n in nodes}
-    assert store.write(lambda view: view.subtrees(nodes)) == batched
+    batched = store.ledger.subtrees(nodes)
+    assert batched == {n: store.ledger.subtrees([n])[n] for n in nodes}
+    assert store.ledger.write(lambda view: view.subtrees(nodes)) == batched
     # And the root they fold to is the RFC 9162 root of all the leaves.
     ids = merkle.root_subtrees(LOG_SIZE)
     assert merkle.fold([batched[i] for i in ids]) == merkle.root(leaves)
@@ -363,20 +360,20 @@ def test_subtrees_match_recomputation_for_every_perfect_subtree(store: LedgerSto
         pytest.param((2, 7), id="level2-wholly-beyond"),
     ],
 )
-def test_subtrees_beyond_the_log_raise(store: LedgerStore, node: merkle.NodeId) -> None:
+def test_subtrees_beyond_the_log_raise(store: Stores, node: merkle.NodeId) -> None:
     ledger = make_ledger(store)
     fill(ledger, LOG_SIZE)
     with pytest.raises(StorageError):
-        store.subtrees([node])
+        store.ledger.subtrees([node])
     with pytest.raises(StorageError):
-        store.subtrees([(0, 0), node])
+        store.ledger.subtrees([(0, 0), node])
     with pytest.raises(StorageError):
-        store.write(lambda view: view.subtrees([node]))
+        store.ledger.write(lambda view: view.subtrees([node]))
 
 
-def test_subtrees_of_an_empty_store_raise(store: LedgerStore) -> None:
+def test_subtrees_of_an_empty_store_raise(store: Stores) -> None:
     with pytest.raises(StorageError):
-        store.subtrees([(0, 0)])
+        store.ledger.subtrees([(0, 0)])
 
 
 # -- checkpoints and meta ----------------------------------------------------------------
@@ -392,12 +389,12 @@ def test_checkpoints_are_kept_in_size_order(store_factory: StoreFactory) -> None
         assert new
         sealed.append(cp)
     other = store_factory()
-    assert [c.size for c in other.checkpoints()] == [1, 4, 9]
-    assert other.checkpoints() == sealed
-    assert other.latest_checkpoint() == sealed[-1]
-    assert other.checkpoint(4) == sealed[1]
-    assert other.checkpoint(2) is None
-    assert other.checkpoint(10) is None
+    assert [c.size for c in other.ledger.checkpoints()] == [1, 4, 9]
+    assert other.ledger.checkpoints() == sealed
+    assert other.ledger.latest_checkpoint() == sealed[-1]
+    assert other.ledger.checkpoint(4) == sealed[1]
+    assert other.ledger.checkpoint(2) is None
+    assert other.ledger.checkpoint(10) is None
     for cp in sealed:
         assert cp.root == ledger.root(cp.size)
         assert cp.created_at == FIXED_TIME_TEXT
@@ -405,23 +402,26 @@ def test_checkpoints_are_kept_in_size_order(store_factory: StoreFactory) -> None
 
 def test_meta_set_and_get(store_factory: StoreFactory) -> None:
     store = store_factory()
-    assert store.meta("origin") is None
-    store.set_meta("origin", "example.com/log")
-    store.set_meta("verifier_key", "k1")
-    assert store.meta("origin") == "example.com/log"
-    store.set_meta("verifier_key", "k2")
-    assert store.meta("verifier_key") == "k2"
-    assert store.meta("schema") is None
+    assert store.ledger.meta("origin") is None
+    store.ledger.set_meta("origin", "example.com/log")
+    store.ledger.set_meta("verifier_key", "k1")
+    assert store.ledger.meta("origin") == "example.com/log"
+    store.ledger.set_meta("verifier_key", "k2")
+    assert store.ledger.meta("verifier_key") == "k2"
+    assert store.ledger.meta("schema") is None
     other = store_factory()
-    assert (other.meta("origin"), other.meta("verifier_key")) == ("example.com/log", "k2")
+    assert (other.ledger.meta("origin"), other.ledger.meta("verifier_key")) == (
+        "example.com/log",
+        "k2",
+    )
 
 
-def test_a_closed_store_refuses_use(store: LedgerStore) -> None:
+def test_a_closed_store_refuses_use(store: Stores) -> None:
     store.close()
     with pytest.raises(StorageError):
-        store.size()
+        store.ledger.size()
     with pytest.raises(StorageError):
-        store.write(lambda view: view.size())
+        store.ledger.write(lambda view: view.size())
 
 
 # -- event queries -----------------------------------------------------------------------
@@ -430,13 +430,13 @@ DOCS = [hashlib.sha256(f"doc-{k}".encode()).digest() for k in range(3)]
 
 
 @pytest.fixture
-def queried(store: LedgerStore) -> LedgerStore:
+def queried(store: Stores) -> Stores:
     """12 events, one second apart: tenant globex when i % 3 == 0 else acme; stream i % 2;
     type sign when i % 4 == 0 else view; actor u-(i % 3); document DOCS[i % 3] (and DOCS[2]
     too when i is 5)."""
     ticks = itertools.count()
     ledger = Ledger(
-        store,
+        store.ledger,
         SIGNER,
         clock=lambda: FIXED_TIME + timedelta(seconds=next(ticks)),
         random_bytes=counting_random(),
@@ -483,40 +483,40 @@ def at(seconds: int) -> str:
         (EventQuery(("acme",), stream="contract:1", type="view", actor_id="u-1"), [1, 7]),
     ],
 )
-def test_query_filters(queried: LedgerStore, query: EventQuery, want: list[int]) -> None:
-    got = queried.query(query)
+def test_query_filters(queried: Stores, query: EventQuery, want: list[int]) -> None:
+    got = queried.ledger.query(query)
     assert [e.index for e in got] == want
-    assert got == [queried.event(i) for i in want]
+    assert got == [queried.ledger.event(i) for i in want]
 
 
-def test_query_pages_in_index_order(queried: LedgerStore) -> None:
+def test_query_pages_in_index_order(queried: Stores) -> None:
     q = EventQuery(("acme", "globex"))
     pages, after = [], -1
-    while page := queried.query(q, after=after, limit=5):
+    while page := queried.ledger.query(q, after=after, limit=5):
         assert len(page) <= 5
         pages.append([e.index for e in page])
         after = page[-1].index
     assert pages == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11]]
 
 
-def test_stored_event_keeps_its_indexed_fields(queried: LedgerStore) -> None:
-    ev = queried.event(5)
+def test_stored_event_keeps_its_indexed_fields(queried: Stores) -> None:
+    ev = queried.ledger.event(5)
     assert (ev.tenant, ev.stream, ev.type, ev.actor_id) == ("acme", "contract:1", "view", "u-2")
     assert ev.recorded_at == at(5) == ev.body()["recorded_at"]
 
 
-def test_by_document_spans_tenants(queried: LedgerStore) -> None:
-    assert [e.index for e in queried.by_document(DOCS[0])] == [0, 3, 6, 9]
-    assert [e.index for e in queried.by_document(DOCS[2])] == [2, 5, 8, 11]
-    assert [e.index for e in queried.by_document(DOCS[2], limit=2)] == [2, 5]
-    assert queried.by_document(bytes(32)) == []
-    rows = sorted(queried.document_index())
+def test_by_document_spans_tenants(queried: Stores) -> None:
+    assert [e.index for e in queried.ledger.by_document(DOCS[0])] == [0, 3, 6, 9]
+    assert [e.index for e in queried.ledger.by_document(DOCS[2])] == [2, 5, 8, 11]
+    assert [e.index for e in queried.ledger.by_document(DOCS[2], limit=2)] == [2, 5]
+    assert queried.ledger.by_document(bytes(32)) == []
+    rows = sorted(queried.ledger.document_index())
     five = [prefix for prefix, idx in rows if idx == 5]
     assert five == [DOCS[2][:8]]  # DOCS[2] named twice counts once
     assert len(rows) == len(set(rows))
 
 
-def test_by_document_drops_prefix_collisions(store: LedgerStore) -> None:
+def test_by_document_drops_prefix_collisions(store: Stores) -> None:
     """The index keys 8-byte prefixes; a look-up re-checks the full fingerprint."""
     ledger = make_ledger(store)
     real = bytes.fromhex("ab" * 32)
@@ -525,55 +525,55 @@ def test_by_document_drops_prefix_collisions(store: LedgerStore) -> None:
         ledger.append(
             "acme", [event_input(f"c-{n}", documents=[{"name": "x", "sha256": doc.hex()}])]
         )
-    assert [e.index for e in store.by_document(real)] == [0, 2]
-    assert [e.index for e in store.by_document(twin)] == [1]
-    page = store.query(EventQuery(("acme",), document=real), limit=1)
+    assert [e.index for e in store.ledger.by_document(real)] == [0, 2]
+    assert [e.index for e in store.ledger.by_document(twin)] == [1]
+    page = store.ledger.query(EventQuery(("acme",), document=real), limit=1)
     assert [e.index for e in page] == [0]
-    rest = store.query(EventQuery(("acme",), document=real), after=0, limit=5)
+    rest = store.ledger.query(EventQuery(("acme",), document=real), after=0, limit=5)
     assert [e.index for e in rest] == [2]
 
 
 # -- preconditions the backend enforces itself --------------------------------------------
 
 
-def test_write_refuses_a_gap_in_the_indices(store: LedgerStore) -> None:
+def test_write_refuses_a_gap_in_the_indices(store: Stores) -> None:
     entries = fresh_entries(3)
     with pytest.raises(StorageError, match="densely"):
-        store.write(lambda view: view.append([entries[0], entries[2]]))
-    assert store.size() == 0
+        store.ledger.write(lambda view: view.append([entries[0], entries[2]]))
+    assert store.ledger.size() == 0
     with pytest.raises(StorageError, match="at index 0"):
-        store.write(lambda view: view.append(entries[1:]))
-    assert store.size() == 0
+        store.ledger.write(lambda view: view.append(entries[1:]))
+    assert store.ledger.size() == 0
 
 
-def test_checkpoint_sizes_only_grow_and_stay_within_the_log(store: LedgerStore) -> None:
+def test_checkpoint_sizes_only_grow_and_stay_within_the_log(store: Stores) -> None:
     ledger = make_ledger(store)
     fill(ledger, 4)
     first, _ = ledger.seal()
     assert first is not None
     smaller = StoredCheckpoint(2, first.root, first.note, first.created_at)
     with pytest.raises(StorageError, match="only grow"):
-        store.write(lambda view: view.add_checkpoint(smaller))
+        store.ledger.write(lambda view: view.add_checkpoint(smaller))
     beyond = StoredCheckpoint(9, first.root, first.note, first.created_at)
     with pytest.raises(StorageError, match="exceeds the log"):
-        store.write(lambda view: view.add_checkpoint(beyond))
-    assert [c.size for c in store.checkpoints()] == [4]
+        store.ledger.write(lambda view: view.add_checkpoint(beyond))
+    assert [c.size for c in store.ledger.checkpoints()] == [4]
 
 
-def test_client_event_ids_are_unique_per_tenant_only(store: ServiceStore) -> None:
+def test_client_event_ids_are_unique_per_tenant_only(store: Stores) -> None:
     ledger = make_ledger(store)
     ledger.append("acme", [event_input(None), event_input(None)])  # no id: never collide
     ledger.append("globex", [event_input("same")])
     ledger.append("acme", [event_input("same")])
-    assert store.size() == 4
-    got = store.write(lambda view: view.events_by_client_id("acme", ["same"]))
-    assert got == {"same": store.event(3)}
+    assert store.ledger.size() == 4
+    got = store.ledger.write(lambda view: view.events_by_client_id("acme", ["same"]))
+    assert got == {"same": store.ledger.event(3)}
 
 
 # -- trusted timestamps (TimestampStore) ------------------------------------------------
 
 
-def sealed(store: ServiceStore, sizes: list[int]) -> list[StoredCheckpoint]:
+def sealed(store: Stores, sizes: list[int]) -> list[StoredCheckpoint]:
     """Grow a new log to each of ``sizes`` in turn and seal a checkpoint there."""
     ledger = make_ledger(store)
     out = []
@@ -586,7 +586,7 @@ def sealed(store: ServiceStore, sizes: list[int]) -> list[StoredCheckpoint]:
     return out
 
 
-def sealed_more(store: ServiceStore, sizes: list[int]) -> list[StoredCheckpoint]:
+def sealed_more(store: Stores, sizes: list[int]) -> list[StoredCheckpoint]:
     """:func:`sealed`, continuing the log already in ``store``."""
     ledger = make_ledger(store)
     out = []
@@ -603,14 +603,14 @@ def sealed_more(store: ServiceStore, sizes: list[int]) -> list[StoredCheckpoint]
 def test_timestamps_pending_then_stamped_and_never_replaced(store_factory: StoreFactory) -> None:
     store = store_factory()
     cp3, cp5 = sealed(store, [3, 5])
-    assert store.timestamp(3) is None
-    assert store.timestamps() == []
-    assert store.untimestamped() == [cp3, cp5]
-    assert store.untimestamped(limit=1) == [cp3]
+    assert store.timestamps.timestamp(3) is None
+    assert store.timestamps.timestamps() == []
+    assert store.timestamps.untimestamped() == [cp3, cp5]
+    assert store.timestamps.untimestamped(limit=1) == [cp3]
 
-    store.timestamp_failed(3, "TSA down " + "x" * 2000, "2026-11-24T10:00:01.000000Z")
-    store.timestamp_failed(3, "TSA still down", "2026-11-24T10:00:02.000000Z")
-    pending = store.timestamp(3)
+    store.timestamps.timestamp_failed(3, "TSA down " + "x" * 2000, "2026-11-24T10:00:01.000000Z")
+    store.timestamps.timestamp_failed(3, "TSA still down", "2026-11-24T10:00:02.000000Z")
+    pending = store.timestamps.timestamp(3)
     assert pending is not None
     assert (pending.status, pending.token, pending.attempts) == ("pending", None, 2)
     assert (pending.last_error, pending.updated_at) == (
@@ -618,13 +618,15 @@ def test_timestamps_pending_then_stamped_and_never_replaced(store_factory: Store
         "2026-11-24T10:00:02.000000Z",
     )
     assert (pending.gen_time, pending.serial, pending.tsa) == (None, None, None)
-    assert store.untimestamped() == [cp3, cp5]
-    store.timestamp_failed(5, "e" * 2000, "t")
-    assert store.timestamp(5).last_error == "e" * 1000  # type: ignore[union-attr]
+    assert store.timestamps.untimestamped() == [cp3, cp5]
+    store.timestamps.timestamp_failed(5, "e" * 2000, "t")
+    assert store.timestamps.timestamp(5).last_error == "e" * 1000  # type: ignore[union-attr]
 
     serial = 2**70 + 1  # RFC 3161 serials are up to 160 bits
-    store.put_timestamp(3, b"\x30\x82token", "2026-11-24T10:00:03Z", serial, "https://tsa", "t3")
-    stamped = store.timestamp(3)
+    store.timestamps.put_timestamp(
+        3, b"\x30\x82token", "2026-11-24T10:00:03Z", serial, "https://tsa", "t3"
+    )
+    stamped = store.timestamps.timestamp(3)
     assert stamped is not None
     assert stamped.status == "stamped"
     assert (stamped.token, stamped.gen_time, stamped.serial, stamped.tsa) == (
@@ -634,30 +636,30 @@ def test_timestamps_pending_then_stamped_and_never_replaced(store_factory: Store
         "https://tsa",
     )
     assert (stamped.attempts, stamped.last_error, stamped.updated_at) == (3, None, "t3")
-    assert store.untimestamped() == [cp5]
+    assert store.timestamps.untimestamped() == [cp5]
 
     # A stored token is final: neither a late failure nor another token changes the record.
-    store.timestamp_failed(3, "late", "t4")
-    store.put_timestamp(3, b"other", "2026-11-24T10:00:04Z", 7, "https://other", "t5")
-    assert store.timestamp(3) == stamped
+    store.timestamps.timestamp_failed(3, "late", "t4")
+    store.timestamps.put_timestamp(3, b"other", "2026-11-24T10:00:04Z", 7, "https://other", "t5")
+    assert store.timestamps.timestamp(3) == stamped
 
-    store.put_timestamp(5, b"tok5", "2026-11-24T10:00:05Z", 5, "https://tsa", "t6")
+    store.timestamps.put_timestamp(5, b"tok5", "2026-11-24T10:00:05Z", 5, "https://tsa", "t6")
     other = store_factory()
-    assert [(r.size, r.status, r.attempts) for r in other.timestamps()] == [
+    assert [(r.size, r.status, r.attempts) for r in other.timestamps.timestamps()] == [
         (3, "stamped", 3),
         (5, "stamped", 2),
     ]
-    assert other.timestamp(3) == stamped
-    assert other.untimestamped() == []
+    assert other.timestamps.timestamp(3) == stamped
+    assert other.timestamps.untimestamped() == []
 
 
-def test_a_first_try_token_and_later_checkpoints(store: ServiceStore) -> None:
+def test_a_first_try_token_and_later_checkpoints(store: Stores) -> None:
     sealed(store, [2])
-    store.put_timestamp(2, b"tok", "2026-11-24T10:00:03Z", 1, "https://tsa", "t")
-    assert store.timestamp(2).attempts == 1  # type: ignore[union-attr]
-    assert store.untimestamped() == []
+    store.timestamps.put_timestamp(2, b"tok", "2026-11-24T10:00:03Z", 1, "https://tsa", "t")
+    assert store.timestamps.timestamp(2).attempts == 1  # type: ignore[union-attr]
+    assert store.timestamps.untimestamped() == []
     (cp4,) = sealed_more(store, [4])
-    assert store.untimestamped() == [cp4]
+    assert store.timestamps.untimestamped() == [cp4]
 
 
 # -- anchoring state (AnchorStore) -----------------------------------------------------------
@@ -709,64 +711,64 @@ def anchor_at(size: int, status: str) -> StoredAnchor:
 def test_anchor_round_trips_every_field(store_factory: StoreFactory) -> None:
     store = store_factory()
     sealed(store, [1, 2, 3])
-    store.put_anchor(FULL_ANCHOR)
-    store.put_anchor(anchor_at(3, "pending"))
+    store.anchors.put_anchor(FULL_ANCHOR)
+    store.anchors.put_anchor(anchor_at(3, "pending"))
     other = store_factory()
-    assert other.anchor(2) == FULL_ANCHOR
-    assert other.anchor(3) == anchor_at(3, "pending")
-    assert other.anchor(1) is None
+    assert other.anchors.anchor(2) == FULL_ANCHOR
+    assert other.anchors.anchor(3) == anchor_at(3, "pending")
+    assert other.anchors.anchor(1) is None
     # put_anchor replaces the whole state, including fields it clears
     fresh = anchor_at(2, "retry")
-    store.put_anchor(fresh)
-    assert other.anchor(2) == fresh
-    assert other.anchors() == [fresh, anchor_at(3, "pending")]
+    store.anchors.put_anchor(fresh)
+    assert other.anchors.anchor(2) == fresh
+    assert other.anchors.anchors() == [fresh, anchor_at(3, "pending")]
 
 
 def test_anchor_queries_follow_the_states(store_factory: StoreFactory) -> None:
     store = store_factory()
-    assert store.oldest_unfinal() == (0, None)
+    assert store.anchors.oldest_unfinal() == (0, None)
     cps = sealed(store, [1, 2, 3, 4, 5, 6])
     by_size = {cp.size: cp for cp in cps}
-    assert store.oldest_unfinal() == (6, by_size[1])
-    assert store.unanchored() == cps
-    assert store.anchored_size() == 0
+    assert store.anchors.oldest_unfinal() == (6, by_size[1])
+    assert store.anchors.unanchored() == cps
+    assert store.anchors.anchored_size() == 0
 
     for size, status in [(1, "final"), (2, "sent"), (3, "failed"), (5, "pending"), (6, "retry")]:
-        store.put_anchor(anchor_at(size, status))
+        store.anchors.put_anchor(anchor_at(size, status))
     other = store_factory()
-    assert [a.size for a in other.anchors()] == [1, 2, 3, 5, 6]
-    assert [a.size for a in other.anchors(("sent", "failed"))] == [2, 3]
-    assert other.anchors(("confirmed",)) == []
-    assert other.anchored_size() == 1
-    assert other.anchored_size(("sent", "final")) == 2
-    assert other.anchored_size(("confirmed",)) == 0
+    assert [a.size for a in other.anchors.anchors()] == [1, 2, 3, 5, 6]
+    assert [a.size for a in other.anchors.anchors(("sent", "failed"))] == [2, 3]
+    assert other.anchors.anchors(("confirmed",)) == []
+    assert other.anchors.anchored_size() == 1
+    assert other.anchors.anchored_size(("sent", "final")) == 2
+    assert other.anchors.anchored_size(("confirmed",)) == 0
     # not on their way: no anchor, or pending / retry / failed
-    assert other.unanchored() == [by_size[s] for s in (3, 4, 5, 6)]
-    assert other.unanchored(after=3) == [by_size[s] for s in (4, 5, 6)]
-    assert other.unanchored(after=3, limit=2) == [by_size[4], by_size[5]]
-    assert other.unanchored(after=6) == []
-    assert other.oldest_unfinal() == (5, by_size[2])
+    assert other.anchors.unanchored() == [by_size[s] for s in (3, 4, 5, 6)]
+    assert other.anchors.unanchored(after=3) == [by_size[s] for s in (4, 5, 6)]
+    assert other.anchors.unanchored(after=3, limit=2) == [by_size[4], by_size[5]]
+    assert other.anchors.unanchored(after=6) == []
+    assert other.anchors.oldest_unfinal() == (5, by_size[2])
 
-    store.put_anchor(anchor_at(2, "confirmed"))
-    store.put_anchor(anchor_at(3, "sent"))
-    assert other.unanchored() == [by_size[s] for s in (4, 5, 6)]
-    assert other.anchored_size(("confirmed", "final")) == 2
-    store.put_anchor(anchor_at(2, "final"))
-    store.put_anchor(anchor_at(3, "final"))
-    assert other.oldest_unfinal() == (3, by_size[4])
+    store.anchors.put_anchor(anchor_at(2, "confirmed"))
+    store.anchors.put_anchor(anchor_at(3, "sent"))
+    assert other.anchors.unanchored() == [by_size[s] for s in (4, 5, 6)]
+    assert other.anchors.anchored_size(("confirmed", "final")) == 2
+    store.anchors.put_anchor(anchor_at(2, "final"))
+    store.anchors.put_anchor(anchor_at(3, "final"))
+    assert other.anchors.oldest_unfinal() == (3, by_size[4])
     (cp7,) = sealed_more(store, [7])
-    assert other.oldest_unfinal() == (4, by_size[4])
-    assert other.unanchored(after=6) == [cp7]
+    assert other.anchors.oldest_unfinal() == (4, by_size[4])
+    assert other.anchors.unanchored(after=6) == [cp7]
 
 
-def test_anchors_of_a_checkpoint_sealed_later_are_seen(store: ServiceStore) -> None:
+def test_anchors_of_a_checkpoint_sealed_later_are_seen(store: Stores) -> None:
     """Anchoring states stored before their checkpoint (an import, a repair) still count."""
-    store.put_anchor(anchor_at(2, "final"))
-    store.timestamp_failed(2, "early", "t")
+    store.anchors.put_anchor(anchor_at(2, "final"))
+    store.timestamps.timestamp_failed(2, "early", "t")
     (cp1, cp2) = sealed(store, [1, 2])
-    assert store.unanchored() == [cp1]
-    assert store.oldest_unfinal() == (1, cp1)
-    assert store.untimestamped() == [cp1, cp2]
+    assert store.anchors.unanchored() == [cp1]
+    assert store.anchors.oldest_unfinal() == (1, cp1)
+    assert store.timestamps.untimestamped() == [cp1, cp2]
 
 
 # -- tenants and API keys (DirectoryStore) -----------------------------------------------------
@@ -775,68 +777,74 @@ def test_anchors_of_a_checkpoint_sealed_later_are_seen(store: ServiceStore) -> N
 def test_tenants_form_groups(store_factory: StoreFactory) -> None:
     store = store_factory()
     acme = Tenant("acme", "ACME Group", None, "2026-01-01T00:00:00.000000Z")
-    store.add_tenant(acme)
+    store.directory.add_tenant(acme)
     for tid, parent in [("acme-eu", "acme"), ("acme-fr", "acme-eu"), ("acme-us", "acme")]:
-        store.add_tenant(Tenant(tid, tid.upper(), parent, "2026-01-02T00:00:00.000000Z"))
-    store.add_tenant(Tenant("globex", "Globex", None, "2026-01-03T00:00:00.000000Z"))
+        store.directory.add_tenant(Tenant(tid, tid.upper(), parent, "2026-01-02T00:00:00.000000Z"))
+    store.directory.add_tenant(Tenant("globex", "Globex", None, "2026-01-03T00:00:00.000000Z"))
     with pytest.raises(ConflictError):
-        store.add_tenant(Tenant("acme", "again", None, "t"))
+        store.directory.add_tenant(Tenant("acme", "again", None, "t"))
     with pytest.raises(NotFoundError):
-        store.add_tenant(Tenant("initech", "Initech", "nobody", "t"))
+        store.directory.add_tenant(Tenant("initech", "Initech", "nobody", "t"))
     other = store_factory()
-    assert other.tenant("acme") == acme
-    assert other.tenant("acme") is not None
-    assert other.tenant("initech") is None
-    assert [t.id for t in other.tenants()] == ["acme", "acme-eu", "acme-fr", "acme-us", "globex"]
-    assert other.tenant("acme-fr") == Tenant(
+    assert other.directory.tenant("acme") == acme
+    assert other.directory.tenant("acme") is not None
+    assert other.directory.tenant("initech") is None
+    assert [t.id for t in other.directory.tenants()] == [
+        "acme",
+        "acme-eu",
+        "acme-fr",
+        "acme-us",
+        "globex",
+    ]
+    assert other.directory.tenant("acme-fr") == Tenant(
         "acme-fr", "ACME-FR", "acme-eu", "2026-01-02T00:00:00.000000Z"
     )
-    assert other.subtree_tenants("acme") == ["acme", "acme-eu", "acme-fr", "acme-us"]
-    assert other.subtree_tenants("acme-eu") == ["acme-eu", "acme-fr"]
-    assert other.subtree_tenants("acme-fr") == ["acme-fr"]
-    assert other.subtree_tenants("globex") == ["globex"]
-    assert other.subtree_tenants("nobody") == []
+    assert other.directory.subtree_tenants("acme") == ["acme", "acme-eu", "acme-fr", "acme-us"]
+    assert other.directory.subtree_tenants("acme-eu") == ["acme-eu", "acme-fr"]
+    assert other.directory.subtree_tenants("acme-fr") == ["acme-fr"]
+    assert other.directory.subtree_tenants("globex") == ["globex"]
+    assert other.directory.subtree_tenants("nobody") == []
 
 
 def test_api_keys_are_listed_and_revoked(store_factory: StoreFactory) -> None:
     store = store_factory()
     for tid in ("acme", "globex"):
-        store.add_tenant(Tenant(tid, tid, None, "t"))
+        store.directory.add_tenant(Tenant(tid, tid, None, "t"))
     k1 = ApiKey("k1", "acme", "admin", b"\x01" * 32, "ops", "2026-01-02T00:00:00.000000Z")
     k2 = ApiKey("k2", "acme", "integrator", b"\x02" * 32, None, "2026-01-01T00:00:00.000000Z")
     k0 = ApiKey("k0", "acme", "auditor", b"\x00" * 32, None, "2026-01-02T00:00:00.000000Z")
     k3 = ApiKey("k3", "globex", "admin", b"\x03" * 32, "g", "2026-01-01T00:00:00.000000Z")
     for k in (k1, k2, k0, k3):
-        store.add_key(k)
+        store.directory.add_key(k)
     other = store_factory()
-    assert other.key("k1") == k1
-    assert other.key("nope") is None
-    assert other.keys(["acme"]) == [k2, k0, k1]  # by creation time, then id
-    assert other.keys(["acme", "globex"]) == [k2, k3, k0, k1]
-    assert other.keys(["initech"]) == []
-    assert other.keys([]) == []
+    assert other.directory.key("k1") == k1
+    assert other.directory.key("nope") is None
+    assert other.directory.keys(["acme"]) == [k2, k0, k1]  # by creation time, then id
+    assert other.directory.keys(["acme", "globex"]) == [k2, k3, k0, k1]
+    assert other.directory.keys(["initech"]) == []
+    assert other.directory.keys([]) == []
 
-    revoked = store.revoke_key("k1", "2026-02-01T00:00:00.000000Z")
+    revoked = store.directory.revoke_key("k1", "2026-02-01T00:00:00.000000Z")
     assert revoked == ApiKey(
         "k1", "acme", "admin", b"\x01" * 32, "ops", k1.created_at, "2026-02-01T00:00:00.000000Z"
     )
-    assert store.revoke_key("k1", "2026-03-01T00:00:00.000000Z") == revoked  # idempotent
-    assert other.key("k1") == revoked
+    assert store.directory.revoke_key("k1", "2026-03-01T00:00:00.000000Z") == revoked  # idempotent
+    assert other.directory.key("k1") == revoked
     with pytest.raises(NotFoundError):
-        store.revoke_key("nope", "t")
-    assert other.key("k2") == k2
+        store.directory.revoke_key("nope", "t")
+    assert other.directory.key("k2") == k2
 
 
 # -- console reads (ConsoleReads) ------------------------------------------------------------
 
 
 @pytest.fixture
-def over_days(store: ServiceStore) -> ServiceStore:
+def over_days(store: Stores) -> Stores:
     """40 events, 3 hours apart from FIXED_TIME (10:00 UTC, so across 6 days): tenant acme,
     globex or initech by i % 3; type sign / view / custom by i % 4; checkpoints every 10."""
     ticks = itertools.count()
     ledger = Ledger(
-        store,
+        store.ledger,
         SIGNER,
         clock=lambda: FIXED_TIME + timedelta(hours=3 * next(ticks)),
         random_bytes=counting_random(),
@@ -850,10 +858,10 @@ def over_days(store: ServiceStore) -> ServiceStore:
 
 
 def naive_counts(
-    store: ServiceStore, tenants: list[str], start: str, end: str
+    store: Stores, tenants: list[str], start: str, end: str
 ) -> list[tuple[str, str, int]]:
     counts: dict[tuple[str, str], int] = {}
-    for e in store.entries():
+    for e in store.ledger.entries():
         ev = e.event
         if ev.tenant in tenants and start <= ev.recorded_at < end:
             key = (ev.recorded_at[:10], ev.type)
@@ -871,22 +879,23 @@ COUNT_CASES = [
 ]
 
 
-def test_event_counts_per_day_and_type(over_days: ServiceStore) -> None:
+def test_event_counts_per_day_and_type(over_days: Stores) -> None:
     for tenants, start_hours, end_hours in COUNT_CASES:
         start = format_time(FIXED_TIME + timedelta(hours=start_hours))
         end = format_time(FIXED_TIME + timedelta(hours=end_hours))
-        got = over_days.event_counts(tenants, start, end)
+        got = over_days.stats.event_counts(tenants, start, end)
         assert got == naive_counts(over_days, tenants, start, end), tenants
         assert bool(got) == (tenants != ["nobody"] and start < end)
     days = {
-        d for d, _, _ in over_days.event_counts(["acme", "globex", "initech"], at(0), at(10**6))
+        d
+        for d, _, _ in over_days.stats.event_counts(["acme", "globex", "initech"], at(0), at(10**6))
     }
     assert len(days) == 6
 
 
-def test_tenant_activity(over_days: ServiceStore) -> None:
-    assert over_days.event_counts([], at(0), at(10**6)) == []
-    entries = [e.event for e in over_days.entries()]
+def test_tenant_activity(over_days: Stores) -> None:
+    assert over_days.stats.event_counts([], at(0), at(10**6)) == []
+    entries = [e.event for e in over_days.ledger.entries()]
     want = {
         t: (
             sum(1 for e in entries if e.tenant == t),
@@ -894,21 +903,21 @@ def test_tenant_activity(over_days: ServiceStore) -> None:
         )
         for t in ("acme", "globex")
     }
-    assert over_days.tenant_activity(["acme", "globex", "nobody"]) == want
+    assert over_days.stats.tenant_activity(["acme", "globex", "nobody"]) == want
     assert want["acme"][0] == 14
-    assert over_days.tenant_activity([]) == {}
-    assert over_days.tenant_activity(["nobody"]) == {}
+    assert over_days.stats.tenant_activity([]) == {}
+    assert over_days.stats.tenant_activity(["nobody"]) == {}
 
 
-def test_recent_checkpoints_newest_first(over_days: ServiceStore) -> None:
-    every = over_days.checkpoints()
+def test_recent_checkpoints_newest_first(over_days: Stores) -> None:
+    every = over_days.ledger.checkpoints()
     assert [c.size for c in every] == [10, 20, 30, 40]
-    assert over_days.recent_checkpoints(2) == every[::-1][:2]
-    assert over_days.recent_checkpoints(100) == every[::-1]
+    assert over_days.stats.recent_checkpoints(2) == every[::-1][:2]
+    assert over_days.stats.recent_checkpoints(100) == every[::-1]
 
 
-def test_recent_checkpoints_of_an_empty_store(store: ServiceStore) -> None:
-    assert store.recent_checkpoints(5) == []
+def test_recent_checkpoints_of_an_empty_store(store: Stores) -> None:
+    assert store.stats.recent_checkpoints(5) == []
 
 
 # -- leases and fencing (CoordinationStore, WriteView.check_fence) ---------------------------
@@ -918,32 +927,42 @@ def test_recent_checkpoints_of_an_empty_store(store: ServiceStore) -> None:
 
 def test_lease_is_taken_renewed_refused_expired_and_released(store_factory: StoreFactory) -> None:
     store = store_factory()
-    assert store.lease("sequencer") is None
-    a1 = store.acquire_lease("sequencer", "A", 10, 100.0)
+    assert store.coordination.lease("sequencer") is None
+    a1 = store.coordination.acquire_lease("sequencer", "A", 10, 100.0)
     assert a1 == Lease("sequencer", "A", 1, 110.0)
-    a2 = store.acquire_lease("sequencer", "A", 10, 105.5)  # renewed: same epoch
+    a2 = store.coordination.acquire_lease("sequencer", "A", 10, 105.5)  # renewed: same epoch
     assert a2 == Lease("sequencer", "A", 1, 115.5)
-    assert store.acquire_lease("sequencer", "B", 10, 115.0) is None  # A's has not expired
+    assert (
+        store.coordination.acquire_lease("sequencer", "B", 10, 115.0) is None
+    )  # A's has not expired
     other = store_factory()
-    assert other.lease("sequencer") == a2
-    b = other.acquire_lease("sequencer", "B", 10, 115.5)  # expired (at 115.5 exactly): taken
+    assert other.coordination.lease("sequencer") == a2
+    b = other.coordination.acquire_lease(
+        "sequencer", "B", 10, 115.5
+    )  # expired (at 115.5 exactly): taken
     assert b == Lease("sequencer", "B", 2, 125.5)
-    assert store.acquire_lease("sequencer", "A", 10, 116.0) is None
-    assert store.lease("sequencer") == b
+    assert store.coordination.acquire_lease("sequencer", "A", 10, 116.0) is None
+    assert store.coordination.lease("sequencer") == b
 
-    store.release_lease(a2)  # no longer A's: nothing happens
-    assert store.lease("sequencer") == b
-    other.release_lease(b)
-    released = store.lease("sequencer")
+    store.coordination.release_lease(a2)  # no longer A's: nothing happens
+    assert store.coordination.lease("sequencer") == b
+    other.coordination.release_lease(b)
+    released = store.coordination.lease("sequencer")
     assert released is not None
     assert (released.holder, released.epoch) == ("B", 2)
     assert released.expires_at <= 116.0
-    assert store.acquire_lease("sequencer", "A", 10, 116.0) == Lease("sequencer", "A", 3, 126.0)
+    assert store.coordination.acquire_lease("sequencer", "A", 10, 116.0) == Lease(
+        "sequencer", "A", 3, 126.0
+    )
     # A holder that renews after its own lease expired (nobody took it) keeps its epoch.
-    assert store.acquire_lease("sequencer", "A", 10, 500.0) == Lease("sequencer", "A", 3, 510.0)
+    assert store.coordination.acquire_lease("sequencer", "A", 10, 500.0) == Lease(
+        "sequencer", "A", 3, 510.0
+    )
     # Leases are independent by name.
-    assert store.acquire_lease("anchoring", "B", 5, 116.0) == Lease("anchoring", "B", 1, 121.0)
-    assert other.lease("sequencer") == Lease("sequencer", "A", 3, 510.0)
+    assert store.coordination.acquire_lease("anchoring", "B", 5, 116.0) == Lease(
+        "anchoring", "B", 1, 121.0
+    )
+    assert other.coordination.lease("sequencer") == Lease("sequencer", "A", 3, 510.0)
 
 
 def test_first_takes_race_and_one_wins(store_factory: StoreFactory) -> None:
@@ -952,17 +971,17 @@ def test_first_takes_race_and_one_wins(store_factory: StoreFactory) -> None:
 
     def take(i: int) -> Lease | None:
         barrier.wait()
-        return stores[i].acquire_lease("race", f"h{i}", 30, 1000.0)
+        return stores[i].coordination.acquire_lease("race", f"h{i}", 30, 1000.0)
 
     with ThreadPoolExecutor(len(stores)) as pool:
         got = list(pool.map(take, range(len(stores))))
     won = [g for g in got if g is not None]
     assert len(won) == 1
     assert won[0].epoch == 1
-    assert stores[0].lease("race") == won[0]
+    assert stores[0].coordination.lease("race") == won[0]
 
 
-def test_fence_of_a_lease_never_taken_fails_and_writes_nothing(store: ServiceStore) -> None:
+def test_fence_of_a_lease_never_taken_fails_and_writes_nothing(store: Stores) -> None:
     entries = fresh_entries(2)
 
     def txn(view: WriteView) -> None:
@@ -970,9 +989,9 @@ def test_fence_of_a_lease_never_taken_fails_and_writes_nothing(store: ServiceSto
         view.check_fence(Lease("sequencer", "A", 1, 1e18))
 
     with pytest.raises(LeaseLostError):
-        store.write(txn)
-    assert store.size() == 0
-    assert store.lease("sequencer") is None
+        store.ledger.write(txn)
+    assert store.ledger.size() == 0
+    assert store.coordination.lease("sequencer") is None
 
 
 def test_fenced_writes_with_a_stale_lease_fail_and_write_nothing(
@@ -980,9 +999,11 @@ def test_fenced_writes_with_a_stale_lease_fail_and_write_nothing(
 ) -> None:
     a_store, b_store = store_factory(), store_factory()
     (cp,) = sealed(a_store, [2])
-    old = a_store.acquire_lease("sequencer", "A", 10, 100.0)
+    old = a_store.coordination.acquire_lease("sequencer", "A", 10, 100.0)
     assert old is not None
-    new = b_store.acquire_lease("sequencer", "B", 10, 111.0)  # A was paused past its expiry
+    new = b_store.coordination.acquire_lease(
+        "sequencer", "B", 10, 111.0
+    )  # A was paused past its expiry
     assert new is not None
     assert new.epoch == old.epoch + 1
     entries = fresh_entries(4)[2:]
@@ -997,28 +1018,28 @@ def test_fenced_writes_with_a_stale_lease_fail_and_write_nothing(
 
     for fn in (fenced_first, fenced_last):
         with pytest.raises(LeaseLostError):
-            a_store.write(fn)
+            a_store.ledger.write(fn)
     with pytest.raises(LeaseLostError):
-        a_store.put_anchor(anchor_at(2, "pending"), fence=old)
+        a_store.anchors.put_anchor(anchor_at(2, "pending"), fence=old)
     with pytest.raises(LeaseLostError):
-        a_store.put_timestamp(2, b"tok", "g", 1, "tsa", "t", fence=old)
+        a_store.timestamps.put_timestamp(2, b"tok", "g", 1, "tsa", "t", fence=old)
     with pytest.raises(LeaseLostError):
-        a_store.timestamp_failed(2, "e", "t", fence=old)
+        a_store.timestamps.timestamp_failed(2, "e", "t", fence=old)
     # the old holder's stale lease with the right epoch but another holder is no better
     with pytest.raises(LeaseLostError):
-        a_store.write(lambda view: view.check_fence(Lease("sequencer", "A", new.epoch, 0)))
-    assert a_store.size() == 2
-    assert a_store.anchor(2) is None
-    assert a_store.timestamp(2) is None
-    assert a_store.lease("sequencer") == new
+        a_store.ledger.write(lambda view: view.check_fence(Lease("sequencer", "A", new.epoch, 0)))
+    assert a_store.ledger.size() == 2
+    assert a_store.anchors.anchor(2) is None
+    assert a_store.timestamps.timestamp(2) is None
+    assert a_store.coordination.lease("sequencer") == new
 
     # The holder's fenced writes go through.
-    b_store.write(lambda view: (view.check_fence(new), view.append(entries)))
-    b_store.put_anchor(anchor_at(2, "pending"), fence=new)
-    b_store.put_timestamp(2, b"tok", "g", 1, "tsa", "t", fence=new)
-    assert a_store.size() == 4
-    assert a_store.anchor(2) == anchor_at(2, "pending")
-    assert a_store.timestamp(2).token == b"tok"  # type: ignore[union-attr]
+    b_store.ledger.write(lambda view: (view.check_fence(new), view.append(entries)))
+    b_store.anchors.put_anchor(anchor_at(2, "pending"), fence=new)
+    b_store.timestamps.put_timestamp(2, b"tok", "g", 1, "tsa", "t", fence=new)
+    assert a_store.ledger.size() == 4
+    assert a_store.anchors.anchor(2) == anchor_at(2, "pending")
+    assert a_store.timestamps.timestamp(2).token == b"tok"  # type: ignore[union-attr]
     assert cp.size == 2
 
 
@@ -1031,7 +1052,7 @@ def test_a_takeover_waits_for_the_fenced_transaction_in_flight(
     """The fence makes a concurrent takeover conflict: it can only happen before (and then the
     fenced transaction fails) or after the fenced transaction commits, never in between."""
     holder, rival = store_factory(), store_factory()
-    lease = holder.acquire_lease("sequencer", "A", 10, 100.0)
+    lease = holder.coordination.acquire_lease("sequencer", "A", 10, 100.0)
     assert lease is not None
     taken: list[Lease | None] = []
     entries = fresh_entries(1)
@@ -1040,17 +1061,19 @@ def test_a_takeover_waits_for_the_fenced_transaction_in_flight(
         view.check_fence(lease)
         view.append(entries)
         t = threading.Thread(
-            target=lambda: taken.append(rival.acquire_lease("sequencer", "B", 10, 200.0))
+            target=lambda: taken.append(
+                rival.coordination.acquire_lease("sequencer", "B", 10, 200.0)
+            )
         )
         t.start()
         t.join(0.5)
         assert t.is_alive(), "the takeover went through while the fenced transaction was open"
         return t
 
-    thread = holder.write(txn)
+    thread = holder.ledger.write(txn)
     thread.join(30)
     assert taken == [Lease("sequencer", "B", 2, 210.0)]
-    assert rival.size() == 1
+    assert rival.ledger.size() == 1
 
 
 # -- the append queue (CoordinationStore, WriteView.finish_queued) ----------------------------
@@ -1065,59 +1088,65 @@ def test_queue_keeps_order_results_and_prunes(store_factory: StoreFactory) -> No
     items = [queued(1, "2026-11-24T10:00:00.000000Z"), queued(2, "2026-11-24T10:00:00.000000Z")]
     items.append(queued(3, "2026-11-24T10:00:01.000000Z"))
     for item in items:
-        store.enqueue_append(item)
+        store.coordination.enqueue_append(item)
     with pytest.raises(ConflictError):
-        store.enqueue_append(queued(1, "2026-11-24T10:00:02.000000Z"))
-    assert other.queued_appends() == items
-    assert other.queued_appends(limit=2) == items[:2]
-    assert other.queued_result("q-1") is None
+        store.coordination.enqueue_append(queued(1, "2026-11-24T10:00:02.000000Z"))
+    assert other.coordination.queued_appends() == items
+    assert other.coordination.queued_appends(limit=2) == items[:2]
+    assert other.coordination.queued_result("q-1") is None
     with pytest.raises(NotFoundError):
-        other.queued_result("q-9")
+        other.coordination.queued_result("q-9")
 
     done = b'{"events":[[0,false]]}'
-    store.write(lambda view: view.finish_queued({"q-2": done}, "2026-11-24T10:01:00.000000Z"))
-    assert other.queued_result("q-2") == done
-    assert other.queued_appends() == [items[0], items[2]]
+    store.ledger.write(
+        lambda view: view.finish_queued({"q-2": done}, "2026-11-24T10:01:00.000000Z")
+    )
+    assert other.coordination.queued_result("q-2") == done
+    assert other.coordination.queued_appends() == [items[0], items[2]]
 
     # Finishing one that already has an outcome (or is unknown) fails the whole transaction.
     for tickets in (["q-1", "q-2"], ["q-3", "q-9"]):
         outcomes = {t: b"{}" for t in tickets}
         with pytest.raises(ConflictError):
-            store.write(lambda view: view.finish_queued(outcomes, "t"))
-    assert other.queued_result("q-2") == done
-    assert other.queued_appends() == [items[0], items[2]]
+            store.ledger.write(lambda view: view.finish_queued(outcomes, "t"))
+    assert other.coordination.queued_result("q-2") == done
+    assert other.coordination.queued_appends() == [items[0], items[2]]
 
     def finish_then_fail(view: WriteView) -> None:
         view.finish_queued({"q-1": done}, "2026-11-24T10:02:00.000000Z")
         raise Boom
 
     with pytest.raises(Boom):
-        store.write(finish_then_fail)
-    assert other.queued_result("q-1") is None
+        store.ledger.write(finish_then_fail)
+    assert other.coordination.queued_result("q-1") is None
 
-    store.write(lambda view: view.finish_queued({"q-1": done}, "2026-11-24T10:02:00.000000Z"))
-    assert other.queued_appends() == [items[2]]
-    assert store.prune_queue("2026-11-24T10:01:00.000000Z") == 0  # finished at, not before
-    assert store.prune_queue("2026-11-24T10:01:30.000000Z") == 1
+    store.ledger.write(
+        lambda view: view.finish_queued({"q-1": done}, "2026-11-24T10:02:00.000000Z")
+    )
+    assert other.coordination.queued_appends() == [items[2]]
+    assert (
+        store.coordination.prune_queue("2026-11-24T10:01:00.000000Z") == 0
+    )  # finished at, not before
+    assert store.coordination.prune_queue("2026-11-24T10:01:30.000000Z") == 1
     with pytest.raises(NotFoundError):
-        other.queued_result("q-2")
-    assert store.prune_queue("2026-11-24T11:00:00.000000Z") == 1
-    assert store.prune_queue("2026-11-24T11:00:00.000000Z") == 0
-    assert other.queued_appends() == [items[2]]  # waiting ones are never pruned
-    assert other.queued_result("q-3") is None
+        other.coordination.queued_result("q-2")
+    assert store.coordination.prune_queue("2026-11-24T11:00:00.000000Z") == 1
+    assert store.coordination.prune_queue("2026-11-24T11:00:00.000000Z") == 0
+    assert other.coordination.queued_appends() == [items[2]]  # waiting ones are never pruned
+    assert other.coordination.queued_result("q-3") is None
 
 
 def test_queued_outcomes_commit_with_the_events(store_factory: StoreFactory) -> None:
     store = store_factory()
-    store.enqueue_append(queued(1, "2026-11-24T10:00:00.000000Z"))
+    store.coordination.enqueue_append(queued(1, "2026-11-24T10:00:00.000000Z"))
     entries = fresh_entries(1)
 
     def txn(view: WriteView) -> None:
         view.append(entries)
         view.finish_queued({"q-1": b'{"events":[[0,false]]}'}, "t")
 
-    store.write(txn)
+    store.ledger.write(txn)
     other = store_factory()
-    assert other.size() == 1
-    assert other.queued_result("q-1") == b'{"events":[[0,false]]}'
-    assert other.queued_appends() == []
+    assert other.ledger.size() == 1
+    assert other.coordination.queued_result("q-1") == b'{"events":[[0,false]]}'
+    assert other.coordination.queued_appends() == []

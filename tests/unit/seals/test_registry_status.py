@@ -12,11 +12,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from sealtrail.core.errors import ConflictError
-from sealtrail.ledger.sqlite_store import SQLiteStore
 from sealtrail.seals import registry
 from sealtrail.seals.sqlite_store import SQLiteSealStore
 from sealtrail.seals.store import OutboxEvent, SealStatusChange, StoredSeal
 from sealtrail.signing import pki
+from tests.conftest import SQLiteLedger as SQLiteStore
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 ACTOR = {"id": "test"}
@@ -26,7 +26,7 @@ class Interleaved(SQLiteSealStore):
     """A seal store on which ``meanwhile`` lands just before the first status change."""
 
     def __init__(self, store: SQLiteStore, meanwhile: SealStatusChange) -> None:
-        super().__init__(store)
+        super().__init__(store.db)
         self.meanwhile: SealStatusChange | None = meanwhile
 
     def set_seal_status(self, change: SealStatusChange, events: Sequence[OutboxEvent]) -> None:
@@ -48,7 +48,7 @@ def _add_seal(ledger_store: SQLiteStore) -> None:
     der = cert.public_bytes(serialization.Encoding.DER)
     seal = StoredSeal("seal-1", "acme", "contract", "Acme", "", "", "", "active", None, None,
                       "internal-ca", "generated", der, (), "2026-11-24T10:00:00Z")  # fmt: skip
-    SQLiteSealStore(ledger_store).insert_seal(seal, appearance=b"png", key_blob=b"k", events=[])
+    SQLiteSealStore(ledger_store.db).insert_seal(seal, appearance=b"png", key_blob=b"k", events=[])
 
 
 def test_a_status_change_that_lost_the_race_is_rechecked_and_applied(

@@ -23,9 +23,9 @@ from typing import Any
 import orjson
 import pytest
 
+from sealtrail.backend.stores import Stores, open_mongodb, open_sqlite
 from sealtrail.core.errors import ConflictError, NotFoundError
-from sealtrail.ledger.mongo_base import MongoConnection
-from sealtrail.ledger.sqlite_store import SQLiteStore
+from sealtrail.ledger.mongo_store import MongoLedgerStore
 from sealtrail.seals import mongo_store
 from sealtrail.seals import sqlite_store as sql_store
 from sealtrail.seals.mongo_store import MAX_DOCUMENT_BYTES, MongoSealStore
@@ -44,7 +44,6 @@ from sealtrail.seals.store import (
     StoredRequest,
     StoredSeal,
     StoredSigner,
-    seal_store,
 )
 from sealtrail.signing.errors import PdfTooLargeError
 from tests.mongo import MongoServer, mongodb_server, stand_in_lacks
@@ -83,12 +82,12 @@ class SQLiteBackend(Backend):
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.opened: list[SQLiteStore] = []
+        self.opened: list[Stores] = []
 
     def open(self) -> SealStore:
-        store = SQLiteStore(self.path)
-        self.opened.append(store)
-        return SQLiteSealStore(store)
+        stores = open_sqlite(self.path)
+        self.opened.append(stores)
+        return stores.seals
 
     def break_outbox(self, store: SealStore, monkeypatch: pytest.MonkeyPatch) -> None:
         def boom(con: Any, events: Any) -> None:
@@ -106,12 +105,12 @@ class MongoBackend(Backend):
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.conns: list[MongoConnection] = []
+        self.conns: list[Stores] = []
 
     def open(self) -> SealStore:
-        conn = MongoConnection(self.url)
-        self.conns.append(conn)
-        return MongoSealStore(conn)
+        stores = open_mongodb(self.url)
+        self.conns.append(stores)
+        return stores.seals
 
     def break_outbox(self, store: SealStore, monkeypatch: pytest.MonkeyPatch) -> None:
         assert isinstance(store, MongoSealStore)
@@ -264,39 +263,24 @@ def commit_rec(
     )
 
 
-# -- factory -----------------------------------------------------------------------------------
+# -- composition (sealtrail.backend builds the seal store on the backend's shared handle) -------
 
 
 def test_factory_picks_the_backend_of_the_ledger_store(backend: Backend, tmp_path: Path) -> None:
     if isinstance(backend, SQLiteBackend):
-        ledger_store = SQLiteStore(tmp_path / "f.db")
+        stores = open_sqlite(tmp_path / "f.db")
         try:
-            assert isinstance(seal_store(ledger_store), SQLiteSealStore)
+            assert isinstance(stores.seals, SQLiteSealStore)
         finally:
-            ledger_store.close()
+            stores.close()
     else:
         assert isinstance(backend, MongoBackend)
-        conn = MongoConnection(backend.url)
-        backend.conns.append(conn)
-
-        class MongoLike:
-            def __init__(self, conn: MongoConnection) -> None:
-                self.conn = conn
-
-        made = seal_store(MongoLike(conn))
+        stores = open_mongodb(backend.url)
+        backend.conns.append(stores)
+        made = stores.seals
         assert isinstance(made, MongoSealStore)
-        assert made.conn is conn
-
-
-def test_factory_refuses_other_stores() -> None:
-    with pytest.raises(TypeError, match="no seal store for object"):
-        seal_store(object())
-
-    class NotMongo:
-        conn = "mongodb://nowhere"
-
-    with pytest.raises(TypeError, match="NotMongo"):
-        seal_store(NotMongo())
+        assert isinstance(stores.ledger, MongoLedgerStore)
+        assert made.conn is stores.ledger.conn
 
 
 # -- internal CAs ------------------------------------------------------------------------------
@@ -829,23 +813,24 @@ def test_concurrent_changes_queue_distinct_ordered_events(backend: Backend) -> N
 )
 def test_mongodb_setup_is_idempotent_and_concurrent(backend: Backend) -> None:
     assert isinstance(backend, MongoBackend)
-    conns = [MongoConnection(backend.url) for _ in range(4)]
-    backend.conns.extend(conns)
+    opened: list[Stores] = []
 
     def start(i: int) -> None:
-        MongoSealStore(conns[i])
+        opened.append(open_mongodb(backend.url))
 
     wins, errors = _race(4, start)
+    backend.conns.extend(opened)
     assert (wins, errors) == (4, [])
-    s = MongoSealStore(conns[0])
+    s = opened[0].seals
+    assert isinstance(s, MongoSealStore)
     names = set(s.conn.run(s.conn.db.list_collection_names()))
     assert set(mongo_store._COLLECTIONS) <= names
     for coll, indexes in mongo_store._INDEXES.items():
         info = s.conn.run(s.conn.collection(coll).index_information())
         # by fields: the stand-in keeps neither the names nor the directions
         have = {tuple(f for f, _ in i["key"]) for i in info.values()}
-        for _, keys in indexes:
-            assert tuple(f for f, _ in keys) in have, (coll, info)
+        for model in indexes:
+            assert tuple(model.document["key"]) in have, (coll, info)
     s.enqueue([ev("acme")])
     assert len(s.pending_events()) == 1  # the counters were seeded once, not reset
 
