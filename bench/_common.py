@@ -22,8 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sealtrail.ledger import datadir
+from sealtrail import backend
+from sealtrail.backend.stores import Stores, sqlite_stores
 from sealtrail.ledger.log import Ledger
+from sealtrail.ledger.sqlite_store import SQLiteLedgerStore
 
 TENANT = "acme"
 EVENTS_PER_STREAM = 5
@@ -49,19 +51,26 @@ def sample_event(i: int) -> dict[str, Any]:
     }
 
 
+def stores_of(ledger: Ledger) -> Stores:
+    """Every domain's store on the SQLite database of ``ledger`` (its store's shared handle)."""
+    store = ledger.store
+    assert isinstance(store, SQLiteLedgerStore)
+    return sqlite_stores(store.db)
+
+
 def make_ledger(root: Path, name: str) -> Ledger:
     """A new, empty ledger in ``root/name`` (``init`` then ``open_store``)."""
     data_dir = root / name
-    datadir.init(data_dir)
-    store, signer = datadir.open_store(data_dir)
-    return Ledger(store, signer)
+    backend.init(data_dir)
+    store, signer = backend.open_store(data_dir)
+    return Ledger(store.ledger, signer)
 
 
 def open_ledger(data_dir: Path) -> Ledger:
     """The ledger of an initialised data directory (created when missing)."""
-    datadir.init(data_dir)
-    store, signer = datadir.open_store(data_dir)
-    return Ledger(store, signer)
+    backend.init(data_dir)
+    store, signer = backend.open_store(data_dir)
+    return Ledger(store.ledger, signer)
 
 
 def connect_durable(path: Path) -> sqlite3.Connection:

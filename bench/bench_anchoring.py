@@ -269,7 +269,7 @@ class Chain:
             self.owner.authorise(log_id, ADDRESSES[1])
         url, contract = self.ganache.url, self.contract
         return AnchorWorker(
-            ledger.store,
+            c.stores_of(ledger),
             lambda: connect(url, KEYS[1], CHAIN_ID, contract_address=contract),
             log_id,
             confirmations=k,
@@ -298,7 +298,7 @@ def drive(
     timeout: float = 120.0,
 ) -> Trace:
     """Run worker rounds every ``poll`` seconds until checkpoint ``size``'s anchor is final."""
-    store = ledger.store
+    store = c.stores_of(ledger).anchors
     sent = mined = None
     head_at_send = -1
     errors = 0

@@ -8,8 +8,9 @@ under one temp dir (the same disk for all):
 * raw SQLite — the events' canonical bytes into ``(id INTEGER PRIMARY KEY, body BLOB)``, WAL,
   ``synchronous=FULL``, one ``BEGIN IMMEDIATE … COMMIT`` per G rows: the baseline;
 * ledger store only — the entries the ledger stored for the same events (recorded in an untimed
-  run), replayed through ``SQLiteStore.write``/``WriteView.append`` every G entries: SQLite plus
-  our schema and indexes, with no sequencer or event logic (a diagnostic, not in the issue);
+  run), replayed through ``SQLiteLedgerStore.write``/``WriteView.append`` every G entries:
+  SQLite plus our schema and indexes, with no sequencer or event logic (a diagnostic, not in
+  the issue);
 * ``ledger.append`` with G events per call (one request, one commit);
 * the sequencer: G asyncio tasks, each looping ``await ledger.append_async(tenant, [event])``;
   group commit forms the groups (their mean size is printed).
@@ -35,10 +36,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common as c
 
+from sealtrail.backend.stores import open_sqlite
 from sealtrail.core.event import EventInput, parse_event_input
 from sealtrail.ledger.log import Ledger
 from sealtrail.ledger.sequencer import AppendRequest
-from sealtrail.ledger.sqlite_store import SQLiteStore
 from sealtrail.ledger.store import Entry, WriteView
 
 TITLE = "Durable appends"
@@ -129,7 +130,7 @@ def run_raw(root: Path, w: Workload, g: int) -> float:
 def run_store(root: Path, w: Workload, g: int) -> float:
     """The ledger's own store and schema, replaying the recorded entries ``g`` per commit:
     what SQLite and the store's insert code cost with no sequencer or event logic."""
-    store = SQLiteStore(root / "store.db")
+    store = open_sqlite(root / "store.db").ledger
     entries = w.entries
     try:
         store.write(lambda view: view.append(entries[:1]))

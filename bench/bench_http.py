@@ -49,9 +49,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common as c
 import aiohttp
 
+from sealtrail import backend
 from sealtrail.api.directory import create_key, create_tenant
 from sealtrail.core.event import format_time
-from sealtrail.ledger import datadir
 from sealtrail.ledger.log import Ledger, utc_now
 
 TITLE = "HTTP appends"
@@ -139,13 +139,13 @@ def _wait_ready(server: Server, path: str) -> Server:
 
 def provision(data_dir: Path) -> str:
     """A fresh data dir with tenant ``acme`` and an integrator key for it; returns the key."""
-    datadir.init(data_dir)
-    store, signer = datadir.open_store(data_dir)
-    ledger = Ledger(store, signer)
+    backend.init(data_dir)
+    store, signer = backend.open_store(data_dir)
+    ledger = Ledger(store.ledger, signer)
     try:
         now = format_time(utc_now())
-        create_tenant(store, c.TENANT, "Acme Ltd", None, now)
-        _, key = create_key(store, c.TENANT, "integrator", "bench", now)
+        create_tenant(store.directory, c.TENANT, "Acme Ltd", None, now)
+        _, key = create_key(store.directory, c.TENANT, "integrator", "bench", now)
     finally:
         ledger.close_sync()
     return key

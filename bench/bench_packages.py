@@ -92,9 +92,9 @@ async def stamp_and_build(
     try:
         client = TimestampClient([running.url], [tsa])
         now = format_time(datetime.now(UTC))
-        for cp in ledger.store.untimestamped():
+        for cp in c.stores_of(ledger).timestamps.untimestamped():
             ts = await client.timestamp(cp.note.encode())
-            ledger.store.put_timestamp(
+            c.stores_of(ledger).timestamps.put_timestamp(
                 cp.size, ts.token, format_time(ts.gen_time), ts.serial, ts.tsa, now
             )
         from cryptography.hazmat.primitives.serialization import Encoding
@@ -110,7 +110,7 @@ async def stamp_and_build(
         t0 = loop.time()
         with out.open("wb") as f:
             await make_package(
-                ledger, ledger.store, Selection.of_stream(c.TENANT, STREAM), inputs, seal,
+                ledger, c.stores_of(ledger), Selection.of_stream(c.TENANT, STREAM), inputs, seal,
                 [running.url], [tsa], f,
             )  # fmt: skip
         return loop.time() - t0, tsa.public_bytes(Encoding.PEM)

@@ -56,6 +56,7 @@ import _common as c
 import aiohttp
 import bench_http as http
 
+from sealtrail.backend import open_backend
 from sealtrail.ledger import datadir
 from sealtrail.ledger.audit import audit
 
@@ -363,13 +364,13 @@ class Cluster:
     def check_log(self) -> tuple[int, list[str]]:
         """The log size and what is wrong with it (nothing, if it holds exactly the acks)."""
         problems = list(self.duplicates[:10])
-        store = datadir.open_database(self.db)
+        store = open_backend(self.db)
         try:
-            size = store.size()
+            size = store.ledger.size()
             if size != len(self.acked):
                 problems.append(f"log size {size:,}, {len(self.acked):,} appends acknowledged")
             seen: set[str] = set()
-            for entry in store.entries():
+            for entry in store.ledger.entries():
                 cid, index = entry.event.client_event_id, entry.event.index
                 if cid is None or cid in seen or self.acked.get(cid) != index:
                     problems.append(
@@ -382,7 +383,7 @@ class Cluster:
             missing = len(set(self.acked) - seen)
             if missing:
                 problems.append(f"{missing:,} acknowledged events are not in the log")
-            report = audit(store, datadir.load_verifier(self.data_dir))
+            report = audit(store.ledger, datadir.load_verifier(self.data_dir))
             if not report.ok or report.size != size:
                 problems.append(
                     f"audit: size {report.size}, problems "
@@ -437,9 +438,9 @@ async def run_n(
         if len(failures) > 20:
             problems.append(f"… {len(failures) - 20:,} more failed requests")
         size, log_problems = cluster.check_log()
-        store = datadir.open_database(cluster.db)
+        store = open_backend(cluster.db)
         try:
-            checkpoints = len(store.checkpoints())
+            checkpoints = len(store.ledger.checkpoints())
         finally:
             store.close()
         problems += log_problems

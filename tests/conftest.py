@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from sealtrail import backend
-from sealtrail.backend.stores import SQLITE_PARTS
+from sealtrail.backend.stores import SQLITE_PARTS, Stores, sqlite_stores
 from sealtrail.core.event import EventInput, format_time, parse_event_input
 from sealtrail.ledger.audit import audit
 from sealtrail.ledger.log import Ledger
@@ -31,6 +31,13 @@ class SQLiteLedger(SQLiteLedgerStore):
 
     def __init__(self, path: Path, *, busy_timeout: float = 10.0) -> None:
         super().__init__(SQLiteDatabase(path, SQLITE_PARTS, busy_timeout=busy_timeout))
+
+
+def stores_of(ledger: Ledger) -> Stores:
+    """Every domain's store on the SQLite database of ``ledger`` (its store's shared handle)."""
+    store = ledger.store
+    assert isinstance(store, SQLiteLedgerStore)
+    return sqlite_stores(store.db)
 
 
 FIXED_TIME = datetime(2026, 11, 24, 10, 0, 0, tzinfo=UTC)

@@ -76,7 +76,11 @@ def is_mongodb(db_url: str | None) -> bool:
 
 def open_sqlite(path: str | Path, *, busy_timeout: float = 10.0) -> Stores:
     """Every store on the SQLite file at ``path`` (created, or upgraded, if needed)."""
-    db = SQLiteDatabase(path, SQLITE_PARTS, busy_timeout=busy_timeout)
+    return sqlite_stores(SQLiteDatabase(path, SQLITE_PARTS, busy_timeout=busy_timeout))
+
+
+def sqlite_stores(db: SQLiteDatabase) -> Stores:
+    """Every store on ``db``, a handle opened with :data:`SQLITE_PARTS`."""
     ledger = SQLiteLedgerStore(db)
     return Stores(
         where=db.where,

@@ -22,8 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sealtrail import backend
 from sealtrail.core.event import parse_event_input
-from sealtrail.ledger import datadir
 from sealtrail.ledger.log import Ledger
 
 TASKS = 64
@@ -51,8 +51,8 @@ def request_for(seed: int, n: int) -> tuple[str, list[dict[str, Any]]]:
 
 
 async def run(data_dir: Path, seed: int) -> None:
-    store, signer = datadir.open_store(data_dir)
-    ledger = Ledger(store, signer)
+    stores, signer = backend.open_store(data_dir)
+    ledger = Ledger(stores.ledger, signer)
     requests = itertools.count()
     pace = random.Random(seed)
 

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from sealtrail import backend
 from sealtrail.core.event import parse_event_input
-from sealtrail.ledger import datadir
 from sealtrail.ledger.audit import audit
 from sealtrail.ledger.log import Ledger
 
@@ -100,7 +100,8 @@ def test_sigkill_during_appends_loses_nothing(tmp_path: Path, data_dir: Path) ->
         assert not round_acks.keys() & acked.keys()
         acked.update(round_acks)
 
-        store, signer = datadir.open_store(data_dir)
+        stores, signer = backend.open_store(data_dir)
+        store = stores.ledger
         try:
             where = f"round {round_no} (seed {seed}, delay {delay:.3f} s, early={early})"
             entries = list(store.entries())
@@ -152,7 +153,8 @@ def test_sigkill_during_appends_loses_nothing(tmp_path: Path, data_dir: Path) ->
         finally:
             store.close()
 
-    store, signer = datadir.open_store(data_dir)
+    stores, signer = backend.open_store(data_dir)
+    store = stores.ledger
     try:
         report = audit(store, signer.verifier())
         assert report.ok, [p.to_json() for p in report.problems]

@@ -35,9 +35,9 @@ from pathlib import Path
 
 import pytest
 
+from sealtrail.backend import Stores, open_backend
 from sealtrail.ledger import datadir
 from sealtrail.ledger.audit import audit
-from sealtrail.ledger.store import ServiceStore
 from tests.conftest import event_obj
 from tests.integration.service import Service, provision, start
 
@@ -202,13 +202,13 @@ def run_failover_scenario(
     return load
 
 
-def check_log(load: Load, store: ServiceStore, data_dir: Path) -> None:
+def check_log(load: Load, store: Stores, data_dir: Path) -> None:
     """Nothing acknowledged lost, each client id once, dense, audits clean."""
     assert load.failures == []
     assert load.retries > 0  # the failover really made clients retry
-    size = store.size()
+    size = store.ledger.size()
     cids: dict[str, int] = {}
-    for entry in store.entries():
+    for entry in store.ledger.entries():
         cid = entry.event.client_event_id
         assert cid is not None
         assert cid not in cids, (
@@ -218,12 +218,12 @@ def check_log(load: Load, store: ServiceStore, data_dir: Path) -> None:
     assert len(cids) == size
     for cid, index in load.acked.items():
         assert cids.get(cid) == index, f"acknowledged {cid} at {index}, log has {cids.get(cid)}"
-    report = audit(store, datadir.load_verifier(data_dir))
+    report = audit(store.ledger, datadir.load_verifier(data_dir))
     assert report.ok, [p.to_json() for p in report.problems]
     assert report.size == size
 
 
-def stop_and_check(workers: list[Service], load: Load, store: ServiceStore, data: Path) -> None:
+def stop_and_check(workers: list[Service], load: Load, store: Stores, data: Path) -> None:
     """Stop the live workers (each must exit 0), then :func:`check_log`; closes ``store``."""
     for w in workers:
         if w.proc is not None and w.proc.poll() is None:
@@ -265,7 +265,7 @@ def test_three_workers_on_one_sqlite_survive_a_killed_and_a_paused_sequencer(
         return None if row is None else (str(row[0]), int(row[1]))
 
     load = run_failover_scenario(workers, keys["int_sub1"], read_lease)
-    stop_and_check(workers, load, datadir.open_database(db), data)
+    stop_and_check(workers, load, open_backend(db), data)
     _, epoch = read_lease() or ("", 0)
     assert epoch >= 3  # taken over twice (plus any takeover at start-up)
 
@@ -289,17 +289,17 @@ def test_background_jobs_run_in_the_lease_holder_only(tmp_path: Path) -> None:
     try:
         with Load(workers, keys["int_sub1"], threads=2) as load:
             wait_for(lambda: len(load.acked) >= 30, "appends through both workers")
-        store = datadir.open_database(data / "ledger.db")
+        store = open_backend(data / "ledger.db")
         try:
             wait_for(
                 lambda: (
-                    (cp := store.latest_checkpoint()) is not None
+                    (cp := store.ledger.latest_checkpoint()) is not None
                     and cp.size >= 30
-                    and store.untimestamped() == []
+                    and store.timestamps.untimestamped() == []
                 ),
                 "a timestamped checkpoint of everything",
             )
-            stamps = store.timestamps()
+            stamps = store.timestamps.timestamps()
         finally:
             store.close()
         wait_for(lambda: metric(workers[0], "sealtrail_sequencer") + metric(

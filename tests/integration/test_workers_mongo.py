@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
-from sealtrail.ledger import datadir
+from sealtrail.backend import open_backend
 from tests.integration.service import Service, cli, env_for, start
 from tests.integration.test_workers import (
     Load,
@@ -89,7 +89,7 @@ def test_three_workers_on_mongodb_survive_a_killed_sequencer(
         killed.stop(signal.SIGKILL)
         wait_for(lambda: lease_holder_pid(read_lease)[1] > epoch, "a takeover", timeout=60)
         wait_for(lambda: len(load.acked) >= before + 30, "appends after the takeover", 60)
-    stop_and_check(workers, load, datadir.open_database(data / "ledger.db", db_url=url), data)
+    stop_and_check(workers, load, open_backend(data / "ledger.db", db_url=url), data)
 
 
 @stand_in_lacks("a transaction left open by a paused client (one SQLite connection for all)")
@@ -117,4 +117,4 @@ def test_a_paused_sequencer_on_mongodb_is_replaced_and_fenced(
         )
         mark = len(load.acked)
         wait_for(lambda: len(load.acked) >= mark + 30, "appends after the resume", 60)
-    stop_and_check(workers, load, datadir.open_database(data / "ledger.db", db_url=url), data)
+    stop_and_check(workers, load, open_backend(data / "ledger.db", db_url=url), data)

@@ -16,8 +16,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from sealtrail import backend
 from sealtrail.core.merkle import verify_consistency
-from sealtrail.ledger import datadir
 from sealtrail.ledger.audit import audit
 
 from ..service import SEALTRAIL, Service, cli, env_for, free_port
@@ -100,7 +100,8 @@ def test_sigterm_with_appends_in_flight_loses_no_acknowledged_event(start_servic
             assert ctype.startswith("application/problem+json"), (i, detail)
 
     # Offline: every acknowledged event is stored, at its index, with its hash; audit is clean.
-    store, signer = datadir.open_store(svc.data_dir)
+    stores, signer = backend.open_store(svc.data_dir)
+    store = stores.ledger
     try:
         report = audit(store, signer.verifier())
         assert report.ok, [p.to_json() for p in report.problems]

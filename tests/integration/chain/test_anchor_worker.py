@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
+from sealtrail import backend
 from sealtrail.anchoring.chain import ChainClient, connect
 from sealtrail.anchoring.contract import log_id_for
 from sealtrail.anchoring.errors import ChainUnavailableError, InsufficientFundsError
 from sealtrail.anchoring.worker import AnchorWorker, anchor_json
-from sealtrail.ledger import datadir
 from sealtrail.ledger.log import Ledger
 from sealtrail.ledger.store import StoredCheckpoint
-from tests.conftest import FIXED_TIME, OpenLedger, event_input
+from tests.conftest import FIXED_TIME, OpenLedger, event_input, stores_of
 
 from .conftest import ADDRESSES, CHAIN_ID, KEYS, Ganache, start_ganache
 
@@ -83,7 +83,7 @@ def make_worker(ganache: Ganache, contract: str, ledger: Ledger) -> Make:
     ) -> AnchorWorker:
         target = url or ganache.url
         return AnchorWorker(
-            ledger.store,
+            stores_of(ledger),
             lambda: connect(target, key, CHAIN_ID, contract_address=contract),
             log_id_for(ledger.origin),
             confirmations=K,
@@ -138,7 +138,7 @@ def test_checkpoints_go_pending_sent_confirmed_final(
 ) -> None:
     w = make_worker()
     cp1 = seal(ledger, 3)
-    assert anchor_json(ledger.store.anchor(cp1.size), K) == {
+    assert anchor_json(stores_of(ledger).anchors.anchor(cp1.size), K) == {
         "status": "pending",
         "attempts": 0,
         "last_error": None,
@@ -146,7 +146,7 @@ def test_checkpoints_go_pending_sent_confirmed_final(
     assert anchor_json(None, None) == {"status": "off"}
 
     w.step()  # signs, stores, sends (Ganache mines it at once)
-    a = ledger.store.anchor(cp1.size)
+    a = stores_of(ledger).anchors.anchor(cp1.size)
     assert a is not None
     assert a.status == "sent"
     assert a.raw is not None
@@ -154,7 +154,7 @@ def test_checkpoints_go_pending_sent_confirmed_final(
     assert a.nonce == 0
 
     w.step()  # finds the receipt
-    a = ledger.store.anchor(cp1.size)
+    a = stores_of(ledger).anchors.anchor(cp1.size)
     assert a is not None
     assert a.status == "confirmed"
     assert a.confirmations == 1
@@ -170,12 +170,12 @@ def test_checkpoints_go_pending_sent_confirmed_final(
 
     ganache.mine(K - 2)
     w.step()
-    a = ledger.store.anchor(cp1.size)
+    a = stores_of(ledger).anchors.anchor(cp1.size)
     assert a is not None
     assert (a.status, a.confirmations) == ("confirmed", K - 1)
     ganache.mine(1)
     w.step()
-    a = ledger.store.anchor(cp1.size)
+    a = stores_of(ledger).anchors.anchor(cp1.size)
     assert a is not None
     assert (a.status, a.confirmations) == ("final", K)
     assert a.final_at is not None
@@ -191,7 +191,7 @@ def test_checkpoints_go_pending_sent_confirmed_final(
     w.step()
     ganache.mine(K)
     w.step()
-    a2 = ledger.store.anchor(cp2.size)
+    a2 = stores_of(ledger).anchors.anchor(cp2.size)
     assert a2 is not None
     assert a2.status == "final"
     assert a2.nonce == 1
@@ -208,12 +208,19 @@ def test_backlog_is_anchored_in_order_one_transaction_at_a_time(
     ganache.rpc("miner_stop")
     w.step()
     w.step()  # the first is still unmined: nothing else is sent
-    assert [ledger.store.anchor(cp.size) is not None for cp in cps] == [True, False, False, False]
+    assert [stores_of(ledger).anchors.anchor(cp.size) is not None for cp in cps] == [
+        True,
+        False,
+        False,
+        False,
+    ]
     start_mining(ganache)
     for _ in range(12):
         ganache.mine(1)
         w.step()
-    assert [a.size for a in ledger.store.anchors(("final",))] == [cp.size for cp in cps]
+    assert [a.size for a in stores_of(ledger).anchors.anchors(("final",))] == [
+        cp.size for cp in cps
+    ]
     assert w.client().latest_size(w.log_id) == cps[-1].size
     assert anchor_transactions(w, ledger) == 4
 
@@ -234,7 +241,7 @@ def test_crash_after_storing_before_sending_resends_the_same_transaction(
     with pytest.raises(Crash):
         w.step()
     monkeypatch.undo()
-    stored = ledger.store.anchor(cp.size)
+    stored = stores_of(ledger).anchors.anchor(cp.size)
     assert stored is not None
     assert stored.status == "sent"
     assert anchored_on_chain(w, cp) is None  # never reached the node
@@ -244,7 +251,7 @@ def test_crash_after_storing_before_sending_resends_the_same_transaction(
     assert restarted.stats.resent == 1
     ganache.mine(K)
     restarted.step()
-    a = ledger.store.anchor(cp.size)
+    a = stores_of(ledger).anchors.anchor(cp.size)
     assert a is not None
     assert a.status == "final"
     assert a.tx_hash == stored.tx_hash  # same transaction, not a second anchor
@@ -258,15 +265,15 @@ def test_lost_state_adopts_the_anchor_instead_of_anchoring_twice(
     cp = seal(ledger)
     w = make_worker()
     w.step()
-    sent = ledger.store.anchor(cp.size)
+    sent = stores_of(ledger).anchors.anchor(cp.size)
     assert sent is not None
     # The anchors table is lost (say, a backup from before the anchor was sent is restored).
-    ledger.store.write(lambda v: v._con.execute("DELETE FROM anchors"))
+    ledger.store.db.write(lambda con: con.execute("DELETE FROM anchors"))  # type: ignore[attr-defined]
     nonce_before = w.client().mined_nonce()
 
     again = make_worker()
     again.step()
-    a = ledger.store.anchor(cp.size)
+    a = stores_of(ledger).anchors.anchor(cp.size)
     assert a is not None
     assert a.status == "confirmed"
     assert a.tx_hash == sent.tx_hash
@@ -283,7 +290,7 @@ def test_rpc_down_backs_off_and_resumes(tmp_path: Path, ledger: Ledger) -> None:
         contract = connect(g.url, KEYS[0], CHAIN_ID).deploy()
         authorise(g, contract, ledger.origin, ADDRESSES[1])
         w = AnchorWorker(
-            ledger.store,
+            stores_of(ledger),
             lambda: connect(g.url, KEYS[1], CHAIN_ID, contract_address=contract, timeout=2),
             log_id_for(ledger.origin),
             confirmations=K,
@@ -297,17 +304,19 @@ def test_rpc_down_backs_off_and_resumes(tmp_path: Path, ledger: Ledger) -> None:
         for _ in range(2):
             with pytest.raises(ChainUnavailableError):
                 w.step()
-        a = ledger.store.anchor(cp1.size)
+        a = stores_of(ledger).anchors.anchor(cp1.size)
         assert a is not None
         assert a.status == "confirmed"
-        assert ledger.store.anchor(cp2.size) is None  # nothing was sent while it was down
+        assert (
+            stores_of(ledger).anchors.anchor(cp2.size) is None
+        )  # nothing was sent while it was down
 
         g = start_ganache(tmp_path / "g2.log", "--database.dbPath", str(db), port=port)
         w.step()  # reconnects: follows cp1, sends cp2
         for _ in range(K + 1):
             g.mine(1)
             w.step()
-        assert [a.status for a in ledger.store.anchors()] == ["final", "final"]
+        assert [a.status for a in stores_of(ledger).anchors.anchors()] == ["final", "final"]
         assert w.client().latest_size(w.log_id) == cp2.size
     finally:
         g.stop()
@@ -322,15 +331,15 @@ def test_stuck_transaction_is_replaced_with_higher_fees(
     cp = seal(ledger)
     ganache.rpc("miner_stop")
     w.step()
-    first = ledger.store.anchor(cp.size)
+    first = stores_of(ledger).anchors.anchor(cp.size)
     assert first is not None
     assert first.status == "sent"
     clock.advance(30)
     w.step()  # not yet
-    assert ledger.store.anchor(cp.size) == first
+    assert stores_of(ledger).anchors.anchor(cp.size) == first
     clock.advance(31)
     w.step()
-    replaced = ledger.store.anchor(cp.size)
+    replaced = stores_of(ledger).anchors.anchor(cp.size)
     assert replaced is not None
     assert replaced.nonce == first.nonce
     assert replaced.tx_hashes == (first.tx_hash, replaced.tx_hash)
@@ -344,7 +353,7 @@ def test_stuck_transaction_is_replaced_with_higher_fees(
     w.step()
     ganache.mine(K)
     w.step()
-    a = ledger.store.anchor(cp.size)
+    a = stores_of(ledger).anchors.anchor(cp.size)
     assert a is not None
     assert a.status == "final"
     assert a.tx_hash == replaced.tx_hash
@@ -362,7 +371,7 @@ def test_reorg_dropping_the_block_is_detected_and_the_anchor_resent(
     w.step()
     ganache.mine(1)
     w.step()
-    before = ledger.store.anchor(cp.size)
+    before = stores_of(ledger).anchors.anchor(cp.size)
     assert before is not None
     assert (before.status, before.confirmations) == ("confirmed", 2)
 
@@ -374,14 +383,14 @@ def test_reorg_dropping_the_block_is_detected_and_the_anchor_resent(
     assert w.stats.reorgs == 1
     ganache.mine(1)
     w.step()
-    after = ledger.store.anchor(cp.size)
+    after = stores_of(ledger).anchors.anchor(cp.size)
     assert after is not None
     assert after.status == "confirmed"
     assert after.tx_hash == before.tx_hash
     assert after.block_hash != before.block_hash
     ganache.mine(K)
     w.step()
-    final = ledger.store.anchor(cp.size)
+    final = stores_of(ledger).anchors.anchor(cp.size)
     assert final is not None
     assert final.status == "final"
     assert anchored_on_chain(w, cp) == cp.size
@@ -395,7 +404,7 @@ def test_nonce_taken_by_another_sender_is_signed_anew(
     cp = seal(ledger)
     ganache.rpc("miner_stop")
     w.step()
-    ours = ledger.store.anchor(cp.size)
+    ours = stores_of(ledger).anchors.anchor(cp.size)
     assert ours is not None
     assert ours.nonce is not None
     assert ours.max_fee is not None
@@ -419,7 +428,7 @@ def test_nonce_taken_by_another_sender_is_signed_anew(
     assert w.client().receipt(ours.tx_hash or b"") is None
 
     w.step()  # our nonce is used and ours has no receipt: signed anew, with the next nonce
-    a = ledger.store.anchor(cp.size)
+    a = stores_of(ledger).anchors.anchor(cp.size)
     assert a is not None
     assert a.status == "sent"
     assert a.nonce == ours.nonce + 1
@@ -429,7 +438,7 @@ def test_nonce_taken_by_another_sender_is_signed_anew(
     w.step()
     ganache.mine(K)
     w.step()
-    a = ledger.store.anchor(cp.size)
+    a = stores_of(ledger).anchors.anchor(cp.size)
     assert a is not None
     assert a.status == "final"
     assert a.nonce == ours.nonce + 1
@@ -446,7 +455,7 @@ def test_insufficient_funds_is_an_alert_and_a_retry_not_a_crash(
     for _ in range(2):
         with pytest.raises(InsufficientFundsError, match="fund the account"):
             w.step()
-    a = ledger.store.anchor(cp.size)
+    a = stores_of(ledger).anchors.anchor(cp.size)
     assert a is not None
     assert a.status == "retry"
     assert "cannot pay" in (a.last_error or "")
@@ -460,7 +469,7 @@ def test_insufficient_funds_is_an_alert_and_a_retry_not_a_crash(
     w.step()
     ganache.mine(K)
     w.step()
-    a = ledger.store.anchor(cp.size)
+    a = stores_of(ledger).anchors.anchor(cp.size)
     assert a is not None
     assert a.status == "final"
 
@@ -472,7 +481,7 @@ def test_contract_refusal_fails_visibly_and_recovers_after_the_operator_acts(
     w = make_worker(key=KEYS[2], clock=clock, failed_retry=300)  # account 2: not an anchorer
     cp = seal(ledger)
     w.step()
-    a = ledger.store.anchor(cp.size)
+    a = stores_of(ledger).anchors.anchor(cp.size)
     assert a is not None
     assert a.status == "failed"
     assert "NotAnchorer" in (a.last_error or "")
@@ -486,7 +495,7 @@ def test_contract_refusal_fails_visibly_and_recovers_after_the_operator_acts(
     w.step()
     ganache.mine(K)
     w.step()
-    a = ledger.store.anchor(cp.size)
+    a = stores_of(ledger).anchors.anchor(cp.size)
     assert a is not None
     assert a.status == "final"
 
@@ -498,14 +507,14 @@ def test_state_survives_reopening_the_database(
     w = make_worker()
     w.step()
     w.step()
-    store, _ = datadir.open_store(data_dir)
+    store, _ = backend.open_store(data_dir)
     try:
-        a = store.anchor(cp.size)
+        a = store.anchors.anchor(cp.size)
         assert a is not None
         assert a.status == "confirmed"
-        assert a == ledger.store.anchor(cp.size)
-        assert store.anchored_size(("confirmed", "final")) == cp.size
-        assert store.oldest_unfinal() == (1, cp)
+        assert a == stores_of(ledger).anchors.anchor(cp.size)
+        assert store.anchors.anchored_size(("confirmed", "final")) == cp.size
+        assert store.anchors.oldest_unfinal() == (1, cp)
     finally:
         store.close()
 
@@ -516,10 +525,10 @@ def test_an_adopted_anchor_dropped_by_a_reorg_is_anchored_anew(
     cp = seal(ledger)
     fork_point = ganache.rpc("evm_snapshot")
     make_worker().step()  # someone (a lost state, an old backup) anchored it
-    ledger.store.write(lambda v: v._con.execute("DELETE FROM anchors"))
+    ledger.store.db.write(lambda con: con.execute("DELETE FROM anchors"))  # type: ignore[attr-defined]
     w = make_worker()
     w.step()
-    adopted = ledger.store.anchor(cp.size)
+    adopted = stores_of(ledger).anchors.anchor(cp.size)
     assert adopted is not None
     assert adopted.status == "confirmed"
     assert adopted.raw is None  # not ours: nothing to re-send
@@ -531,7 +540,7 @@ def test_an_adopted_anchor_dropped_by_a_reorg_is_anchored_anew(
     ganache.mine(K)
     w.step()
     w.step()
-    a = ledger.store.anchor(cp.size)
+    a = stores_of(ledger).anchors.anchor(cp.size)
     assert a is not None
     assert a.status == "final"
     assert a.raw is not None
@@ -543,13 +552,13 @@ def test_a_log_restored_without_its_latest_anchored_events_is_not_anchored_as_a_
 ) -> None:
     import sqlite3
 
-    from sealtrail.ledger.sqlite_store import SQLiteStore
+    from tests.conftest import SQLiteLedger as SQLiteStore
 
     w = make_worker()
     seal(ledger, 2)
     w.step()
     backup = tmp_path / "backup.db"  # an online backup at size 2 …
-    with sqlite3.connect(ledger.store.path) as live, sqlite3.connect(backup) as copy:  # type: ignore[attr-defined]
+    with sqlite3.connect(ledger.store.db.path) as live, sqlite3.connect(backup) as copy:  # type: ignore[attr-defined]
         live.backup(copy)
     cp4 = seal(ledger, 2)  # … then size 4 is anchored too
     for _ in range(K + 1):
@@ -566,7 +575,7 @@ def test_a_log_restored_without_its_latest_anchored_events_is_not_anchored_as_a_
         assert cp5 is not None
         assert cp5.size == 5
         again = AnchorWorker(
-            restored.store,
+            stores_of(restored),
             lambda: connect(ganache.url, KEYS[1], CHAIN_ID, contract_address=contract),
             w.log_id,
             confirmations=K,
@@ -574,7 +583,7 @@ def test_a_log_restored_without_its_latest_anchored_events_is_not_anchored_as_a_
         )
         nonce = again.client().mined_nonce()
         again.step()
-        a = restored.store.anchor(cp5.size)
+        a = stores_of(restored).anchors.anchor(cp5.size)
         assert a is not None
         assert a.status == "failed"
         assert "not this log's tree of size 4" in (a.last_error or "")

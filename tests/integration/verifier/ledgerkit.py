@@ -13,15 +13,15 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from sealtrail import backend
 from sealtrail.anchoring.devtsa import load_or_create, start_tsa
 from sealtrail.anchoring.tsa import TimestampClient
+from sealtrail.backend import Stores
 from sealtrail.core.event import format_time, parse_event_input
 from sealtrail.export.evidence import Evidence, Selection
 from sealtrail.export.package import PackageInputs
 from sealtrail.export.service_seal import ServiceSeal, load_service_seal, make_package
-from sealtrail.ledger import datadir
 from sealtrail.ledger.log import Ledger
-from sealtrail.ledger.sqlite_store import SQLiteStore
 
 MASTER_KEY = bytes(range(32))
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -39,7 +39,7 @@ class Kit:
 
     data_dir: Path
     ledger: Ledger
-    store: SQLiteStore
+    store: Stores
     tsa_dir: Path
     tsa_ca: x509.Certificate
     seal: ServiceSeal
@@ -60,9 +60,9 @@ class Kit:
         running = await start_tsa(self.tsa_dir)
         try:
             client = TimestampClient([running.url], [self.tsa_ca])
-            for cp in self.store.untimestamped():
+            for cp in self.store.timestamps.untimestamped():
                 ts = await client.timestamp(cp.note.encode())
-                self.store.put_timestamp(
+                self.store.timestamps.put_timestamp(
                     cp.size, ts.token, format_time(ts.gen_time), ts.serial, ts.tsa,
                     format_time(NOW),
                 )  # fmt: skip
@@ -97,11 +97,11 @@ class Kit:
 def open_kit(base: Path) -> Kit:
     """A fresh ledger in ``base``, a development TSA's directory, the service seal."""
     data = base / "data"
-    datadir.init(data)
-    store, signer = datadir.open_store(data)
+    backend.init(data)
+    store, signer = backend.open_store(data)
     ca = load_or_create(base / "devtsa").ca_cert
     seal = load_service_seal(data, MASTER_KEY, now=datetime.now(UTC))
-    return Kit(data, Ledger(store, signer), store, base / "devtsa", ca, seal)
+    return Kit(data, Ledger(store.ledger, signer), store, base / "devtsa", ca, seal)
 
 
 def contract_history(kit: Kit, stream: str = "contract:2026-0001") -> str:

@@ -61,11 +61,11 @@ def url(mongo_server: MongoServer) -> str:
 
 
 @pytest.fixture
-def open_store(url: str) -> Iterator[Callable[[], MongoStore]]:
+def open_store(url: str) -> Iterator[Callable[[], MongoLedgerStore]]:
     """Open handles on the test's database; all closed at the end."""
-    opened: list[MongoStore] = []
+    opened: list[MongoLedgerStore] = []
 
-    def factory() -> MongoStore:
+    def factory() -> MongoLedgerStore:
         store = MongoStore(url)
         opened.append(store)
         return store
@@ -75,7 +75,7 @@ def open_store(url: str) -> Iterator[Callable[[], MongoStore]]:
         store.close()
 
 
-def make_ledger(store: MongoStore) -> Ledger:
+def make_ledger(store: MongoLedgerStore) -> Ledger:
     return Ledger(store, SIGNER, clock=fixed_clock, random_bytes=counting_random())
 
 
@@ -136,7 +136,9 @@ def test_an_unreachable_server_is_a_storage_error_naming_the_redacted_url() -> N
 # -- opening ---------------------------------------------------------------------------------
 
 
-def test_reopening_keeps_everything_and_audits_clean(open_store: Callable[[], MongoStore]) -> None:
+def test_reopening_keeps_everything_and_audits_clean(
+    open_store: Callable[[], MongoLedgerStore],
+) -> None:
     store = open_store()
     ledger = make_ledger(store)
     for i in range(7):
@@ -155,7 +157,7 @@ def test_reopening_keeps_everything_and_audits_clean(open_store: Callable[[], Mo
     assert report.size == 7
 
 
-def test_a_newer_schema_is_refused(open_store: Callable[[], MongoStore], url: str) -> None:
+def test_a_newer_schema_is_refused(open_store: Callable[[], MongoLedgerStore], url: str) -> None:
     store = open_store()
     store.set_meta("schema_version", str(SCHEMA_VERSION + 1))
     with pytest.raises(
@@ -171,7 +173,7 @@ def test_a_newer_schema_is_refused(open_store: Callable[[], MongoStore], url: st
 def test_several_processes_may_open_a_new_database_at_once(url: str) -> None:
     barrier = threading.Barrier(4)
 
-    def open_one(_: int) -> MongoStore:
+    def open_one(_: int) -> MongoLedgerStore:
         barrier.wait()
         return MongoStore(url)
 
@@ -185,7 +187,7 @@ def test_several_processes_may_open_a_new_database_at_once(url: str) -> None:
             s.close()
 
 
-def test_proofs_read_subtrees_in_one_round_trip(open_store: Callable[[], MongoStore]) -> None:
+def test_proofs_read_subtrees_in_one_round_trip(open_store: Callable[[], MongoLedgerStore]) -> None:
     store = open_store()
     make_ledger(store).append("acme", [event_input(f"p-{i}") for i in range(300)])
     nodes = merkle.inclusion_subtrees(137, 300)
@@ -220,7 +222,9 @@ def transient() -> StorageError:
         return e
 
 
-def test_a_transient_conflict_reruns_the_transaction(open_store: Callable[[], MongoStore]) -> None:
+def test_a_transient_conflict_reruns_the_transaction(
+    open_store: Callable[[], MongoLedgerStore],
+) -> None:
     conn = open_store().conn
     runs: list[Txn] = []
 
@@ -235,7 +239,9 @@ def test_a_transient_conflict_reruns_the_transaction(open_store: Callable[[], Mo
     assert len({id(t.session) for t in runs}) == 3  # a fresh session and transaction each time
 
 
-def test_conflicts_that_never_end_are_ledger_busy(open_store: Callable[[], MongoStore]) -> None:
+def test_conflicts_that_never_end_are_ledger_busy(
+    open_store: Callable[[], MongoLedgerStore],
+) -> None:
     conn = open_store().conn
     runs: list[Txn] = []
 
@@ -248,7 +254,7 @@ def test_conflicts_that_never_end_are_ledger_busy(open_store: Callable[[], Mongo
     assert len(runs) == TRANSACTION_ATTEMPTS
 
 
-def test_other_errors_are_not_rerun(open_store: Callable[[], MongoStore]) -> None:
+def test_other_errors_are_not_rerun(open_store: Callable[[], MongoLedgerStore]) -> None:
     conn = open_store().conn
     runs: list[Txn] = []
 
@@ -265,7 +271,9 @@ def test_other_errors_are_not_rerun(open_store: Callable[[], MongoStore]) -> Non
 
 
 @stand_in_lacks("write conflicts between concurrent transactions (they are not isolated)")
-def test_two_appenders_conflict_instead_of_forking(open_store: Callable[[], MongoStore]) -> None:
+def test_two_appenders_conflict_instead_of_forking(
+    open_store: Callable[[], MongoLedgerStore],
+) -> None:
     """A writer that read size 0 while another appended 0..1 is re-run and appends at 2."""
     mine, theirs = open_store(), open_store()
     entries = fresh_entries(4)
@@ -285,7 +293,7 @@ def test_two_appenders_conflict_instead_of_forking(open_store: Callable[[], Mong
 
 
 def test_a_takeover_after_the_snapshot_fails_the_fenced_write(
-    open_store: Callable[[], MongoStore],
+    open_store: Callable[[], MongoLedgerStore],
 ) -> None:
     """The rival takes the lease after the fenced transaction began but before its fence: on
     MongoDB the fence's write conflicts (the transaction re-runs, then finds the lease gone);
