@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sealtrail import backend
-from sealtrail.backend.stores import Stores, sqlite_stores
+from sealtrail.backend import Stores, sqlite_stores
 from sealtrail.ledger.log import Ledger
 from sealtrail.ledger.sqlite_store import SQLiteLedgerStore
 

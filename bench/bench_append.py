@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common as c
 
-from sealtrail.backend.stores import open_sqlite
+from sealtrail.backend import open_sqlite
 from sealtrail.core.event import EventInput, parse_event_input
 from sealtrail.ledger.log import Ledger
 from sealtrail.ledger.sequencer import AppendRequest

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from sealtrail import backend
-from sealtrail.backend.stores import SQLITE_PARTS, Stores, sqlite_stores
+from sealtrail.backend import SQLITE_PARTS, Stores, sqlite_stores
 from sealtrail.core.event import EventInput, format_time, parse_event_input
 from sealtrail.ledger.audit import audit
 from sealtrail.ledger.log import Ledger

@@ -1,6 +1,6 @@
 """The storage composition root: open a backend (SQLite or MongoDB) from settings or a data
-directory and build every domain's store on it, once (:func:`open_backend`); initialise a data
-directory with its database (:func:`init`, :func:`open_store`); copy a whole database into
+directory and build every domain's store on it, once (:func:`open_backend`, :func:`open_store`);
+initialise a data directory with its database (:func:`init`); copy a whole database into
 another backend (:mod:`.migrate`).
 
 The one place that knows every domain's storage: the ledger's (log, coordination, statistics),
@@ -8,6 +8,18 @@ anchoring's (timestamps, anchors), the directory's and the seals'. Nothing below
 the API, the CLI, tests and benches open storage through it.
 """
 
-from sealtrail.backend.stores import Stores, init, open_backend, open_store
+from sealtrail.backend.opening import init, is_mongodb, open_backend, open_mongodb, open_store
+from sealtrail.backend.sqlite import SQLITE_PARTS, open_sqlite, sqlite_stores
+from sealtrail.backend.stores import Stores
 
-__all__ = ["Stores", "init", "open_backend", "open_store"]
+__all__ = [
+    "SQLITE_PARTS",
+    "Stores",
+    "init",
+    "is_mongodb",
+    "open_backend",
+    "open_mongodb",
+    "open_sqlite",
+    "open_store",
+    "sqlite_stores",
+]

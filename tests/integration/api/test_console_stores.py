@@ -15,7 +15,7 @@ from sealtrail import backend
 from sealtrail.api import settings as settings_mod
 from sealtrail.api.app import create_app
 from sealtrail.api.directory import create_key, create_tenant
-from sealtrail.backend.stores import open_mongodb
+from sealtrail.backend import open_mongodb
 from sealtrail.seals import mongo_store, sqlite_store
 from tests.mongo import MongoServer, free_port, mongodb_server
 

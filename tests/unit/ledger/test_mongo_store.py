@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pymongo.errors import OperationFailure
 
-from sealtrail.backend.stores import open_mongodb
+from sealtrail.backend import open_mongodb
 from sealtrail.core import merkle
 from sealtrail.core.errors import (
     ConfigError,

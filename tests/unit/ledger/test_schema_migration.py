@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from sealtrail.anchoring.store import StoredAnchor
-from sealtrail.backend.stores import SQLITE_PARTS
-from sealtrail.backend.stores import open_sqlite as SQLiteStore  # every domain's stores
+from sealtrail.backend import SQLITE_PARTS
+from sealtrail.backend import open_sqlite as SQLiteStore  # every domain's stores
 from sealtrail.core.errors import StorageError
 from sealtrail.ledger.sqlite_db import SCHEMA_VERSION, migrations
 

@@ -27,7 +27,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sealtrail.anchoring.store import StoredAnchor
-from sealtrail.backend.stores import Stores, open_mongodb, open_sqlite
+from sealtrail.backend import Stores, open_mongodb, open_sqlite
 from sealtrail.core import merkle
 from sealtrail.core.errors import ConflictError, LeaseLostError, NotFoundError, StorageError
 from sealtrail.core.event import build_event, format_time

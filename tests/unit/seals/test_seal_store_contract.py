@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 import pytest
 
-from sealtrail.backend.stores import Stores, open_mongodb, open_sqlite
+from sealtrail.backend import Stores, open_mongodb, open_sqlite
 from sealtrail.core.errors import ConflictError, NotFoundError
 from sealtrail.ledger.mongo_store import MongoLedgerStore
 from sealtrail.seals import mongo_store
