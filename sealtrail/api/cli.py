@@ -336,9 +336,8 @@ def _audit_anchors(ctx: Ctx, report: AuditReport, rpc: str | None) -> dict[str, 
 
     log_id = log_id_for(ctx.stores.ledger.meta("origin") or "?")
     roots = {cp.size: cp.root for cp in ctx.stores.ledger.checkpoints()}
-    for (
-        a
-    ) in ctx.stores.anchors.anchors():  # offline: every anchor names this log and its checkpoint
+    # offline: every anchor names this log and its checkpoint
+    for a in ctx.stores.anchors.anchors():
         if roots.get(a.size) != a.root or a.log_id != log_id:
             report.add(
                 "anchor_mismatch",
