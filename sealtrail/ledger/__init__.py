@@ -1,5 +1,5 @@
-"""The ledger: events, canonical encoding, the Merkle log, checkpoints, storage, sequencing.
-
-The pure core — ``errors``, ``merkle``, ``canonical``, ``strictjson``, ``event``, ``note`` — does
-no I/O and is all a stand-alone verifier needs.
+"""The ledger: the log's storage (its protocols in ``store``; SQLite in ``sqlite_*``, MongoDB in
+``mongo_*``, each on one shared database handle, ``sqlite_db`` / ``mongo_db``, that the other
+domains' stores share too), the writer and sequencer, coordination between processes, audit and
+the data directory.
 """
