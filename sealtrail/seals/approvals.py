@@ -28,7 +28,6 @@ from typing import Any, Protocol
 
 from sealtrail.core.errors import ConflictError, InvalidInputError, NotFoundError, SealtrailError
 from sealtrail.core.event import format_time
-from sealtrail.directory.store import ApiKey
 from sealtrail.seals.outbox import new_id, outbox_event
 from sealtrail.seals.registry import SealRecord, Tenants
 from sealtrail.seals.store import RequestDecision, SealStore, SealUse, StoredPolicy, StoredRequest
@@ -97,10 +96,26 @@ class SealRequest(StoredRequest):
         }
 
 
-class Directory(Tenants, Protocol):
-    """The part of the ledger's directory the policy checks read (a ``DirectoryStore``)."""
+class KeyRecord(Protocol):
+    """What the policy checks read of an API key record (``directory.store.ApiKey`` is one)."""
 
-    def key(self, key_id: str) -> ApiKey | None:
+    @property
+    def tenant(self) -> str:
+        """The key's tenant."""
+
+    @property
+    def role(self) -> str:
+        """integrator, auditor or admin."""
+
+    @property
+    def revoked_at(self) -> str | None:
+        """When it was revoked, if it was."""
+
+
+class Directory(Tenants, Protocol):
+    """The part of the directory the policy checks read (a ``DirectoryStore``)."""
+
+    def key(self, key_id: str) -> KeyRecord | None:
         """One API key record, or None."""
 
 

@@ -27,7 +27,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sealtrail.core.errors import ConfigError, ConflictError, InvalidInputError, NotFoundError
 from sealtrail.core.event import format_time
-from sealtrail.directory.store import Tenant
 from sealtrail.seals.outbox import new_id, outbox_event
 from sealtrail.seals.store import SealStatusChange, SealStore, StoredCa, StoredSeal
 from sealtrail.signing import pki
@@ -44,10 +43,22 @@ _DER = serialization.Encoding.DER
 _STATUS_ATTEMPTS = 3
 
 
-class Tenants(Protocol):
-    """The part of the ledger's directory the registry reads (a ``DirectoryStore``)."""
+class TenantRecord(Protocol):
+    """What the seal code reads of a tenant (``sealtrail.directory.store.Tenant`` is one)."""
 
-    def tenant(self, tenant_id: str) -> Tenant | None:
+    @property
+    def id(self) -> str:
+        """The tenant's id."""
+
+    @property
+    def parent(self) -> str | None:
+        """Its group headquarters, if any."""
+
+
+class Tenants(Protocol):
+    """The part of the directory the registry reads (a ``DirectoryStore``)."""
+
+    def tenant(self, tenant_id: str) -> TenantRecord | None:
         """One tenant, or None."""
 
 
