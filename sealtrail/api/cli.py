@@ -23,6 +23,7 @@ from sealtrail.anchoring.devtsa import CA_CERT_FILE
 from sealtrail.anchoring.timestamping import check_stored_timestamps, load_trust_roots
 from sealtrail.api import settings as settings_mod
 from sealtrail.api.directory import ROLES, create_key, create_tenant, key_json, tenant_json
+from sealtrail.api.error_codes import exit_code_for
 from sealtrail.core import merkle, strictjson
 from sealtrail.core.errors import InvalidInputError, NotFoundError, SealtrailError
 from sealtrail.core.event import EventInput, format_time, parse_event_input, validate_tenant
@@ -85,7 +86,7 @@ def _fail(err: SealtrailError, as_json: bool) -> NoReturn:
             json.dumps({"error": {"code": err.code, "message": message}}, ensure_ascii=False)
         )
     click.echo(f"sealtrail: error: {message}", err=True)
-    sys.exit(err.exit_code)
+    sys.exit(exit_code_for(err))
 
 
 def command(fn: F) -> F:

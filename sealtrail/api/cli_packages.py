@@ -23,6 +23,7 @@ from sealtrail.anchoring.devtsa import start_tsa
 from sealtrail.anchoring.timestamping import CheckpointTimestamper, load_trust_roots
 from sealtrail.anchoring.tsa import TimestampClient
 from sealtrail.api.cli import Ctx, _emit, command, main
+from sealtrail.api.error_codes import exit_code_for
 from sealtrail.api.settings import Settings, local_url
 from sealtrail.core.errors import InvalidInputError
 from sealtrail.core.event import format_time, parse_event_input
@@ -166,7 +167,7 @@ def verify_cmd(
     except ValueError as e:
         err = InvalidInputError(str(e))
         click.echo(f"sealtrail: error: {err}", err=True)
-        sys.exit(err.exit_code)
+        sys.exit(exit_code_for(err))
     report = verify_package(
         package.read_bytes(), trust_roots=roots, ledger_key=ledger_key, rpc=checker
     )

@@ -13,36 +13,27 @@ class PackageError(SealtrailError):
     """A certification package cannot be built (nothing sealed yet, nothing selected…)."""
 
     code = "package_error"
-    http_status = 409
-    exit_code = 5
 
 
 class TooManyEventsError(PackageError):
     """The stream or query selects more events than one package may hold; narrow it."""
 
     code = "too_many_events"
-    http_status = 400
-    exit_code = 3
 
 
 class EmptySelectionError(PackageError):
     """The stream or query selects no event that a checkpoint covers."""
 
     code = "empty_package"
-    http_status = 404
-    exit_code = 4
 
 
 class UnreadablePackageError(InvalidInputError):
     """The file is not a ZIP the verifier is willing to open (caps, names, duplicates)."""
 
     code = "unreadable_package"
-    exit_code = 1
 
 
 class TimestampError(SealtrailError):
     """No TSA gave a valid RFC 3161 token, or a token does not verify."""
 
     code = "timestamp_error"
-    http_status = 502
-    exit_code = 7
