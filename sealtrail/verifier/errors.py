@@ -1,30 +1,14 @@
-"""Errors of certification packages, in the project's one hierarchy (``ledger/errors.py``).
+"""Errors of reading certification packages and RFC 3161 tokens, in the project's one
+hierarchy (:mod:`sealtrail.core.errors`).
 
 A package that fails a *check* is not an error: the verifier reports it (:mod:`.results`).
-These are raised when a package cannot be built, or cannot be read at all.
+These are raised when a package cannot be read at all, or a token does not verify. Errors of
+*building* a package are :mod:`sealtrail.export.errors`.
 """
 
 from __future__ import annotations
 
 from sealtrail.core.errors import InvalidInputError, SealtrailError
-
-
-class PackageError(SealtrailError):
-    """A certification package cannot be built (nothing sealed yet, nothing selected…)."""
-
-    code = "package_error"
-
-
-class TooManyEventsError(PackageError):
-    """The stream or query selects more events than one package may hold; narrow it."""
-
-    code = "too_many_events"
-
-
-class EmptySelectionError(PackageError):
-    """The stream or query selects no event that a checkpoint covers."""
-
-    code = "empty_package"
 
 
 class UnreadablePackageError(InvalidInputError):

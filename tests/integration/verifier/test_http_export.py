@@ -10,9 +10,9 @@ import zipfile
 import pytest
 
 from sealtrail.api.error_codes import http_status_for
+from sealtrail.export.errors import TooManyEventsError
 from sealtrail.export.evidence import Selection, collect
 from sealtrail.ledger.store import EventQuery
-from sealtrail.verifier.errors import TooManyEventsError
 from sealtrail.verifier.verify import verify_package
 
 from ..api.client import Api, assert_problem, event
