@@ -21,10 +21,12 @@ from sealtrail.anchoring.tsa import TimestampClient
 from sealtrail.api import (
     routes_admin,
     routes_console,
+    routes_envelopes,
     routes_events,
     routes_packages,
     routes_public,
     routes_seals,
+    seals,
 )
 from sealtrail.api.anchoring import start_anchoring
 from sealtrail.api.checkpointing import Sealer
@@ -175,7 +177,9 @@ def create_app(settings: Settings) -> web.Application:
             log.info("ledger closed")
 
     app.cleanup_ctx.append(lifecycle)
-    routes_seals.setup(app, tsa_urls, trust_roots)  # seals, seal use, envelopes (after lifecycle)
+    seals.setup(app, tsa_urls, trust_roots)  # the seal desk (its lifecycle after the ledger's)
+    routes_envelopes.setup(app)
+    routes_seals.setup(app)  # seals, seal use, PDF validation
     routes_events.setup(app)
     routes_packages.setup(app, tsa_urls, trust_roots)  # certification packages (§8)
     routes_admin.setup(app)
