@@ -10,9 +10,9 @@ exit codes: :mod:`sealtrail.api.cli.context`.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import click
 
@@ -108,22 +108,46 @@ COMMANDS: Mapping[str, LazyCommand] = {
 }
 
 
+class CommandTable(MutableMapping[str, click.Command]):
+    """A group's commands: those of :data:`COMMANDS` are imported on first look-up; a name
+    test or a listing imports nothing."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            lazy = COMMANDS.get(name)
+            if lazy is None:
+                raise KeyError(name)
+            cmd = getattr(importlib.import_module(f"{__name__}.{lazy.module}"), lazy.attr)
+            if not isinstance(cmd, click.Command):  # pragma: no cover - a wrong table entry
+                raise TypeError(f"{lazy.module}.{lazy.attr} is not a click command")
+            self._loaded[name] = cmd
+        return self._loaded[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._loaded or name in COMMANDS
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted({*self._loaded, *COMMANDS}))
+
+    def __len__(self) -> int:
+        return len({*self._loaded, *COMMANDS})
+
+    def __setitem__(self, name: str, cmd: click.Command) -> None:
+        self._loaded[name] = cmd
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+
 class LazyGroup(click.Group):
     """A click group whose commands (:data:`COMMANDS`) are imported only when they run."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        """Every command name, sorted."""
-        return sorted({*super().list_commands(ctx), *COMMANDS})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        """The command ``cmd_name``, importing its module on first use."""
-        lazy = COMMANDS.get(cmd_name)
-        if lazy is None:
-            return super().get_command(ctx, cmd_name)
-        cmd = getattr(importlib.import_module(f"{__name__}.{lazy.module}"), lazy.attr)
-        if not isinstance(cmd, click.Command):  # pragma: no cover - a wrong table entry
-            raise TypeError(f"{lazy.module}.{lazy.attr} is not a click command")
-        return cmd
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = CommandTable()
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List the commands from the table's help lines (as click would, without imports)."""
@@ -136,7 +160,7 @@ class LazyGroup(click.Group):
                 # a stand-in with the same help shortens it exactly as the real command would
                 rows.append((name, click.Command(name, help=lazy.help).get_short_help_str(limit)))
                 continue
-            cmd = super().get_command(ctx, name)
+            cmd = self.get_command(ctx, name)
             if cmd is not None and not cmd.hidden:
                 rows.append((name, cmd.get_short_help_str(limit)))
         with formatter.section("Commands"):
@@ -163,4 +187,4 @@ def main(click_ctx: click.Context, data_dir: Path | None, config: Path | None) -
     click_ctx.obj = Ctx(data_dir, config)
 
 
-__all__ = ["COMMANDS", "LazyGroup", "main"]
+__all__ = ["COMMANDS", "CommandTable", "LazyGroup", "main"]
