@@ -70,9 +70,10 @@ class MapProofError(ProofError):
     ``no_leaf`` (an inclusion proof without a leaf), ``key_mismatch``, ``value_mismatch``,
     ``key_present`` (a non-inclusion proof whose leaf is the key itself), ``leaf_off_path``
     (the leaf's key hash does not share the proof's path), ``root_mismatch``.
-    """
 
-    code = "invalid_map_proof"
+    Its ``code`` stays ProofError's ``invalid_proof`` (one entry in the error table); ``reason``
+    says what failed.
+    """
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -350,8 +351,8 @@ def _fields(obj: object, allowed: frozenset[str], name: str) -> dict[str, Any]:
 def proof_from_json(obj: object) -> MapProof:
     """Parse the JSON form of a proof; every field's type, length and range is checked.
 
-    Raises :class:`MapProofError` (reason ``malformed`` or ``too_many_siblings``) and nothing
-    else, whatever ``obj`` is.
+    Raises :class:`MapProofError` (reason ``malformed``, ``too_many_siblings`` or
+    ``no_siblings``) and nothing else, whatever ``obj`` is.
     """
     o = _fields(obj, _PROOF_FIELDS, "proof")
     sib = o["siblings"]

@@ -89,15 +89,15 @@ class _Entries:
 def _build(e: _Entries, lo: int, hi: int, depth: int, out: dict[bytes, bytes] | None) -> bytes:
     """Hash of the subtree at ``depth`` holding entries ``[lo, hi)``; its nodes go to ``out``."""
     n = hi - lo
-    if n == 0:
-        return EMPTY
-    if n == 1 and depth > 0:
+    if depth > 0 and n <= 1:
+        if n == 0:
+            return EMPTY
         body = e.keys[lo] + e.vals[lo]
         h = _sha256(LEAF_TAG + body).digest()
         if out is not None:
             out[h] = _LEAF_B + body
         return h
-    mid = e.split(lo, hi, depth)
+    mid = e.split(lo, hi, depth) if n else lo
     body = _build(e, lo, mid, depth + 1, out) + _build(e, mid, hi, depth + 1, out)
     h = _sha256(NODE_TAG + body).digest()
     if out is not None:
