@@ -204,12 +204,14 @@ def update(root: bytes, changes: Mapping[bytes, bytes], fetch: Fetch) -> MapUpda
     visited: list[bytes] = []
     top = _Task(root, 0, 0, len(e.keys))
     level = [top]
+    internal_levels: list[list[_Task]] = []  # tasks over internal nodes, root level first
     while level:
         need = [t.old for t in level if t.old != EMPTY]
         nodes = _fetch_checked(fetch, need) if need else {}
         result.fetched += len(nodes)
         visited.extend(need)
         nxt: list[_Task] = []
+        internal: list[_Task] = []
         for t in level:
             node = nodes.get(t.old) if t.old != EMPTY else None
             if node is None or node[0] == LEAF:
@@ -219,6 +221,7 @@ def update(root: bytes, changes: Mapping[bytes, bytes], fetch: Fetch) -> MapUpda
                 continue
             if t.depth >= KEY_BITS:
                 raise StorageError(f"map node {t.old.hex()} is internal at depth {t.depth}")
+            internal.append(t)
             left, right = node[1:33], node[33:]
             mid = e.split(t.lo, t.hi, t.depth)
             if mid > t.lo:
@@ -231,8 +234,16 @@ def update(root: bytes, changes: Mapping[bytes, bytes], fetch: Fetch) -> MapUpda
                 nxt.append(t.right)
             else:
                 t.right = right
+        internal_levels.append(internal)
         level = nxt
-    result.root = _resolve(top, out)
+    # New hashes bottom-up: a level's children are all resolved before it.
+    sha, tag = _sha256, NODE_TAG
+    for tasks in reversed(internal_levels):
+        for t in tasks:
+            body = _child_hash(t.left) + _child_hash(t.right)
+            t.new = sha(tag + body).digest()
+            out[t.new] = _INTERNAL_B + body
+    result.root = _child_hash(top)
     result.stale_nodes = {h for h in visited if h not in out and h != EMPTY_ROOT}
     return result
 
@@ -247,25 +258,6 @@ def _merge_leaf(e: _Entries, t: _Task, node: bytes | None, out: dict[bytes, byte
         return _build(e, lo, hi, t.depth, out)
     sub = _Entries(zip([*e.keys[lo:hi], k], [*e.vals[lo:hi], v], strict=True))
     return _build(sub, 0, len(sub.keys), t.depth, out)
-
-
-def _resolve(t: _Task, out: dict[bytes, bytes]) -> bytes:
-    """New hashes bottom-up (iterative: the tree can be 256 deep)."""
-    stack: list[tuple[_Task, bool]] = [(t, False)]
-    while stack:
-        task, expanded = stack.pop()
-        if task.new is not None:
-            continue
-        if not expanded:
-            stack.append((task, True))
-            for c in (task.left, task.right):
-                if isinstance(c, _Task) and c.new is None:
-                    stack.append((c, False))
-            continue
-        body = _child_hash(task.left) + _child_hash(task.right)
-        task.new = _sha256(NODE_TAG + body).digest()
-        out[task.new] = _INTERNAL_B + body
-    return _child_hash(t)
 
 
 def _child_hash(c: _Task | bytes | None) -> bytes:
