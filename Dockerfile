@@ -16,13 +16,13 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY sealtrail ./sealtrail
-# The package only, not its [dev] extras. Playwright is a declared dependency but only the
-# browser tests use it (nothing under sealtrail/ imports it, tests/unit/test_deployment.py
-# checks that): removing it keeps its ~165 MB driver out of the image.
+# The base distribution (core, verifier, SDK), then the service's extra [server] — never the
+# [dev] tools — every version pinned by the lock (constraints.txt, scripts/lock.sh).
+ENV PIP_CONSTRAINT=/src/constraints.txt
 RUN pip install . \
- && pip uninstall -y playwright
+ && pip install '.[server]'
 
 # -- stage 2: the runtime image ---------------------------------------------------------------
 FROM python:3.11-slim

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Create .venv and install Sealtrail with its development tools, once per change of pyproject.toml;
-# install the npm dev tools (solc, Ganache) once per change of package-lock.json.
+# Create .venv and install Sealtrail with the service and its development tools
+# ('.[server,dev]'), pinned by the lock (constraints.txt, made by scripts/lock.sh), once per
+# change of pyproject.toml or of the lock; install the npm dev tools (solc, Ganache) once per
+# change of package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -8,10 +10,11 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.sealtrail-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check \
+    -c constraints.txt -e '.[server,dev]'
   echo "$want" > "$stamp"
 fi
 # The contract's compiler and the test chain (solc, Ganache: package.json), once per change of

@@ -25,6 +25,17 @@ EXPECTED = {
         "sequencer, concurrency",
         "ledger.append, batch",
     ],
+    "bench_map.py": [
+        "## Verifiable map",
+        "### Map build and update",
+        "### Map proofs (median of N)",
+        "### Map proof size",
+        "### Map targets",
+        "hashlib loop, same number of hashes (baseline)",
+        "MemoryMap.from_items",
+        "SQLite point read by primary key (baseline)",
+        "every proof verified against root",
+    ],
     "bench_merkle.py": [
         "## Merkle root",
         "### Merkle root timings",
@@ -63,7 +74,7 @@ EXPECTED = {
 @pytest.mark.parametrize("script", sorted(EXPECTED))
 def test_quick_run_prints_its_tables(script: str, tmp_path: Path) -> None:
     args = [sys.executable, str(BENCH / script), "--quick"]
-    if script == "bench_append.py":
+    if script in ("bench_append.py", "bench_map.py"):
         args += ["--tmp-dir", str(tmp_path)]
     if script == "bench_proofs.py":
         args += ["--data-dir", str(tmp_path / "ledger")]

@@ -12,15 +12,12 @@ class AnchoringError(SealtrailError):
     """The chain refused, failed or could not be reached."""
 
     code = "anchoring_error"
-    http_status = 502
-    exit_code = 7
 
 
 class ChainUnavailableError(AnchoringError):
     """The JSON-RPC endpoint is down or timing out (retry later)."""
 
     code = "chain_unavailable"
-    http_status = 503
 
 
 class InsufficientFundsError(AnchoringError):
@@ -60,7 +57,6 @@ class ContractRevertError(AnchoringError):
     """
 
     code = "contract_revert"
-    http_status = 409
 
     def __init__(self, message: str, *, error: str, args: dict[str, object] | None = None) -> None:
         super().__init__(message)
@@ -82,4 +78,3 @@ class TsaUnavailableError(TimestampError):
     """Every configured TSA failed or timed out (retry later)."""
 
     code = "tsa_unavailable"
-    http_status = 503

@@ -1,7 +1,8 @@
 """The aiohttp application: factory, middlewares, lifecycle, and ``serve``.
 
 Lifecycle (``cleanup_ctx``): open the ledger (creating data dir and key on first start), start
-the sequencer and the sealer; on shutdown aiohttp first stops accepting and lets in-flight
+its :class:`~sealtrail.api.runtime.Runtime` (sequencer, checkpointing, timestamping, anchoring,
+metrics); on shutdown aiohttp first stops accepting and lets in-flight
 requests finish, then the sealer stops, the sequencer drains every queued append (each is
 committed before its caller hears back) and the store closes.
 """
@@ -14,29 +15,29 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
+from cryptography import x509
 
 from sealtrail import backend
 from sealtrail.anchoring.devtsa import mount_tsa
-from sealtrail.anchoring.timestamping import CheckpointTimestamper, load_trust_roots
-from sealtrail.anchoring.tsa import TimestampClient
+from sealtrail.anchoring.timestamping import load_trust_roots
 from sealtrail.api import (
     routes_admin,
     routes_console,
+    routes_envelopes,
     routes_events,
     routes_packages,
     routes_public,
     routes_seals,
+    seals,
 )
-from sealtrail.api.anchoring import start_anchoring
-from sealtrail.api.checkpointing import Sealer
-from sealtrail.api.context import SERVICES, Metrics, RateLimiter, Services, services
+from sealtrail.api.context import SERVICES, RateLimiter, Services, services
 from sealtrail.api.errors import problem_middleware
+from sealtrail.api.runtime import Runtime
 from sealtrail.api.settings import Settings, database_path, listen_address, local_url
 from sealtrail.core.errors import ConfigError
 from sealtrail.core.event import format_time
 from sealtrail.ledger.coordination import Coordinator
 from sealtrail.ledger.log import Ledger, utc_now
-from sealtrail.ledger.store import StoredCheckpoint
 from sealtrail.web import routes as web_routes
 
 log = logging.getLogger("sealtrail.api")
@@ -63,20 +64,25 @@ async def metrics_middleware(
         m.latency.labels(route).observe(time.perf_counter() - start)
 
 
+def timestamp_authorities(
+    app: web.Application, settings: Settings
+) -> tuple[list[str], list[x509.Certificate]]:
+    """The TSAs (URLs, roots their tokens chain to) the service stamps with: the configured ones,
+    else the built-in development TSA, mounted on ``app`` (dev and tests only)."""
+    if settings.tsa_urls:
+        return list(settings.tsa_urls), load_trust_roots(list(settings.tsa_ca_files))
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    dev = mount_tsa(app, settings.data_dir / DEVTSA_DIR, DEVTSA_PREFIX)
+    return [f"{local_url(settings)}{DEVTSA_PREFIX}/"], [dev.ca_cert]
+
+
 def create_app(settings: Settings) -> web.Application:
     """Build the service for ``settings`` (the ledger is opened when the app starts)."""
     app = web.Application(
         middlewares=[metrics_middleware, problem_middleware],
         client_max_size=settings.max_body_bytes,
     )
-    if settings.tsa_urls:
-        tsa_urls = list(settings.tsa_urls)
-        trust_roots = load_trust_roots(list(settings.tsa_ca_files))
-    else:  # the built-in development TSA, served by this very service (dev and tests only)
-        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        dev = mount_tsa(app, settings.data_dir / DEVTSA_DIR, DEVTSA_PREFIX)
-        tsa_urls = [f"{local_url(settings)}{DEVTSA_PREFIX}/"]
-        trust_roots = [dev.ca_cert]
+    tsa_urls, trust_roots = timestamp_authorities(app, settings)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         db = database_path(settings)
@@ -92,72 +98,18 @@ def create_app(settings: Settings) -> web.Application:
         coordinator = Coordinator(stores.coordination, ttl=settings.lease_ttl)
         await asyncio.to_thread(coordinator.refresh)
         ledger = Ledger(stores.ledger, signer, coordinator=coordinator)
-        metrics = Metrics()
-
-        def sealed(cp: StoredCheckpoint) -> None:
-            metrics.sealed.inc()
-            metrics.checkpoint_size.set(cp.size)
-            metrics.unsealed.set((ledger.writer.size or cp.size) - cp.size)
-
-        sealer = Sealer(
-            ledger,
-            interval=settings.checkpoint_interval,
-            size_trigger=settings.checkpoint_size,
-            on_sealed=sealed,
-        )
+        runtime = Runtime(settings, ledger, stores, coordinator, tsa_urls, trust_roots)
         app[SERVICES] = Services(
             settings=settings,
             ledger=ledger,
             stores=stores,
-            sealer=sealer,
-            metrics=metrics,
+            sealer=runtime.sealer,
+            metrics=runtime.metrics,
             limiter=RateLimiter(settings.public_rate_limit),
             clock=lambda: format_time(utc_now()),
             anchor_confirmations=settings.chain_confirmations if settings.chain_rpc_url else None,
         )
-        timestamper = CheckpointTimestamper(
-            stores,
-            TimestampClient(tsa_urls, trust_roots),
-            lambda: format_time(utc_now()),
-            lease=coordinator.current,
-        )
-
-        async def stamp() -> None:
-            failures = timestamper.stats.failures
-            await timestamper.stamp_pending()
-            metrics.tsa_failures.inc(timestamper.stats.failures - failures)
-            metrics.timestamps_pending.set(
-                len(await asyncio.to_thread(stores.timestamps.untimestamped))
-            )
-
-        sealer.hooks.append(lambda cp: stamp())
-        sealer.periodic.append(stamp)
-
-        async def worker_metrics() -> None:
-            lease = coordinator.current()
-            metrics.sequencer.set(1 if lease is not None else 0)
-            metrics.lease_epoch.set(lease.epoch if lease is not None else 0)
-            # the log also grows by other workers' and the CLI's appends
-            metrics.log_size.set(await asyncio.to_thread(stores.ledger.size))
-
-        sealer.periodic.append(worker_metrics)
-        ledger.sequencer.start()
-        metrics.log_size.set(stores.ledger.size())
-        anchoring = start_anchoring(
-            settings, stores, ledger.origin, metrics, utc_now, lease=coordinator.current
-        )
-        if anchoring is not None:
-            nudge = anchoring.nudge
-
-            async def anchor_now(cp: StoredCheckpoint) -> None:
-                nudge()
-
-            async def anchor_metrics() -> None:
-                await asyncio.to_thread(anchoring.update_metrics)
-
-            sealer.hooks.append(anchor_now)
-            sealer.periodic.append(anchor_metrics)
-        await sealer.start()
+        await runtime.start()
         log.info(
             "ledger %s open in %s: %d events; %s",
             ledger.origin,
@@ -170,14 +122,14 @@ def create_app(settings: Settings) -> web.Application:
         try:
             yield
         finally:
-            await sealer.stop()
-            if anchoring is not None:
-                await anchoring.stop()
+            await runtime.stop()
             await ledger.close()
             log.info("ledger closed")
 
     app.cleanup_ctx.append(lifecycle)
-    routes_seals.setup(app, tsa_urls, trust_roots)  # seals, seal use, envelopes (after lifecycle)
+    seals.setup(app, tsa_urls, trust_roots)  # the seal desk (its lifecycle after the ledger's)
+    routes_envelopes.setup(app)
+    routes_seals.setup(app)  # seals, seal use, PDF validation
     routes_events.setup(app)
     routes_packages.setup(app, tsa_urls, trust_roots)  # certification packages (§8)
     routes_admin.setup(app)

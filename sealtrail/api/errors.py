@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sealtrail.api.error_codes import http_status_for
 from sealtrail.core.errors import InvalidInputError, SealtrailError
 
 log = logging.getLogger("sealtrail.api")
@@ -25,38 +26,30 @@ class UnauthorizedError(SealtrailError):
     """No, malformed, unknown or revoked API key."""
 
     code = "unauthorized"
-    http_status = 401
-    exit_code = 2
 
 
 class ForbiddenError(SealtrailError):
     """The key's role does not allow this operation."""
 
     code = "forbidden"
-    http_status = 403
-    exit_code = 2
 
 
 class UnsupportedMediaTypeError(InvalidInputError):
     """The request body is not ``application/json``."""
 
     code = "unsupported_media_type"
-    http_status = 415
 
 
 class PayloadTooLargeError(InvalidInputError):
     """The request body exceeds the configured limit."""
 
     code = "payload_too_large"
-    http_status = 413
 
 
 class RateLimitedError(SealtrailError):
     """Too many requests from one client; retry after ``retry_after`` seconds."""
 
     code = "rate_limited"
-    http_status = 429
-    exit_code = 6
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
@@ -93,14 +86,15 @@ async def problem_middleware(
     try:
         return await handler(request)
     except SealtrailError as e:
-        resp = problem(e.http_status, e.code, str(e) or e.code)
+        status = http_status_for(e)
+        resp = problem(status, e.code, str(e) or e.code)
         if isinstance(e, UnauthorizedError):
             resp.headers["WWW-Authenticate"] = 'Bearer realm="sealtrail"'
         if isinstance(e, RateLimitedError):
             resp.headers["Retry-After"] = str(e.retry_after)
-        if e.http_status == 503:
+        if status == 503:
             resp.headers["Retry-After"] = "1"
-        if e.http_status >= 500:
+        if status >= 500:
             log.warning("%s %s: %s", request.method, request.path, e)
         return resp
     except web.HTTPException as e:

@@ -23,6 +23,7 @@ from sealtrail.api.context import (
     services,
     visible_tenant,
 )
+from sealtrail.api.openapi_kit import HEX64, TIME, json_content, operation, query_param, ref
 from sealtrail.core.event import format_time
 from sealtrail.ledger.log import utc_now
 
@@ -200,35 +201,36 @@ async def group(request: web.Request) -> web.Response:
 
 def openapi_paths() -> dict[str, Any]:
     """The OpenAPI description of this module's routes (merged into /v1/openapi.json)."""
-    from sealtrail.api.openapi import _json, _op, _q, _ref
 
     tag = "console"
     return {
         "/v1/console/whoami": {
-            "get": _op(
+            "get": operation(
                 "The calling auditor key: tenant, readable tenants, the ledger's verifier key",
-                {"200": _json(_ref("ConsoleWhoami"), "the key")},
+                {"200": json_content(ref("ConsoleWhoami"), "the key")},
                 tag=tag,
             )
         },
         "/v1/console/timeline": {
-            "get": _op(
+            "get": operation(
                 "Events per UTC day by type over the last N days",
-                {"200": _json(_ref("ConsoleTimeline"), "counts")},
+                {"200": json_content(ref("ConsoleTimeline"), "counts")},
                 params=[
-                    _q("days", {"type": "integer", "minimum": 1, "maximum": MAX_DAYS}, "days"),
-                    _q("tenant", {"type": "string"}, "one tenant the key may read"),
+                    query_param(
+                        "days", {"type": "integer", "minimum": 1, "maximum": MAX_DAYS}, "days"
+                    ),
+                    query_param("tenant", {"type": "string"}, "one tenant the key may read"),
                 ],
                 errors=(404,),
                 tag=tag,
             )
         },
         "/v1/console/checkpoints": {
-            "get": _op(
+            "get": operation(
                 "The latest checkpoints with timestamp, anchor state and anchoring lag",
-                {"200": _json(_ref("ConsoleCheckpoints"), "checkpoints")},
+                {"200": json_content(ref("ConsoleCheckpoints"), "checkpoints")},
                 params=[
-                    _q(
+                    query_param(
                         "limit",
                         {"type": "integer", "minimum": 1, "maximum": MAX_CHECKPOINTS},
                         "how many",
@@ -238,9 +240,9 @@ def openapi_paths() -> dict[str, Any]:
             )
         },
         "/v1/console/group": {
-            "get": _op(
+            "get": operation(
                 "Per readable tenant: events, latest event time, seal uses",
-                {"200": _json(_ref("ConsoleGroup"), "per tenant")},
+                {"200": json_content(ref("ConsoleGroup"), "per tenant")},
                 tag=tag,
             )
         },
@@ -249,7 +251,6 @@ def openapi_paths() -> dict[str, Any]:
 
 def openapi_schemas() -> dict[str, Any]:
     """The schemas :func:`openapi_paths` refers to."""
-    from sealtrail.api.openapi import HEX64, TIME, _ref
 
     day = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
     count = {"type": "integer", "minimum": 0}
@@ -327,8 +328,8 @@ def openapi_schemas() -> dict[str, Any]:
                             "size": {"type": "integer", "minimum": 1},
                             "root": HEX64,
                             "created_at": TIME,
-                            "timestamp": _ref("Timestamp"),
-                            "anchor": _ref("Anchor"),
+                            "timestamp": ref("Timestamp"),
+                            "anchor": ref("Anchor"),
                             "lag_seconds": {"type": ["number", "null"], "minimum": 0},
                         },
                     },

@@ -22,12 +22,13 @@ from sealtrail.api.context import (
     query_params,
     read_json,
 )
-from sealtrail.api.routes_seals import ANY_ROLE, opt_str
 from sealtrail.api.seals import (
+    ANY_ROLE,
     actor,
     desk,
     field_name,
     level_param,
+    opt_str,
     pdf_response,
     read_pdf,
     text_param,

@@ -15,6 +15,7 @@ from aiohttp import web
 from sealtrail.anchoring.store import AnchoringStores
 from sealtrail.anchoring.timestamping import timestamp_json
 from sealtrail.anchoring.worker import anchor_json
+from sealtrail.api.appends import append_events
 from sealtrail.api.context import (
     in_thread,
     int_param,
@@ -27,7 +28,7 @@ from sealtrail.api.context import (
     visible_tenant,
 )
 from sealtrail.core.errors import EventValidationError, InvalidInputError, NotFoundError
-from sealtrail.core.event import Event, EventInput, parse_event_input, parse_time
+from sealtrail.core.event import Event, parse_event_input, parse_time
 from sealtrail.ledger.log import InclusionProof
 from sealtrail.ledger.sequencer import Appended
 from sealtrail.ledger.store import EventQuery, StoredCheckpoint
@@ -47,20 +48,6 @@ def _appended_json(a: Appended) -> dict[str, Any]:
     return {**event_json(a.event), "duplicate": a.duplicate}
 
 
-async def _append(request: web.Request, tenant: str, inputs: list[EventInput]) -> list[Appended]:
-    svc = services(request)
-    results = await svc.ledger.append_async(tenant, inputs)
-    fresh = sum(1 for r in results if not r.duplicate)
-    if fresh:
-        svc.metrics.appended.inc(fresh)
-        # (a worker without the sequencer lease learns the size from its events' indices)
-        size = max(svc.ledger.writer.size or 0, 1 + max(r.event.index for r in results))
-        svc.metrics.log_size.set(size)
-        svc.metrics.unsealed.set(size - svc.sealer.sealed_size)
-        svc.sealer.appended(size)
-    return results
-
-
 async def post_event(request: web.Request) -> web.Response:
     """POST /v1/events — append one event; retries with the same id return the original."""
     p = await principal(request, "integrator")
@@ -78,7 +65,7 @@ async def post_event(request: web.Request) -> web.Response:
                 )
             body = {**body, "client_event_id": key}
     inp = parse_event_input(body)
-    (result,) = await _append(request, p.tenant, [inp])
+    (result,) = await append_events(services(request), p.tenant, [inp])
     resp = json_response(event_json(result.event), status=200 if result.duplicate else 201)
     if result.duplicate:
         resp.headers["Idempotent-Replayed"] = "true"
@@ -114,7 +101,7 @@ async def post_batch(request: web.Request) -> web.Response:
             raise EventValidationError(
                 f"events[{i}]" + (f".{err.field}" if err.field else ""), err.reason
             ) from None
-    results = await _append(request, p.tenant, inputs)
+    results = await append_events(services(request), p.tenant, inputs)
     return json_response({"events": [_appended_json(r) for r in results]}, status=201)
 
 
@@ -133,7 +120,8 @@ def _decode_cursor(raw: str) -> int:
     return int(m.group(1))
 
 
-def _event_query(params: dict[str, str], tenants: tuple[str, ...]) -> EventQuery:
+def event_query(params: dict[str, str], tenants: tuple[str, ...]) -> EventQuery:
+    """The store query for GET /v1/events's filters (:data:`FILTERS`) over ``tenants``."""
     doc = params.get("document")
     if doc is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", doc):
         raise InvalidInputError("document: want a SHA-256 fingerprint (64 hex digits)")
@@ -165,7 +153,7 @@ async def list_events(request: web.Request) -> web.Response:
     params = query_params(request, (*FILTERS, "limit", "cursor"))
     limit = int_param(params, "limit", lo=1, hi=MAX_PAGE) or DEFAULT_PAGE
     after = _decode_cursor(params["cursor"]) if "cursor" in params else -1
-    q = _event_query(params, visible_tenant(p, params.get("tenant")))
+    q = event_query(params, visible_tenant(p, params.get("tenant")))
     store = services(request).stores
     rows = await in_thread(lambda: store.ledger.query(q, after=after, limit=limit + 1))
     more = len(rows) > limit
@@ -307,7 +295,7 @@ async def export(request: web.Request) -> web.StreamResponse:
     fmt = params.get("format", "jsonl")
     if fmt not in ("jsonl", "csv"):
         raise InvalidInputError(f"format: want jsonl or csv, got {fmt[:16]!r}")
-    q = _event_query(params, visible_tenant(p, params.get("tenant")))
+    q = event_query(params, visible_tenant(p, params.get("tenant")))
     svc = services(request)
     ledger, store = svc.ledger, svc.stores
     cp = await in_thread(store.ledger.latest_checkpoint)

@@ -30,6 +30,7 @@ from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from sealtrail.api.appends import append_events
 from sealtrail.api.context import (
     in_thread,
     json_response,
@@ -40,7 +41,7 @@ from sealtrail.api.context import (
 )
 from sealtrail.api.directory import Principal
 from sealtrail.api.errors import PayloadTooLargeError, UnsupportedMediaTypeError
-from sealtrail.api.routes_events import FILTERS, _append, _event_query
+from sealtrail.api.routes_events import FILTERS, event_query
 from sealtrail.api.settings import Settings, local_url
 from sealtrail.core.errors import NotFoundError
 from sealtrail.core.event import format_time, parse_event_input
@@ -135,7 +136,7 @@ async def _export(
         if selection.kind == "query":
             extra["query"] = " ".join(f"{k}={v}" for k, v in sorted(selection.filters.items()))
         record = export_event(stream, digest, ev, _actor(p), extra)
-        (appended,) = await _append(request, tenant, [parse_event_input(record)])
+        (appended,) = await append_events(svc, tenant, [parse_event_input(record)])
         resp = web.StreamResponse(
             headers={
                 "Content-Type": "application/zip",
@@ -185,7 +186,7 @@ async def query_package(request: web.Request) -> web.StreamResponse:
     filters), at most MAX_EVENTS events (else 400 too_many_events)."""
     p = await principal(request, "auditor")
     params = query_params(request, FILTERS)
-    q = _event_query(params, visible_tenant(p, params.get("tenant")))
+    q = event_query(params, visible_tenant(p, params.get("tenant")))
     selection = Selection.of_query(q, params)
     return await _export(request, p, selection, (p.tenant, None), "sealtrail-package-query")
 

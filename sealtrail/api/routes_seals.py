@@ -12,13 +12,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
-from cryptography import x509
 
-from sealtrail.api import seals
 from sealtrail.api.context import (
     body_object,
     in_thread,
@@ -29,15 +26,18 @@ from sealtrail.api.context import (
     read_json,
 )
 from sealtrail.api.seals import (
+    ANY_ROLE,
     DEFAULT_BOX,
     actor,
     desk,
     field_name,
     level_param,
+    opt_str,
     parse_box,
     pdf_response,
     read_pdf,
     report_json,
+    str_list,
     text_param,
 )
 from sealtrail.core.errors import InvalidInputError, NotFoundError
@@ -49,26 +49,7 @@ from sealtrail.signing.appearance import SealKind
 from sealtrail.signing.pdfinput import open_pdf
 from sealtrail.signing.sign import Placement
 
-ANY_ROLE = ("integrator", "auditor", "admin")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
-
-
-def opt_str(body: dict[str, Any], key: str, default: str = "") -> str:
-    """An optional string field."""
-    v = body.get(key, default)
-    if v is None:
-        return default
-    if not isinstance(v, str):
-        raise InvalidInputError(f"{key}: want a string")
-    return v
-
-
-def str_list(body: dict[str, Any], key: str) -> list[str]:
-    """A required array of strings."""
-    v = body.get(key)
-    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-        raise InvalidInputError(f"{key}: want an array of strings")
-    return v
 
 
 def _b64(body: dict[str, Any], key: str, limit: int) -> bytes | None:
@@ -356,15 +337,8 @@ async def validate(request: web.Request) -> web.Response:
     return json_response(report_json(report))
 
 
-def setup(
-    app: web.Application, tsa_urls: Sequence[str], tsa_roots: Sequence[x509.Certificate]
-) -> None:
-    """Register the seal and envelope routes, and the seal desk's lifecycle (signatures are
-    timestamped by ``tsa_urls``, whose certificates chain to ``tsa_roots``)."""
-    from sealtrail.api import routes_envelopes
-
-    seals.setup(app, tsa_urls, tsa_roots)
-    routes_envelopes.setup(app)
+def setup(app: web.Application) -> None:
+    """Register the seal routes (the seal desk is set up by :func:`sealtrail.api.seals.setup`)."""
     r = app.router
     r.add_post("/v1/seals", post_seal)
     r.add_get("/v1/seals", list_seals)

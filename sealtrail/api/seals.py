@@ -37,6 +37,8 @@ from sealtrail.signing.sign import Box, Placement, SignatureLevel, SigningPolicy
 from sealtrail.signing.validate import PdfValidationReport, SignatureReport, validate_pdf
 
 T = TypeVar("T")
+#: Every role: reads of what a key sees.
+ANY_ROLE = ("integrator", "auditor", "admin")
 #: Where a seal goes when the caller names no box: lower right of the page, 140 pt square.
 DEFAULT_BOX: Box = (400, 60, 540, 200)
 
@@ -208,6 +210,24 @@ def text_param(value: str, name: str) -> str:
     return value
 
 
+def opt_str(body: dict[str, Any], key: str, default: str = "") -> str:
+    """An optional string field."""
+    v = body.get(key, default)
+    if v is None:
+        return default
+    if not isinstance(v, str):
+        raise InvalidInputError(f"{key}: want a string")
+    return v
+
+
+def str_list(body: dict[str, Any], key: str) -> list[str]:
+    """A required array of strings."""
+    v = body.get(key)
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise InvalidInputError(f"{key}: want an array of strings")
+    return v
+
+
 def _signature_json(s: SignatureReport) -> dict[str, Any]:
     ts = s.timestamp
     return {
@@ -273,4 +293,15 @@ def setup(
     app.cleanup_ctx.append(lifecycle)
 
 
-__all__ = ["SEAL_DESK", "SealDesk", "actor", "desk", "read_pdf", "report_json", "services"]
+__all__ = [
+    "ANY_ROLE",
+    "SEAL_DESK",
+    "SealDesk",
+    "actor",
+    "desk",
+    "opt_str",
+    "read_pdf",
+    "report_json",
+    "services",
+    "str_list",
+]

@@ -1,8 +1,9 @@
 """The root of Sealtrail's exception hierarchy.
 
 Every error the project raises on purpose derives from :class:`SealtrailError`. Each class has a
-stable machine-readable ``code`` (used as the problem+json ``type`` suffix over HTTP) and an
-``exit_code`` for the CLI. Other packages add their subclasses in their own ``errors.py``.
+stable machine-readable ``code`` and nothing about transport: one table at the edge
+(``sealtrail/api/error_codes.py``) maps codes to HTTP status (problem+json) and CLI exit codes.
+Other packages add their subclasses in their own ``errors.py``.
 
 Wrong *types* passed by programmers raise the built-in :class:`TypeError`; these classes are for
 wrong *values* and failed checks. Messages say what was got and what was wanted.
@@ -14,19 +15,14 @@ from __future__ import annotations
 class SealtrailError(Exception):
     """Base class of every error Sealtrail raises on purpose."""
 
+    #: stable, machine-readable; the problem+json ``type`` suffix over HTTP
     code: str = "sealtrail_error"
-    #: HTTP status an API maps this error to.
-    http_status: int = 500
-    #: process exit status the CLI uses for this error.
-    exit_code: int = 10
 
 
 class InvalidInputError(SealtrailError):
     """Input that does not satisfy the documented format (bad JSON, bad field)."""
 
     code = "invalid_input"
-    http_status = 400
-    exit_code = 2
 
 
 class EventValidationError(InvalidInputError):
@@ -50,48 +46,36 @@ class ProofError(SealtrailError):
     """A Merkle inclusion or consistency proof does not verify, or is malformed."""
 
     code = "invalid_proof"
-    http_status = 400
-    exit_code = 1
 
 
 class NoteError(SealtrailError):
     """A signed note or checkpoint is malformed or its signature does not verify."""
 
     code = "invalid_note"
-    http_status = 400
-    exit_code = 1
 
 
 class NotFoundError(SealtrailError):
     """The requested event, checkpoint or size does not exist."""
 
     code = "not_found"
-    http_status = 404
-    exit_code = 4
 
 
 class ConflictError(SealtrailError):
     """The request conflicts with stored state (same client event id, different body)."""
 
     code = "conflict"
-    http_status = 409
-    exit_code = 5
 
 
 class StorageError(SealtrailError):
     """The storage backend failed or holds data it cannot read."""
 
     code = "storage_error"
-    http_status = 500
-    exit_code = 10
 
 
 class LedgerBusyError(StorageError):
     """Another process holds the ledger's write lock for longer than we may wait."""
 
     code = "ledger_busy"
-    http_status = 503
-    exit_code = 6
 
 
 class LeaseLostError(LedgerBusyError):
@@ -104,13 +88,9 @@ class NotInitializedError(SealtrailError):
     """The data directory has no ledger yet (run ``sealtrail init``)."""
 
     code = "not_initialized"
-    http_status = 503
-    exit_code = 3
 
 
 class ConfigError(SealtrailError):
     """Settings are missing, unknown or invalid."""
 
     code = "invalid_config"
-    http_status = 500
-    exit_code = 2

@@ -25,9 +25,9 @@ from typing import Any
 from sealtrail.anchoring.store import AnchoringStores, StoredAnchor, TimestampRecord
 from sealtrail.core.event import Event
 from sealtrail.core.merkle import assemble, fold, inclusion_subtrees, root_subtrees
+from sealtrail.export.errors import EmptySelectionError, TooManyEventsError
 from sealtrail.ledger.log import ConsistencyProof, InclusionProof, Ledger
 from sealtrail.ledger.store import EventQuery, StoredCheckpoint
-from sealtrail.verifier.errors import EmptySelectionError, TooManyEventsError
 
 #: the most events one package may hold (a query selecting more must be narrowed)
 MAX_PACKAGE_EVENTS = 200_000

@@ -1,10 +1,11 @@
-"""Assembling a certification package (format v1, docs/FORMAT.md §8) from its evidence.
+"""The files of a certification package (format v1, docs/FORMAT.md §8) from its evidence.
 
-:func:`package_files` renders every file; :func:`build_package` runs the whole pipeline —
-collect, draw the report, seal it, render, zip. Given the same evidence, inputs and report
-bytes, the ZIP is the same, byte for byte (:mod:`.layout`); the sealed report itself differs
-from run to run (an ECDSA signature and a fresh RFC 3161 token), so a caller wanting the same
-package twice passes the same ``report_pdf``.
+:func:`package_files` renders every file, manifest included; the one pipeline that collects the
+evidence, draws and seals the report and writes the ZIP is
+:func:`sealtrail.export.service_seal.make_package`. Given the same evidence, inputs and report
+bytes, the files (and so the ZIP, :func:`sealtrail.verifier.layout.write_zip`) are the same,
+byte for byte; the sealed report itself differs from run to run (an ECDSA signature and a fresh
+RFC 3161 token).
 
 Every JSON file is RFC 8785 (JCS) canonical UTF-8 with no trailing newline.
 """
@@ -12,15 +13,14 @@ Every JSON file is RFC 8785 (JCS) canonical UTF-8 with no trailing newline.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any
 
 from sealtrail.anchoring.store import StoredAnchor
 from sealtrail.core.canonical import canonicalize_restricted
-from sealtrail.export.evidence import Evidence, EvidenceStore, Selection, collect
+from sealtrail.export.evidence import Evidence
 from sealtrail.export.handcheck import verify_md
-from sealtrail.ledger.log import Ledger
 from sealtrail.verifier import layout
 
 
@@ -173,28 +173,6 @@ def package_files(ev: Evidence, inputs: PackageInputs, report_pdf: bytes) -> dic
     files[layout.VERIFY_MD] = verify_md(ev, inputs.documents.keys()).encode()
     files[layout.MANIFEST] = _json(manifest(ev, inputs, files))
     return files
-
-
-ReportRenderer = Callable[[Evidence, PackageInputs], bytes]
-ReportSealer = Callable[[bytes], bytes]
-
-
-def build_package(
-    ledger: Ledger,
-    store: EvidenceStore,
-    selection: Selection,
-    inputs: PackageInputs,
-    *,
-    render: ReportRenderer,
-    seal: ReportSealer,
-    out: BinaryIO,
-) -> Evidence:
-    """Collect, draw the report with ``render``, seal it with ``seal``, and write the ZIP to
-    ``out``. Returns the evidence (for callers that record what was exported)."""
-    ev = collect(ledger, store, selection)
-    report = seal(render(ev, inputs))
-    layout.write_zip(package_files(ev, inputs, report), out)
-    return ev
 
 
 #: the stream that records exports of query packages (a query has no one stream)

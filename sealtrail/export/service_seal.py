@@ -14,7 +14,9 @@ is created whole in a temporary sibling and renamed into place, so a crash or a 
 leaves half of it; a seal certificate that has expired is re-issued under the same CA.
 
 This module is the builder's adapter to :mod:`sealtrail.signing` (PAdES with pyHanko); the
-verifier proper never imports it.
+verifier proper never imports it. It also holds :func:`make_package`, the one pipeline that
+builds a package (collect, draw, seal, render the files, zip), used by the CLI and the HTTP
+export alike.
 """
 
 from __future__ import annotations

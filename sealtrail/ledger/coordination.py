@@ -52,28 +52,18 @@ def new_holder_id() -> str:
 
 
 class QueuedAppendError(SealtrailError):
-    """The error the sequencer stored for a queued append (same code, status and message)."""
+    """The error the sequencer stored for a queued append (same code and message; the edge
+    maps it by that code, as it would the original)."""
 
-    def __init__(self, code: str, http_status: int, exit_code: int, message: str) -> None:
+    def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-        self.http_status = http_status
-        self.exit_code = exit_code
 
 
 def encode_outcome(result: Sequence[tuple[int, bool]] | SealtrailError) -> bytes:
     """The JSON outcome stored for a queued append: indices and duplicate flags, or the error."""
     if isinstance(result, SealtrailError):
-        return orjson.dumps(
-            {
-                "error": {
-                    "code": result.code,
-                    "http_status": result.http_status,
-                    "exit_code": result.exit_code,
-                    "message": str(result),
-                }
-            }
-        )
+        return orjson.dumps({"error": {"code": result.code, "message": str(result)}})
     return orjson.dumps({"events": [[i, d] for i, d in result]})
 
 
@@ -83,9 +73,7 @@ def decode_outcome(raw: bytes) -> list[tuple[int, bool]]:
         obj: Any = orjson.loads(raw)
         if "error" in obj:
             e = obj["error"]
-            raise QueuedAppendError(
-                str(e["code"]), int(e["http_status"]), int(e["exit_code"]), str(e["message"])
-            )
+            raise QueuedAppendError(str(e["code"]), str(e["message"]))
         return [(int(i), bool(d)) for i, d in obj["events"]]
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
         raise StorageError(f"unreadable outcome of a queued append: {e}") from e

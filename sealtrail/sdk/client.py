@@ -54,7 +54,6 @@ class VerificationError(SealtrailError):
     """A proof or checkpoint from the service did not verify locally."""
 
     code = "verification_failed"
-    exit_code = 1
 
 
 @dataclass(frozen=True)

@@ -26,29 +26,14 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol
 
-from sealtrail.core.errors import ConflictError, InvalidInputError, NotFoundError, SealtrailError
+from sealtrail.core.errors import ConflictError, InvalidInputError, NotFoundError
 from sealtrail.core.event import format_time
+from sealtrail.seals.errors import ApprovalRequiredError as ApprovalRequiredError
+from sealtrail.seals.errors import SealStateError
+from sealtrail.seals.errors import SealUseForbiddenError as SealUseForbiddenError
 from sealtrail.seals.outbox import new_id, outbox_event
 from sealtrail.seals.registry import SealRecord, Tenants
 from sealtrail.seals.store import RequestDecision, SealStore, SealUse, StoredPolicy, StoredRequest
-from sealtrail.signing.errors import SealStateError
-
-
-class SealUseForbiddenError(SealtrailError):
-    """This key may not approve, or use, this authorisation (self-approval, not an approver,
-    not the requester)."""
-
-    code = "seal_use_forbidden"
-    http_status = 403
-    exit_code = 2
-
-
-class ApprovalRequiredError(SealtrailError):
-    """The seal is controlled: using it needs an approved request (send its id)."""
-
-    code = "approval_required"
-    http_status = 409
-    exit_code = 5
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from typing import Any
 
 from sealtrail.core.errors import ConflictError, InvalidInputError, NotFoundError
 from sealtrail.core.event import format_time
-from sealtrail.seals.approvals import SealUseForbiddenError, use_of
+from sealtrail.seals.approvals import use_of
+from sealtrail.seals.errors import SealUseForbiddenError
 from sealtrail.seals.outbox import new_id, outbox_event
 from sealtrail.seals.registry import SealRecord, get_seal
 from sealtrail.seals.store import SealStore, SignatureCommit, StoredEnvelope, StoredSigner

@@ -27,11 +27,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sealtrail.core.errors import ConfigError, ConflictError, InvalidInputError, NotFoundError
 from sealtrail.core.event import format_time
+from sealtrail.seals.errors import SealStateError
 from sealtrail.seals.outbox import new_id, outbox_event
 from sealtrail.seals.store import SealStatusChange, SealStore, StoredCa, StoredSeal
 from sealtrail.signing import pki
 from sealtrail.signing.appearance import SealKind, generate_seal, validate_png
-from sealtrail.signing.errors import KeyProtectionError, SealStateError
+from sealtrail.signing.errors import KeyProtectionError
 from sealtrail.signing.keystore import KeyProtector
 from sealtrail.signing.sign import MAX_APPEARANCE_BYTES, MAX_APPEARANCE_PIXELS, MAX_TEXT_CHARS
 

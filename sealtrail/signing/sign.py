@@ -34,9 +34,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from asn1crypto import crl as asn1_crl
 from asn1crypto import keys as asn1_keys
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from PIL import Image
@@ -59,14 +57,12 @@ from sealtrail.signing.errors import (
     SigningError,
     SigningTimestampError,
 )
+from sealtrail.signing.formats import APP_NAME, REMARKS_KEY, asn1_cert, asn1_crl_of
 from sealtrail.signing.pdfinput import DEFAULT_MAX_PDF_BYTES, PARSE_ERRORS, open_pdf
 from sealtrail.signing.pki import CertifiedKey
 
 log = logging.getLogger("sealtrail.signing")
 
-#: The /Prop_Build /App key that holds a seal's remarks.
-REMARKS_KEY = "/SealtrailRemarks"
-APP_NAME = "Sealtrail"
 MAX_TEXT_CHARS = 1000
 MAX_APPEARANCE_BYTES = 2 * 1024 * 1024
 MAX_APPEARANCE_PIXELS = 4_000_000
@@ -121,16 +117,6 @@ class SigningPolicy:
     crls: tuple[x509.CertificateRevocationList, ...] = ()
     tsa_timeout: float = 10.0
     max_pdf_bytes: int = DEFAULT_MAX_PDF_BYTES
-
-
-def asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
-    """A cryptography certificate as asn1crypto's (what pyHanko takes)."""
-    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
-
-
-def asn1_crl_of(crl: x509.CertificateRevocationList) -> asn1_crl.CertificateList:
-    """A cryptography CRL as asn1crypto's."""
-    return asn1_crl.CertificateList.load(crl.public_bytes(serialization.Encoding.DER))
 
 
 def _simple_signer(signer: CertifiedKey) -> signers.SimpleSigner:

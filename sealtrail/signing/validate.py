@@ -36,8 +36,8 @@ from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverage
 from pyhanko_certvalidator import ValidationContext
 
 from sealtrail.signing.errors import InvalidPdfError
+from sealtrail.signing.formats import REMARKS_KEY, asn1_cert
 from sealtrail.signing.pdfinput import DEFAULT_MAX_PDF_BYTES, PARSE_ERRORS, open_pdf
-from sealtrail.signing.sign import REMARKS_KEY, asn1_cert
 
 log = logging.getLogger("sealtrail.signing")
 

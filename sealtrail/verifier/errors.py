@@ -1,7 +1,9 @@
-"""Errors of certification packages, in the project's one hierarchy (``ledger/errors.py``).
+"""Errors of reading certification packages and RFC 3161 tokens, in the project's one
+hierarchy (:mod:`sealtrail.core.errors`).
 
 A package that fails a *check* is not an error: the verifier reports it (:mod:`.results`).
-These are raised when a package cannot be built, or cannot be read at all.
+These are raised when a package cannot be read at all, or a token does not verify. Errors of
+*building* a package are :mod:`sealtrail.export.errors`.
 """
 
 from __future__ import annotations
@@ -9,40 +11,13 @@ from __future__ import annotations
 from sealtrail.core.errors import InvalidInputError, SealtrailError
 
 
-class PackageError(SealtrailError):
-    """A certification package cannot be built (nothing sealed yet, nothing selected…)."""
-
-    code = "package_error"
-    http_status = 409
-    exit_code = 5
-
-
-class TooManyEventsError(PackageError):
-    """The stream or query selects more events than one package may hold; narrow it."""
-
-    code = "too_many_events"
-    http_status = 400
-    exit_code = 3
-
-
-class EmptySelectionError(PackageError):
-    """The stream or query selects no event that a checkpoint covers."""
-
-    code = "empty_package"
-    http_status = 404
-    exit_code = 4
-
-
 class UnreadablePackageError(InvalidInputError):
     """The file is not a ZIP the verifier is willing to open (caps, names, duplicates)."""
 
     code = "unreadable_package"
-    exit_code = 1
 
 
 class TimestampError(SealtrailError):
     """No TSA gave a valid RFC 3161 token, or a token does not verify."""
 
     code = "timestamp_error"
-    http_status = 502
-    exit_code = 7

@@ -36,9 +36,13 @@ def check_timestamps(
     m: dict[str, Any],
     notes: dict[int, tuple[bytes, Checkpoint]] | None,
     pinned: Sequence[x509.Certificate],
+    seal_pinned: bool | None = None,
 ) -> dict[int, str]:
     """Steps 10-11: ``timestamps.tokens`` and ``trust.roots``; returns each stamped size's
-    genTime (the earliest trusted time its events existed by)."""
+    genTime (the earliest trusted time its events existed by).
+
+    ``pinned``: the TSA roots; ``seal_pinned``: whether the seal's roots are pinned too (None:
+    as the TSA's, the one set of roots serving both)."""
     stamps: dict[int, str] = {}
     if notes is None:
         run.skip("timestamps.tokens", "blocked", "checkpoints did not verify")
@@ -81,13 +85,16 @@ def check_timestamps(
             f"no token for checkpoints {missing} (pending when packaged)",
             len(missing),
         )
-    if pinned:
+    tsa_ok = bool(pinned)
+    seal_ok = tsa_ok if seal_pinned is None else seal_pinned
+    if tsa_ok and seal_ok:
         run.checks.append(Check("trust.roots", Status.PASSED, "ok", "pinned trust roots used"))
     else:
+        which = "TSA and seal" if not (tsa_ok or seal_ok) else "seal" if tsa_ok else "TSA"
         run.skip(
             "trust.roots",
             "roots_from_package",
-            "TSA and seal roots taken from the package's certs/; pin them with --trust-root",
+            f"{which} roots taken from the package's certs/; pin them with --trust-root",
         )
     return stamps
 
@@ -209,8 +216,16 @@ def check_documents(
 
 
 # 15. report.pdf: a PAdES signature, intact, valid, timestamped, by a trusted seal.
-def check_report(run: CheckRun, pinned: Sequence[x509.Certificate], at: datetime | None) -> None:
-    """Step 15: ``report.signature`` (pyHanko; runs ``asyncio.run``: no loop in this thread)."""
+def check_report(
+    run: CheckRun,
+    pinned: Sequence[x509.Certificate],
+    at: datetime | None,
+    tsa_pinned: Sequence[x509.Certificate] | None = None,
+) -> None:
+    """Step 15: ``report.signature`` (pyHanko; runs ``asyncio.run``: no loop in this thread).
+
+    ``pinned``: the seal's roots; ``tsa_pinned``: the TSA roots for its B-T timestamp (None: the
+    same as ``pinned``). Either empty: the package's own ``certs/``."""
     from sealtrail.signing.validate import validate_pdf  # pyHanko: loaded only when needed
 
     pdf = run.files.get(layout.REPORT_PDF)
@@ -219,7 +234,8 @@ def check_report(run: CheckRun, pinned: Sequence[x509.Certificate], at: datetime
         return
     seal_certs = pem_certs(run.files.get(layout.SERVICE_SEAL))
     roots = list(pinned) or seal_certs[1:]
-    tsa_roots = list(pinned) or pem_certs(run.files.get(layout.TSA_ROOTS))
+    tsa = pinned if tsa_pinned is None else tsa_pinned
+    tsa_roots = list(tsa) or pem_certs(run.files.get(layout.TSA_ROOTS))
     try:
         rep = validate_pdf(pdf, roots, tsa_roots, at_time=at)
     except SealtrailError as e:

@@ -26,7 +26,6 @@ class AnchorMismatch(SealtrailError):
     """The chain does not confirm an anchor receipt (or the node could not be asked)."""
 
     code = "anchor_not_on_chain"
-    exit_code = 1
 
 
 def _word(n: int) -> str:

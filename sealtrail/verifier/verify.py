@@ -73,14 +73,24 @@ def verify_package(
     rpc: RpcAnchorChecker | None = None,
     at: datetime | None = None,
     limits: layout.Limits = DEFAULT_LIMITS,
+    tsa_roots: Sequence[x509.Certificate] = (),
+    seal_roots: Sequence[x509.Certificate] = (),
+    ledger_keys: Sequence[str] = (),
 ) -> VerificationReport:
     """Verify the package in ``data`` (module docstring).
 
     ``trust_roots``: pinned roots for the TSA tokens and the report's seal; without them the
-    package's own ``certs/`` are used and ``trust.roots`` is not checked. ``ledger_key``: the
-    ledger's verifier key as published; without it ``trust.ledger_key`` is not checked. ``at``:
-    validation time of the report's signature (default: now, pyHanko's default).
+    package's own ``certs/`` are used and ``trust.roots`` is not checked. ``tsa_roots`` and
+    ``seal_roots``, when given, pin each purpose apart (they take precedence over
+    ``trust_roots`` for theirs). ``ledger_key``: the ledger's verifier key as published, or
+    several in ``ledger_keys`` (the package's must be one of them); without any,
+    ``trust.ledger_key`` is not checked. ``at``: validation time of the report's signature
+    (default: now, pyHanko's default). :class:`~.verifier.Verifier` holds this trust material
+    in one object.
     """
+    pinned_tsa = tuple(tsa_roots) or tuple(trust_roots)
+    pinned_seal = tuple(seal_roots) or tuple(trust_roots)
+    pinned_keys = (*ledger_keys, *(() if ledger_key is None else (ledger_key,)))
     digest = hashlib.sha256(data).hexdigest()
     # 1. The container.
     try:
@@ -94,7 +104,7 @@ def verify_package(
     if manifest is None:
         return VerificationReport(digest, tuple(run.checks))
     _step(run, "manifest.files", None, _files, run, manifest)
-    verifier = _step(run, "ledger.key", None, _ledger_key, run, manifest, ledger_key)
+    verifier = _step(run, "ledger.key", None, _ledger_key, run, manifest, pinned_keys)
     notes = _step(run, "checkpoints.signatures", None, _checkpoints, run, manifest, verifier)
     target = notes.get(manifest["target"].get("size")) if notes is not None else None
     _step(run, "checkpoints.consistency", None, _consistency, run, notes)
@@ -104,11 +114,12 @@ def verify_package(
     leaves = _step(run, "events.encoding", no_leaves, _events, run, manifest, target)
     _step(run, "streams.chains", None, _streams, run, leaves)
     stamps = _step(
-        run, "timestamps.tokens", no_stamps, check_timestamps, run, manifest, notes, trust_roots
-    )
+        run, "timestamps.tokens", no_stamps, check_timestamps, run, manifest, notes, pinned_tsa,
+        bool(pinned_seal),
+    )  # fmt: skip
     _step(run, "anchors.receipts", None, check_anchors, run, manifest, notes, rpc)
     _step(run, "documents.fingerprints", None, check_documents, run, manifest, leaves)
-    _step(run, "report.signature", None, check_report, run, trust_roots, at)
+    _step(run, "report.signature", None, check_report, run, pinned_seal, at, pinned_tsa)
     timeline = _step(run, "timeline", no_timeline, _timeline, leaves, notes, stamps)
     coverage = manifest["coverage"] if isinstance(manifest["coverage"], dict) else {}
     return VerificationReport(digest, tuple(run.checks), dict(coverage), timeline)
@@ -169,7 +180,7 @@ def _files(run: CheckRun, m: dict[str, Any]) -> None:
 
 
 # 4. The ledger's verifier key.
-def _ledger_key(run: CheckRun, m: dict[str, Any], pinned: str | None) -> NoteVerifier | None:
+def _ledger_key(run: CheckRun, m: dict[str, Any], pinned: Sequence[str]) -> NoteVerifier | None:
     text = run.files.get(layout.LEDGER_KEY, b"").decode("utf-8", "replace").strip()
     problems: list[str] = []
     verifier = None
@@ -182,11 +193,15 @@ def _ledger_key(run: CheckRun, m: dict[str, Any], pinned: str | None) -> NoteVer
     run.add("ledger.key", problems, 1, f"log {verifier.name if verifier else '?'}", "bad_key")
     if problems:
         return None
-    if pinned is None:
+    if not pinned:
         run.skip("trust.ledger_key", "not_pinned", "ledger key taken from the package; pin it")
-    else:
-        bad = [] if pinned.strip() == text else [f"package key {text} is not the pinned key"]
+    elif len(pinned) == 1:
+        bad = [] if pinned[0].strip() == text else [f"package key {text} is not the pinned key"]
         run.add("trust.ledger_key", bad, 1, "matches the pinned key", "untrusted_key")
+    else:
+        known = {k.strip() for k in pinned}
+        bad = [] if text in known else [f"package key {text} is none of the {len(known)} pinned"]
+        run.add("trust.ledger_key", bad, 1, "matches a pinned key", "untrusted_key")
     return verifier
 
 

@@ -771,7 +771,7 @@ def test_health_ready_and_metrics(api: Api) -> None:
     assert re.search(r'route="/v1/events",status="403"\} 1\.0$', text, re.M)
 
 
-#: The seal, seal-use, envelope and validation routes (issue 6; sealtrail/api/openapi_seals.py).
+#: The seal, seal-use, envelope and validation routes (issue 6; api/routes_seals_openapi.py).
 SEAL_PATHS = {
     "/v1/seals": {"post", "get"},
     "/v1/seals/{id}": {"get"},

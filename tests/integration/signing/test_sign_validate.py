@@ -20,11 +20,11 @@ from sealtrail.signing.errors import (
     SigningError,
     SigningTimestampError,
 )
+from sealtrail.signing.formats import asn1_cert
 from sealtrail.signing.sign import (
     Placement,
     SignatureLevel,
     SigningPolicy,
-    asn1_cert,
     sign_pdf,
 )
 from sealtrail.signing.validate import (
@@ -124,7 +124,7 @@ def test_b_lt_revoked_seal_is_reported(tsa: Tsa, seals: Seals, signed_lt: bytes)
     )
     from pyhanko.sign.validation.dss import DocumentSecurityStore
 
-    from sealtrail.signing.sign import asn1_crl_of
+    from sealtrail.signing.formats import asn1_crl_of
 
     buf = io.BytesIO(signed_lt)
     DocumentSecurityStore.add_dss(buf, None, crls=[asn1_crl_of(crl)], force_write=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from sealtrail.api.error_codes import http_status_for
 from sealtrail.core import event as ev
 from sealtrail.core.canonical import MAX_SAFE_INTEGER, canonicalize
 from sealtrail.core.errors import EventValidationError, InvalidInputError
@@ -459,7 +460,11 @@ def test_validation_error_carries_field_reason_and_code() -> None:
         ev.parse_event_input(with_document(sha256="x"))
     err = info.value
     assert isinstance(err, InvalidInputError)
-    assert (err.field, err.code, err.http_status) == ("documents[0].sha256", "invalid_event", 400)
+    assert (err.field, err.code, http_status_for(err)) == (
+        "documents[0].sha256",
+        "invalid_event",
+        400,
+    )
     assert str(err) == f"documents[0].sha256: {err.reason}"
     assert err.reason == "want 64 hex digits, got 1 characters"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from sealtrail.api.error_codes import http_status_for
 from sealtrail.core.errors import LeaseLostError, LedgerBusyError
 from sealtrail.core.note import NoteSigner
 from sealtrail.ledger.audit import audit
@@ -177,7 +178,7 @@ def test_a_queued_append_that_conflicts_fails_with_the_holder_s_error(
             with pytest.raises(QueuedAppendError) as err:
                 await b.append_async("acme", [changed])
             assert err.value.code == "conflict"
-            assert err.value.http_status == 409
+            assert http_status_for(err.value) == 409
         finally:
             await a.sequencer.close()
 

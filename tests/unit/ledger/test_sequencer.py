@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import pytest
 
 from sealtrail import backend
+from sealtrail.api.error_codes import http_status_for
 from sealtrail.core import merkle
 from sealtrail.core.errors import (
     ConflictError,
@@ -501,7 +502,7 @@ def test_a_held_write_lock_makes_appends_fail_busy(open_ledger: OpenLedger, data
         locker.wait()
     err = info.value
     assert isinstance(err, StorageError)
-    assert (err.code, err.http_status) == ("ledger_busy", 503)
+    assert (err.code, http_status_for(err)) == ("ledger_busy", 503)
     assert str(db) in str(err)
     assert "busy" in str(err)
     assert "0.5 s" in str(err)

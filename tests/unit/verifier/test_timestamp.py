@@ -33,7 +33,6 @@ from sealtrail.anchoring.tsa import (
     token_from_response,
     verify_token,
 )
-
 from tests.unit.anchoring.tsa_pki import (
     NOW,
     OPENSSL,

@@ -10,14 +10,14 @@ from sealtrail.anchoring.chain import connect
 from sealtrail.anchoring.deployment import DEPLOYMENT_FILE, deploy, load_deployment, save_deployment
 from sealtrail.anchoring.errors import AnchoringError
 from sealtrail.anchoring.worker import anchor_json
-from sealtrail.api.cli import Ctx, _emit, command, main
+from sealtrail.api.cli.context import Ctx, command, emit
 from sealtrail.api.settings import chain_key
 from sealtrail.core.errors import ConfigError
 from sealtrail.core.event import format_time
 from sealtrail.ledger.log import utc_now
 
 
-@main.group()
+@click.group()
 def contract() -> None:
     """Deploy and inspect the SealtrailAnchor contract this ledger anchors to."""
 
@@ -56,12 +56,12 @@ def contract_deploy(ctx: Ctx, *, as_json: bool, anchorers: tuple[str, ...], forc
         except AnchoringError as e:
             raise ConfigError(f"the remembered contract is gone ({e}); use --force") from None
         obj: dict[str, Any] = {**known.to_json(), "deployed": False}
-        _emit(as_json, obj, f"already deployed: {known.contract} on chain {known.chain_id}")
+        emit(as_json, obj, f"already deployed: {known.contract} on chain {known.chain_id}")
         return
     d = deploy(client, origin, list(anchorers), format_time(utc_now()))
     save_deployment(s.data_dir, d)
     obj = {**d.to_json(), "deployed": True}
-    _emit(
+    emit(
         as_json,
         obj,
         f"deployed SealtrailAnchor at {d.contract} on chain {d.chain_id} "
@@ -94,7 +94,7 @@ def _owner_change(ctx: Ctx, as_json: bool, anchorer: str, *, allow: bool) -> Non
         "block_number": receipt.block_number,
     }
     verb = "may now anchor" if now else "may no longer anchor"
-    _emit(as_json, obj, f"{anchorer} {verb} log 0x{d.log_id.hex()} (tx 0x{receipt.tx_hash.hex()})")
+    emit(as_json, obj, f"{anchorer} {verb} log 0x{d.log_id.hex()} (tx 0x{receipt.tx_hash.hex()})")
 
 
 @contract.command("authorise")
@@ -120,10 +120,10 @@ def contract_show(ctx: Ctx, *, as_json: bool) -> None:
     d = load_deployment(ctx.settings.data_dir)
     if d is None:
         raise ConfigError("no contract deployed for this data dir: run `sealtrail contract deploy`")
-    _emit(as_json, d.to_json(), f"{d.contract} on chain {d.chain_id}, log id 0x{d.log_id.hex()}")
+    emit(as_json, d.to_json(), f"{d.contract} on chain {d.chain_id}, log id 0x{d.log_id.hex()}")
 
 
-@main.command("anchors")
+@click.command("anchors")
 @click.option("--limit", type=click.IntRange(1), default=20, help="Show the latest N.")
 @command
 def anchors_cmd(ctx: Ctx, *, as_json: bool, limit: int) -> None:
@@ -141,4 +141,4 @@ def anchors_cmd(ctx: Ctx, *, as_json: bool, limit: int) -> None:
         f"block {r.get('block_number') or '-'}\t{r.get('confirmations', 0)} conf"
         for r in rows
     ]
-    _emit(as_json, {"anchors": rows}, "\n".join(lines) or "no checkpoints")
+    emit(as_json, {"anchors": rows}, "\n".join(lines) or "no checkpoints")

@@ -19,7 +19,7 @@ from cryptography import x509
 
 from sealtrail.anchoring.devtsa import CA_CERT_FILE, start_tsa
 from sealtrail.anchoring.timestamping import load_trust_roots
-from sealtrail.api.cli import Ctx, _emit, command, main
+from sealtrail.api.cli.context import Ctx, command, emit
 from sealtrail.api.seals import DEFAULT_BOX, field_name, parse_box, report_json
 from sealtrail.core.errors import ConfigError, InvalidInputError, NotFoundError
 from sealtrail.core.event import format_time
@@ -55,7 +55,7 @@ def _read(path: Path, limit: int, what: str) -> bytes:
     return data
 
 
-@main.group()
+@click.group()
 def seals() -> None:
     """Create, list, suspend, resume and revoke electronic seals."""
 
@@ -93,7 +93,7 @@ def seals_create(
         )  # fmt: skip
         flush(ledger, db)
     obj = seal.to_json()
-    _emit(as_json, obj, f"created seal {seal.id} ({seal.kind.value}, {seal.name}) of {tenant}")
+    emit(as_json, obj, f"created seal {seal.id} ({seal.kind.value}, {seal.name}) of {tenant}")
 
 
 @seals.command("list")
@@ -105,7 +105,7 @@ def seals_list(ctx: Ctx, *, as_json: bool, tenant: str | None, status: str | Non
     with ctx.ledger():
         found = registry.list_seals(ctx.stores.seals, None if tenant is None else [tenant], status)
     lines = [f"{s.id}\t{s.tenant}\t{s.kind.value}\t{s.status}\t{s.name}" for s in found]
-    _emit(as_json, {"seals": [s.to_json() for s in found]}, "\n".join(lines) or "no seals")
+    emit(as_json, {"seals": [s.to_json() for s in found]}, "\n".join(lines) or "no seals")
 
 
 def _set_status(ctx: Ctx, as_json: bool, seal_id: str, status: str, reason: str) -> None:
@@ -113,7 +113,7 @@ def _set_status(ctx: Ctx, as_json: bool, seal_id: str, status: str, reason: str)
         db = ctx.stores.seals
         seal = registry.set_status(db, seal_id, status, reason=reason, actor=ACTOR, now=utc_now())
         flush(ledger, db)
-    _emit(as_json, seal.to_json(), f"seal {seal.id} is {seal.status}")
+    emit(as_json, seal.to_json(), f"seal {seal.id} is {seal.status}")
 
 
 @seals.command("suspend")
@@ -174,7 +174,7 @@ async def _sign(ctx: Ctx, pdf: bytes, seal: registry.SealRecord, key: Any, png: 
             await running.close()
 
 
-@main.command("sign")
+@click.command("sign")
 @click.option("--tenant", required=True, help="Tenant the seal belongs to.")
 @click.option("--seal", "seal_id", required=True, help="Seal id.")
 @click.argument("source", metavar="IN.pdf", type=click.Path(dir_okay=False, path_type=Path))
@@ -227,10 +227,10 @@ def sign_cmd(
         raise ConfigError(f"cannot write {output}: {e.strerror or e}") from None
     obj = {"seal": seal.id, "output": str(output), "before_sha256": before.hex(),
            "after_sha256": after.hex()}  # fmt: skip
-    _emit(as_json, obj, f"sealed {source} with {seal.id} -> {output} (sha256 {after.hex()})")
+    emit(as_json, obj, f"sealed {source} with {seal.id} -> {output} (sha256 {after.hex()})")
 
 
-@main.command("validate-pdf")
+@click.command("validate-pdf")
 @click.argument("path", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
 @command
 def validate_pdf_cmd(ctx: Ctx, *, as_json: bool, path: Path) -> None:
@@ -254,7 +254,7 @@ def validate_pdf_cmd(ctx: Ctx, *, as_json: bool, path: Path) -> None:
     head = "OK: every signature intact, valid and trusted" if report.ok else (
         f"FAILED: {report.status.value}: {', '.join(report.reasons)}"
     )  # fmt: skip
-    _emit(as_json, obj, "\n".join([head, *lines]))
+    emit(as_json, obj, "\n".join([head, *lines]))
     if not report.ok:
         click.echo(f"sealtrail: error: {head}", err=True)
         sys.exit(1)

@@ -1,39 +1,31 @@
-"""``sealtrail export`` and ``sealtrail verify``: certification packages (docs/FORMAT.md §8).
+"""``sealtrail export``: the certification package of one stream (docs/FORMAT.md §8).
 
 ``export`` builds a stream's package straight from the data directory (operators; no service
 needed), seals its report with the service seal, records the export as an ``export`` event in
-that stream, and reports progress on stderr. ``verify`` checks a package offline with
-:func:`sealtrail.verifier.verify.verify_package`; exit status 0 only when no check failed.
+that stream, and reports progress on stderr. (``verify`` is in :mod:`sealtrail.api.cli.verify`.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import logging
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
-from cryptography import x509
 
 from sealtrail.anchoring.devtsa import start_tsa
 from sealtrail.anchoring.store import AnchoringStores
 from sealtrail.anchoring.timestamping import CheckpointTimestamper, load_trust_roots
 from sealtrail.anchoring.tsa import TimestampClient
-from sealtrail.api.cli import Ctx, _emit, command, main
+from sealtrail.api.cli.context import Ctx, command, emit
 from sealtrail.api.settings import Settings, local_url
-from sealtrail.core.errors import InvalidInputError
 from sealtrail.core.event import format_time, parse_event_input
 from sealtrail.export.evidence import Evidence, Selection
 from sealtrail.export.package import PackageInputs, export_event
 from sealtrail.export.service_seal import load_service_seal, make_package
 from sealtrail.ledger.log import Ledger, utc_now
 from sealtrail.signing.masterkey import load_master_key
-from sealtrail.verifier.rpc import RpcAnchorChecker
-from sealtrail.verifier.verify import verify_package
 
 DEVTSA_DIR = "devtsa"
 
@@ -98,7 +90,7 @@ def serialization_pem() -> Any:
     return Encoding.PEM
 
 
-@main.command("export")
+@click.command("export")
 @click.option("--stream", required=True, help="The stream (contract) to export.")
 @click.option("--tenant", required=True, help="The stream's tenant.")
 @click.option(
@@ -134,47 +126,4 @@ def export_cmd(
         "checkpoint": ev.target.size,
         "export_event": appended.event.index,
     }
-    _emit(as_json, obj, f"{output}: {len(ev.events)} events, sha256 {digest}")
-
-
-@main.command("verify")
-@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--rpc", default=None, help="JSON-RPC URL of a chain node to look anchors up.")
-@click.option(
-    "--trust-root",
-    "trust_roots",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="PEM root for TSA tokens and the report seal.",
-)
-@click.option("--ledger-key", default=None, help="The ledger's published verifier key.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def verify_cmd(
-    package: Path,
-    rpc: str | None,
-    trust_roots: tuple[Path, ...],
-    ledger_key: str | None,
-    as_json: bool,
-) -> None:
-    """Verify a certification package offline (anchors on a chain with --rpc)."""
-    logging.getLogger("pyhanko").setLevel(logging.CRITICAL)  # findings go into the report
-    try:
-        roots: list[x509.Certificate] = []
-        for p in trust_roots:
-            roots += x509.load_pem_x509_certificates(p.read_bytes())
-        checker = RpcAnchorChecker(rpc) if rpc else None
-    except ValueError as e:
-        err = InvalidInputError(str(e))
-        click.echo(f"sealtrail: error: {err}", err=True)
-        sys.exit(err.exit_code)
-    report = verify_package(
-        package.read_bytes(), trust_roots=roots, ledger_key=ledger_key, rpc=checker
-    )
-    if as_json:
-        click.echo(json.dumps(report.to_json(), ensure_ascii=False))
-    else:
-        click.echo(report.to_text())
-    if not report.ok:
-        first = report.failed()[0]
-        click.echo(f"sealtrail: error: {first.id} failed: {first.detail}", err=True)
-        sys.exit(1)
+    emit(as_json, obj, f"{output}: {len(ev.events)} events, sha256 {digest}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from sealtrail.api import settings as settings_mod
-from sealtrail.api.cli import Ctx, _emit, command, main
+from sealtrail.api.cli.context import Ctx, command, emit
 from sealtrail.backend import Stores, open_backend, open_store
 from sealtrail.backend.migrate import migrate
 from sealtrail.core.errors import InvalidInputError
@@ -26,7 +26,7 @@ def _progress(what: str, done: int, total: int) -> None:
         print(file=sys.stderr)
 
 
-@main.command("migrate")
+@click.command("migrate")
 @click.option(
     "--to",
     "target",
@@ -80,6 +80,6 @@ def migrate_cmd(ctx: Ctx, *, as_json: bool, target: str) -> None:
         + "".join(f"\n  {p}" for p in report.problems)
         + f"\n({report.seconds:.1f} s)"
     )
-    _emit(as_json, obj, text)
+    emit(as_json, obj, text)
     if not report.verified:
         sys.exit(1)

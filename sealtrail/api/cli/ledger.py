@@ -1,21 +1,12 @@
-"""The ``sealtrail`` command line.
-
-Every command takes ``--json``; errors are one line on stderr (``sealtrail: error: …``), and with
-``--json`` also ``{"error": {"code", "message"}}`` on stdout. Exit codes (docs/CLI.md):
-0 ok, 1 a check failed (audit problems, bad proof), 2 bad input or usage, 3 no ledger here,
-4 not found, 5 conflict, 6 ledger busy, 10 internal or storage error.
-"""
+"""``sealtrail init``, ``append``, ``checkpoint``, ``proof``, ``audit`` and ``demo``: the ledger
+itself, from the data directory (no service needed)."""
 
 from __future__ import annotations
 
-import functools
 import json
 import secrets
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import click
 
@@ -23,110 +14,21 @@ from sealtrail import backend
 from sealtrail.anchoring.devtsa import CA_CERT_FILE
 from sealtrail.anchoring.timestamping import check_stored_timestamps, load_trust_roots
 from sealtrail.api import settings as settings_mod
-from sealtrail.api.directory import ROLES, create_key, create_tenant, key_json, tenant_json
+from sealtrail.api.cli.context import Ctx, command, emit
+from sealtrail.api.directory import create_tenant
 from sealtrail.backend import Stores
 from sealtrail.core import merkle, strictjson
-from sealtrail.core.errors import InvalidInputError, NotFoundError, SealtrailError
+from sealtrail.core.errors import InvalidInputError, NotFoundError
 from sealtrail.core.event import EventInput, format_time, parse_event_input, validate_tenant
 from sealtrail.core.note import verify_checkpoint
 from sealtrail.ledger.audit import AuditReport, audit
-from sealtrail.ledger.coordination import Coordinator
-from sealtrail.ledger.log import Ledger, utc_now
+from sealtrail.ledger.log import utc_now
 from sealtrail.ledger.store import StoredCheckpoint
 
-F = TypeVar("F", bound=Callable[..., Any])
 MAX_APPEND_EVENTS = 200_000
 
 
-class Ctx:
-    """What the group options leave for the commands."""
-
-    def __init__(self, data_dir: Path | None, config: Path | None) -> None:
-        self.data_dir = data_dir
-        self.config = config
-        self._settings: settings_mod.Settings | None = None
-        self.stores: Stores
-
-    @property
-    def settings(self) -> settings_mod.Settings:
-        if self._settings is None:
-            self._settings = settings_mod.load(self.config, overrides={"data_dir": self.data_dir})
-        return self._settings
-
-    @contextmanager
-    def ledger(self) -> Iterator[Ledger]:
-        s = self.settings
-        stores, signer = backend.open_store(
-            s.data_dir,
-            db_path=settings_mod.database_path(s),
-            busy_timeout=s.busy_timeout,
-            db_url=s.db_url,
-        )
-        # Appends from the CLI go through the sequencer lease like a service's: when a running
-        # service holds it, they are queued for it; else the CLI holds it while it runs.
-        ledger = Ledger(
-            stores.ledger, signer, coordinator=Coordinator(stores.coordination, ttl=s.lease_ttl)
-        )
-        self.stores = stores
-        try:
-            yield ledger
-        finally:
-            ledger.close_sync()
-
-
-def _emit(as_json: bool, obj: Any, text: str) -> None:
-    if as_json:
-        click.echo(json.dumps(obj, ensure_ascii=False, indent=None))
-    else:
-        click.echo(text)
-
-
-def _fail(err: SealtrailError, as_json: bool) -> NoReturn:
-    message = str(err).splitlines()[0] if str(err) else err.code
-    if as_json:
-        click.echo(
-            json.dumps({"error": {"code": err.code, "message": message}}, ensure_ascii=False)
-        )
-    click.echo(f"sealtrail: error: {message}", err=True)
-    sys.exit(err.exit_code)
-
-
-def command(fn: F) -> F:
-    """Add ``--json`` and turn Sealtrail errors into one line and an exit code."""
-
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-    @click.pass_obj
-    @functools.wraps(fn)
-    def wrapper(ctx: Ctx, /, *args: Any, as_json: bool, **kwargs: Any) -> Any:
-        try:
-            return fn(ctx, *args, as_json=as_json, **kwargs)
-        except SealtrailError as e:
-            _fail(e, as_json)
-
-    return wrapper  # type: ignore[return-value]
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Ledger data directory [default: $SEALTRAIL_DATA_DIR or ./data].",
-)
-@click.option(
-    "--config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="TOML settings file [default: $SEALTRAIL_CONFIG].",
-)
-@click.version_option(package_name="sealtrail")
-@click.pass_context
-def main(click_ctx: click.Context, data_dir: Path | None, config: Path | None) -> None:
-    """Sealtrail: a tamper-evident evidence ledger for electronic signing."""
-    click_ctx.obj = Ctx(data_dir, config)
-
-
-@main.command()
+@click.command()
 @click.option("--origin", default=None, help="Log origin (also the checkpoint key's name).")
 @command
 def init(ctx: Ctx, *, as_json: bool, origin: str | None) -> None:
@@ -140,7 +42,7 @@ def init(ctx: Ctx, *, as_json: bool, origin: str | None) -> None:
         "created": r.created,
     }
     verb = "created" if r.created else "already initialised:"
-    _emit(as_json, obj, f"{verb} ledger {r.origin} in {r.data_dir}\nverifier key: {r.verifier_key}")
+    emit(as_json, obj, f"{verb} ledger {r.origin} in {r.data_dir}\nverifier key: {r.verifier_key}")
 
 
 def _read_inputs(raw: bytes) -> list[EventInput]:
@@ -169,7 +71,7 @@ def _read_inputs(raw: bytes) -> list[EventInput]:
     return out
 
 
-@main.command()
+@click.command()
 @click.option("--tenant", required=True, help="Tenant the events belong to.")
 @click.option(
     "--file",
@@ -195,7 +97,7 @@ def append(ctx: Ctx, *, as_json: bool, tenant: str, source: Any) -> None:
         + (" (already recorded)" if e["duplicate"] else "")
         for e in events
     ]
-    _emit(as_json, {"events": events}, "\n".join(lines))
+    emit(as_json, {"events": events}, "\n".join(lines))
 
 
 def _require_tenant(store: Stores, tenant: str) -> None:
@@ -217,20 +119,20 @@ def _checkpoint_json(cp: StoredCheckpoint, new: bool | None = None) -> dict[str,
     return obj
 
 
-@main.command()
+@click.command()
 @command
 def checkpoint(ctx: Ctx, *, as_json: bool) -> None:
     """Seal a signed checkpoint of the log now (if it grew since the last one)."""
     with ctx.ledger() as ledger:
         cp, new = ledger.seal()
     if cp is None:
-        _emit(as_json, {"size": 0, "new": False, "note": None}, "the log is empty: nothing to seal")
+        emit(as_json, {"size": 0, "new": False, "note": None}, "the log is empty: nothing to seal")
         return
     head = f"sealed checkpoint of size {cp.size}" if new else f"unchanged since size {cp.size}"
-    _emit(as_json, _checkpoint_json(cp, new), f"{head}\n\n{cp.note}")
+    emit(as_json, _checkpoint_json(cp, new), f"{head}\n\n{cp.note}")
 
 
-@main.group()
+@click.group()
 def proof() -> None:
     """Print inclusion and consistency proofs (JSON)."""
 
@@ -284,7 +186,7 @@ def _audit_text(r: AuditReport) -> str:
     return "\n".join(lines)
 
 
-@main.command("audit")
+@click.command("audit")
 @click.option(
     "--rpc",
     default=None,
@@ -306,7 +208,7 @@ def audit_cmd(ctx: Ctx, *, as_json: bool, rpc: str | None) -> None:
         + f"\nanchors: {anchors['final']} final"
         + (" and found on the chain" if anchors["checked"] else " (not checked: no --rpc)")
     )
-    _emit(as_json, obj, text)
+    emit(as_json, obj, text)
     if not report.ok:
         sys.exit(1)
 
@@ -336,8 +238,9 @@ def _audit_anchors(ctx: Ctx, report: AuditReport, rpc: str | None) -> dict[str, 
 
     log_id = log_id_for(ctx.stores.ledger.meta("origin") or "?")
     roots = {cp.size: cp.root for cp in ctx.stores.ledger.checkpoints()}
-    # offline: every anchor names this log and its checkpoint
-    for a in ctx.stores.anchors.anchors():
+    for (
+        a
+    ) in ctx.stores.anchors.anchors():  # offline: every anchor names this log and its checkpoint
         if roots.get(a.size) != a.root or a.log_id != log_id:
             report.add(
                 "anchor_mismatch",
@@ -373,7 +276,7 @@ def _audit_anchors(ctx: Ctx, report: AuditReport, rpc: str | None) -> dict[str, 
 _DEMO_DOC = "9f2c" * 16
 
 
-@main.command()
+@click.command()
 @command
 def demo(ctx: Ctx, *, as_json: bool) -> None:
     """Record a sample contract's life, seal it, prove it, audit it (a tour of the ledger)."""
@@ -440,101 +343,6 @@ def demo(ctx: Ctx, *, as_json: bool) -> None:
             _audit_text(report),
         ]
     )
-    _emit(as_json, obj, text)
+    emit(as_json, obj, text)
     if not report.ok:
         sys.exit(1)
-
-
-@main.command()
-@click.option("--host", default=None, help="Address to listen on [default: from settings].")
-@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port to listen on.")
-@command
-def serve(ctx: Ctx, *, as_json: bool, host: str | None, port: int | None) -> None:
-    """Run the HTTP service (database: SEALTRAIL_DB_URL, else SQLite in the data dir; keys
-    created on first start). Several workers may share one database (docs/OPERATIONS.md)."""
-    s = ctx.settings
-    if host is not None or port is not None:
-        h, p = settings_mod.listen_address(s)
-        listen = f"{host or h}:{port or p}"
-        if ":" in (host or h):
-            listen = f"[{host or h}]:{port or p}"
-        s = settings_mod.load(ctx.config, overrides={"data_dir": ctx.data_dir, "listen": listen})
-    from sealtrail.api.app import serve as run_service
-
-    run_service(s)
-
-
-@main.group()
-def tenants() -> None:
-    """Create and list tenants (organisations; subsidiaries name their headquarters)."""
-
-
-@tenants.command("create")
-@click.argument("tenant_id", metavar="ID")
-@click.option("--name", default=None, help="Display name [default: ID].")
-@click.option("--parent", default=None, help="Headquarters tenant this one belongs to.")
-@command
-def tenants_create(
-    ctx: Ctx, *, as_json: bool, tenant_id: str, name: str | None, parent: str | None
-) -> None:
-    """Create tenant ID (under --parent)."""
-    with ctx.ledger():
-        t = create_tenant(ctx.stores.directory, tenant_id, name, parent, format_time(utc_now()))
-    under = f" under {t.parent}" if t.parent else ""
-    _emit(as_json, tenant_json(t), f"created tenant {t.id} ({t.name}){under}")
-
-
-@tenants.command("list")
-@command
-def tenants_list(ctx: Ctx, *, as_json: bool) -> None:
-    """List tenants."""
-    with ctx.ledger():
-        ts = ctx.stores.directory.tenants()
-    lines = [f"{t.id}\t{t.name}\t{t.parent or '-'}" for t in ts]
-    _emit(as_json, {"tenants": [tenant_json(t) for t in ts]}, "\n".join(lines) or "no tenants")
-
-
-@main.group()
-def keys() -> None:
-    """Create, list and revoke API keys."""
-
-
-@keys.command("create")
-@click.option("--tenant", required=True, help="Tenant the key acts for.")
-@click.option("--role", required=True, type=click.Choice(ROLES), help="What the key may do.")
-@click.option("--label", default=None, help="A note to tell keys apart.")
-@command
-def keys_create(ctx: Ctx, *, as_json: bool, tenant: str, role: str, label: str | None) -> None:
-    """Create a key; it is printed once and only its hash is kept."""
-    with ctx.ledger():
-        record, key = create_key(ctx.stores.directory, tenant, role, label, format_time(utc_now()))
-    _emit(as_json, {"key": key, **key_json(record)}, key)
-
-
-@keys.command("list")
-@click.option("--tenant", default=None, help="Only this tenant's keys.")
-@command
-def keys_list(ctx: Ctx, *, as_json: bool, tenant: str | None) -> None:
-    """List keys (never their secrets)."""
-    with ctx.ledger():
-        store = ctx.stores
-        ks = store.directory.keys([tenant] if tenant else [t.id for t in store.directory.tenants()])
-    lines = [f"{k.id}\t{k.tenant}\t{k.role}\t{'revoked' if k.revoked_at else 'active'}" for k in ks]
-    _emit(as_json, {"keys": [key_json(k) for k in ks]}, "\n".join(lines) or "no keys")
-
-
-@keys.command("revoke")
-@click.argument("key_id", metavar="ID")
-@command
-def keys_revoke(ctx: Ctx, *, as_json: bool, key_id: str) -> None:
-    """Revoke key ID (idempotent)."""
-    with ctx.ledger():
-        k = ctx.stores.directory.revoke_key(key_id, format_time(utc_now()))
-    _emit(as_json, key_json(k), f"revoked key {k.id} at {k.revoked_at}")
-
-
-# Registers `contract` and `anchors`; `export` and `verify`; `seals`, `sign` and `validate-pdf`.
-from sealtrail.api import cli_chain, cli_migrate, cli_packages, cli_seals  # noqa: E402, F401
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -1,11 +1,21 @@
-"""The OpenAPI description of the seal, seal-use, envelope and PDF validation routes (merged
-into :func:`sealtrail.api.openapi.spec`; fuzzed against the live service like the rest)."""
+"""The OpenAPI fragment of the seal, seal-use, envelope and PDF validation routes
+(:mod:`sealtrail.api.routes_seals`, :mod:`sealtrail.api.routes_envelopes`; merged by
+:func:`sealtrail.api.openapi.spec`; fuzzed against the live service like the rest)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sealtrail.api.openapi import HEX64, HEX64_ANY_CASE, NULLABLE_STR, TIME, _json, _path, _q, _ref
+from sealtrail.api.openapi_kit import (
+    HEX64,
+    HEX64_ANY_CASE,
+    NULLABLE_STR,
+    TIME,
+    json_content,
+    path_param,
+    query_param,
+    ref,
+)
 
 _TEXT = {
     400: "invalid input (see detail)",
@@ -51,7 +61,7 @@ def _op(
     for c in sorted(codes):
         op["responses"][str(c)] = {
             "description": _TEXT[c],
-            "content": {"application/problem+json": {"schema": _ref("Problem")}},
+            "content": {"application/problem+json": {"schema": ref("Problem")}},
         }
     op["security"] = [{"bearer": []}]
     return op
@@ -144,7 +154,7 @@ def schemas() -> dict[str, Any]:
     )  # fmt: skip
     return {
         "Seal": seal,
-        "SealList": _obj(["seals"], {"seals": {"type": "array", "items": _ref("Seal")}}),
+        "SealList": _obj(["seals"], {"seals": {"type": "array", "items": ref("Seal")}}),
         "SealCreate": _obj(
             ["kind", "name"],
             {
@@ -183,7 +193,7 @@ def schemas() -> dict[str, Any]:
         ),
         "SealRequest": request,
         "SealRequestList": _obj(
-            ["requests"], {"requests": {"type": "array", "items": _ref("SealRequest")}}
+            ["requests"], {"requests": {"type": "array", "items": ref("SealRequest")}}
         ),
         "SealRequestCreate": _obj(
             ["seal", "document_sha256", "purpose"],
@@ -222,10 +232,10 @@ def schemas() -> dict[str, Any]:
 
 def paths() -> dict[str, Any]:
     """Paths of the seal routes."""
-    sid = _path("id", {"type": "string", "maxLength": 64})
-    tenant = _q("tenant", {"type": "string"}, "one tenant the key sees (default: all)")
-    reason_body = _ref("SealStatusChange")
-    seal_out = _json(_ref("Seal"), "the seal")
+    sid = path_param("id", {"type": "string", "maxLength": 64})
+    tenant = query_param("tenant", {"type": "string"}, "one tenant the key sees (default: all)")
+    reason_body = ref("SealStatusChange")
+    seal_out = json_content(ref("Seal"), "the seal")
     status_ops = {
         f"/v1/seals/{{id}}/{verb}": {
             "post": _op(summary, {"200": seal_out}, (404, 409), params=[sid], body=reason_body)
@@ -240,15 +250,18 @@ def paths() -> dict[str, Any]:
         "/v1/seals": {
             "post": _op(
                 "Create a seal (admins; internal CA certificate or imported PKCS#12)",
-                {"201": _json(_ref("Seal"), "created")},
+                {"201": json_content(ref("Seal"), "created")},
                 (404,),
-                body=_ref("SealCreate"),
+                body=ref("SealCreate"),
             ),
             "get": _op(
                 "Seals the key sees",
-                {"200": _json(_ref("SealList"), "seals")},
+                {"200": json_content(ref("SealList"), "seals")},
                 (404,),
-                params=[tenant, _q("status", {"enum": ["active", "suspended", "revoked"]}, "")],
+                params=[
+                    tenant,
+                    query_param("status", {"enum": ["active", "suspended", "revoked"]}, ""),
+                ],
             ),
         },
         "/v1/seals/{id}": {"get": _op("One seal", {"200": seal_out}, (404,), params=[sid])},
@@ -275,59 +288,74 @@ def paths() -> dict[str, Any]:
                 pdf=True,
                 params=[
                     sid,
-                    _q("page", {"type": "integer", "minimum": 1}, "1-based page (default last)"),
-                    _q("box", {"type": "string", "maxLength": 64}, "x1,y1,x2,y2 in PDF points"),
-                    _q("reason", {"type": "string", "maxLength": 200}, "signature reason"),
-                    _q("location", {"type": "string", "maxLength": 200}, "signing location"),
-                    _q("request", {"type": "string", "maxLength": 64}, "an approved request"),
-                    _q("level", {"enum": ["B-T", "B-LT"]}, "PAdES baseline level (default B-T)"),
+                    query_param(
+                        "page", {"type": "integer", "minimum": 1}, "1-based page (default last)"
+                    ),
+                    query_param(
+                        "box", {"type": "string", "maxLength": 64}, "x1,y1,x2,y2 in PDF points"
+                    ),
+                    query_param("reason", {"type": "string", "maxLength": 200}, "signature reason"),
+                    query_param(
+                        "location", {"type": "string", "maxLength": 200}, "signing location"
+                    ),
+                    query_param(
+                        "request", {"type": "string", "maxLength": 64}, "an approved request"
+                    ),
+                    query_param(
+                        "level", {"enum": ["B-T", "B-LT"]}, "PAdES baseline level (default B-T)"
+                    ),
                 ],
             )
         },
         "/v1/seal-policy": {
             "get": _op(
                 "A tenant's seal-use policy",
-                {"200": _json(_ref("SealPolicy"), "the policy")},
+                {"200": json_content(ref("SealPolicy"), "the policy")},
                 (404,),
                 params=[tenant],
             ),
             "put": _op(
                 "Replace a tenant's seal-use policy (admins)",
-                {"200": _json(_ref("SealPolicy"), "the policy")},
+                {"200": json_content(ref("SealPolicy"), "the policy")},
                 (404,),
-                body=_ref("SealPolicyUpdate"),
+                body=ref("SealPolicyUpdate"),
             ),
         },
         "/v1/seal-requests": {
             "post": _op(
                 "Ask to use a seal on one document",
-                {"201": _json(_ref("SealRequest"), "created")},
+                {"201": json_content(ref("SealRequest"), "created")},
                 (404, 409),
-                body=_ref("SealRequestCreate"),
+                body=ref("SealRequestCreate"),
             ),
             "get": _op(
                 "Seal requests the key sees",
-                {"200": _json(_ref("SealRequestList"), "requests")},
+                {"200": json_content(ref("SealRequestList"), "requests")},
                 (404,),
                 params=[
                     tenant,
-                    _q("status", {"enum": ["pending", "approved", "rejected", "used"]}, ""),
+                    query_param(
+                        "status", {"enum": ["pending", "approved", "rejected", "used"]}, ""
+                    ),
                 ],
             ),
         },
         "/v1/seal-requests/{id}": {
             "get": _op(
-                "One seal request", {"200": _json(_ref("SealRequest"), "it")}, (404,), params=[sid]
+                "One seal request",
+                {"200": json_content(ref("SealRequest"), "it")},
+                (404,),
+                params=[sid],
             )
         },
         **{
             f"/v1/seal-requests/{{id}}/{verb}": {
                 "post": _op(
                     f"{verb.capitalize()} a pending request (approvers, never the requester)",
-                    {"200": _json(_ref("SealRequest"), "decided")},
+                    {"200": json_content(ref("SealRequest"), "decided")},
                     (403, 404, 409),
                     params=[sid],
-                    body=_ref("SealDecision"),
+                    body=ref("SealDecision"),
                 )
             }
             for verb in ("approve", "reject")
@@ -335,7 +363,7 @@ def paths() -> dict[str, Any]:
         "/v1/seal-uses": {
             "get": _op(
                 "Uses of the seals the key sees (HQ auditors: subsidiaries' too)",
-                {"200": _json(_ref("SealUseList"), "uses")},
+                {"200": json_content(ref("SealUseList"), "uses")},
                 (404,),
                 params=[tenant],
             )
@@ -343,12 +371,14 @@ def paths() -> dict[str, Any]:
         "/v1/envelopes": {
             "post": _op(
                 "Create an envelope for the uploaded PDF with ordered or parallel signers",
-                {"201": _json(_ref("Envelope"), "created")},
+                {"201": json_content(ref("Envelope"), "created")},
                 (),
                 pdf=True,
                 params=[
-                    _q("title", {"type": "string", "minLength": 1, "maxLength": 256}, "title"),
-                    _q("order", {"enum": ["sequential", "parallel"]}, "signing order"),
+                    query_param(
+                        "title", {"type": "string", "minLength": 1, "maxLength": 256}, "title"
+                    ),
+                    query_param("order", {"enum": ["sequential", "parallel"]}, "signing order"),
                     {
                         "name": "signer",
                         "in": "query",
@@ -368,7 +398,7 @@ def paths() -> dict[str, Any]:
         "/v1/envelopes/{id}": {
             "get": _op(
                 "An envelope's status (recorded as a view)",
-                {"200": _json(_ref("Envelope"), "it")},
+                {"200": json_content(ref("Envelope"), "it")},
                 (404,),
                 params=[sid],
             )
@@ -384,22 +414,24 @@ def paths() -> dict[str, Any]:
         "/v1/envelopes/{id}/sign": {
             "post": _op(
                 "Apply the caller's seal to the envelope",
-                {"200": _json(_ref("Envelope"), "signed")},
+                {"200": json_content(ref("Envelope"), "signed")},
                 (403, 404, 409, 502),
                 params=[sid],
-                body=_ref("EnvelopeSign"),
+                body=ref("EnvelopeSign"),
             )
         },
         "/v1/pdf/validate": {
             "post": _op(
                 "Validate every signature of an uploaded PDF",
-                {"200": _json(_ref("PdfValidationReport"), "the report")},
+                {"200": json_content(ref("PdfValidationReport"), "the report")},
                 (),
                 pdf=True,
-                params=[_q("scope", {"enum": ["visible", "all"]}, "whose seal CAs to trust")],
+                params=[
+                    query_param("scope", {"enum": ["visible", "all"]}, "whose seal CAs to trust")
+                ],
             )
         },
     }
 
 
-__all__ = ["HEX64", "paths", "schemas"]
+__all__ = ["paths", "schemas"]

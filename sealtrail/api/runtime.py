@@ -1,0 +1,132 @@
+"""The service's background work for one open ledger, started and stopped once.
+
+* **checkpointing** (:mod:`sealtrail.api.checkpointing`): a signed checkpoint every T seconds
+  or every K events, whichever comes first;
+* **timestamping**: each new checkpoint stamped by an RFC 3161 TSA, pending ones retried at
+  every tick (:class:`~sealtrail.anchoring.timestamping.CheckpointTimestamper`);
+* **anchoring** (:mod:`sealtrail.api.anchoring`), when a chain is configured: each new
+  checkpoint nudges the anchoring loop;
+* **metrics**: the Prometheus figures all of these update, and this worker's sequencer lease.
+
+Timestamping and anchoring run only while this worker holds the sequencer lease (several
+workers may share one database; docs/OPERATIONS.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from cryptography import x509
+
+from sealtrail.anchoring.timestamping import CheckpointTimestamper
+from sealtrail.anchoring.tsa import TimestampClient
+from sealtrail.anchoring.worker import AnchorLoop
+from sealtrail.api.anchoring import start_anchoring
+from sealtrail.api.checkpointing import Sealer
+from sealtrail.api.context import Metrics
+from sealtrail.api.settings import Settings
+from sealtrail.backend import Stores
+from sealtrail.core.event import format_time
+from sealtrail.ledger.coordination import Coordinator
+from sealtrail.ledger.log import Ledger, utc_now
+from sealtrail.ledger.store import StoredCheckpoint
+
+log = logging.getLogger("sealtrail.api")
+
+
+class Runtime:
+    """Checkpointing, timestamping, anchoring and metrics for ``ledger``.
+
+    Build it once the ledger is open, :meth:`start` it once, :meth:`stop` it once before the
+    ledger closes. ``tsa_urls`` are tried in order; their tokens must chain to ``tsa_roots``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: Ledger,
+        stores: Stores,
+        coordinator: Coordinator,
+        tsa_urls: Sequence[str],
+        tsa_roots: Sequence[x509.Certificate],
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.stores = stores
+        self.coordinator = coordinator
+        self.clock = clock
+        self.metrics = Metrics()
+        self.sealer = Sealer(
+            ledger,
+            interval=settings.checkpoint_interval,
+            size_trigger=settings.checkpoint_size,
+            on_sealed=self._sealed,
+        )
+        self.timestamper = CheckpointTimestamper(
+            stores,
+            TimestampClient(list(tsa_urls), list(tsa_roots)),
+            lambda: format_time(self.clock()),
+            lease=coordinator.current,
+        )
+        self.anchoring: AnchorLoop | None = None
+        self.sealer.hooks.append(lambda cp: self.stamp())
+        self.sealer.periodic.append(self.stamp)
+        self.sealer.periodic.append(self.worker_metrics)
+
+    def _sealed(self, cp: StoredCheckpoint) -> None:
+        m = self.metrics
+        m.sealed.inc()
+        m.checkpoint_size.set(cp.size)
+        m.unsealed.set((self.ledger.writer.size or cp.size) - cp.size)
+
+    async def stamp(self) -> None:
+        """Stamp every checkpoint still waiting for a timestamp; count failures."""
+        failures = self.timestamper.stats.failures
+        await self.timestamper.stamp_pending()
+        self.metrics.tsa_failures.inc(self.timestamper.stats.failures - failures)
+        self.metrics.timestamps_pending.set(
+            len(await asyncio.to_thread(self.stores.timestamps.untimestamped))
+        )
+
+    async def worker_metrics(self) -> None:
+        """This worker's lease, and the log's size (other workers' and the CLI's appends too)."""
+        lease = self.coordinator.current()
+        self.metrics.sequencer.set(1 if lease is not None else 0)
+        self.metrics.lease_epoch.set(lease.epoch if lease is not None else 0)
+        self.metrics.log_size.set(await asyncio.to_thread(self.stores.ledger.size))
+
+    async def start(self) -> None:
+        """Start the sequencer, anchoring (when configured) and the checkpoint schedule."""
+        self.ledger.sequencer.start()
+        self.metrics.log_size.set(self.stores.ledger.size())
+        anchoring = self.anchoring = start_anchoring(
+            self.settings,
+            self.stores,
+            self.ledger.origin,
+            self.metrics,
+            self.clock,
+            lease=self.coordinator.current,
+        )
+        if anchoring is not None:
+            nudge = anchoring.nudge
+
+            async def anchor_now(cp: StoredCheckpoint) -> None:
+                nudge()
+
+            async def anchor_metrics() -> None:
+                await asyncio.to_thread(anchoring.update_metrics)
+
+            self.sealer.hooks.append(anchor_now)
+            self.sealer.periodic.append(anchor_metrics)
+        await self.sealer.start()
+
+    async def stop(self) -> None:
+        """Stop the schedule (a running seal finishes) and anchoring; the ledger stays open."""
+        await self.sealer.stop()
+        if self.anchoring is not None:
+            await self.anchoring.stop()

@@ -1,0 +1,26 @@
+"""Errors of seal administration (registry, seal-use approvals, envelopes), in the project's one
+hierarchy (``sealtrail/core/errors.py``). PAdES and PKI errors are signing's
+(``sealtrail/signing/errors.py``)."""
+
+from __future__ import annotations
+
+from sealtrail.core.errors import SealtrailError
+
+
+class SealStateError(SealtrailError):
+    """The seal may not sign now (suspended or revoked)."""
+
+    code = "seal_state"
+
+
+class SealUseForbiddenError(SealtrailError):
+    """This key may not approve, or use, this authorisation (self-approval, not an approver,
+    not the requester)."""
+
+    code = "seal_use_forbidden"
+
+
+class ApprovalRequiredError(SealtrailError):
+    """The seal is controlled: using it needs an approved request (send its id)."""
+
+    code = "approval_required"
