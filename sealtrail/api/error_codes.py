@@ -31,6 +31,9 @@ EXIT_NOT_FOUND: Final = 4
 EXIT_CONFLICT: Final = 5
 EXIT_BUSY: Final = 6
 EXIT_UPSTREAM: Final = 7
+#: ``sealtrail verify``: nothing failed, but something was not checked that the caller's policy
+#: does not accept (an unpinned key, anchors without ``--rpc``…)
+EXIT_INCOMPLETE: Final = 8
 EXIT_INTERNAL: Final = 10
 
 TABLE: Final[dict[str, Mapping]] = {

@@ -67,6 +67,27 @@ class TimelineEntry:
 
 
 @dataclass(frozen=True)
+class Policy:
+    """What a caller accepts as not checked (``sealtrail verify --offline``, ``--accept``).
+
+    ``accept`` holds check ids, or prefixes ending in ``.`` (``"anchors."``), whose
+    ``not_checked`` status the caller accepts as a pass; ``failed`` is never accepted.
+    """
+
+    accept: tuple[str, ...] = ()
+
+    def accepts(self, check: Check) -> bool:
+        """True if ``check``, being not checked, is acceptable under this policy."""
+        return any(
+            check.id == a or (a.endswith(".") and check.id.startswith(a)) for a in self.accept
+        )
+
+
+#: anchors are not looked up on a chain (no ``--rpc``): a notary's offline policy
+OFFLINE = Policy(accept=("anchors.chain",))
+
+
+@dataclass(frozen=True)
 class VerificationReport:
     """Everything the verifier established about one package."""
 
@@ -87,8 +108,21 @@ class VerificationReport:
 
     @property
     def ok(self) -> bool:
-        """True when no check failed (the CLI's exit status 0)."""
+        """True when no check failed (``passed`` or ``incomplete``)."""
         return self.status is not Overall.FAILED
+
+    def verdict(self, policy: Policy | None = None) -> Overall:
+        """The overall status under the caller's ``policy``: ``failed`` if any check failed;
+        ``passed`` if every check passed or is ``not_checked`` in a way the policy accepts;
+        else ``incomplete``. Without a policy this is :attr:`status`."""
+        if policy is None:
+            return self.status
+        if self.status is Overall.FAILED:
+            return Overall.FAILED
+        for c in self.checks:
+            if c.status is Status.NOT_CHECKED and not policy.accepts(c):
+                return Overall.INCOMPLETE
+        return Overall.PASSED
 
     def check(self, check_id: str) -> Check:
         """The check named ``check_id``; KeyError if it was not run."""

@@ -112,7 +112,7 @@ def verify_package(
     no_stamps: dict[int, str] = {}
     no_timeline: tuple[TimelineEntry, ...] = ()
     leaves = _step(run, "events.encoding", no_leaves, _events, run, manifest, target)
-    _step(run, "streams.chains", None, _streams, run, leaves)
+    _step(run, "streams.chains", None, _streams, run, manifest, leaves)
     stamps = _step(
         run, "timestamps.tokens", no_stamps, check_timestamps, run, manifest, notes, pinned_tsa,
         bool(pinned_seal),
@@ -340,30 +340,42 @@ def _events(
     return leaves
 
 
-# 9. Stream chains: each complete stream links from its first event, with no gap.
-def _streams(run: CheckRun, leaves: dict[int, tuple[bytes, dict[str, Any]]]) -> None:
+# 9. Stream chains: each complete stream links from its first event, with no gap. What must
+# be complete follows from the package's kind, never from a flag alone: in a stream package
+# (coverage.selection.kind "stream") every stream is the whole chain, whatever streams.json's
+# "complete" says (a flag flipped to false must not turn a gap into "not checked").
+def _streams(
+    run: CheckRun, manifest: dict[str, Any], leaves: dict[int, tuple[bytes, dict[str, Any]]]
+) -> None:
     problems: list[str] = []
     try:
         streams = loads(run.files.get(layout.STREAMS, b""))
         listed = sorted(i for s in streams for i in s["events"])
         if listed != sorted(leaves):
             problems.append("streams.json does not list exactly the package's events")
-    except (SealtrailError, KeyError, TypeError) as e:
+        selection = manifest["coverage"].get("selection")
+        whole = isinstance(selection, dict) and selection.get("kind") == "stream"
+    except (SealtrailError, KeyError, TypeError, AttributeError) as e:
         run.add("streams.chains", [f"streams.json: {e}"], 0, "", "bad_streams")
         return
     partial = 0
     for s in streams if not problems else []:
         prev: str | None = None
+        complete = s["complete"] is True or whole
+        if whole and s["complete"] is not True:
+            problems.append(
+                f"streams.json: stream {s['stream']!r} is marked partial in a stream package"
+            )
         for n, i in enumerate(s["events"]):
             leaf, obj = leaves[i]
             where = f"streams.json: stream {s['stream']!r} event {i}"
             if (obj["tenant"], obj["stream"]) != (s["tenant"], s["stream"]):
                 problems.append(f"{where} belongs to stream {obj['stream']!r}")
-            elif s["complete"] and obj["prev"] != prev:
+            elif complete and obj["prev"] != prev:
                 what = "the stream's first event" if n == 0 else "the previous event"
                 problems.append(f"{where}: prev {obj['prev']} does not link to {what}")
             prev = leaf.hex()
-        partial += not s["complete"]
+        partial += not complete
     if problems or partial < len(streams):
         detail = f"{len(streams) - partial} streams link from their first event"
         run.add("streams.chains", problems, len(streams), detail, "broken_chain")

@@ -141,6 +141,18 @@ def test_anchored_package_verifies_on_chain_and_without_the_service(
     code, report, err = verify(pkg, "--rpc", g.url, *pinned)
     assert code == 0, err
     assert statuses(report)["anchors.chain"] == "passed"
+    assert report["verdict"] == report["status"] == "passed"
+    # without a node: nothing failed but the chain was not asked (exit 8), unless the caller's
+    # policy is offline
+    code, report, err = verify(pkg, *pinned)
+    assert (code, report["verdict"]) == (8, "incomplete"), err
+    assert err.strip() == "sealtrail: error: incomplete: not checked: anchors.chain"
+    code, report, err = verify(pkg, "--offline", *pinned)
+    assert (code, report["verdict"], report["status"]) == (0, "passed", "incomplete"), err
+    # ... and with the key not pinned, --offline does not help
+    code, report, err = verify(pkg, "--offline", "--trust-root", str(roots))
+    assert (code, report["verdict"]) == (8, "incomplete"), err
+    assert "trust.ledger_key" in err
 
     # 5. A receipt altered to another block (the manifest's hash rewritten to match): the
     # receipt still reads well, but the chain refutes it.

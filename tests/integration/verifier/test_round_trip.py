@@ -164,13 +164,28 @@ def test_cli_export_then_verify_after_the_data_directory_is_deleted(
     roots.write_bytes(b"".join(c.public_bytes(Encoding.PEM) for c in built.roots))
     vkey = (data / "ledger.pub").read_text().strip()
     shutil.rmtree(data)  # no database, no keys: the package alone
-    r = subprocess.run(
-        [SEALTRAIL, "verify", str(out), "--trust-root", str(roots), "--ledger-key", vkey,
-         "--json"],
-        capture_output=True, text=True, check=False, cwd=tmp_path, env=env,
-    )  # fmt: skip
+    args = [SEALTRAIL, "verify", str(out), "--trust-root", str(roots), "--ledger-key", vkey]
+    # nothing failed, but the checkpoints were never anchored: incomplete, exit 8 — a script
+    # can tell it from a package whose every claim was checked
+    r = subprocess.run([*args, "--json"], capture_output=True, text=True, check=False,
+                       cwd=tmp_path, env=env)  # fmt: skip
+    assert r.returncode == 8, r.stdout + r.stderr
+    assert json.loads(r.stdout)["verdict"] == "incomplete"
+    assert r.stderr.strip().splitlines() == [
+        "sealtrail: error: incomplete: not checked: anchors.receipts, anchors.chain"
+    ]
+    # --offline accepts only the chain lookup: a checkpoint never anchored is still incomplete
+    r = subprocess.run([*args, "--offline"], capture_output=True, text=True, check=False,
+                       cwd=tmp_path, env=env)  # fmt: skip
+    assert r.returncode == 8, r.stdout + r.stderr
+    assert "not checked: anchors.receipts" in r.stderr
+    # a notary whose policy accepts no anchoring at all says so, and gets exit 0
+    r = subprocess.run([*args, "--accept", "anchors.", "--json"], capture_output=True,
+                       text=True, check=False, cwd=tmp_path, env=env)  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     report = json.loads(r.stdout)
+    assert (report["status"], report["verdict"]) == ("incomplete", "passed")
+    assert report["policy"] == {"accept": ["anchors."]}
     assert report["package_sha256"] == exported["sha256"]
     failed = [c for c in report["checks"] if c["status"] == "failed"]
     assert not failed

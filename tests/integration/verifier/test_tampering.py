@@ -113,6 +113,16 @@ def drop_middle_event(f: Files) -> str:
     return "streams.json"
 
 
+def drop_middle_event_marked_partial(f: Files) -> str:
+    """The forger of issue 14: drop an event and flip the stream's "complete" flag to false,
+    hoping the chain check becomes "not checked" in what is still a stream package."""
+    drop_middle_event(f)
+    s = json.loads(f["streams.json"])
+    s[0]["complete"] = False
+    f["streams.json"] = json.dumps(s).encode()
+    return "streams.json"
+
+
 def ledger_key(f: Files) -> str:
     f["certs/ledger.pub"] = f["certs/ledger.pub"].replace(b"+", b"+A", 1)
     return "certs/ledger.pub"
@@ -128,6 +138,7 @@ REHASHED: list[tuple[Callable[[Files], str], str, str]] = [
     (report_byte, "report.signature", "report.pdf"),
     (streams_reorder, "streams.chains", "does not link"),
     (drop_middle_event, "streams.chains", "does not link"),
+    (drop_middle_event_marked_partial, "streams.chains", "marked partial in a stream package"),
     (ledger_key, "ledger.key", "certs/ledger.pub"),
 ]
 
