@@ -65,6 +65,7 @@ TABLE: Final[dict[str, Mapping]] = {
     # verification and packages
     "anchor_not_on_chain": Mapping(500, EXIT_FAILED),
     "verification_failed": Mapping(500, EXIT_FAILED),
+    "server_misbehaviour": Mapping(500, EXIT_FAILED),
     "unreadable_package": Mapping(400, EXIT_FAILED),
     "package_error": Mapping(409, EXIT_CONFLICT),
     "too_many_events": Mapping(400, EXIT_NOT_INITIALIZED),

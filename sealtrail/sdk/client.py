@@ -30,30 +30,12 @@ from sealtrail.core.canonical import canonicalize
 from sealtrail.core.errors import SealtrailError
 from sealtrail.core.merkle import leaf_hash, verify_consistency, verify_inclusion
 from sealtrail.core.note import Checkpoint, NoteVerifier, verify_checkpoint
+from sealtrail.sdk.errors import ApiError as ApiError
+from sealtrail.sdk.errors import VerificationError as VerificationError
+from sealtrail.sdk.state import TrustedLog
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 USER_AGENT = "sealtrail-client/1"
-
-
-class ApiError(SealtrailError):
-    """The service answered with an error (problem+json)."""
-
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(f"HTTP {status} {code}: {detail}")
-        self.http_status = status
-        self.code = code
-        self.detail = detail
-
-    @property
-    def status(self) -> int:
-        """The HTTP status code."""
-        return self.http_status
-
-
-class VerificationError(SealtrailError):
-    """A proof or checkpoint from the service did not verify locally."""
-
-    code = "verification_failed"
 
 
 @dataclass(frozen=True)
@@ -271,6 +253,31 @@ class Client:
         result: dict[str, Any] = self._request("GET", f"/v1/public/fingerprints/{sha256}")
         return result
 
+    def verified_latest(self, log: TrustedLog) -> Checkpoint:
+        """The service's latest checkpoint, accepted only if it extends the one ``log`` trusts
+        (with a consistency proof from it); a rollback or fork raises
+        :class:`~sealtrail.sdk.errors.MisbehaviourError`. Returns the trusted checkpoint."""
+        latest = self.checkpoint()
+        note = _latest_note(latest)
+        trusted = log.trusted
+        if trusted is None or latest.get("size") == trusted.size:
+            return log.observe(note)
+        if not isinstance(latest.get("size"), int) or latest["size"] < trusted.size:
+            return log.observe(note)  # raises: a rollback (or a malformed answer)
+        proof = self._request(
+            "GET",
+            "/v1/checkpoints/consistency",
+            params={"from": trusted.size, "to": latest["size"]},
+        )
+        return log.advance(proof)
+
+
+def _latest_note(answer: Mapping[str, Any]) -> str:
+    note = answer.get("note")
+    if not isinstance(note, str):
+        raise VerificationError("the checkpoint answer holds no signed note")
+    return note
+
 
 class AsyncClient:
     """Asynchronous client (aiohttp). Use as ``async with AsyncClient(...) as c``."""
@@ -395,6 +402,22 @@ class AsyncClient:
             "GET", "/v1/checkpoints/consistency", params={"from": old_size, "to": new_size}
         )
         return check_consistency(proof, verifier, old_size, new_size)
+
+    async def verified_latest(self, log: TrustedLog) -> Checkpoint:
+        """:meth:`Client.verified_latest`, asynchronously."""
+        latest = await self.checkpoint()
+        note = _latest_note(latest)
+        trusted = log.trusted
+        if trusted is None or latest.get("size") == trusted.size:
+            return log.observe(note)
+        if not isinstance(latest.get("size"), int) or latest["size"] < trusted.size:
+            return log.observe(note)
+        proof = await self._request(
+            "GET",
+            "/v1/checkpoints/consistency",
+            params={"from": trusted.size, "to": latest["size"]},
+        )
+        return log.advance(proof)
 
     async def public_fingerprint(self, sha256: str) -> dict[str, Any]:
         """Public facts about a document fingerprint (no key needed)."""

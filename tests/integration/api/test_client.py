@@ -22,13 +22,14 @@ import time
 import urllib.error
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 
-from sealtrail.core.note import NoteVerifier
+from sealtrail.core.note import NoteVerifier, verify_checkpoint
 from sealtrail.sdk.client import (
     ApiError,
     AsyncClient,
@@ -37,6 +38,8 @@ from sealtrail.sdk.client import (
     VerificationError,
     VerifiedEvent,
 )
+from sealtrail.sdk.errors import MisbehaviourError
+from sealtrail.sdk.state import FileState, TrustedLog
 
 from ..service import Service, free_port
 from .client import Api, event, sha
@@ -552,6 +555,35 @@ def test_verified_consistency(
             bad = connect(proxy.url, svc.keys["aud_hq"])
             with pytest.raises(VerificationError, match=why):
                 bad.verified_consistency(old["size"], new["size"], verifier)
+
+
+def test_verified_latest_keeps_state_and_catches_a_rollback(
+    svc: Service, connect: Connect, verifier: NoteVerifier, tmp_path: Path
+) -> None:
+    """The SDK remembers the newest checkpoint it verified (a file); a newer one is taken only
+    with a consistency proof from it; a server that answers an older one as the latest is
+    caught, with both signed notes as evidence."""
+    first, _ = _two_checkpoints(svc)
+    state = tmp_path / "sdk-state"
+    c = connect(svc.url, svc.keys["aud_hq"])
+    trusted = c.verified_latest(TrustedLog(verifier, FileState(state)))
+    assert trusted.size >= first["size"]
+    _, newer = _two_checkpoints(svc)
+    log = TrustedLog(verifier, FileState(state))  # a new run of the client: from the file
+    moved = c.verified_latest(log)
+    assert moved.size >= newer["size"] > trusted.size
+    assert verify_checkpoint(state.read_text(), verifier) == moved
+
+    def rolled_back(path_qs: str) -> str:
+        return path_qs.replace("/v1/checkpoints/latest", f"/v1/checkpoints/{first['size']}")
+
+    with Proxy(svc.url, rewrite=rolled_back) as proxy:
+        liar = connect(proxy.url, svc.keys["aud_hq"])
+        with pytest.raises(MisbehaviourError, match=f"rollback: checkpoint {first['size']}") as e:
+            liar.verified_latest(TrustedLog(verifier, FileState(state)))
+    assert verify_checkpoint(e.value.presented_note, verifier).size == first["size"]
+    assert verify_checkpoint(e.value.trusted_note, verifier) == moved
+    assert verify_checkpoint(state.read_text(), verifier) == moved  # the state did not move
 
 
 def test_verified_consistency_rejects_other_sizes(svc: Service, verifier: NoteVerifier) -> None:
