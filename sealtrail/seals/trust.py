@@ -217,12 +217,30 @@ def check_import(bundle: pki.CertifiedKey, tenant: str, trust: TrustList, at_tim
     cert = bundle.certificate
     who = f"seal certificate {cert.subject.rfc4514_string()[:200]!r}"
     issuer = cert.issuer.rfc4514_string()[:200]
+    # a self-signed certificate has no path to any root: seal certificates are never CAs, and
+    # configured roots always are (load_trust_list), so it can only be self-declared
     self_signed = cert.issuer == cert.subject
-    for scope, roots in ((CONFIGURED, trust.common), (TENANT_CA, trust.per_tenant.get(tenant))):
-        if not roots:
+    lists = (
+        ()
+        if self_signed
+        else ((CONFIGURED, trust.common), (TENANT_CA, trust.per_tenant.get(tenant, ())))
+    )
+    for scope, roots in lists:
+        current = [r for r in roots if r.not_valid_before_utc <= at_time <= r.not_valid_after_utc]
+        expired = [r for r in roots if r not in current]
+        issuers = {cert.issuer, *(c.issuer for c in bundle.chain)}
+        for r in expired:
+            # RFC 5280 §6 does not check a trust anchor's own validity: we do
+            if r.subject in issuers:
+                raise SealCertificateUntrustedError(
+                    f"{who}: the configured CA {r.subject.rfc4514_string()[:200]!r} it chains to "
+                    f"is not valid at {at_time.isoformat()} (valid "
+                    f"{r.not_valid_before_utc.isoformat()} to {r.not_valid_after_utc.isoformat()})"
+                )
+        if not current:
             continue
         try:
-            asyncio.run(_validate_path(cert, bundle.chain, roots, at_time))
+            asyncio.run(_validate_path(cert, bundle.chain, current, at_time))
             return scope
         except PathBuildingError:
             continue  # no path to these roots: try the next list
