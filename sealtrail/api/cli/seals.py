@@ -240,10 +240,11 @@ def sign_cmd(
 @click.argument("path", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
 @command
 def validate_pdf_cmd(ctx: Ctx, *, as_json: bool, path: Path) -> None:
-    """Validate every signature of FILE against every seal root of this data dir (the trust
-    list, tenants' own CAs, their internal CAs) and its TSA roots; per signature, say who:
-    subject, issuer, trust root, seal and tenant. Exit 0 only when every signature is intact,
-    valid and trusted (1 otherwise)."""
+    """Validate every signature of FILE against this data dir's seal CAs and TSA roots; exit
+    0 only when every signature is intact, valid and trusted (1 otherwise).
+
+    The seal CAs are every root of the deployment: the trust list, the tenants' own CAs, their
+    internal CAs. Per signature it says who: subject, issuer, trust root, seal and tenant."""
     s = ctx.settings
     pdf = _read(path, s.max_pdf_bytes, "PDF")
     configured = trust_list(s)
