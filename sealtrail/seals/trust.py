@@ -64,7 +64,7 @@ TENANT_CA = "tenant-ca"
 INTERNAL_CA = "internal-ca"
 #: what :func:`check_import` answers for a certificate that chains to no root of its tenant
 SELF_DECLARED = "self-declared"
-#: the seal sources (:data:`sealtrail.seals.registry.SOURCE_INTERNAL` is ``internal-ca``)
+#: what a seal CA directory's PEM files are called, and the most one may hold
 _PEM_SUFFIXES = (".pem", ".crt")
 _MAX_PEM_BYTES = 1024 * 1024
 
