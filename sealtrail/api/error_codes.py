@@ -76,6 +76,7 @@ TABLE: Final[dict[str, Mapping]] = {
     "pdf_too_large": Mapping(413, EXIT_BAD_INPUT),
     "invalid_appearance": Mapping(400, EXIT_BAD_INPUT),
     "invalid_certificate": Mapping(400, EXIT_BAD_INPUT),
+    "seal_certificate_untrusted": Mapping(400, EXIT_BAD_INPUT),
     "key_protection_error": Mapping(500, EXIT_BAD_INPUT),
     "seal_state": Mapping(409, EXIT_CONFLICT),
     "invalid_signature_field": Mapping(400, EXIT_BAD_INPUT),

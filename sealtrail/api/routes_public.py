@@ -1,4 +1,5 @@
-"""Checkpoints, the public fingerprint look-up, health, metrics and the OpenAPI document."""
+"""Checkpoints, the public fingerprint look-up, public PDF validation, health, metrics and the
+OpenAPI document."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from sealtrail.api.context import (
 )
 from sealtrail.api.openapi import spec
 from sealtrail.api.routes_events import checkpoint_detail, checkpoint_json
+from sealtrail.api.seals import desk, read_pdf, report_json
 from sealtrail.core.errors import InvalidInputError, NotFoundError, ProofError
 
 MAX_PUBLIC_EVENTS = 100
@@ -124,6 +126,23 @@ async def public_fingerprint(request: web.Request) -> web.Response:
     return json_response(await in_thread(build))
 
 
+async def public_validate_pdf(request: web.Request) -> web.Response:
+    """POST /v1/public/pdf/validate — no key: validate an uploaded PDF (``application/pdf``)
+    against the roots of the seals registered here (the configured trust list, tenants' own
+    CAs, their internal CAs) and say, per signature, whose seal signed it.
+
+    What it shows beyond the PDF's own certificates and fields: the trust root (a configured
+    certificate) and, for a certificate registered here, the seal id and tenant id — nothing
+    else of the registry (no seal names, statuses, keys or other tenants). Rate-limited per
+    client address (``public_pdf_rate_limit`` per minute), and nothing is recorded.
+    """
+    d = desk(request)
+    d.public_limiter.check(request.remote or "unknown")
+    query_params(request, ())
+    pdf = await read_pdf(request)
+    return json_response(report_json(await d.validate(pdf, None)))
+
+
 async def healthz(request: web.Request) -> web.Response:
     """GET /healthz — the process is up."""
     return json_response({"status": "ok"})
@@ -156,6 +175,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/v1/checkpoints/consistency", get_consistency)
     r.add_get("/v1/checkpoints/{size}", get_checkpoint)
     r.add_get("/v1/public/fingerprints/{sha256}", public_fingerprint)
+    r.add_post("/v1/public/pdf/validate", public_validate_pdf)
     r.add_get("/healthz", healthz)
     r.add_get("/readyz", readyz)
     r.add_get("/metrics", metrics)

@@ -202,7 +202,25 @@ def paths() -> dict[str, Any]:
                 tag=pub,
             )
         },
+        "/v1/public/pdf/validate": {"post": _public_pdf_validate()},
     }
+
+
+def _public_pdf_validate() -> dict[str, Any]:
+    op = operation(
+        "Validate an uploaded PDF against the roots of the seals registered here (no key, "
+        "rate-limited); per signature: subject, issuer, trust root, and which registered seal "
+        "of which tenant signed — nothing else of the registry",
+        {"200": json_content(ref("PdfValidationReport"), "the report; failed is not an error")},
+        errors=(400, 413, 415, 429),
+        auth=False,
+        tag="public",
+    )
+    op["requestBody"] = {
+        "required": True,
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+    }
+    return op
 
 
 def operations_paths() -> dict[str, Any]:

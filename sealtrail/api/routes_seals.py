@@ -25,6 +25,7 @@ from sealtrail.api.context import (
     query_params,
     read_json,
 )
+from sealtrail.api.errors import ForbiddenError
 from sealtrail.api.seals import (
     ANY_ROLE,
     DEFAULT_BOX,
@@ -96,7 +97,7 @@ async def post_seal(request: web.Request) -> web.Response:
             d.seals, d.directory, d.protector, tenant=tenant, kind=kind, name=opt_str(body, "name"),
             actor=actor(p), now=d.clock(), purpose=opt_str(body, "purpose"),
             code=opt_str(body, "code"), remarks=opt_str(body, "remarks"), png=png,
-            pkcs12=None if p12 is None else (p12, password.encode()),
+            pkcs12=None if p12 is None else (p12, password.encode()), trust=d.trust,
         )
     )  # fmt: skip
     await d.flush()
@@ -325,12 +326,23 @@ async def list_uses(request: web.Request) -> web.Response:
 
 async def validate(request: web.Request) -> web.Response:
     """POST /v1/pdf/validate — validate every signature of an uploaded PDF against the seal
-    roots of the tenants the key sees (``?scope=all``: every tenant of this deployment)."""
+    roots of the tenants the key sees: the configured trust list, their own CAs and their
+    internal CAs. Each signature names its subject, issuer, trust root and, when registered
+    here, its seal and tenant.
+
+    ``?scope=all`` (every root of this deployment, as ``/v1/public/pdf/validate``) is for
+    admin keys only: any other key gets 403 ``forbidden``.
+    """
     p = await principal(request, *ANY_ROLE)
     params = query_params(request, ("scope",))
     scope = params.get("scope", "visible")
     if scope not in ("visible", "all"):
         raise InvalidInputError("scope: want visible or all")
+    if scope == "all" and p.role != "admin":
+        raise ForbiddenError(
+            "scope=all: admin keys only (validate against every seal root of this deployment "
+            "with POST /v1/public/pdf/validate)"
+        )
     pdf = await read_pdf(request)
     d = desk(request)
     report = await d.validate(pdf, None if scope == "all" else p.visible)

@@ -91,7 +91,7 @@ def schemas() -> dict[str, Any]:
             "name": s, "purpose": s, "code": s, "remarks": s,
             "status": {"enum": ["active", "suspended", "revoked"]},
             "status_reason": NULLABLE_STR, "status_at": NULLABLE_STR,
-            "source": {"enum": ["internal-ca", "pkcs12"]},
+            "source": {"enum": ["internal-ca", "pkcs12", "self-declared"]},
             "appearance": {"enum": ["generated", "uploaded"]},
             "certificate": cert, "created_at": TIME,
         },
@@ -134,9 +134,29 @@ def schemas() -> dict[str, Any]:
     sig = _obj(
         ["field", "signer", "remarks", "reason", "location", "intact", "valid", "trusted",
          "revoked", "timestamp", "coverage", "modification", "modification_allowed",
-         "modification_detail", "status", "reasons"],
+         "modification_detail", "status", "reasons", "subject", "issuer",
+         "certificate_sha256", "trust_root", "seal"],
         {
             "field": s, "signer": s, "remarks": s, "reason": s, "location": s, "intact": b,
+            "subject": {**s, "description": "the signer certificate's subject (RFC 4514)"},
+            "issuer": {**s, "description": "the signer certificate's issuer (RFC 4514)"},
+            "certificate_sha256": {**s, "description": "SHA-256 of the signer certificate"},
+            "trust_root": {
+                "anyOf": [
+                    _obj(["subject", "sha256", "kind", "tenant"], {
+                        "subject": s, "sha256": HEX64,
+                        "kind": {"enum": ["configured", "tenant-ca", "internal-ca"]},
+                        "tenant": NULLABLE_STR,
+                    }),
+                    {"type": "null"},
+                ],
+                "description": "the configured root the signer chained to; null: untrusted",
+            },
+            "seal": {
+                "anyOf": [_obj(["id", "tenant"], {"id": s, "tenant": s}), {"type": "null"}],
+                "description": "the seal registered here whose certificate signed (matched on "
+                "the certificate's SHA-256, never on names); null: none",
+            },
             "valid": b, "trusted": b, "revoked": b,
             "timestamp": _obj(
                 ["present", "valid", "trusted", "time", "tsa"],
@@ -427,7 +447,12 @@ def paths() -> dict[str, Any]:
                 (),
                 pdf=True,
                 params=[
-                    query_param("scope", {"enum": ["visible", "all"]}, "whose seal CAs to trust")
+                    query_param(
+                        "scope",
+                        {"enum": ["visible", "all"]},
+                        "whose seal roots to trust: the key's tenants (default), or every "
+                        "tenant's (admin keys only; others get 403)",
+                    )
                 ],
             )
         },

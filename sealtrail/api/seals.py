@@ -1,5 +1,6 @@
-"""What the seal routes share: the :class:`SealDesk` (registry, master key, TSA policy), PDF
-bodies, signing and validation off the event loop, actors, and report JSON.
+"""What the seal routes share: the :class:`SealDesk` (registry, master key, TSA policy, the
+seal trust list), PDF bodies, signing and validation off the event loop, actors, and report
+JSON.
 
 The desk is created by the app's lifecycle after the ledger is open (:func:`setup`): it checks
 that the master key opens the stored keys (a wrong key stops the service with a clear error) and
@@ -18,23 +19,24 @@ from typing import Any, TypeVar
 from aiohttp import web
 from cryptography import x509
 
-from sealtrail.api.context import SERVICES, in_thread, services
+from sealtrail.api.context import SERVICES, RateLimiter, in_thread, services
 from sealtrail.api.directory import Principal
 from sealtrail.api.errors import UnsupportedMediaTypeError
 from sealtrail.api.settings import Settings
 from sealtrail.core.errors import InvalidInputError
 from sealtrail.directory.store import DirectoryStore
 from sealtrail.ledger.log import Ledger, utc_now
-from sealtrail.seals import registry
+from sealtrail.seals import registry, trust
 from sealtrail.seals.outbox import flush_async
 from sealtrail.seals.registry import SealRecord
 from sealtrail.seals.store import SealStore
+from sealtrail.seals.trust import AttributedReport, Attribution, TrustList
 from sealtrail.signing.errors import PdfTooLargeError
 from sealtrail.signing.keystore import KeyProtector
 from sealtrail.signing.masterkey import load_master_key
 from sealtrail.signing.pdfinput import open_pdf
 from sealtrail.signing.sign import Box, Placement, SignatureLevel, SigningPolicy, sign_pdf
-from sealtrail.signing.validate import PdfValidationReport, SignatureReport, validate_pdf
+from sealtrail.signing.validate import SignatureReport
 
 T = TypeVar("T")
 #: Every role: reads of what a key sees.
@@ -54,9 +56,18 @@ class SealDesk:
     seals: SealStore
     tsa_urls: tuple[str, ...]
     tsa_roots: tuple[x509.Certificate, ...]
+    trust: TrustList = field(default_factory=TrustList)
     clock: Callable[[], datetime] = utc_now
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _protector: KeyProtector | None = None
+    _public_limiter: RateLimiter | None = None
+
+    @property
+    def public_limiter(self) -> RateLimiter:
+        """The rate limit of the public PDF validation (``public_pdf_rate_limit``)."""
+        if self._public_limiter is None:
+            self._public_limiter = RateLimiter(self.settings.public_pdf_rate_limit)
+        return self._public_limiter
 
     @property
     def protector(self) -> KeyProtector:
@@ -83,7 +94,7 @@ class SealDesk:
         revocation data to embed at B-LT."""
         return SigningPolicy(
             timestamper_urls=self.tsa_urls,
-            trust_roots=seal.trust_roots(),
+            trust_roots=seal.signing_roots(),
             tsa_trust_roots=self.tsa_roots,
             crls=crls,
             max_pdf_bytes=self.settings.max_pdf_bytes,
@@ -122,14 +133,15 @@ class SealDesk:
 
         return await in_thread(run)
 
-    async def validate(self, pdf: bytes, tenants: Collection[str] | None) -> PdfValidationReport:
-        """Validate ``pdf`` against the seal roots of ``tenants`` (all when None)."""
+    async def validate(self, pdf: bytes, tenants: Collection[str] | None) -> AttributedReport:
+        """Validate ``pdf`` against the seal roots of ``tenants`` (all when None: every root
+        of this deployment, as the public route does), each signature attributed."""
 
-        def run() -> PdfValidationReport:
-            roots = registry.trust_roots(self.seals, tenants)
-            return validate_pdf(
+        def run() -> AttributedReport:
+            return trust.validate_attributed(
                 pdf,
-                roots,
+                trust.validation_roots(self.seals, self.trust, tenants),
+                trust.seal_index(self.seals),
                 self.tsa_roots,
                 at_time=datetime.now(UTC),
                 max_pdf_bytes=self.settings.max_pdf_bytes,
@@ -228,11 +240,28 @@ def str_list(body: dict[str, Any], key: str) -> list[str]:
     return v
 
 
-def _signature_json(s: SignatureReport) -> dict[str, Any]:
+def _root_json(a: Attribution) -> dict[str, Any] | None:
+    r = a.root
+    if r is None:
+        return None
+    return {"subject": r.certificate.subject.rfc4514_string(), "sha256": r.sha256,
+            "kind": r.scope, "tenant": r.tenant}  # fmt: skip
+
+
+def _seal_json(a: Attribution) -> dict[str, Any] | None:
+    return None if a.seal is None else {"id": a.seal.id, "tenant": a.seal.tenant}
+
+
+def _signature_json(s: SignatureReport, a: Attribution) -> dict[str, Any]:
     ts = s.timestamp
     return {
         "field": s.field_name,
         "signer": s.signer_subject,
+        "subject": s.subject,
+        "issuer": s.issuer,
+        "certificate_sha256": s.certificate_sha256,
+        "trust_root": _root_json(a),
+        "seal": _seal_json(a),
         "remarks": s.seal_remarks,
         "reason": s.reason,
         "location": s.location,
@@ -256,14 +285,46 @@ def _signature_json(s: SignatureReport) -> dict[str, Any]:
     }
 
 
-def report_json(r: PdfValidationReport) -> dict[str, Any]:
-    """A validation report as JSON (the API's and ``validate-pdf --json``'s shape)."""
+def report_json(ar: AttributedReport) -> dict[str, Any]:
+    """A validation report as JSON (the API's, the public route's and ``validate-pdf
+    --json``'s shape). Per signature: who (``subject``, ``issuer``, ``certificate_sha256`` of
+    the signer certificate), the ``trust_root`` it chained to (null: untrusted) and the
+    registered ``seal`` it belongs to (``{"id", "tenant"}``, null: none registered here).
+    Nothing else of the registry is shown: every other field comes from the PDF itself."""
+    r = ar.report
     return {
         "status": r.status.value,
         "ok": r.ok,
         "reasons": list(r.reasons),
-        "signatures": [_signature_json(s) for s in r.signatures],
-    }
+        "signatures": [_signature_json(s, a) for s, a in zip(r.signatures, ar.attributions,
+                                                             strict=True)],
+    }  # fmt: skip
+
+
+def summary_lines(obj: dict[str, Any]) -> list[str]:
+    """One line per signature of a :func:`report_json` object: status, subject, issuer,
+    trust root and seal (the CLI's text output)."""
+    lines = []
+    for sig in obj["signatures"]:
+        root, seal = sig["trust_root"], sig["seal"]
+        flags = f" [{', '.join(sig['reasons'])}]" if sig["reasons"] else ""
+        anchor = f"{root['subject']} ({root['kind']})" if root else "none (untrusted)"
+        owner = f"{seal['id']} of tenant {seal['tenant']}" if seal else "not registered here"
+        lines += [
+            f"{sig['field']}: {sig['status']}{flags}",
+            f"  subject:    {sig['subject'] or sig['signer']}",
+            f"  issuer:     {sig['issuer']}",
+            f"  trust root: {anchor}",
+            f"  seal:       {owner}",
+        ]
+    return lines
+
+
+def trust_list(s: Settings) -> TrustList:
+    """The seal trust list the settings name (ConfigError for an unusable file)."""
+    return trust.load_trust_list(
+        s.seal_ca_files, s.seal_ca_dir, s.seal_tenant_ca_dir, s.self_declared_seal_tenants
+    )
 
 
 def setup(
@@ -281,6 +342,7 @@ def setup(
                 svc.stores.seals,
                 tuple(tsa_urls),
                 tuple(tsa_roots),
+                trust_list(svc.settings),
             )
         )
         if await in_thread(lambda: registry.has_keys(d.seals)):
@@ -304,4 +366,6 @@ __all__ = [
     "report_json",
     "services",
     "str_list",
+    "summary_lines",
+    "trust_list",
 ]

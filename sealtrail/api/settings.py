@@ -73,6 +73,19 @@ class Settings:
     seal_key_file: Path | None = None
     #: largest PDF accepted for sealing, envelopes and validation (bytes)
     max_pdf_bytes: int = 8 * 1024 * 1024
+    #: PEM files of the certification authorities an imported (PKCS#12) seal certificate of
+    #: any tenant may chain to; with seal_ca_dir, the operator's trust list (docs/OPERATIONS.md)
+    seal_ca_files: tuple[Path, ...] = ()
+    #: a directory of such PEM files (``*.pem``, ``*.crt``), read at start
+    seal_ca_dir: Path | None = None
+    #: a directory with one subdirectory per tenant (``DIR/<tenant>/*.pem``): CAs a tenant
+    #: brings for its own seals only, never trusted for another tenant's
+    seal_tenant_ca_dir: Path | None = None
+    #: tenants allowed to import seal certificates that chain to no configured CA
+    #: ("self-declared" seals, e.g. self-signed); they are always reported as untrusted
+    self_declared_seal_tenants: tuple[str, ...] = ()
+    #: uploads per minute one client address may validate at /v1/public/pdf/validate
+    public_pdf_rate_limit: int = 10
 
 
 def _listen(v: Any) -> str:
@@ -151,6 +164,11 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "seal_key": _hex_key,
     "seal_key_file": Path,
     "max_pdf_bytes": int,
+    "seal_ca_files": _list(Path),
+    "seal_ca_dir": Path,
+    "seal_tenant_ca_dir": Path,
+    "self_declared_seal_tenants": _list(str),
+    "public_pdf_rate_limit": int,
 }
 #: never echoed in an error message
 _SECRETS = {"chain_key", "seal_key", "db_url"}
@@ -167,6 +185,7 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "chain_poll_interval": lambda v: 0.05 <= v <= 3600,
     "chain_replace_after": lambda v: 1 <= v <= 86400,
     "max_pdf_bytes": lambda v: 1024 <= v <= 1 << 30,
+    "public_pdf_rate_limit": lambda v: 1 <= v <= 1_000_000,
 }
 _NAMES = {f.name for f in fields(Settings)}
 

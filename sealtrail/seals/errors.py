@@ -5,6 +5,7 @@ hierarchy (``sealtrail/core/errors.py``). PAdES and PKI errors are signing's
 from __future__ import annotations
 
 from sealtrail.core.errors import SealtrailError
+from sealtrail.signing.errors import CertificateError
 
 
 class SealStateError(SealtrailError):
@@ -24,3 +25,10 @@ class ApprovalRequiredError(SealtrailError):
     """The seal is controlled: using it needs an approved request (send its id)."""
 
     code = "approval_required"
+
+
+class SealCertificateUntrustedError(CertificateError):
+    """An imported seal certificate chains to no CA trusted for its tenant's seals (or its path
+    does not validate), and the tenant is not allowed self-declared seals."""
+
+    code = "seal_certificate_untrusted"

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sealtrail.core.errors import ConfigError, ConflictError, InvalidInputError, NotFoundError
 from sealtrail.core.event import format_time
+from sealtrail.seals import trust as trust_mod
 from sealtrail.seals.errors import SealStateError
 from sealtrail.seals.outbox import new_id, outbox_event
 from sealtrail.seals.store import SealStatusChange, SealStore, StoredCa, StoredSeal
@@ -38,7 +39,10 @@ from sealtrail.signing.sign import MAX_APPEARANCE_BYTES, MAX_APPEARANCE_PIXELS, 
 
 STATUSES = ("active", "suspended", "revoked")
 SOURCE_INTERNAL = "internal-ca"
+#: imported, chaining to a configured CA (the operator's trust list or the tenant's own)
 SOURCE_PKCS12 = "pkcs12"
+#: imported, chaining to no configured CA (allowed per tenant; never trusted)
+SOURCE_SELF_DECLARED = trust_mod.SELF_DECLARED
 _DER = serialization.Encoding.DER
 #: how often a status change is re-tried when the seal changed between read and write
 _STATUS_ATTEMPTS = 3
@@ -110,9 +114,12 @@ class SealRecord:
             "created_at": self.created_at,
         }
 
-    def trust_roots(self) -> tuple[x509.Certificate, ...]:
-        """The roots this seal's certificate chains to: the chain's last certificate (the
-        internal CA, or an imported chain's top), or the certificate itself without a chain."""
+    def signing_roots(self) -> tuple[x509.Certificate, ...]:
+        """The top of this seal's own chain (or the certificate itself without one), for the
+        signer's own checks while signing (pyHanko builds the B-LT validation data along it).
+
+        Never a trust root for validation: validators use :mod:`sealtrail.seals.trust`, whose
+        roots are configured, so a self-signed import does not vouch for itself."""
         return (self.chain[-1],) if self.chain else (self.certificate,)
 
 
@@ -183,17 +190,6 @@ def ca_certificates(
     return [x509.load_der_x509_certificate(ca.certificate) for ca in seals.cas(tenants)]
 
 
-def trust_roots(seals: SealStore, tenants: Collection[str] | None = None) -> list[x509.Certificate]:
-    """Roots for validating seals of ``tenants`` (all when None): their internal CAs and the
-    tops of their imported chains, without duplicates."""
-    roots = {fingerprint(c): c for c in ca_certificates(seals, tenants)}
-    for seal in list_seals(seals, tenants):
-        if seal.source == SOURCE_PKCS12:
-            for c in seal.trust_roots():
-                roots.setdefault(fingerprint(c), c)
-    return list(roots.values())
-
-
 def has_keys(seals: SealStore) -> bool:
     """True when a CA key or a seal key is stored (so the master key must open it)."""
     return seals.any_ca() is not None or seals.any_seal_key() is not None
@@ -232,12 +228,16 @@ def create_seal(
     remarks: str = "",
     png: bytes | None = None,
     pkcs12: tuple[bytes, bytes] | None = None,
+    trust: trust_mod.TrustList | None = None,
 ) -> SealRecord:
     """Create a seal of ``tenant`` and queue its ``seal:created`` event.
 
     The appearance is ``png`` (validated) or generated; the certificate comes from ``pkcs12``
-    (data, password) or from the tenant's internal CA. Requires an existing tenant (looked up
-    in ``directory``, the ledger store).
+    (data, password) or from the tenant's internal CA. An imported certificate must chain to a
+    CA of ``trust`` allowed for ``tenant`` (none when None), or the tenant must be allowed
+    self-declared seals (:func:`sealtrail.seals.trust.check_import`; raises
+    SealCertificateUntrustedError otherwise). Requires an existing tenant (looked up in
+    ``directory``, the ledger store).
     """
     name = _text("name", name, 40, required=True)
     purpose = _text("purpose", purpose, 24)
@@ -255,7 +255,8 @@ def create_seal(
         appearance_source = "generated"
     if pkcs12 is not None:
         bundle = pki.import_pkcs12(pkcs12[0], pkcs12[1], at_time=now)
-        source = SOURCE_PKCS12
+        verdict = trust_mod.check_import(bundle, tenant, trust or trust_mod.TrustList(), now)
+        source = SOURCE_SELF_DECLARED if verdict == trust_mod.SELF_DECLARED else SOURCE_PKCS12
     else:
         ca = ensure_ca(seals, protector, tenant, now)
         bundle = pki.issue_seal_certificate(ca, seal_name=name, kind=kind, seal_id=seal_id, now=now)
@@ -280,6 +281,7 @@ def create_seal(
             "appearance": appearance_source,
             "cert_sha256": fingerprint(bundle.certificate),
             "cert_subject": bundle.certificate.subject.rfc4514_string()[:4096],
+            "cert_issuer": bundle.certificate.issuer.rfc4514_string()[:4096],
         },
     }
     seals.insert_seal(

@@ -14,12 +14,19 @@ changed, bad signature, a disallowed modification, a broken timestamp), *indeter
 the signature may be right but cannot be shown to be so here (no chain to a trust root, no
 timestamp, an untrusted TSA), *passed* otherwise. Every non-passing status carries
 machine-readable reason codes (``REASON_*``). Validation time is a parameter.
+
+Every signature report also says *who*: the signer certificate's subject and issuer (RFC 4514),
+its SHA-256, and the trust root its path was built to (none when untrusted). Which seal of
+which tenant a certificate belongs to is seal administration's business
+(:mod:`sealtrail.seals.trust`), matched on that SHA-256, never on names.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +41,7 @@ from pyhanko.sign.validation.errors import NoDSSFoundError
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.authority import AuthorityWithCert
 
 from sealtrail.signing.errors import InvalidPdfError
 from sealtrail.signing.formats import REMARKS_KEY, asn1_cert
@@ -132,6 +140,24 @@ class SignatureReport:
     modification_detail: str
     status: Status
     reasons: tuple[str, ...]
+    #: the signer certificate's subject and issuer, RFC 4514 ("" when unreadable)
+    subject: str = ""
+    issuer: str = ""
+    #: SHA-256 of the signer certificate's DER, hex ("" when unreadable)
+    certificate_sha256: str = ""
+    #: the trust root the signer's path was built to, RFC 4514 and SHA-256 of its DER; None
+    #: when no path to a given root was found
+    trust_root_subject: str | None = None
+    trust_root_sha256: str | None = None
+
+    def distrusted(self, reason: str) -> SignatureReport:
+        """This report with ``trusted`` false and ``reason`` added (e.g. the root is not one
+        allowed for the certificate's tenant, or the seal was revoked before signing)."""
+        reasons = tuple(dict.fromkeys((*self.reasons, reason)))
+        revoked = self.revoked or reason == REASON_REVOKED
+        return dataclasses.replace(
+            self, trusted=False, revoked=revoked, reasons=reasons, status=_judge(reasons)
+        )
 
 
 @dataclass(frozen=True)
@@ -147,6 +173,18 @@ class PdfValidationReport:
         """True only when every signature passed (intact, valid, trusted, timestamped, no
         disallowed modification after it) and there is at least one."""
         return self.status is Status.PASSED
+
+    def with_signatures(self, signatures: Sequence[SignatureReport]) -> PdfValidationReport:
+        """The report with ``signatures`` instead (same count), overall status recomputed."""
+        return summarise(signatures)
+
+
+def summarise(signatures: Sequence[SignatureReport]) -> PdfValidationReport:
+    """A report over ``signatures``: ``no_signatures`` when empty, else the worst status."""
+    if not signatures:
+        return PdfValidationReport((), Status.INDETERMINATE, (REASON_NO_SIGNATURES,))
+    reasons = tuple(dict.fromkeys(r for rep in signatures for r in rep.reasons))
+    return PdfValidationReport(tuple(signatures), _judge(reasons), reasons)
 
 
 def _text(obj: Any, key: str) -> str:
@@ -218,6 +256,31 @@ def _judge(reasons: Sequence[str]) -> Status:
     return Status.INDETERMINATE
 
 
+def _who(status: PdfSignatureStatus) -> dict[str, Any]:
+    """Subject, issuer and SHA-256 of the signer certificate; the trust root of its path."""
+    der = status.signing_cert.dump()
+    out: dict[str, Any] = {"certificate_sha256": hashlib.sha256(der).hexdigest()}
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        out["subject"] = cert.subject.rfc4514_string()
+        out["issuer"] = cert.issuer.rfc4514_string()
+    except ValueError:  # cryptography is stricter than asn1crypto: fall back to its names
+        out["subject"] = status.signing_cert.subject.human_friendly
+        out["issuer"] = status.signing_cert.issuer.human_friendly
+    path = status.validation_path
+    authority = None if path is None else path.trust_anchor.authority
+    if status.trusted and isinstance(authority, AuthorityWithCert):
+        anchor = authority.certificate
+        out["trust_root_sha256"] = hashlib.sha256(anchor.dump()).hexdigest()
+        try:
+            out["trust_root_subject"] = x509.load_der_x509_certificate(
+                anchor.dump()
+            ).subject.rfc4514_string()
+        except ValueError:
+            out["trust_root_subject"] = anchor.subject.human_friendly
+    return out
+
+
 def _report(embedded: Any, status: PdfSignatureStatus) -> SignatureReport:
     sig = embedded.sig_object
     ts = _timestamp(status)
@@ -260,6 +323,7 @@ def _report(embedded: Any, status: PdfSignatureStatus) -> SignatureReport:
         modification_detail=detail,
         status=_judge(reasons),
         reasons=tuple(reasons),
+        **_who(status),
     )
 
 
@@ -342,10 +406,7 @@ async def async_validate_pdf(
             reports.append(_unreadable(embedded, e))
             continue
         reports.append(_report(embedded, status))
-    if not reports:
-        return PdfValidationReport((), Status.INDETERMINATE, (REASON_NO_SIGNATURES,))
-    reasons = tuple(dict.fromkeys(r for rep in reports for r in rep.reasons))
-    return PdfValidationReport(tuple(reports), _judge(reasons), reasons)
+    return summarise(reports)
 
 
 def validate_pdf(
@@ -375,5 +436,6 @@ __all__ = [
     "Status",
     "TimestampCheck",
     "async_validate_pdf",
+    "summarise",
     "validate_pdf",
 ]

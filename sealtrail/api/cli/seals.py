@@ -20,11 +20,18 @@ from cryptography import x509
 from sealtrail.anchoring.devtsa import CA_CERT_FILE, start_tsa
 from sealtrail.anchoring.timestamping import load_trust_roots
 from sealtrail.api.cli.context import Ctx, command, emit
-from sealtrail.api.seals import DEFAULT_BOX, field_name, parse_box, report_json
+from sealtrail.api.seals import (
+    DEFAULT_BOX,
+    field_name,
+    parse_box,
+    report_json,
+    summary_lines,
+    trust_list,
+)
 from sealtrail.core.errors import ConfigError, InvalidInputError, NotFoundError
 from sealtrail.core.event import format_time
 from sealtrail.ledger.log import utc_now
-from sealtrail.seals import approvals, registry
+from sealtrail.seals import approvals, registry, trust
 from sealtrail.seals.approvals import ApprovalRequiredError
 from sealtrail.seals.envelopes import sha256
 from sealtrail.seals.outbox import flush
@@ -33,7 +40,6 @@ from sealtrail.signing.keystore import KeyProtector
 from sealtrail.signing.masterkey import load_master_key
 from sealtrail.signing.pdfinput import open_pdf
 from sealtrail.signing.sign import Placement, SignatureLevel, SigningPolicy, async_sign_pdf
-from sealtrail.signing.validate import validate_pdf
 
 ACTOR = {"id": "cli:operator", "role": "operator"}
 DEVTSA_DIR = "devtsa"
@@ -89,7 +95,7 @@ def seals_create(
         seal = registry.create_seal(
             db, directory, _protector(ctx), tenant=tenant, kind=SealKind(kind), name=name,
             actor=ACTOR, now=utc_now(), purpose=purpose, code=code, remarks=remarks,
-            png=picture, pkcs12=bundle,
+            png=picture, pkcs12=bundle, trust=trust_list(ctx.settings),
         )  # fmt: skip
         flush(ledger, db)
     obj = seal.to_json()
@@ -163,7 +169,7 @@ async def _sign(ctx: Ctx, pdf: bytes, seal: registry.SealRecord, key: Any, png: 
         urls, roots = (running.url,), (running.tsa.ca_cert,)
     try:
         policy = SigningPolicy(
-            urls, seal.trust_roots(), roots, crls=crls, max_pdf_bytes=s.max_pdf_bytes
+            urls, seal.signing_roots(), roots, crls=crls, max_pdf_bytes=s.max_pdf_bytes
         )
         return await async_sign_pdf(
             pdf, key, placement, policy, appearance_png=png, reason=reason, location=location,
@@ -234,27 +240,29 @@ def sign_cmd(
 @click.argument("path", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
 @command
 def validate_pdf_cmd(ctx: Ctx, *, as_json: bool, path: Path) -> None:
-    """Validate every signature of FILE against this data dir's seal CAs and TSA roots; exit 0
-    only when every signature is intact, valid and trusted (1 otherwise)."""
+    """Validate every signature of FILE against this data dir's seal CAs and TSA roots; exit
+    0 only when every signature is intact, valid and trusted (1 otherwise).
+
+    The seal CAs are every root of the deployment: the trust list, the tenants' own CAs, their
+    internal CAs. Per signature it says who: subject, issuer, trust root, seal and tenant."""
     s = ctx.settings
     pdf = _read(path, s.max_pdf_bytes, "PDF")
+    configured = trust_list(s)
     with ctx.ledger():
-        roots = registry.trust_roots(ctx.stores.seals)
+        roots = trust.validation_roots(ctx.stores.seals, configured)
+        index = trust.seal_index(ctx.stores.seals)
     if not roots:
         raise NotFoundError("no seal CA in this data dir: nothing to trust")
-    report = validate_pdf(
-        pdf, roots, _tsa_roots(ctx), at_time=datetime.now(UTC), max_pdf_bytes=s.max_pdf_bytes
-    )
-    obj = report_json(report)
-    lines = [
-        f"{sig['field']}: {sig['status']} ({sig['signer']})"
-        + (f" [{', '.join(sig['reasons'])}]" if sig["reasons"] else "")
-        for sig in obj["signatures"]
-    ]
-    head = "OK: every signature intact, valid and trusted" if report.ok else (
-        f"FAILED: {report.status.value}: {', '.join(report.reasons)}"
+    report = trust.validate_attributed(
+        pdf, roots, index, _tsa_roots(ctx), at_time=datetime.now(UTC),
+        max_pdf_bytes=s.max_pdf_bytes,
     )  # fmt: skip
-    emit(as_json, obj, "\n".join([head, *lines]))
-    if not report.ok:
+    obj = report_json(report)
+    r = report.report
+    head = "OK: every signature intact, valid and trusted" if r.ok else (
+        f"FAILED: {r.status.value}: {', '.join(r.reasons)}"
+    )  # fmt: skip
+    emit(as_json, obj, "\n".join([head, *summary_lines(obj)]))
+    if not r.ok:
         click.echo(f"sealtrail: error: {head}", err=True)
         sys.exit(1)

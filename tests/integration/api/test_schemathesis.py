@@ -105,6 +105,7 @@ OPERATIONS: list[tuple[str, str, str | None]] = [
     ("GET", "/v1/envelopes/{id}/document", "aud_hq"),
     ("POST", "/v1/envelopes/{id}/sign", "int_sub1"),
     ("POST", "/v1/pdf/validate", "aud_hq"),
+    ("POST", "/v1/public/pdf/validate", None),
 ]
 # PDF bodies (seal routes): real PDFs, a truncated one and random bytes.
 schemathesis.openapi.media_type(

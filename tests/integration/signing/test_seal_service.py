@@ -120,11 +120,15 @@ def test_direct_sealing_validates_here_and_in_pdfsig(api: Api, tmp_path: Path) -
     (sig,) = report["signatures"]
     assert sig["remarks"] == "仅限采购合同"
     assert sig["timestamp"]["trusted"]
-    # Another tenant's key does not trust sub1's internal CA (unless it asks for all).
+    assert sig["seal"] == {"id": seal["id"], "tenant": "sub1"}
+    assert sig["trust_root"]["kind"] == "internal-ca"
+    # Another tenant's key does not trust sub1's internal CA, and may not ask for all
+    # (the public route validates against every root, naming the seal's tenant).
     other = pdf_post(api, "/v1/pdf/validate", signed, "aud_other").json()
     assert not other["ok"]
     assert "certificate_untrusted" in other["reasons"]
-    assert pdf_post(api, "/v1/pdf/validate", signed, "aud_other", scope="all").json()["ok"]
+    assert_problem(pdf_post(api, "/v1/pdf/validate", signed, "aud_other", scope="all"), 403)
+    assert pdf_post(api, "/v1/public/pdf/validate", signed, None).json()["ok"]
     used = stream_types(api, f"seal:{seal['id']}", "sub1")[-1]
     assert used["type"] == "seal-use:used"
     assert [d["sha256"] for d in used["documents"]] == [_sha(pdf), _sha(signed)]
