@@ -21,6 +21,7 @@ const state = {
   outcome: null, // what this page established (see verifyAnswer)
   error: null, // {key, vars}
   pkg: null, // {name, report} or {name, error}
+  pdfv: null, // {name, report} or {name, error}: a signed PDF validated by the server
 };
 
 function pastedKey() {
@@ -411,6 +412,76 @@ function renderPackage() {
   root.append(el("div", { class: "table-wrap" }, table));
 }
 
+// -- signed PDFs (validated by the server against the seals registered there) -----------------
+
+async function onSignedPdf(file) {
+  const status = document.getElementById("pdfv-status");
+  status.textContent = t("pdfv.checking", { name: file.name });
+  state.pdfv = null;
+  renderPdfValidation();
+  try {
+    const resp = await fetch("/v1/public/pdf/validate", {
+      method: "POST",
+      headers: { "Content-Type": "application/pdf", Accept: "application/json" },
+      body: file,
+    });
+    if (resp.status === 404 || resp.status === 405) {
+      state.pdfv = { name: file.name, error: t("pdfv.unavailable") };
+    } else if (!resp.ok) {
+      state.pdfv = { name: file.name, error: t("err.http", { status: resp.status, detail: await problemDetail(resp) }) };
+    } else {
+      state.pdfv = { name: file.name, report: await resp.json() };
+    }
+  } catch (e) {
+    state.pdfv = { name: file.name, error: t("err.network", { reason: e.message }) };
+  }
+  status.textContent = "";
+  renderPdfValidation();
+}
+
+function renderPdfValidation() {
+  const root = document.getElementById("pdfv-result");
+  clear(root);
+  const p = state.pdfv;
+  if (!p) return;
+  if (p.error) {
+    root.append(verdictBox("error", "bad", [p.error]));
+    return;
+  }
+  const r = p.report;
+  const none = r.signatures.length === 0;
+  const key = none ? "none" : r.status;
+  const cls = { passed: "ok", failed: "bad" }[key] || "warn";
+  const box = el("div", { class: `verdict ${cls}`, "data-testid": "pdfv-verdict", "data-status": key });
+  box.append(el("h3", {}, t(`pdfv.status.${key}`)));
+  box.append(el("p", {}, t("pdfv.scope")));
+  root.append(box);
+  if (none) return;
+  const cols = ["pdfv.col.field", "pdfv.col.status", "pdfv.col.subject", "pdfv.col.issuer",
+    "pdfv.col.root", "pdfv.col.seal"];
+  const table = el("table", { class: "stack", "data-testid": "pdfv-signatures" });
+  table.append(el("thead", {}, el("tr", {}, ...cols.map((c) => el("th", { scope: "col" }, t(c))))));
+  const body = el("tbody");
+  for (const sig of r.signatures) {
+    const badge = el("span", { class: `badge ${{ passed: "ok", failed: "bad" }[sig.status] || "warn"}` },
+      t(`pdfv.sig.${sig.status}`));
+    const result = el("span", {}, badge, sig.reasons.length ? ` ${sig.reasons.join(", ")}` : "");
+    const rootText = sig.trust_root
+      ? `${sig.trust_root.subject} (${sig.trust_root.kind})`
+      : t("pdfv.root.none");
+    const sealText = sig.seal
+      ? t("pdfv.seal.of", { seal: sig.seal.id, tenant: sig.seal.tenant })
+      : t("pdfv.seal.none");
+    const cells = [el("code", {}, sig.field), result, sig.subject || sig.signer || "—",
+      sig.issuer || "—", rootText, sealText];
+    body.append(el("tr", { "data-field": sig.field, "data-status": sig.status,
+      "data-trusted": String(sig.trust_root !== null), "data-seal": sig.seal ? sig.seal.id : "" },
+    ...cells.map((v, i) => el("td", { "data-label": t(cols[i]) }, v))));
+  }
+  table.append(body);
+  root.append(el("div", { class: "table-wrap" }, table));
+}
+
 // -- wiring -----------------------------------------------------------------------------------
 
 function init() {
@@ -418,9 +489,11 @@ function init() {
   onLangChange(() => {
     render();
     renderPackage();
+    renderPdfValidation();
   });
   dropZone(document.getElementById("drop"), document.getElementById("file"), onFile);
   dropZone(document.getElementById("pkg-drop"), document.getElementById("pkg-file"), onPackage);
+  dropZone(document.getElementById("pdfv-drop"), document.getElementById("pdfv-file"), onSignedPdf);
   document.getElementById("fp-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const v = document.getElementById("fp").value.trim();

@@ -437,3 +437,42 @@ def test_package_exported_from_the_console_is_verified_on_the_portal(
     drop_file(page, "pkg-drop", bytes(bad), "package-bad.zip", "application/zip")
     page.locator("[data-testid=pkg-verdict][data-status=failed]").wait_for(timeout=120_000)
     assert page.locator("[data-testid=pkg-checks] tr[data-status=failed]").count() >= 1
+
+
+def test_a_counterparty_validates_a_signed_pdf_on_the_portal(portal: Portal, new_page: Any) -> None:
+    """Issue 15: a counterparty outside the platform drops a signed contract on the portal. The
+    fixture's PDF is signed with a seal whose CA is *not* registered here: the page must say the
+    signature is not trusted and that no seal registered here signed it — never "trusted"."""
+    page = new_page(**{**PHONE, "locale": "en-US"})
+    page.goto(portal.url())
+    drop_file(page, "pdfv-drop", portal.pdf, "contract.pdf", "application/pdf")
+    box = page.locator("[data-testid=pdfv-verdict]")
+    box.wait_for(timeout=60_000)
+    assert box.get_attribute("data-status") == "indeterminate"
+    rows = page.locator("[data-testid=pdfv-signatures] tbody tr")
+    assert rows.count() == 1
+    row = rows.first
+    assert row.get_attribute("data-field") == "AcmeSeal"
+    assert row.get_attribute("data-trusted") == "false"
+    assert row.get_attribute("data-seal") == ""
+    text = row.inner_text()
+    assert "Acme Ltd 合同专用章" in text  # the subject, from the PDF's own certificate
+    assert "not registered here" in text
+    assert "none: not trusted" in text
+    screenshot(page, "portal-pdf-validation-phone")
+
+    page.select_option("#lang", "zh-CN")
+    zh = page.locator("[data-testid=pdfv-signatures] tbody tr").first.inner_text()
+    assert "未在本平台登记" in zh
+    assert "无：不可信" in zh
+    screenshot(page, "portal-pdf-validation-zh-CN")
+
+
+def test_an_unsigned_pdf_is_said_to_have_no_signature(portal: Portal, new_page: Any) -> None:
+    page = new_page(locale="en-US")
+    page.goto(portal.url())
+    drop_file(page, "pdfv-drop", make_pdf(1), "plain.pdf", "application/pdf")
+    box = page.locator("[data-testid=pdfv-verdict]")
+    box.wait_for(timeout=60_000)
+    assert box.get_attribute("data-status") == "none"
+    assert "This PDF has no signature" in box.inner_text()
