@@ -31,6 +31,7 @@ EXIT_NOT_FOUND: Final = 4
 EXIT_CONFLICT: Final = 5
 EXIT_BUSY: Final = 6
 EXIT_UPSTREAM: Final = 7
+EXIT_SERVICE_RUNNING: Final = 8
 EXIT_INTERNAL: Final = 10
 
 TABLE: Final[dict[str, Mapping]] = {
@@ -48,6 +49,7 @@ TABLE: Final[dict[str, Mapping]] = {
     "storage_error": Mapping(500, EXIT_INTERNAL),
     "ledger_busy": Mapping(503, EXIT_BUSY),
     "lease_lost": Mapping(503, EXIT_BUSY),
+    "sequencer_held": Mapping(503, EXIT_SERVICE_RUNNING),
     "not_initialized": Mapping(503, EXIT_NOT_INITIALIZED),
     # trusted time and anchoring
     "timestamp_error": Mapping(502, EXIT_UPSTREAM),
@@ -64,7 +66,7 @@ TABLE: Final[dict[str, Mapping]] = {
     "verification_failed": Mapping(500, EXIT_FAILED),
     "unreadable_package": Mapping(400, EXIT_FAILED),
     "package_error": Mapping(409, EXIT_CONFLICT),
-    "too_many_events": Mapping(400, EXIT_NOT_INITIALIZED),
+    "too_many_events": Mapping(400, EXIT_BAD_INPUT),
     "empty_package": Mapping(404, EXIT_NOT_FOUND),
     # signing (PAdES/PKI) and seal administration
     "signing_error": Mapping(500, EXIT_INTERNAL),
@@ -84,6 +86,8 @@ TABLE: Final[dict[str, Mapping]] = {
     "unsupported_media_type": Mapping(415, EXIT_BAD_INPUT),
     "payload_too_large": Mapping(413, EXIT_BAD_INPUT),
     "rate_limited": Mapping(429, EXIT_BUSY),
+    "request_timeout": Mapping(408, EXIT_BAD_INPUT),
+    "duplicate_header": Mapping(400, EXIT_BAD_INPUT),
 }
 
 

@@ -73,6 +73,15 @@ class Settings:
     seal_key_file: Path | None = None
     #: largest PDF accepted for sealing, envelopes and validation (bytes)
     max_pdf_bytes: int = 8 * 1024 * 1024
+    #: seconds a client has to send a request's headers (from its first byte, or from
+    #: connecting) before it is answered 408 and disconnected
+    header_timeout: float = 5.0
+    #: seconds a declared request body has to arrive in full after its headers (else 408)
+    body_timeout: float = 60.0
+    #: seconds a kept-alive connection may wait idle between requests before it is closed
+    keepalive_timeout: float = 15.0
+    #: most connections that may wait idle; beyond it, the longest idle is closed
+    max_idle_connections: int = 256
 
 
 def _listen(v: Any) -> str:
@@ -151,6 +160,10 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "seal_key": _hex_key,
     "seal_key_file": Path,
     "max_pdf_bytes": int,
+    "header_timeout": float,
+    "body_timeout": float,
+    "keepalive_timeout": float,
+    "max_idle_connections": int,
 }
 #: never echoed in an error message
 _SECRETS = {"chain_key", "seal_key", "db_url"}
@@ -167,6 +180,10 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "chain_poll_interval": lambda v: 0.05 <= v <= 3600,
     "chain_replace_after": lambda v: 1 <= v <= 86400,
     "max_pdf_bytes": lambda v: 1024 <= v <= 1 << 30,
+    "header_timeout": lambda v: 0.1 <= v <= 3600,
+    "body_timeout": lambda v: 0.1 <= v <= 86400,
+    "keepalive_timeout": lambda v: 0.1 <= v <= 3600,
+    "max_idle_connections": lambda v: 1 <= v <= 1_000_000,
 }
 _NAMES = {f.name for f in fields(Settings)}
 

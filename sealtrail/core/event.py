@@ -91,9 +91,7 @@ def _fail(field: str, message: str) -> EventValidationError:
     return EventValidationError(field, message)
 
 
-def _text(
-    value: Any, field: str, limit: int, *, free: bool = False, display: bool = True
-) -> str:
+def _text(value: Any, field: str, limit: int, *, free: bool = False, display: bool = True) -> str:
     """Check a string; ``free`` text (attribute values) may be empty and hold tab, LF, CR.
     Names (not ``free``) must also pass :func:`display_problem` when ``display`` (new input;
     events stored before that rule existed are read without it)."""
