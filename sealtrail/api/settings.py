@@ -249,6 +249,24 @@ def load(
     return s
 
 
+def names_data_dir(
+    config_file: Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> bool:
+    """True when the settings name a data directory explicitly: ``SEALTRAIL_DATA_DIR``, or
+    ``data_dir`` in the settings file (``config_file`` or ``$SEALTRAIL_CONFIG``); False when
+    ``data_dir`` is the default. Call after :func:`load` succeeded (the file is valid)."""
+    env = os.environ if environ is None else environ
+    if env.get("SEALTRAIL_DATA_DIR"):
+        return True
+    path = config_file or (Path(env["SEALTRAIL_CONFIG"]) if env.get("SEALTRAIL_CONFIG") else None)
+    if path is None:
+        return False
+    try:
+        return "data_dir" in tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+
+
 def chain_key(s: Settings) -> str | None:
     """The anchorer's private key from ``chain_key`` or ``chain_key_file`` (None if neither)."""
     if s.chain_key is not None:
