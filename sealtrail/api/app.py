@@ -32,6 +32,7 @@ from sealtrail.api import (
 )
 from sealtrail.api.context import SERVICES, RateLimiter, Services, services
 from sealtrail.api.errors import problem_middleware
+from sealtrail.api.guards import GuardedRunner, ReadLimits, guard_middleware
 from sealtrail.api.runtime import Runtime
 from sealtrail.api.settings import Settings, database_path, listen_address, local_url
 from sealtrail.core.errors import ConfigError
@@ -76,10 +77,24 @@ def timestamp_authorities(
     return [f"{local_url(settings)}{DEVTSA_PREFIX}/"], [dev.ca_cert]
 
 
+def read_limits(settings: Settings) -> ReadLimits:
+    """The read timeouts and idle-connection cap of ``settings`` (:mod:`.guards`)."""
+    return ReadLimits(
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        keepalive_timeout=settings.keepalive_timeout,
+        max_idle_connections=settings.max_idle_connections,
+    )
+
+
 def create_app(settings: Settings) -> web.Application:
     """Build the service for ``settings`` (the ledger is opened when the app starts)."""
     app = web.Application(
-        middlewares=[metrics_middleware, problem_middleware],
+        middlewares=[
+            metrics_middleware,
+            guard_middleware(read_limits(settings)),
+            problem_middleware,
+        ],
         client_max_size=settings.max_body_bytes,
     )
     tsa_urls, trust_roots = timestamp_authorities(app, settings)
@@ -153,11 +168,30 @@ def serve(settings: Settings) -> None:
 
 
 def _run(settings: Settings, host: str, port: int) -> None:
-    web.run_app(
+    """``web.run_app`` with :class:`~sealtrail.api.guards.GuardedRunner`: serve until SIGINT or
+    SIGTERM, then stop accepting, let in-flight requests finish (30 s) and run the cleanups."""
+    runner = GuardedRunner(
         create_app(settings),
-        host=host,
-        port=port,
+        read_limits(settings),
+        handle_signals=True,  # SIGINT/SIGTERM raise GracefulExit out of the loop
         shutdown_timeout=30,
         access_log=None,
-        print=lambda s: log.info("%s", s.strip()),
     )
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, host, port)
+        loop.run_until_complete(site.start())
+        log.info("======== Running on %s ========", site.name)
+        loop.run_forever()
+    except (web.GracefulExit, KeyboardInterrupt):
+        pass
+    finally:
+        loop.run_until_complete(runner.cleanup())
+        leftover = asyncio.all_tasks(loop)
+        for task in leftover:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()

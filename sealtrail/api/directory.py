@@ -20,7 +20,7 @@ from typing import Any
 
 from sealtrail.api.errors import UnauthorizedError
 from sealtrail.core.errors import InvalidInputError, NotFoundError
-from sealtrail.core.event import validate_tenant
+from sealtrail.core.event import display_problem, validate_tenant
 from sealtrail.directory.store import ApiKey, DirectoryStore, Tenant
 
 ROLES = ("integrator", "auditor", "admin")
@@ -51,8 +51,11 @@ def create_tenant(
     """
     validate_tenant(tenant_id)
     display = tenant_id if name is None else name
-    if not isinstance(display, str) or not 1 <= len(display) <= 256 or not display.isprintable():
+    if not isinstance(display, str) or not 1 <= len(display) <= 256:
         raise InvalidInputError("name: want 1-256 printable characters")
+    problem = display_problem(display)
+    if problem is not None or not display.isprintable():
+        raise InvalidInputError(f"name: {problem or 'want 1-256 printable characters'}")
     t = Tenant(tenant_id, display, parent, now)
     store.add_tenant(t)
     return t

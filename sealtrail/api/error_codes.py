@@ -34,6 +34,8 @@ EXIT_UPSTREAM: Final = 7
 #: ``sealtrail verify``: nothing failed, but something was not checked that the caller's policy
 #: does not accept (an unpinned key, anchors without ``--rpc``…)
 EXIT_INCOMPLETE: Final = 8
+#: a running service holds the sequencer lease (``sealtrail checkpoint``, ``demo`` on its ledger)
+EXIT_SERVICE_RUNNING: Final = 9
 EXIT_INTERNAL: Final = 10
 
 TABLE: Final[dict[str, Mapping]] = {
@@ -51,6 +53,7 @@ TABLE: Final[dict[str, Mapping]] = {
     "storage_error": Mapping(500, EXIT_INTERNAL),
     "ledger_busy": Mapping(503, EXIT_BUSY),
     "lease_lost": Mapping(503, EXIT_BUSY),
+    "sequencer_held": Mapping(503, EXIT_SERVICE_RUNNING),
     "not_initialized": Mapping(503, EXIT_NOT_INITIALIZED),
     # trusted time and anchoring
     "timestamp_error": Mapping(502, EXIT_UPSTREAM),
@@ -68,7 +71,7 @@ TABLE: Final[dict[str, Mapping]] = {
     "server_misbehaviour": Mapping(500, EXIT_FAILED),
     "unreadable_package": Mapping(400, EXIT_FAILED),
     "package_error": Mapping(409, EXIT_CONFLICT),
-    "too_many_events": Mapping(400, EXIT_NOT_INITIALIZED),
+    "too_many_events": Mapping(400, EXIT_BAD_INPUT),
     "empty_package": Mapping(404, EXIT_NOT_FOUND),
     # signing (PAdES/PKI) and seal administration
     "signing_error": Mapping(500, EXIT_INTERNAL),
@@ -89,6 +92,8 @@ TABLE: Final[dict[str, Mapping]] = {
     "unsupported_media_type": Mapping(415, EXIT_BAD_INPUT),
     "payload_too_large": Mapping(413, EXIT_BAD_INPUT),
     "rate_limited": Mapping(429, EXIT_BUSY),
+    "request_timeout": Mapping(408, EXIT_BAD_INPUT),
+    "duplicate_header": Mapping(400, EXIT_BAD_INPUT),
 }
 
 

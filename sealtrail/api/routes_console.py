@@ -24,6 +24,7 @@ from sealtrail.api.context import (
     visible_tenant,
 )
 from sealtrail.api.openapi_kit import HEX64, TIME, json_content, operation, query_param, ref
+from sealtrail.api.routes_events import public_failure
 from sealtrail.core.event import format_time
 from sealtrail.ledger.log import utc_now
 
@@ -131,7 +132,7 @@ async def checkpoints(request: web.Request) -> web.Response:
         finals: list[int] = []
         for cp in store.stats.recent_checkpoints(limit):
             size, root, created = cp.size, cp.root.hex(), cp.created_at
-            anchor = anchor_json(store.anchors.anchor(size), k)
+            anchor = public_failure(anchor_json(store.anchors.anchor(size), k))
             status = anchor["status"]
             final_at = anchor.get("final_at")
             lag = None
@@ -147,7 +148,7 @@ async def checkpoints(request: web.Request) -> web.Response:
                     "size": size,
                     "root": root,
                     "created_at": created,
-                    "timestamp": timestamp_json(store.timestamps.timestamp(size)),
+                    "timestamp": public_failure(timestamp_json(store.timestamps.timestamp(size))),
                     "anchor": anchor,
                     "lag_seconds": lag,
                 }

@@ -194,9 +194,31 @@ def checkpoint_detail(
     ``confirmations`` is k, None when no chain is configured."""
     return {
         **checkpoint_json(cp),
-        "timestamp": timestamp_json(store.timestamps.timestamp(cp.size)),
-        "anchor": anchor_json(store.anchors.anchor(cp.size), confirmations),
+        "timestamp": public_failure(timestamp_json(store.timestamps.timestamp(cp.size))),
+        "anchor": public_failure(anchor_json(store.anchors.anchor(cp.size), confirmations)),
     }
+
+
+#: What a key holder is told about a failed timestamping or anchoring attempt: a reason code
+#: and a generic text. The stored error names internal TSA and node URLs (and what they
+#: answered): it stays in the service's log and the database, for the operator
+#: (docs/FORMAT.md §5, §6.2).
+PUBLIC_FAILURE = {
+    "timestamp": ("tsa_unavailable", "no TSA has given a valid token yet; retried at every tick"),
+    "anchor": ("anchor_not_yet", "the anchoring transaction did not go through yet; retried"),
+}
+
+
+def public_failure(member: dict[str, Any]) -> dict[str, Any]:
+    """``member`` (a checkpoint's ``timestamp`` or ``anchor``) with ``last_error`` replaced by
+    a generic ``last_error`` and a ``reason`` code when an attempt failed."""
+    if not member.get("last_error"):
+        return member
+    kind = "timestamp" if "tx_hash" not in member else "anchor"
+    reason, text = PUBLIC_FAILURE[kind]
+    if kind == "anchor" and member.get("status") == "failed":
+        reason, text = "anchor_refused", "the chain refused the anchor; the operator must act"
+    return {**member, "last_error": text, "reason": reason}
 
 
 def proof_json(proof: InclusionProof, cp: StoredCheckpoint) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from sealtrail.api.context import (
     services,
 )
 from sealtrail.api.openapi import spec
-from sealtrail.api.routes_events import checkpoint_detail, checkpoint_json
+from sealtrail.api.routes_events import checkpoint_detail, checkpoint_json, public_failure
 from sealtrail.api.seals import desk, read_pdf, report_json
 from sealtrail.core.errors import InvalidInputError, NotFoundError, ProofError
 
@@ -115,10 +115,12 @@ async def public_fingerprint(request: web.Request) -> web.Response:
             "events": out,
             "checkpoint": checkpoint_json(cp) if cp else None,
             "verifier_key": ledger.verifier.vkey,
-            "timestamp": timestamp_json(store.timestamps.timestamp(cp.size))
+            "timestamp": public_failure(timestamp_json(store.timestamps.timestamp(cp.size)))
             if cp
             else {"status": "none"},
-            "anchor": anchor_json(store.anchors.anchor(cp.size), svc.anchor_confirmations)
+            "anchor": public_failure(
+                anchor_json(store.anchors.anchor(cp.size), svc.anchor_confirmations)
+            )
             if cp
             else {"status": "none"},
         }

@@ -58,6 +58,11 @@ def schemas() -> dict[str, Any]:
                 "tsa": {"type": "string"},
                 "attempts": {"type": "integer", "minimum": 0},
                 "last_error": NULLABLE_STR,
+                "reason": {
+                    "type": "string",
+                    "description": "why the last attempt failed, as a code (the detail is "
+                    "the operator's: service log)",
+                },
             },
         },
         "Anchor": {
@@ -93,6 +98,11 @@ def schemas() -> dict[str, Any]:
                 "final_at": {"type": ["string", "null"]},
                 "attempts": {"type": "integer", "minimum": 0},
                 "last_error": NULLABLE_STR,
+                "reason": {
+                    "type": "string",
+                    "description": "why the last attempt failed, as a code (the detail is "
+                    "the operator's: service log)",
+                },
             },
         },
         "ConsistencyProof": {

@@ -86,6 +86,15 @@ class Settings:
     self_declared_seal_tenants: tuple[str, ...] = ()
     #: uploads per minute one client address may validate at /v1/public/pdf/validate
     public_pdf_rate_limit: int = 10
+    #: seconds a client has to send a request's headers (from its first byte, or from
+    #: connecting) before it is answered 408 and disconnected
+    header_timeout: float = 5.0
+    #: seconds a declared request body has to arrive in full after its headers (else 408)
+    body_timeout: float = 60.0
+    #: seconds a kept-alive connection may wait idle between requests before it is closed
+    keepalive_timeout: float = 15.0
+    #: most connections that may wait idle; beyond it, the longest idle is closed
+    max_idle_connections: int = 256
 
 
 def _listen(v: Any) -> str:
@@ -169,6 +178,10 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "seal_tenant_ca_dir": Path,
     "self_declared_seal_tenants": _list(str),
     "public_pdf_rate_limit": int,
+    "header_timeout": float,
+    "body_timeout": float,
+    "keepalive_timeout": float,
+    "max_idle_connections": int,
 }
 #: never echoed in an error message
 _SECRETS = {"chain_key", "seal_key", "db_url"}
@@ -186,6 +199,10 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "chain_replace_after": lambda v: 1 <= v <= 86400,
     "max_pdf_bytes": lambda v: 1024 <= v <= 1 << 30,
     "public_pdf_rate_limit": lambda v: 1 <= v <= 1_000_000,
+    "header_timeout": lambda v: 0.1 <= v <= 3600,
+    "body_timeout": lambda v: 0.1 <= v <= 86400,
+    "keepalive_timeout": lambda v: 0.1 <= v <= 3600,
+    "max_idle_connections": lambda v: 1 <= v <= 1_000_000,
 }
 _NAMES = {f.name for f in fields(Settings)}
 
@@ -249,6 +266,24 @@ def load(
     if s.seal_key is not None and s.seal_key_file is not None:
         raise ConfigError("set seal_key or seal_key_file, not both")
     return s
+
+
+def names_data_dir(
+    config_file: Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> bool:
+    """True when the settings name a data directory explicitly: ``SEALTRAIL_DATA_DIR``, or
+    ``data_dir`` in the settings file (``config_file`` or ``$SEALTRAIL_CONFIG``); False when
+    ``data_dir`` is the default. Call after :func:`load` succeeded (the file is valid)."""
+    env = os.environ if environ is None else environ
+    if env.get("SEALTRAIL_DATA_DIR"):
+        return True
+    path = config_file or (Path(env["SEALTRAIL_CONFIG"]) if env.get("SEALTRAIL_CONFIG") else None)
+    if path is None:
+        return False
+    try:
+        return "data_dir" in tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
 
 
 def chain_key(s: Settings) -> str | None:

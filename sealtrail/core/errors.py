@@ -84,6 +84,13 @@ class LeaseLostError(LedgerBusyError):
     code = "lease_lost"
 
 
+class SequencerHeldError(LedgerBusyError):
+    """Another process — a running service — holds the sequencer lease: it alone seals
+    checkpoints, so a command that would seal one stops before writing anything."""
+
+    code = "sequencer_held"
+
+
 class NotInitializedError(SealtrailError):
     """The data directory has no ledger yet (run ``sealtrail init``)."""
 

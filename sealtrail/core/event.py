@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -61,6 +62,17 @@ _NORMAL_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _TEXT_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
+#: Unicode general categories refused in names and identifiers (not in free text): controls,
+#: format characters (bidirectional overrides and isolates U+202A-202E, U+2066-2069, marks
+#: U+200E/F, zero-width characters, soft hyphen…), line and paragraph separators. They make a
+#: name display differently from what it is (docs/FORMAT.md §1.1).
+DISPLAY_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+#: Format characters that human names need and that reorder nothing: ZERO WIDTH NON-JOINER and
+#: ZERO WIDTH JOINER (Persian and Indic names, emoji sequences); allowed in actor.name and
+#: actor.org only.
+_JOINERS = frozenset({"\u200c", "\u200d"})
+_HUMAN_NAME_FIELDS = frozenset({"actor.name", "actor.org"})
+
 _LIMITS = {
     "stream": 256,
     "client_event_id": 128,
@@ -79,8 +91,10 @@ def _fail(field: str, message: str) -> EventValidationError:
     return EventValidationError(field, message)
 
 
-def _text(value: Any, field: str, limit: int, *, free: bool = False) -> str:
-    """Check a string; ``free`` text (attribute values) may be empty and hold tab, LF, CR."""
+def _text(value: Any, field: str, limit: int, *, free: bool = False, display: bool = True) -> str:
+    """Check a string; ``free`` text (attribute values) may be empty and hold tab, LF, CR.
+    Names (not ``free``) must also pass :func:`display_problem` when ``display`` (new input;
+    events stored before that rule existed are read without it)."""
     if type(value) is not str:
         raise _fail(field, f"want a string, got {_json_type(value)}")
     if not value and not free:
@@ -95,7 +109,33 @@ def _text(value: Any, field: str, limit: int, *, free: bool = False) -> str:
         raise _fail(field, f"holds control character U+{c:04X}")
     if not free and (value[0].isspace() or value[-1].isspace()):
         raise _fail(field, "has leading or trailing white space")
+    if display and not free:
+        problem = display_problem(value, allow_joiners=field in _HUMAN_NAME_FIELDS)
+        if problem:
+            raise _fail(field, problem)
     return value
+
+
+def display_problem(value: str, *, allow_joiners: bool = False) -> str | None:
+    """Why ``value`` cannot be a displayed name or identifier, or None if it can.
+
+    Refused: any character of :data:`DISPLAY_REFUSED_CATEGORIES` (e.g. U+202E RIGHT-TO-LEFT
+    OVERRIDE, which makes ``"inv\u202efdp.exe"`` display as ``"invexe.pdf"``); with
+    ``allow_joiners``, U+200C and U+200D are accepted. Other scripts (CJK, Arabic, …) pass.
+    """
+    for ch in value:
+        cat = unicodedata.category(ch)
+        if cat in DISPLAY_REFUSED_CATEGORIES and not (allow_joiners and ch in _JOINERS):
+            what = {"Cc": "control", "Cf": "format", "Zl": "line separator"}.get(
+                cat, "paragraph separator"
+            )
+            name = unicodedata.name(ch, "")
+            named = f" ({name})" if name else ""
+            return (
+                f"holds {what} character U+{ord(ch):04X}{named}, which makes it display "
+                "differently from what it is"
+            )
+    return None
 
 
 def _json_type(value: Any) -> str:
@@ -199,14 +239,18 @@ def validate_tenant(value: Any) -> str:
     return value
 
 
-def parse_event_input(obj: Any) -> EventInput:
-    """Validate one integrator event (a parsed JSON object); raise EventValidationError."""
+def parse_event_input(obj: Any, *, display_rules: bool = True) -> EventInput:
+    """Validate one integrator event (a parsed JSON object); raise EventValidationError.
+
+    ``display_rules`` (new input) also refuses names that display differently from what they
+    are (:func:`display_problem`); stored events are decoded without it, so that events
+    appended before the rule keep verifying."""
     o = _object(obj, "")
     _no_unknown(o, INPUT_FIELDS, "")
     for k in _REQUIRED:
         if k not in o:
             raise _fail(k, "is required")
-    stream = _text(o["stream"], "stream", _LIMITS["stream"])
+    stream = _text(o["stream"], "stream", _LIMITS["stream"], display=display_rules)
     etype = o["type"]
     if type(etype) is not str:
         raise _fail("type", f"want a string, got {_json_type(etype)}")
@@ -224,14 +268,18 @@ def parse_event_input(obj: Any) -> EventInput:
     for k in ACTOR_FIELDS:
         v = actor_in.get(k)
         actor[k] = (
-            None if v is None and k != "id" else _text(v, f"actor.{k}", _LIMITS[f"actor.{k}"])
+            None
+            if v is None and k != "id"
+            else _text(v, f"actor.{k}", _LIMITS[f"actor.{k}"], display=display_rules)
         )
-    documents = _documents(o.get("documents", []))
+    documents = _documents(o.get("documents", []), display_rules)
     occurred = o.get("occurred_at")
     occurred_at = None if occurred is None else parse_time(occurred, "occurred_at")
     cid = o.get("client_event_id")
     client_event_id = (
-        None if cid is None else _text(cid, "client_event_id", _LIMITS["client_event_id"])
+        None
+        if cid is None
+        else _text(cid, "client_event_id", _LIMITS["client_event_id"], display=display_rules)
     )
     attributes = _attributes(o.get("attributes", {}))
     inp = EventInput(stream, etype, actor, documents, occurred_at, client_event_id, attributes)
@@ -241,7 +289,7 @@ def parse_event_input(obj: Any) -> EventInput:
     return inp
 
 
-def _documents(value: Any) -> list[dict[str, str]]:
+def _documents(value: Any, display: bool) -> list[dict[str, str]]:
     if type(value) is not list:
         raise _fail("documents", f"want an array, got {_json_type(value)}")
     if len(value) > MAX_DOCUMENTS:
@@ -260,7 +308,7 @@ def _documents(value: Any) -> list[dict[str, str]]:
         name = d.get("name")
         out.append(
             {
-                "name": None if name is None else _text(name, f"{f}.name", 512),
+                "name": None if name is None else _text(name, f"{f}.name", 512, display=display),
                 "sha256": digest.lower(),
             }
         )
@@ -387,7 +435,7 @@ def decode_event(data: bytes) -> dict[str, Any]:
     prev = o["prev"]
     if prev is not None and (type(prev) is not str or not re.fullmatch(r"[0-9a-f]{64}", prev)):
         raise _fail("prev", "want 64 lowercase hex digits or null")
-    inp = parse_event_input({k: o[k] for k in INPUT_FIELDS})
+    inp = parse_event_input({k: o[k] for k in INPUT_FIELDS}, display_rules=False)
     if inp.body() != {k: o[k] for k in INPUT_FIELDS}:
         raise _fail("", "input fields are not in normal form")
     try:

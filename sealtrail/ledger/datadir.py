@@ -2,9 +2,14 @@
 
 Layout (docs/FORMAT.md §Data directory)::
 
-    DATA_DIR/ledger.db     SQLite database (plus -wal and -shm files while open)
+    DATA_DIR/              mode 0700
+    DATA_DIR/ledger.db     SQLite database (plus -wal and -shm files while open; mode 0600)
     DATA_DIR/ledger.key    checkpoint signing key, C2SP note private key (mode 0600)
-    DATA_DIR/ledger.pub    the matching verifier key, one line
+    DATA_DIR/ledger.pub    the matching verifier key, one line (public: may be 0644)
+
+A data directory found open to others (created by ``mkdir`` before Sealtrail made it 0700) is
+tightened to 0700 when opened (:func:`secure_dir`), with a warning in the log; a key file
+readable by others is refused (it may have been read: make a new key, docs/OPERATIONS.md).
 
 The database remembers the log origin and verifier key (table ``meta``, :func:`bind`), so a key
 file that does not belong to the database is refused (:func:`check_bound`). Opening the database
@@ -14,6 +19,7 @@ file that does not belong to the database is refused (:func:`check_bound`). Open
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -22,6 +28,8 @@ from pathlib import Path
 from sealtrail.core.errors import ConfigError, NotInitializedError
 from sealtrail.core.note import NoteSigner, NoteVerifier
 from sealtrail.ledger.store import LedgerStore
+
+log = logging.getLogger("sealtrail.ledger")
 
 DB_FILE = "ledger.db"
 KEY_FILE = "ledger.key"
@@ -62,11 +70,35 @@ def _write_private(path: Path, text: str) -> None:
         os.close(dfd)
 
 
+def secure_dir(data_dir: Path) -> None:
+    """Tighten ``data_dir`` to mode 0700 if group or others may use it (logged); a directory
+    that is not ours is left alone with a warning."""
+    try:
+        mode = data_dir.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return
+    if mode & 0o077:
+        try:
+            os.chmod(data_dir, 0o700)
+        except PermissionError as e:
+            log.warning(
+                "data directory %s is mode %o and cannot be tightened: %s",
+                data_dir,
+                mode,
+                e.strerror,
+            )
+            return
+        log.warning(
+            "data directory %s was mode %o, open to others: tightened to 0700", data_dir, mode
+        )
+
+
 def prepare(data_dir: Path, origin: str | None = None) -> tuple[NoteSigner, bool]:
     """Create the data directory and the checkpoint key if missing (idempotent); return the key
     and whether it was created now. The database is the composition root's
     (:func:`sealtrail.backend.init`), bound to the key by :func:`bind`."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secure_dir(data_dir)
     key_path = data_dir / KEY_FILE
     created = False
     if not key_path.exists():
@@ -114,7 +146,9 @@ def check_bound(
 
 
 def load_signer(data_dir: Path) -> NoteSigner:
-    """The checkpoint signing key of an initialised data directory."""
+    """The checkpoint signing key of an initialised data directory (tightened to 0700 first,
+    :func:`secure_dir`)."""
+    secure_dir(data_dir)
     key_path = data_dir / KEY_FILE
     try:
         text = key_path.read_text()

@@ -29,11 +29,18 @@ that introduced it; a new database gets every part and :data:`SCHEMA_VERSION`, a
 gets, in one transaction, the parts introduced after its version (every statement is
 ``CREATE … IF NOT EXISTS``). So the file format is that of the single-store schema, table for
 table.
+
+**File modes.** The database holds every tenant's events: it is created 0600 before SQLite
+opens it, and SQLite gives its ``-wal`` and ``-shm`` files the database's mode. A database (or
+those files) found readable by others — as Sealtrail before 0600 left them — is tightened to
+0600 on open, with a warning in the log.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -44,6 +51,10 @@ from typing import TypeVar
 from sealtrail.core.errors import LedgerBusyError, StorageError
 
 T = TypeVar("T")
+log = logging.getLogger("sealtrail.ledger")
+
+#: mode of the database file and its -wal/-shm companions
+DB_FILE_MODE = 0o600
 
 #: the schema version this Sealtrail writes (PRAGMA user_version)
 SCHEMA_VERSION = 4
@@ -68,6 +79,30 @@ def migrations(parts: Sequence[SchemaPart]) -> dict[int, str]:
     return out
 
 
+def create_private(path: Path) -> None:
+    """Create the database file ``path`` empty with mode 0600 unless it exists (an empty file is
+    a valid SQLite database); tighten an existing one and its -wal/-shm files to 0600, logging
+    each change. Raises StorageError when that is not possible."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, DB_FILE_MODE)
+    except FileExistsError:
+        pass
+    except OSError as e:
+        raise StorageError(f"{path}: cannot create ledger database: {e.strerror or e}") from e
+    else:
+        os.close(fd)
+    for f in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = f.stat().st_mode & 0o777
+            if mode & 0o077:
+                os.chmod(f, DB_FILE_MODE)
+                log.warning("%s was mode %o, readable by others: tightened to 0600", f, mode)
+        except FileNotFoundError:
+            continue
+        except PermissionError as e:  # not our file: SQLite will say what it can or cannot do
+            log.warning("%s is readable by others and cannot be tightened: %s", f, e.strerror)
+
+
 class SQLiteDatabase:
     """One SQLite file, opened with the given schema parts. Safe to share between threads and
     processes. Raises StorageError when the file is not a database, or holds a schema version
@@ -89,6 +124,7 @@ class SQLiteDatabase:
         self._lock = threading.Lock()
         self._closed = False
         try:
+            create_private(self.path)
             con = self.read()
             version = con.execute("PRAGMA user_version").fetchone()[0]
             steps = migrations(self.parts)

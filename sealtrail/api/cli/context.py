@@ -2,9 +2,10 @@
 text, and the one-line error with its exit code.
 
 Errors are one line on stderr (``sealtrail: error: …``), and with ``--json`` also
-``{"error": {"code", "message"}}`` on stdout. Exit codes (docs/CLI.md): 0 ok, 1 a check failed
+``{"error": {"code", "message"}}`` on stdout. Exit codes: 0 ok, 1 a check failed
 (audit problems, bad proof), 2 bad input or usage, 3 no ledger here, 4 not found, 5 conflict,
-6 ledger busy, 10 internal or storage error.
+6 ledger busy, 7 a TSA or the chain failed, 8 a running service holds the sequencer (it seals
+checkpoints), 10 internal or storage error (README.md, "Exit codes").
 
 This module is imported by every command module, ``verify`` included, so it imports only
 click and :mod:`sealtrail.core` at load time; settings and the ledger are loaded when a command
@@ -52,6 +53,10 @@ class Ctx:
 
             self._settings = settings_mod.load(self.config, overrides={"data_dir": self.data_dir})
         return self._settings
+
+    def use_settings(self, settings: Settings) -> None:
+        """Run the rest of this command with ``settings`` instead (``demo``'s own ledger)."""
+        self._settings = settings
 
     @contextmanager
     def ledger(self) -> Iterator[Ledger]:

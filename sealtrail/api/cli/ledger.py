@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import secrets
 import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import click
@@ -18,11 +21,16 @@ from sealtrail.api.cli.context import Ctx, command, emit
 from sealtrail.api.directory import create_tenant
 from sealtrail.backend import Stores
 from sealtrail.core import merkle, strictjson
-from sealtrail.core.errors import InvalidInputError, NotFoundError
+from sealtrail.core.errors import (
+    InvalidInputError,
+    LeaseLostError,
+    NotFoundError,
+    SequencerHeldError,
+)
 from sealtrail.core.event import EventInput, format_time, parse_event_input, validate_tenant
 from sealtrail.core.note import verify_checkpoint
 from sealtrail.ledger.audit import AuditReport, audit
-from sealtrail.ledger.log import utc_now
+from sealtrail.ledger.log import Ledger, utc_now
 from sealtrail.ledger.store import StoredCheckpoint
 
 MAX_APPEND_EVENTS = 200_000
@@ -119,12 +127,33 @@ def _checkpoint_json(cp: StoredCheckpoint, new: bool | None = None) -> dict[str,
     return obj
 
 
+def _sequencer_held(ctx: Ctx) -> SequencerHeldError:
+    s = ctx.settings
+    return SequencerHeldError(
+        "a running service holds this ledger's sequencer lease and seals its checkpoints "
+        f"itself (every {s.checkpoint_interval:g} s or {s.checkpoint_size} events): nothing "
+        "to do here; read them with GET /v1/checkpoints/latest, or stop the service to seal "
+        "from the command line"
+    )
+
+
+def _take_sequencer(ctx: Ctx, ledger: Ledger) -> None:
+    """Become the sequencer before writing, or raise SequencerHeldError (nothing written)."""
+    coord = ledger.coordinator
+    if coord is not None and (coord.current() or coord.refresh()) is None:
+        raise _sequencer_held(ctx)
+
+
 @click.command()
 @command
 def checkpoint(ctx: Ctx, *, as_json: bool) -> None:
     """Seal a signed checkpoint of the log now (if it grew since the last one)."""
     with ctx.ledger() as ledger:
-        cp, new = ledger.seal()
+        _take_sequencer(ctx, ledger)
+        try:
+            cp, new = ledger.seal()
+        except LeaseLostError:  # a service started meanwhile and took the lease over
+            raise _sequencer_held(ctx) from None
     if cp is None:
         emit(as_json, {"size": 0, "new": False, "note": None}, "the log is empty: nothing to seal")
         return
@@ -279,8 +308,19 @@ _DEMO_DOC = "9f2c" * 16
 @click.command()
 @command
 def demo(ctx: Ctx, *, as_json: bool) -> None:
-    """Record a sample contract's life, seal it, prove it, audit it (a tour of the ledger)."""
+    """Record a sample contract's life, seal it, prove it, audit it (a tour of the ledger).
+
+    Writes into a new temporary directory unless a data directory is named (``--data-dir``,
+    ``SEALTRAIL_DATA_DIR`` or ``data_dir`` in the settings file): never into a ledger the user
+    did not name. A named ledger that a running service sequences is refused before anything
+    is written (exit 9)."""
     s = ctx.settings
+    named = ctx.data_dir is not None or settings_mod.names_data_dir(ctx.config)
+    if not named:
+        # the default ./data may be a real ledger (the README's service uses it): keep away
+        tmp = Path(tempfile.mkdtemp(prefix="sealtrail-demo-"))
+        s = replace(s, data_dir=tmp / "data", db_url=None)
+        ctx.use_settings(s)
     backend.init(s.data_dir, db_path=settings_mod.database_path(s), db_url=s.db_url)
 
     contract = f"contract:demo-{secrets.token_hex(3)}"
@@ -309,6 +349,7 @@ def demo(ctx: Ctx, *, as_json: bool) -> None:
         for n, (t, actor) in enumerate(steps)
     ]
     with ctx.ledger() as ledger:
+        _take_sequencer(ctx, ledger)
         if ctx.stores.directory.tenant("demo") is None:
             create_tenant(ctx.stores.directory, "demo", "Demo Ltd", None, format_time(utc_now()))
         appended = ledger.append("demo", inputs)
@@ -320,6 +361,8 @@ def demo(ctx: Ctx, *, as_json: bool) -> None:
         verify_checkpoint(cp.note, ledger.verifier)
         report = audit(ledger.store, ledger.verifier)
     obj = {
+        "data_dir": str(s.data_dir),
+        "temporary": not named,
         "stream": contract,
         "events": [
             {"index": a.event.index, "leaf_hash": a.event.leaf_hash.hex()} for a in appended
@@ -329,7 +372,7 @@ def demo(ctx: Ctx, *, as_json: bool) -> None:
         "audit": report.to_json(),
     }
     text = "\n".join(
-        [f"recorded {len(appended)} events of {contract} in {ctx.settings.data_dir}:"]
+        [f"recorded {len(appended)} events of {contract} in {s.data_dir}:"]
         + [
             f"  #{a.event.index} {a.event.leaf_hash.hex()[:16]}… {s[0]}"
             for a, s in zip(appended, steps, strict=True)
@@ -341,8 +384,12 @@ def demo(ctx: Ctx, *, as_json: bool) -> None:
             f"inclusion proof of the legal-person signature (#{signed.index}): "
             f"{len(p.proof)} hashes, verified against the signed checkpoint",
             _audit_text(report),
+            ""
+            if named
+            else f"this demo ledger is in the temporary directory {s.data_dir}: look around "
+            f"with 'sealtrail --data-dir {s.data_dir} audit', delete it when done",
         ]
     )
-    emit(as_json, obj, text)
+    emit(as_json, obj, text.rstrip("\n"))
     if not report.ok:
         sys.exit(1)
