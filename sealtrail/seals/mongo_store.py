@@ -48,6 +48,8 @@ from sealtrail.ledger.mongo_base import Doc, MongoConnection, Txn
 from sealtrail.ledger.mongo_db import MongoSchemaPart
 from sealtrail.seals.store import (
     PENDING_BATCH,
+    InvitationAnswer,
+    InvitationRef,
     OutboxEvent,
     QueuedEvent,
     RequestDecision,
@@ -82,7 +84,8 @@ _INDEXES: dict[str, list[IndexModel]] = {
     ],
     USES: [IndexModel([("tenant", ASCENDING), ("_id", DESCENDING)], name="seal_uses_tenant")],
     ENVELOPES: [
-        IndexModel([("tenant", ASCENDING), ("created_at", DESCENDING)], name="envelopes_tenant")
+        IndexModel([("tenant", ASCENDING), ("created_at", DESCENDING)], name="envelopes_tenant"),
+        IndexModel([("signers.party", ASCENDING)], name="envelopes_party"),
     ],
 }
 
@@ -93,6 +96,22 @@ async def _counters(conn: MongoConnection) -> None:
             await conn.collection(COUNTERS).update_one(
                 {"_id": counter}, {"$setOnInsert": {"n": 0}}, upsert=True
             )
+    await _signer_parties(conn)
+
+
+async def _signer_parties(conn: MongoConnection) -> None:
+    """Envelopes written before signer slots named their party: each slot gets its seal's
+    tenant (idempotent: only slots without ``party`` are touched, each to the same value)."""
+    envelopes, seals = conn.collection(ENVELOPES), conn.collection(SEALS)
+    cursor = envelopes.find({"signers.party": {"$exists": False}}, {"signers": 1})
+    async for env in cursor:
+        signers = []
+        for slot in env["signers"]:
+            if "party" not in slot:
+                seal = await seals.find_one({"_id": slot["seal_id"]}, {"tenant": 1})
+                slot = {**slot, "party": "" if seal is None else seal["tenant"]}
+            signers.append(slot)
+        await envelopes.update_one({"_id": env["_id"]}, {"$set": {"signers": signers}})
 
 
 #: the seal collections, their indexes and id counters
@@ -117,7 +136,7 @@ def _request(d: Doc) -> StoredRequest:
     return StoredRequest(
         d["_id"], d["tenant"], d["seal_id"], bytes(d["document"]), d["purpose"],
         d["requester_key"], d["status"], d["decided_by"], d["decision_reason"], d["created_at"],
-        d["decided_at"], d["used_at"],
+        d["decided_at"], d["used_at"], d.get("envelope_id"), d.get("position"),
     )  # fmt: skip
 
 
@@ -128,7 +147,8 @@ def _opt_bytes(v: Any) -> bytes | None:
 def _signer(d: Doc) -> StoredSigner:
     return StoredSigner(
         d["position"], d["seal_id"], d["key_id"], d["status"], d["signed_by"], d["signed_at"],
-        _opt_bytes(d["before"]), _opt_bytes(d["after"]),
+        _opt_bytes(d["before"]), _opt_bytes(d["after"]), d.get("party", ""),
+        d.get("invitation"), d.get("answered_by"), d.get("answered_at"),
     )  # fmt: skip
 
 
@@ -414,6 +434,7 @@ class MongoSealStore:
             "purpose": r.purpose, "requester_key": r.requester_key, "status": r.status,
             "decided_by": r.decided_by, "decision_reason": r.decision_reason,
             "created_at": r.created_at, "decided_at": r.decided_at, "used_at": r.used_at,
+            "envelope_id": r.envelope_id, "position": r.position,
         }  # fmt: skip
 
         def put(session: AsyncClientSession) -> None:
@@ -517,7 +538,9 @@ class MongoSealStore:
             "signers": [
                 {"position": s.position, "seal_id": s.seal_id, "key_id": s.key_id,
                  "status": s.status, "signed_by": s.signed_by, "signed_at": s.signed_at,
-                 "before": s.before, "after": s.after}
+                 "before": s.before, "after": s.after, "party": s.party,
+                 "invitation": s.invitation, "answered_by": s.answered_by,
+                 "answered_at": s.answered_at}
                 for s in e.signers
             ],
         }  # fmt: skip
@@ -569,6 +592,52 @@ class MongoSealStore:
             if r.matched_count != 1:
                 raise ConflictError(f"envelope {c.envelope_id} changed while signing: sign again")
             self._record_use(use, session)
+            self._enqueue(events, session)
+
+        self._txn(put)
+
+    # -- invitations -------------------------------------------------------------------------
+
+    def invitations(self, parties: Collection[str], limit: int = 1000) -> list[InvitationRef]:
+        wanted = set(parties)
+        query = {
+            "status": "open",
+            "signers": {"$elemMatch": {"party": {"$in": list(wanted)}, "invitation": "invited"}},
+        }
+        sort = [("created_at", DESCENDING), ("_id", ASCENDING)]
+        out: list[InvitationRef] = []
+        for d in self._list(ENVELOPES, query, sort, limit, {"signers": 1}):
+            for slot in sorted(d["signers"], key=lambda x: x["position"]):
+                if slot.get("invitation") == "invited" and slot.get("party") in wanted:
+                    out.append(InvitationRef(d["_id"], slot["position"], slot["party"]))
+        return out[:limit]
+
+    def answer_invitation(self, answer: InvitationAnswer, events: Sequence[OutboxEvent]) -> None:
+        a = answer
+        accepted = a.seal_id is not None
+        query = {
+            "_id": a.envelope_id,
+            "status": "open",
+            "signers": {"$elemMatch": {"position": a.position, "invitation": "invited"}},
+        }
+        change: Doc = {
+            "signers.$.invitation": "accepted" if accepted else "declined",
+            "signers.$.seal_id": a.seal_id,
+            "signers.$.key_id": a.key_id,
+            "signers.$.answered_by": a.answered_by,
+            "signers.$.answered_at": a.at,
+        }
+        if not accepted:  # a declined invitation ends the envelope
+            change |= {"status": "declined", "completed_at": a.at}
+
+        def put(session: AsyncClientSession) -> None:
+            r = self.conn.run(
+                self._c[ENVELOPES].update_one(query, {"$set": change}, session=session)
+            )
+            if r.matched_count != 1:
+                raise ConflictError(
+                    f"envelope {a.envelope_id} slot {a.position} is no longer an open invitation"
+                )
             self._enqueue(events, session)
 
         self._txn(put)
