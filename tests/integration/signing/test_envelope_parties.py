@@ -132,9 +132,10 @@ def test_invited_party_accepts_with_its_own_seal_and_both_validate_as_trusted(ap
         assert copy.json()["ok"], copy
     # ... but not for a PDF signed by anyone else (a third tenant's seal is no participant)
     stranger = pdf_post(api, f"/v1/seals/{sub2_seal['id']}/sign", make_pdf(1), "int_sub2").body
-    assert "certificate_untrusted" in pdf_post(
-        api, f"/v1/envelopes/{eid}/validate", stranger, "aud_other"
-    ).json()["reasons"]
+    assert (
+        "certificate_untrusted"
+        in pdf_post(api, f"/v1/envelopes/{eid}/validate", stranger, "aud_other").json()["reasons"]
+    )
     assert_problem(api.get(f"/v1/envelopes/{eid}/validation", "aud_hq_missing"), 401)
     types = [e["type"] for e in stream_types(api, f"envelope:{eid}", "sub1")]
     assert types[:5] == ["envelope:created", "envelope:invitation-accepted", "envelope:signed",
@@ -220,8 +221,8 @@ def test_a_document_approval_cannot_sign_an_envelope_slot(api: Api) -> None:
     assert_problem(_sign(api, env["id"], mine["id"], "int_sub1", request=r.json()["id"]), 409)
     # another tenant's request id is answered as a missing one
     other_seal = make_seal(api, "sub2")
-    theirs = api.post("/v1/seal-requests", {"seal": other_seal["id"], "document_sha256": "ab" * 32,
-                                            "purpose": "x"}, key="int_sub2").json()["id"]  # fmt: skip
+    body = {"seal": other_seal["id"], "document_sha256": "ab" * 32, "purpose": "x"}
+    theirs = api.post("/v1/seal-requests", body, key="int_sub2").json()["id"]
     _same(_sign(api, env["id"], mine["id"], "int_sub1", request=theirs),
           _sign(api, env["id"], mine["id"], "int_sub1", request="sreq-0000000000000000"),
           theirs, "sreq-0000000000000000")  # fmt: skip
