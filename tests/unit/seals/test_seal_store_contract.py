@@ -241,8 +241,9 @@ PDF = b"%PDF-1.7\n" + bytes(range(256)) * 4 + b"\n%%EOF\n"
 def envelope_rec(eid: str = "env-1", tenant: str = "acme", signers: int = 2,
                  created_at: str = T0) -> StoredEnvelope:  # fmt: skip
     slots = tuple(
-        StoredSigner(i, f"seal-{i}", None if i else "key-0", "pending", None, None, None, None,
-                     tenant)
+        StoredSigner(
+            i, f"seal-{i}", None if i else "key-0", "pending", None, None, None, None, tenant
+        )
         for i in range(signers)
     )
     return StoredEnvelope(eid, tenant, "Contract 42.pdf", True, "open", 0, sha(PDF), sha(PDF),
