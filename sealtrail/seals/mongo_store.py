@@ -105,13 +105,15 @@ async def _signer_parties(conn: MongoConnection) -> None:
     envelopes, seals = conn.collection(ENVELOPES), conn.collection(SEALS)
     cursor = envelopes.find({"signers.party": {"$exists": False}}, {"signers": 1})
     async for env in cursor:
-        signers = []
-        for slot in env["signers"]:
+        signers, changed = [], False
+        for slot in env.get("signers", []):
             if "party" not in slot:
                 seal = await seals.find_one({"_id": slot["seal_id"]}, {"tenant": 1})
                 slot = {**slot, "party": "" if seal is None else seal["tenant"]}
+                changed = True
             signers.append(slot)
-        await envelopes.update_one({"_id": env["_id"]}, {"$set": {"signers": signers}})
+        if changed:
+            await envelopes.update_one({"_id": env["_id"]}, {"$set": {"signers": signers}})
 
 
 #: the seal collections, their indexes and id counters
@@ -600,44 +602,65 @@ class MongoSealStore:
 
     def invitations(self, parties: Collection[str], limit: int = 1000) -> list[InvitationRef]:
         wanted = set(parties)
-        query = {
+        # a loose filter (any slot of a party, any slot invited), made exact below: neither
+        # $elemMatch nor $in on an array element's field, which not every MongoDB-compatible
+        # server takes
+        query: Doc = {
             "status": "open",
-            "signers": {"$elemMatch": {"party": {"$in": list(wanted)}, "invitation": "invited"}},
+            "signers.invitation": "invited",
+            "$or": [{"signers.party": p} for p in sorted(wanted)],
         }
+        if not wanted:
+            return []
         sort = [("created_at", DESCENDING), ("_id", ASCENDING)]
         out: list[InvitationRef] = []
-        for d in self._list(ENVELOPES, query, sort, limit, {"signers": 1}):
+        for d in self._list(ENVELOPES, query, sort, None, {"signers": 1}):
             for slot in sorted(d["signers"], key=lambda x: x["position"]):
                 if slot.get("invitation") == "invited" and slot.get("party") in wanted:
                     out.append(InvitationRef(d["_id"], slot["position"], slot["party"]))
+            if len(out) >= limit:
+                break
         return out[:limit]
 
     def answer_invitation(self, answer: InvitationAnswer, events: Sequence[OutboxEvent]) -> None:
         a = answer
         accepted = a.seal_id is not None
-        query = {
-            "_id": a.envelope_id,
-            "status": "open",
-            "signers": {"$elemMatch": {"position": a.position, "invitation": "invited"}},
-        }
-        change: Doc = {
-            "signers.$.invitation": "accepted" if accepted else "declined",
-            "signers.$.seal_id": a.seal_id,
-            "signers.$.key_id": a.key_id,
-            "signers.$.answered_by": a.answered_by,
-            "signers.$.answered_at": a.at,
-        }
-        if not accepted:  # a declined invitation ends the envelope
-            change |= {"status": "declined", "completed_at": a.at}
+        run, envelopes = self.conn.run, self._c[ENVELOPES]
 
         def put(session: AsyncClientSession) -> None:
-            r = self.conn.run(
-                self._c[ENVELOPES].update_one(query, {"$set": change}, session=session)
-            )
-            if r.matched_count != 1:
+            # read, check and write the slots in one transaction: a concurrent answer writes
+            # the same document, so one of the two conflicts and re-runs, and then refuses
+            d = run(envelopes.find_one({"_id": a.envelope_id}, {"document": 0}, session=session))
+            slots = [] if d is None or d["status"] != "open" else list(d["signers"])
+            i = next(
+                (i for i, x in enumerate(slots)
+                 if x["position"] == a.position and x.get("invitation") == "invited"),
+                None,
+            )  # fmt: skip
+            if d is None or i is None:
                 raise ConflictError(
                     f"envelope {a.envelope_id} slot {a.position} is no longer an open invitation"
                 )
+            slots[i] = {
+                **slots[i],
+                "invitation": "accepted" if accepted else "declined",
+                "seal_id": a.seal_id,
+                "key_id": a.key_id,
+                "answered_by": a.answered_by,
+                "answered_at": a.at,
+            }
+            change: Doc = {"signers": slots}
+            if not accepted:  # a declined invitation ends the envelope
+                change |= {"status": "declined", "completed_at": a.at}
+            r = run(
+                envelopes.update_one(
+                    {"_id": a.envelope_id, "version": d["version"], "status": "open"},
+                    {"$set": change},
+                    session=session,
+                )
+            )
+            if r.matched_count != 1:
+                raise ConflictError(f"envelope {a.envelope_id} changed meanwhile: answer again")
             self._enqueue(events, session)
 
         self._txn(put)
