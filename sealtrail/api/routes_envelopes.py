@@ -59,6 +59,8 @@ from sealtrail.signing.validate import PdfValidationReport, validate_pdf
 
 #: a signer naming a party rather than a seal: ``tenant:TENANT_ID``
 PARTY_PREFIX = "tenant:"
+#: the longest ``signer`` value: ``tenant:`` and a tenant id (a seal id and key id are shorter)
+MAX_SIGNER = len(PARTY_PREFIX) + envelopes.MAX_PARTY
 
 
 def _box(position: int) -> tuple[int, int, int, int]:
@@ -75,8 +77,8 @@ def _signers(request: web.Request) -> list[tuple[str, str | None] | str]:
         )
     out: list[tuple[str, str | None] | str] = []
     for s in raw:
-        if len(s) > 200:
-            raise InvalidInputError(f"signer {s[:64]!r}: want at most 200 characters")
+        if len(s) > MAX_SIGNER:
+            raise InvalidInputError(f"signer {s[:64]!r}: want at most {MAX_SIGNER} characters")
         if s.startswith(PARTY_PREFIX):
             out.append(s[len(PARTY_PREFIX) :])
             continue

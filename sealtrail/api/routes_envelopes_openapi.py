@@ -148,7 +148,7 @@ def paths() -> dict[str, Any]:
                         "required": True,
                         "schema": {
                             "type": "array",
-                            "items": {"type": "string", "maxLength": 200},
+                            "items": {"type": "string", "maxLength": 71},
                             "maxItems": 15,
                         },
                         "style": "form",
