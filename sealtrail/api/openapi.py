@@ -16,6 +16,7 @@ from sealtrail import __version__
 from sealtrail.api import (
     routes_admin_openapi,
     routes_console,
+    routes_envelopes_openapi,
     routes_events_openapi,
     routes_packages_openapi,
     routes_public_openapi,
@@ -33,6 +34,7 @@ FRAGMENTS: tuple[Fragment, ...] = (
     (routes_admin_openapi.paths, routes_admin_openapi.schemas),
     (routes_public_openapi.operations_paths, routes_public_openapi.no_schemas),
     (routes_seals_openapi.paths, routes_seals_openapi.schemas),
+    (routes_envelopes_openapi.paths, routes_envelopes_openapi.schemas),
     (routes_console.openapi_paths, routes_console.openapi_schemas),
 )
 

@@ -1,11 +1,23 @@
 """Routes for envelopes: multi-party signing of one PDF, ordered or in parallel.
 
-``POST /v1/envelopes?title=…&order=sequential|parallel&signer=SEAL[:KEY]&signer=…`` with the PDF
-as ``application/pdf`` creates one (an integrator of the creating tenant). A signer names a seal
-(of any tenant: enterprise-to-enterprise) and optionally the one API key that must apply it;
-otherwise any integrator key of the seal's tenant may. Signer *i* stamps the last page in cell
-*i* of a 3 × 5 grid. The envelope is seen by its creator's tenant and the signers' tenants
-(and their headquarters' auditors); every status view and download is a ledger event.
+``POST /v1/envelopes?title=…&order=sequential|parallel&signer=…&signer=…`` with the PDF as
+``application/pdf`` creates one (an integrator of the creating tenant). A signer is either
+``SEAL_ID[:KEY_ID]`` — a seal the key sees, and optionally the one API key of the seal's tenant
+that must apply it — or ``tenant:TENANT_ID``, an invitation to another party (an enterprise,
+or an individual's tenant), which accepts by choosing its own seal
+(``POST /v1/envelopes/{id}/invitations/{position}/accept``) or declines. Signer *i* stamps
+the last page in cell *i* of a 3 × 5 grid.
+
+**No oracles.** Another tenant's envelopes, seals, keys and requests answer exactly as ones
+that do not exist (same status, same problem, the id quoted back the same way); an invitation
+is accepted for any well-formed tenant id, existing or not. The envelope is seen by its
+creator's tenant and every party's (invited or not; and their headquarters' auditors); every
+status view and download is a ledger event.
+
+**Counterparty validation.** Everyone the envelope names validates its PDF against the
+envelope's trust context — the roots of every participant's seal — so each party's signature
+is trusted for all of them (``GET /v1/envelopes/{id}/validation``; an uploaded copy with
+``POST /v1/envelopes/{id}/validate``).
 """
 
 from __future__ import annotations
@@ -24,6 +36,7 @@ from sealtrail.api.context import (
 )
 from sealtrail.api.seals import (
     ANY_ROLE,
+    SealDesk,
     actor,
     desk,
     field_name,
@@ -31,14 +44,21 @@ from sealtrail.api.seals import (
     opt_str,
     pdf_response,
     read_pdf,
+    report_json,
     text_param,
 )
-from sealtrail.core.errors import InvalidInputError, NotFoundError
+from sealtrail.core.errors import ConflictError, InvalidInputError, NotFoundError
 from sealtrail.seals import approvals, envelopes, registry
-from sealtrail.seals.approvals import ApprovalRequiredError
-from sealtrail.seals.envelopes import Envelope
+from sealtrail.seals.envelopes import Envelope, Invitation, SealSlot
+from sealtrail.seals.errors import ApprovalRequiredError
+from sealtrail.seals.trust import AttributedReport
 from sealtrail.signing.pdfinput import open_pdf
 from sealtrail.signing.sign import Placement
+
+#: a signer naming a party rather than a seal: ``tenant:TENANT_ID``
+PARTY_PREFIX = "tenant:"
+#: the longest ``signer`` value: ``tenant:`` and a tenant id (a seal id and key id are shorter)
+MAX_SIGNER = len(PARTY_PREFIX) + envelopes.MAX_PARTY
 
 
 def _box(position: int) -> tuple[int, int, int, int]:
@@ -47,17 +67,42 @@ def _box(position: int) -> tuple[int, int, int, int]:
     return (x, y, x + 140, y + 140)
 
 
-def _signers(request: web.Request) -> list[tuple[str, str | None]]:
+def _signers(request: web.Request) -> list[tuple[str, str | None] | str]:
     raw = request.query.getall("signer", [])
     if not raw:
-        raise InvalidInputError("signer: give at least one (?signer=SEAL_ID[:KEY_ID])")
-    out: list[tuple[str, str | None]] = []
+        raise InvalidInputError(
+            "signer: give at least one (?signer=SEAL_ID[:KEY_ID] or ?signer=tenant:TENANT_ID)"
+        )
+    out: list[tuple[str, str | None] | str] = []
     for s in raw:
+        if len(s) > MAX_SIGNER:
+            raise InvalidInputError(f"signer {s[:64]!r}: want at most {MAX_SIGNER} characters")
+        if s.startswith(PARTY_PREFIX):
+            out.append(s[len(PARTY_PREFIX) :])
+            continue
         seal, _, key = s.partition(":")
-        if not seal or len(s) > 200:
-            raise InvalidInputError(f"signer {s[:64]!r}: want SEAL_ID or SEAL_ID:KEY_ID")
+        if not seal:
+            raise InvalidInputError(
+                f"signer {s[:64]!r}: want SEAL_ID, SEAL_ID:KEY_ID or tenant:TENANT_ID"
+            )
         out.append((seal, key or None))
     return out
+
+
+def _seal_slot(d: SealDesk, seal_id: str, key: str | None, visible: tuple[str, ...]) -> SealSlot:
+    """A seal the key sees and, optionally, a key of the seal's tenant — or InvalidInputError
+    worded the same whether the seal (key) is another tenant's or does not exist."""
+    try:
+        seal = registry.visible_seal(d.seals, seal_id, visible)
+    except NotFoundError:
+        raise InvalidInputError(f"signer: no seal {seal_id[:80]!r}") from None
+    if seal.status != "active":
+        raise InvalidInputError(f"signer: seal {seal_id} is {seal.status}")
+    if key is not None:
+        k = d.directory.key(key)
+        if k is None or k.tenant != seal.tenant or k.revoked_at:
+            raise InvalidInputError(f"signer: no key {key[:40]!r} of the seal's tenant")
+    return SealSlot(seal, key)
 
 
 async def post_envelope(request: web.Request) -> web.Response:
@@ -78,18 +123,10 @@ async def post_envelope(request: web.Request) -> web.Response:
     pdf = await read_pdf(request)
 
     def create() -> Envelope:
-        signers = []
-        for seal_id, key in wanted:
-            seal = registry.get_seal(d.seals, seal_id)
-            if seal is None:
-                raise InvalidInputError(f"signer: no seal {seal_id[:80]!r}")
-            if seal.status != "active":
-                raise InvalidInputError(f"signer: seal {seal_id} is {seal.status}")
-            if key is not None:
-                k = d.directory.key(key)
-                if k is None or k.tenant != seal.tenant:
-                    raise InvalidInputError(f"signer: no key {key[:40]!r} of the seal's tenant")
-            signers.append((seal, key))
+        signers: list[SealSlot | Invitation] = [
+            Invitation(w) if isinstance(w, str) else _seal_slot(d, w[0], w[1], p.visible)
+            for w in wanted
+        ]
         return envelopes.create_envelope(
             d.seals, tenant=p.tenant, title=request.query.get("title", "document.pdf"),
             ordered=order == "sequential", signers=signers, pdf=pdf, created_by=p.key_id,
@@ -98,20 +135,13 @@ async def post_envelope(request: web.Request) -> web.Response:
 
     env = await in_thread(create)
     await d.flush()
-    return json_response(env.to_json(), status=201)
+    return json_response(env.to_json(p.visible), status=201)
 
 
 async def _envelope(request: web.Request, p: Any) -> Envelope:
     d = desk(request)
     env_id = request.match_info["id"]
-
-    def read() -> Envelope:
-        env = envelopes.get_envelope(d.seals, env_id)
-        if not env.tenants(d.seals) & set(p.visible):
-            raise NotFoundError(f"no envelope {env_id[:80]!r}")
-        return env
-
-    return await in_thread(read)
+    return await in_thread(lambda: envelopes.visible_envelope(d.seals, env_id, p.visible))
 
 
 async def get_envelope(request: web.Request) -> web.Response:
@@ -122,7 +152,7 @@ async def get_envelope(request: web.Request) -> web.Response:
     d = desk(request)
     await in_thread(lambda: envelopes.record_access(d.seals, env, "view", actor(p)))
     await d.flush()
-    return json_response(env.to_json())
+    return json_response(env.to_json(p.visible))
 
 
 async def get_document(request: web.Request) -> web.Response:
@@ -138,28 +168,37 @@ async def get_document(request: web.Request) -> web.Response:
 
 
 async def sign_envelope(request: web.Request) -> web.Response:
-    """POST /v1/envelopes/{id}/sign — apply the caller's seal to the envelope's PDF."""
+    """POST /v1/envelopes/{id}/sign — apply the caller's seal to the envelope's PDF.
+
+    A controlled seal needs ``request``: an approved seal request bound to this envelope's
+    slot (``POST /v1/envelopes/{id}/seal-requests``), used once whatever the others signed."""
     p = await principal(request, "integrator")
     query_params(request, ())
     body = body_object(await read_json(request), ("seal", "request", "reason", "location", "level"))
     level = level_param(opt_str(body, "level") or None)
     d = desk(request)
     env_id = request.match_info["id"]
-    seal = await in_thread(lambda: registry.visible_seal(d.seals, opt_str(body, "seal"), p.visible))
     req_id = opt_str(body, "request") or None
     async with d.lock(env_id):  # one signature at a time per envelope (CAS guards processes)
         env = await _envelope(request, p)
+        seal = await in_thread(
+            lambda: registry.visible_seal(d.seals, opt_str(body, "seal"), p.visible)
+        )
         slot = envelopes.slot_for(env, seal, p.key_id)
         policy = await in_thread(lambda: approvals.get_policy(d.seals, seal.tenant))
         if req_id is None and policy.controls(seal.id):
-            raise ApprovalRequiredError(f"seal {seal.id} is controlled: send an approved request")
+            raise ApprovalRequiredError(
+                f"seal {seal.id} is controlled: send an approved request for envelope {env.id} "
+                f"slot {slot.position}"
+            )
         pdf = await in_thread(lambda: envelopes.document(d.seals, env.id))
         if req_id is not None:
             await in_thread(
                 lambda: approvals.check_authorisation(
-                    d.seals, req_id, seal.id, env.current, p.key_id
+                    d.seals, req_id, seal.id, env.current, p.key_id,
+                    slot=(env.id, slot.position),
                 )
-            )
+            )  # fmt: skip
         pages = await in_thread(lambda: open_pdf(pdf, max_bytes=len(pdf)).pages)
         placement = Placement(field_name(), page=pages - 1, box=_box(slot.position))
         signed = await d.sign(
@@ -175,13 +214,130 @@ async def sign_envelope(request: web.Request) -> web.Response:
             )
         )  # fmt: skip
     await d.flush()
-    return json_response(updated.to_json())
+    return json_response(updated.to_json(p.visible))
+
+
+async def post_seal_request(request: web.Request) -> web.Response:
+    """POST /v1/envelopes/{id}/seal-requests — ask to use a controlled seal for its slot in
+    this envelope (an approval for the signing act, not for the PDF's current hash)."""
+    p = await principal(request, "integrator")
+    query_params(request, ())
+    body = body_object(await read_json(request), ("seal", "purpose"))
+    d = desk(request)
+    env = await _envelope(request, p)
+    seal = await in_thread(lambda: registry.visible_seal(d.seals, opt_str(body, "seal"), p.visible))
+    slot = next((s for s in env.signers if s.seal_id == seal.id), None)
+    if slot is None:
+        raise InvalidInputError(f"seal {seal.id} is not a signer of envelope {env.id}")
+    if slot.status != "pending" or env.status != "open":
+        raise ConflictError(f"slot {slot.position} of envelope {env.id} is not open")
+    req = await in_thread(
+        lambda: approvals.create_request(
+            d.seals, seal, env.current, opt_str(body, "purpose"), requester_key=p.key_id,
+            actor=actor(p), now=d.clock(), slot=(env.id, slot.position),
+        )
+    )  # fmt: skip
+    await d.flush()
+    return json_response(req.to_json(), status=201)
+
+
+def _position(request: web.Request, env: Envelope) -> int:
+    raw = request.match_info["position"]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 3:
+        raise NotFoundError(f"no invitation {raw[:8]!r} in envelope {env.id}")
+    return int(raw)
+
+
+async def list_invitations(request: web.Request) -> web.Response:
+    """GET /v1/envelope-invitations — open invitations to the tenants the key sees."""
+    p = await principal(request, *ANY_ROLE)
+    query_params(request, ())
+    d = desk(request)
+    found = await in_thread(lambda: envelopes.invitations_for(d.seals, p.visible))
+    out = [
+        {"envelope": env.id, "title": env.title, "from": env.tenant, "position": slot.position,
+         "party": slot.party, "order": "sequential" if env.ordered else "parallel",
+         "current_sha256": env.current.hex(), "created_at": env.created_at}
+        for env, slot in found
+    ]  # fmt: skip
+    return json_response({"invitations": out})
+
+
+def _answer_route(accept: bool) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        p = await principal(request, "integrator", "admin")
+        query_params(request, ())
+        fields = ("seal", "key_id") if accept else ("reason",)
+        body = body_object(await read_json(request), fields)
+        d = desk(request)
+        env = await _envelope(request, p)
+        position = _position(request, env)
+
+        def answer() -> Envelope:
+            seal = None
+            if accept:
+                seal_id = opt_str(body, "seal")
+                try:
+                    found = registry.visible_seal(d.seals, seal_id, p.visible)
+                except NotFoundError:
+                    raise InvalidInputError(f"seal: no seal {seal_id[:80]!r}") from None
+                seal = _seal_slot(d, found.id, opt_str(body, "key_id") or None, p.visible)
+            return envelopes.answer_invitation(
+                d.seals, env, position, p.visible, seal, answered_by=p.key_id, actor=actor(p),
+                now=d.clock(), reason=opt_str(body, "reason"),
+            )  # fmt: skip
+
+        async with d.lock(env.id):
+            updated = await in_thread(answer)
+        await d.flush()
+        return json_response(updated.to_json(p.visible))
+
+    verb = "accept" if accept else "decline"
+    handler.__doc__ = f"POST /v1/envelopes/{{id}}/invitations/{{position}}/{verb}."
+    return handler
+
+
+async def validate_in_context(d: SealDesk, pdf: bytes, env: Envelope) -> AttributedReport:
+    """Validate ``pdf`` against the envelope's trust context — the seal roots of every
+    participant's tenant, as the trust list allows them (a self-declared seal stays
+    untrusted) — each signature attributed to its seal and tenant."""
+    tenants = await in_thread(lambda: envelopes.participant_tenants(d.seals, env))
+    return await d.validate(pdf, tenants)
+
+
+async def get_validation(request: web.Request) -> web.Response:
+    """GET /v1/envelopes/{id}/validation — the current PDF validated against the envelope's
+    trust context (every participant's seal roots)."""
+    p = await principal(request, *ANY_ROLE)
+    query_params(request, ())
+    env = await _envelope(request, p)
+    d = desk(request)
+
+    pdf = await in_thread(lambda: envelopes.document(d.seals, env.id))
+    return json_response(report_json(await validate_in_context(d, pdf, env)))
+
+
+async def post_validate(request: web.Request) -> web.Response:
+    """POST /v1/envelopes/{id}/validate — an uploaded PDF (a copy a party kept) validated
+    against the envelope's trust context."""
+    p = await principal(request, *ANY_ROLE)
+    query_params(request, ())
+    env = await _envelope(request, p)
+    d = desk(request)
+    pdf = await read_pdf(request)
+    return json_response(report_json(await validate_in_context(d, pdf, env)))
 
 
 def setup(app: web.Application) -> None:
     """Register this module's routes."""
     r = app.router
     r.add_post("/v1/envelopes", post_envelope)
+    r.add_get("/v1/envelope-invitations", list_invitations)
     r.add_get("/v1/envelopes/{id}", get_envelope)
     r.add_get("/v1/envelopes/{id}/document", get_document)
     r.add_post("/v1/envelopes/{id}/sign", sign_envelope)
+    r.add_post("/v1/envelopes/{id}/seal-requests", post_seal_request)
+    r.add_post("/v1/envelopes/{id}/invitations/{position}/accept", _answer_route(True))
+    r.add_post("/v1/envelopes/{id}/invitations/{position}/decline", _answer_route(False))
+    r.add_get("/v1/envelopes/{id}/validation", get_validation)
+    r.add_post("/v1/envelopes/{id}/validate", post_validate)

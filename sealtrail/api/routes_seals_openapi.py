@@ -1,5 +1,5 @@
-"""The OpenAPI fragment of the seal, seal-use, envelope and PDF validation routes
-(:mod:`sealtrail.api.routes_seals`, :mod:`sealtrail.api.routes_envelopes`; merged by
+"""The OpenAPI fragment of the seal, seal-use and PDF validation routes
+(:mod:`sealtrail.api.routes_seals`; the envelopes' is :mod:`.routes_envelopes_openapi`; merged by
 :func:`sealtrail.api.openapi.spec`; fuzzed against the live service like the rest)."""
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ _TEXT = {
     415: "wrong request content type",
     502: "no TSA gave a trusted timestamp",
 }
-_NULLABLE_HEX64 = {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"}
 _PDF_BODY = {
     "required": True,
     "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
@@ -112,23 +111,6 @@ def schemas() -> dict[str, Any]:
         {"id": {"type": "integer"}, "tenant": s, "seal": s, "key_id": s,
          "request_id": NULLABLE_STR, "envelope_id": NULLABLE_STR, "before_sha256": HEX64,
          "after_sha256": HEX64, "at": TIME},
-    )  # fmt: skip
-    signer = _obj(
-        ["position", "seal", "key_id", "status", "signed_by", "signed_at", "before_sha256",
-         "after_sha256"],
-        {"position": {"type": "integer", "minimum": 0}, "seal": s, "key_id": NULLABLE_STR,
-         "status": {"enum": ["pending", "signed"]}, "signed_by": NULLABLE_STR,
-         "signed_at": NULLABLE_STR, "before_sha256": _NULLABLE_HEX64,
-         "after_sha256": _NULLABLE_HEX64},
-    )  # fmt: skip
-    envelope = _obj(
-        ["id", "tenant", "title", "order", "status", "signatures", "original_sha256",
-         "current_sha256", "created_by", "created_at", "completed_at", "signers"],
-        {"id": s, "tenant": s, "title": s, "order": {"enum": ["sequential", "parallel"]},
-         "status": {"enum": ["open", "completed"]}, "signatures": {"type": "integer"},
-         "original_sha256": HEX64, "current_sha256": HEX64, "created_by": s,
-         "created_at": TIME, "completed_at": NULLABLE_STR,
-         "signers": {"type": "array", "items": signer}},
     )  # fmt: skip
     b = {"type": "boolean"}
     sig = _obj(
@@ -226,18 +208,6 @@ def schemas() -> dict[str, Any]:
         ),
         "SealDecision": _obj([], {"reason": {"type": "string", "maxLength": 1000}}, closed=True),
         "SealUseList": _obj(["uses"], {"uses": {"type": "array", "items": use}}),
-        "Envelope": envelope,
-        "EnvelopeSign": _obj(
-            ["seal"],
-            {
-                "seal": s,
-                "request": s,
-                "reason": {"type": "string", "maxLength": 1000},
-                "location": {"type": "string", "maxLength": 1000},
-                "level": {"enum": ["B-T", "B-LT"]},
-            },
-            closed=True,
-        ),
         "PdfValidationReport": _obj(
             ["status", "ok", "reasons", "signatures"],
             {
@@ -386,58 +356,6 @@ def paths() -> dict[str, Any]:
                 {"200": json_content(ref("SealUseList"), "uses")},
                 (404,),
                 params=[tenant],
-            )
-        },
-        "/v1/envelopes": {
-            "post": _op(
-                "Create an envelope for the uploaded PDF with ordered or parallel signers",
-                {"201": json_content(ref("Envelope"), "created")},
-                (),
-                pdf=True,
-                params=[
-                    query_param(
-                        "title", {"type": "string", "minLength": 1, "maxLength": 256}, "title"
-                    ),
-                    query_param("order", {"enum": ["sequential", "parallel"]}, "signing order"),
-                    {
-                        "name": "signer",
-                        "in": "query",
-                        "required": True,
-                        "schema": {
-                            "type": "array",
-                            "items": {"type": "string", "maxLength": 64},
-                            "maxItems": 15,
-                        },
-                        "style": "form",
-                        "explode": True,
-                        "description": "SEAL_ID or SEAL_ID:KEY_ID, in signing order",
-                    },
-                ],
-            )
-        },
-        "/v1/envelopes/{id}": {
-            "get": _op(
-                "An envelope's status (recorded as a view)",
-                {"200": json_content(ref("Envelope"), "it")},
-                (404,),
-                params=[sid],
-            )
-        },
-        "/v1/envelopes/{id}/document": {
-            "get": _op(
-                "The envelope's current PDF (recorded as a download)",
-                {"200": _PDF_OUT},
-                (404,),
-                params=[sid],
-            )
-        },
-        "/v1/envelopes/{id}/sign": {
-            "post": _op(
-                "Apply the caller's seal to the envelope",
-                {"200": json_content(ref("Envelope"), "signed")},
-                (403, 404, 409, 502),
-                params=[sid],
-                body=ref("EnvelopeSign"),
             )
         },
         "/v1/pdf/validate": {

@@ -18,7 +18,7 @@ from sealtrail.ledger.sqlite_coordination import SQLiteCoordinationStore
 from sealtrail.ledger.sqlite_db import SchemaPart, SQLiteDatabase
 from sealtrail.ledger.sqlite_schema import COORDINATION_PART, LEDGER_PART
 from sealtrail.ledger.sqlite_store import SQLiteLedgerStore
-from sealtrail.seals.sqlite_store import SEALS_PART, SQLiteSealStore
+from sealtrail.seals.sqlite_store import SEALS_PART, SEALS_V5_PART, SQLiteSealStore
 
 #: every domain's SQLite tables, in the order a new database creates them
 SQLITE_PARTS: tuple[SchemaPart, ...] = (
@@ -28,6 +28,7 @@ SQLITE_PARTS: tuple[SchemaPart, ...] = (
     ANCHORS_PART,
     SEALS_PART,
     COORDINATION_PART,
+    SEALS_V5_PART,
 )
 
 

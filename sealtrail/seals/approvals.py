@@ -7,14 +7,20 @@ Policy (one per tenant, :meth:`~.store.SealStore.policy`), explicit on purpose:
 * ``approvers``: the API key ids that may approve or reject requests for those seals — keys of
   the tenant itself or of one of its parents (group headquarters).
 
-Flow: the requester (an integrator key of the seal's tenant) asks to seal one document (its
-SHA-256) for a purpose → an approver, never the requesting key, approves or rejects → the
-approval is a one-time authorisation for that requester, seal and document, consumed in the
-same atomic operation that records the use (:func:`record_use`, a compare-and-swap from
+Flow: the requester (an integrator key of the seal's tenant) asks to use the seal once for a
+purpose — on one stand-alone document (its SHA-256), or for one signer slot of an envelope →
+an approver, never the requesting key, approves or rejects → the approval is a one-time
+authorisation for that requester, seal and signing act, consumed in the same atomic operation
+that records the use (:func:`record_use`, a compare-and-swap from
 ``approved`` to ``used``), so it cannot be used twice even by racing requests. Each step is
 queued as a ledger event carrying the document fingerprint: ``seal-use:requested``,
 ``seal-use:approved``, ``seal-use:rejected``, ``seal-use:used`` (stream ``seal:<id>``, next to
 the seal's lifecycle).
+
+**Bound to the act, not to a hash.** An envelope's PDF changes every time one of its signers
+signs, so an approval for an envelope slot names the envelope and the slot, never the PDF's
+hash (the request records the hash it saw, for the record). The use records the hashes before
+and after, so what was approved and what was sealed are both in the ledger.
 
 Every use of any seal is also recorded as a use (what HQ auditors list).
 """
@@ -78,6 +84,8 @@ class SealRequest(StoredRequest):
             "created_at": self.created_at,
             "decided_at": self.decided_at,
             "used_at": self.used_at,
+            "envelope_id": self.envelope_id,
+            "position": self.position,
         }
 
 
@@ -193,10 +201,14 @@ def create_request(
     requester_key: str,
     actor: dict[str, Any],
     now: datetime,
+    slot: tuple[str, int] | None = None,
 ) -> SealRequest:
-    """Ask to use ``seal`` on the document with SHA-256 ``document``; queue the event.
+    """Ask to use ``seal`` on the document with SHA-256 ``document`` — or, with ``slot``
+    (envelope id, position), for that envelope signer slot, ``document`` being the envelope's
+    PDF as the requester saw it; queue the event.
 
-    Requires an active seal and a 32-byte ``document``.
+    Requires an active seal and a 32-byte ``document``; the caller checked that ``seal`` fills
+    ``slot``.
     """
     if len(document) != 32:
         raise InvalidInputError("document_sha256: want 64 hex digits")
@@ -205,12 +217,14 @@ def create_request(
     if seal.status != "active":
         raise SealStateError(f"seal {seal.id} is {seal.status}, want active")
     req_id = new_id("sreq")
+    env_id, position = slot if slot is not None else (None, None)
     stored = StoredRequest(
         req_id, seal.tenant, seal.id, document, purpose.strip(), requester_key, "pending", None,
-        None, format_time(now), None, None,
+        None, format_time(now), None, None, env_id, position,
     )  # fmt: skip
+    bound = {} if slot is None else {"envelope_id": env_id, "position": position}
     event = _event(seal.id, "seal-use:requested", actor, document, request_id=req_id,
-                   purpose=purpose.strip())  # fmt: skip
+                   purpose=purpose.strip(), **bound)  # fmt: skip
     seals.insert_request(stored, [outbox_event(seal.tenant, event)])
     return get_request(seals, req_id)
 
@@ -264,21 +278,50 @@ def decide(
 
 
 def check_authorisation(
-    seals: SealStore, request_id: str, seal_id: str, document: bytes, key_id: str
+    seals: SealStore,
+    request_id: str,
+    seal_id: str,
+    document: bytes,
+    key_id: str,
+    *,
+    slot: tuple[str, int] | None = None,
 ) -> SealRequest:
-    """The approved request that lets ``key_id`` seal ``document`` with ``seal_id`` now, or an
-    error (ConflictError when it is not approved or already used)."""
+    """The approved request that lets ``key_id`` use ``seal_id`` now — on the stand-alone
+    ``document`` (``slot`` None), or for envelope signer ``slot`` (envelope id, position;
+    ``document`` is then not compared: other signers change it) — or an error (ConflictError
+    when it authorises another act, is not approved or already used; NotFoundError when the
+    key does not see it)."""
     req = get_request(seals, request_id)
-    if req.seal_id != seal_id or req.document != document:
+    if req.tenant != seals_tenant(seals, seal_id):
+        raise NotFoundError(f"no seal request {request_id[:80]!r}")
+    act = None if req.envelope_id is None else (req.envelope_id, req.position)
+    if req.seal_id != seal_id or act != slot:
         raise ConflictError(
-            f"seal request {request_id} authorises seal {req.seal_id} on document "
-            f"{req.document.hex()}, not seal {seal_id} on {document.hex()}"
+            f"seal request {request_id} authorises seal {req.seal_id} "
+            f"{_act(act, req.document)}, not seal {seal_id} {_act(slot, document)}"
+        )
+    if slot is None and req.document != document:
+        raise ConflictError(
+            f"seal request {request_id} authorises seal {req.seal_id} "
+            f"{_act(act, req.document)}, not seal {seal_id} {_act(slot, document)}"
         )
     if req.requester_key != key_id:
         raise SealUseForbiddenError("only the key that made the request may use its approval")
     if req.status != "approved":
         raise ConflictError(f"seal request {request_id} is {req.status}, want approved")
     return req
+
+
+def seals_tenant(seals: SealStore, seal_id: str) -> str | None:
+    """The tenant of seal ``seal_id``, or None."""
+    found = seals.seal(seal_id)
+    return None if found is None else found.tenant
+
+
+def _act(slot: tuple[str, int | None] | None, document: bytes) -> str:
+    if slot is None:
+        return f"on document {document.hex()}"
+    return f"for envelope {slot[0]} slot {slot[1]}"
 
 
 def use_of(

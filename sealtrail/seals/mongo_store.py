@@ -48,6 +48,8 @@ from sealtrail.ledger.mongo_base import Doc, MongoConnection, Txn
 from sealtrail.ledger.mongo_db import MongoSchemaPart
 from sealtrail.seals.store import (
     PENDING_BATCH,
+    InvitationAnswer,
+    InvitationRef,
     OutboxEvent,
     QueuedEvent,
     RequestDecision,
@@ -82,7 +84,8 @@ _INDEXES: dict[str, list[IndexModel]] = {
     ],
     USES: [IndexModel([("tenant", ASCENDING), ("_id", DESCENDING)], name="seal_uses_tenant")],
     ENVELOPES: [
-        IndexModel([("tenant", ASCENDING), ("created_at", DESCENDING)], name="envelopes_tenant")
+        IndexModel([("tenant", ASCENDING), ("created_at", DESCENDING)], name="envelopes_tenant"),
+        IndexModel([("signers.party", ASCENDING)], name="envelopes_party"),
     ],
 }
 
@@ -93,6 +96,24 @@ async def _counters(conn: MongoConnection) -> None:
             await conn.collection(COUNTERS).update_one(
                 {"_id": counter}, {"$setOnInsert": {"n": 0}}, upsert=True
             )
+    await _signer_parties(conn)
+
+
+async def _signer_parties(conn: MongoConnection) -> None:
+    """Envelopes written before signer slots named their party: each slot gets its seal's
+    tenant (idempotent: only slots without ``party`` are touched, each to the same value)."""
+    envelopes, seals = conn.collection(ENVELOPES), conn.collection(SEALS)
+    cursor = envelopes.find({"signers.party": {"$exists": False}}, {"signers": 1})
+    async for env in cursor:
+        signers, changed = [], False
+        for slot in env.get("signers", []):
+            if "party" not in slot:
+                seal = await seals.find_one({"_id": slot["seal_id"]}, {"tenant": 1})
+                slot = {**slot, "party": "" if seal is None else seal["tenant"]}
+                changed = True
+            signers.append(slot)
+        if changed:
+            await envelopes.update_one({"_id": env["_id"]}, {"$set": {"signers": signers}})
 
 
 #: the seal collections, their indexes and id counters
@@ -117,7 +138,7 @@ def _request(d: Doc) -> StoredRequest:
     return StoredRequest(
         d["_id"], d["tenant"], d["seal_id"], bytes(d["document"]), d["purpose"],
         d["requester_key"], d["status"], d["decided_by"], d["decision_reason"], d["created_at"],
-        d["decided_at"], d["used_at"],
+        d["decided_at"], d["used_at"], d.get("envelope_id"), d.get("position"),
     )  # fmt: skip
 
 
@@ -128,7 +149,8 @@ def _opt_bytes(v: Any) -> bytes | None:
 def _signer(d: Doc) -> StoredSigner:
     return StoredSigner(
         d["position"], d["seal_id"], d["key_id"], d["status"], d["signed_by"], d["signed_at"],
-        _opt_bytes(d["before"]), _opt_bytes(d["after"]),
+        _opt_bytes(d["before"]), _opt_bytes(d["after"]), d.get("party", ""),
+        d.get("invitation"), d.get("answered_by"), d.get("answered_at"),
     )  # fmt: skip
 
 
@@ -414,6 +436,7 @@ class MongoSealStore:
             "purpose": r.purpose, "requester_key": r.requester_key, "status": r.status,
             "decided_by": r.decided_by, "decision_reason": r.decision_reason,
             "created_at": r.created_at, "decided_at": r.decided_at, "used_at": r.used_at,
+            "envelope_id": r.envelope_id, "position": r.position,
         }  # fmt: skip
 
         def put(session: AsyncClientSession) -> None:
@@ -517,7 +540,9 @@ class MongoSealStore:
             "signers": [
                 {"position": s.position, "seal_id": s.seal_id, "key_id": s.key_id,
                  "status": s.status, "signed_by": s.signed_by, "signed_at": s.signed_at,
-                 "before": s.before, "after": s.after}
+                 "before": s.before, "after": s.after, "party": s.party,
+                 "invitation": s.invitation, "answered_by": s.answered_by,
+                 "answered_at": s.answered_at}
                 for s in e.signers
             ],
         }  # fmt: skip
@@ -569,6 +594,73 @@ class MongoSealStore:
             if r.matched_count != 1:
                 raise ConflictError(f"envelope {c.envelope_id} changed while signing: sign again")
             self._record_use(use, session)
+            self._enqueue(events, session)
+
+        self._txn(put)
+
+    # -- invitations -------------------------------------------------------------------------
+
+    def invitations(self, parties: Collection[str], limit: int = 1000) -> list[InvitationRef]:
+        wanted = set(parties)
+        # a loose filter (any slot of a party, any slot invited), made exact below: neither
+        # $elemMatch nor $in on an array element's field, which not every MongoDB-compatible
+        # server takes
+        query: Doc = {
+            "status": "open",
+            "signers.invitation": "invited",
+            "$or": [{"signers.party": p} for p in sorted(wanted)],
+        }
+        if not wanted:
+            return []
+        sort = [("created_at", DESCENDING), ("_id", ASCENDING)]
+        out: list[InvitationRef] = []
+        for d in self._list(ENVELOPES, query, sort, None, {"signers": 1}):
+            for slot in sorted(d["signers"], key=lambda x: x["position"]):
+                if slot.get("invitation") == "invited" and slot.get("party") in wanted:
+                    out.append(InvitationRef(d["_id"], slot["position"], slot["party"]))
+            if len(out) >= limit:
+                break
+        return out[:limit]
+
+    def answer_invitation(self, answer: InvitationAnswer, events: Sequence[OutboxEvent]) -> None:
+        a = answer
+        accepted = a.seal_id is not None
+        run, envelopes = self.conn.run, self._c[ENVELOPES]
+
+        def put(session: AsyncClientSession) -> None:
+            # read, check and write the slots in one transaction: a concurrent answer writes
+            # the same document, so one of the two conflicts and re-runs, and then refuses
+            d = run(envelopes.find_one({"_id": a.envelope_id}, {"document": 0}, session=session))
+            slots = [] if d is None or d["status"] != "open" else list(d["signers"])
+            i = next(
+                (i for i, x in enumerate(slots)
+                 if x["position"] == a.position and x.get("invitation") == "invited"),
+                None,
+            )  # fmt: skip
+            if d is None or i is None:
+                raise ConflictError(
+                    f"envelope {a.envelope_id} slot {a.position} is no longer an open invitation"
+                )
+            slots[i] = {
+                **slots[i],
+                "invitation": "accepted" if accepted else "declined",
+                "seal_id": a.seal_id,
+                "key_id": a.key_id,
+                "answered_by": a.answered_by,
+                "answered_at": a.at,
+            }
+            change: Doc = {"signers": slots}
+            if not accepted:  # a declined invitation ends the envelope
+                change |= {"status": "declined", "completed_at": a.at}
+            r = run(
+                envelopes.update_one(
+                    {"_id": a.envelope_id, "version": d["version"], "status": "open"},
+                    {"$set": change},
+                    session=session,
+                )
+            )
+            if r.matched_count != 1:
+                raise ConflictError(f"envelope {a.envelope_id} changed meanwhile: answer again")
             self._enqueue(events, session)
 
         self._txn(put)

@@ -1,6 +1,7 @@
 """The :class:`~.store.SealStore` on the shared SQLite database.
 
-The seal tables are this module's schema part (:data:`SEALS_PART`, schema version 3), in the
+The seal tables are this module's schema parts (:data:`SEALS_PART`, schema version 3, and
+:data:`SEALS_V5_PART`, version 5: invitations and approvals bound to envelope slots), in the
 same file as the ledger's. Every change runs in one
 :meth:`~sealtrail.ledger.sqlite_db.SQLiteDatabase.write` transaction (``BEGIN IMMEDIATE``, so
 it serialises with ledger appends across processes), together with the outbox rows it queues;
@@ -22,6 +23,8 @@ from sealtrail.core.errors import ConflictError, NotFoundError
 from sealtrail.ledger.sqlite_db import SchemaPart, SQLiteDatabase
 from sealtrail.seals.store import (
     PENDING_BATCH,
+    InvitationAnswer,
+    InvitationRef,
     OutboxEvent,
     QueuedEvent,
     RequestDecision,
@@ -133,6 +136,25 @@ CREATE TABLE IF NOT EXISTS envelope_signers (
 """
 #: the seal registry, approvals, uses, envelopes and the outbox (schema version 3)
 SEALS_PART = SchemaPart("seals", 3, _SEALS_DDL)
+
+# Version 5: a signer slot names its party (the tenant that signs it) and may be an invitation
+# (seal_id '' until the party accepts and chooses its seal); a seal request may be bound to an
+# envelope's signer slot instead of a document hash. A new database runs this after the version
+# 3 part (parts run in version order), an older one in its upgrade transaction: the same
+# statements either way, each once. Slots of older envelopes get their seal's tenant as party.
+_SEALS_V5_DDL = """
+ALTER TABLE envelope_signers ADD COLUMN party TEXT NOT NULL DEFAULT '';
+ALTER TABLE envelope_signers ADD COLUMN invitation TEXT;
+ALTER TABLE envelope_signers ADD COLUMN answered_by TEXT;
+ALTER TABLE envelope_signers ADD COLUMN answered_at TEXT;
+UPDATE envelope_signers SET party = COALESCE(
+    (SELECT tenant FROM seals WHERE seals.id = envelope_signers.seal_id), '');
+CREATE INDEX IF NOT EXISTS envelope_signers_party ON envelope_signers (party, invitation);
+ALTER TABLE seal_requests ADD COLUMN envelope_id TEXT;
+ALTER TABLE seal_requests ADD COLUMN position INTEGER;
+"""
+#: invitations (signer parties) and seal requests bound to envelope slots (schema version 5)
+SEALS_V5_PART = SchemaPart("seals-v5", 5, _SEALS_V5_DDL)
 #: at most this many "?" per statement (SQLite's limit is 32766 since 3.32, 999 before)
 _CHUNK = 500
 
@@ -142,7 +164,13 @@ _SEAL_COLS = (
 )
 _REQ_COLS = (
     "id, tenant, seal_id, document, purpose, requester_key, status, decided_by, "
-    "decision_reason, created_at, decided_at, used_at"
+    "decision_reason, created_at, decided_at, used_at, envelope_id, position"
+)
+
+
+_SIGNER_COLS = (
+    "position, seal_id, key_id, status, signed_by, signed_at, before, after, party, invitation, "
+    "answered_by, answered_at"
 )
 
 
@@ -172,7 +200,10 @@ def _seal(r: tuple[Any, ...]) -> StoredSeal:
 
 
 def _request(r: tuple[Any, ...]) -> StoredRequest:
-    return StoredRequest(r[0], r[1], r[2], bytes(r[3]), *r[4:])
+    return StoredRequest(
+        r[0], r[1], r[2], bytes(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12],
+        None if r[13] is None else int(r[13]),
+    )  # fmt: skip
 
 
 def _bytes_or_none(v: Any) -> bytes | None:
@@ -422,9 +453,10 @@ class SQLiteSealStore:
             try:
                 con.execute(
                     f"INSERT INTO seal_requests ({_REQ_COLS}) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (r.id, r.tenant, r.seal_id, r.document, r.purpose, r.requester_key, r.status,
-                     r.decided_by, r.decision_reason, r.created_at, r.decided_at, r.used_at),
+                     r.decided_by, r.decision_reason, r.created_at, r.decided_at, r.used_at,
+                     r.envelope_id, r.position),
                 )  # fmt: skip
             except sqlite3.IntegrityError as e:
                 raise _unique(e, f"seal request {r.id}") from e
@@ -538,10 +570,11 @@ class SQLiteSealStore:
             except sqlite3.IntegrityError as err:
                 raise _unique(err, f"envelope {e.id}") from err
             con.executemany(
-                "INSERT INTO envelope_signers (envelope_id, position, seal_id, key_id, status, "
-                "signed_by, signed_at, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(e.id, s.position, s.seal_id, s.key_id, s.status, s.signed_by, s.signed_at,
-                  s.before, s.after) for s in e.signers],
+                f"INSERT INTO envelope_signers ({_SIGNER_COLS}, envelope_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(s.position, s.seal_id or "", s.key_id, s.status, s.signed_by, s.signed_at,
+                  s.before, s.after, s.party, s.invitation, s.answered_by, s.answered_at, e.id)
+                 for s in e.signers],
             )  # fmt: skip
             _enqueue(con, events)
 
@@ -557,11 +590,11 @@ class SQLiteSealStore:
         if row is None:
             return None
         signers = tuple(
-            StoredSigner(r[0], r[1], r[2], r[3], r[4], r[5], _bytes_or_none(r[6]),
-                         _bytes_or_none(r[7]))
+            StoredSigner(r[0], r[1] or None, r[2], r[3], r[4], r[5], _bytes_or_none(r[6]),
+                         _bytes_or_none(r[7]), r[8], r[9], r[10], r[11])
             for r in con.execute(
-                "SELECT position, seal_id, key_id, status, signed_by, signed_at, before, after "
-                "FROM envelope_signers WHERE envelope_id = ? ORDER BY position",
+                f"SELECT {_SIGNER_COLS} FROM envelope_signers WHERE envelope_id = ? "
+                "ORDER BY position",
                 (envelope_id,),
             )
         )  # fmt: skip
@@ -608,6 +641,45 @@ class SQLiteSealStore:
                 (c.signed_by, c.at, c.before, c.after, c.envelope_id, c.position),
             )
             _record_use(con, use)
+            _enqueue(con, events)
+
+        self._write(put)
+
+    # -- invitations -------------------------------------------------------------------------
+
+    def invitations(self, parties: Collection[str], limit: int = 1000) -> list[InvitationRef]:
+        ids = list(parties)
+        rows = self._read().execute(
+            "SELECT s.envelope_id, s.position, s.party FROM envelope_signers s "
+            "JOIN envelopes e ON e.id = s.envelope_id "
+            f"WHERE s.party IN ({_marks(len(ids))}) AND s.invitation = 'invited' "
+            "AND e.status = 'open' ORDER BY e.created_at DESC, e.id, s.position LIMIT ?",
+            [*ids, limit],
+        )
+        return [InvitationRef(r[0], int(r[1]), r[2]) for r in rows]
+
+    def answer_invitation(self, answer: InvitationAnswer, events: Sequence[OutboxEvent]) -> None:
+        a = answer
+        accepted = a.seal_id is not None
+
+        def put(con: sqlite3.Connection) -> None:
+            cur = con.execute(
+                "UPDATE envelope_signers SET invitation = ?, seal_id = ?, key_id = ?, "
+                "answered_by = ?, answered_at = ? WHERE envelope_id = ? AND position = ? "
+                "AND invitation = 'invited' AND EXISTS (SELECT 1 FROM envelopes "
+                "WHERE id = envelope_signers.envelope_id AND status = 'open')",
+                ("accepted" if accepted else "declined", a.seal_id or "", a.key_id,
+                 a.answered_by, a.at, a.envelope_id, a.position),
+            )  # fmt: skip
+            if cur.rowcount != 1:
+                raise ConflictError(
+                    f"envelope {a.envelope_id} slot {a.position} is no longer an open invitation"
+                )
+            if not accepted:  # a declined invitation ends the envelope
+                con.execute(
+                    "UPDATE envelopes SET status = 'declined', completed_at = ? WHERE id = ?",
+                    (a.at, a.envelope_id),
+                )
             _enqueue(con, events)
 
         self._write(put)

@@ -12,10 +12,10 @@ multi-document transaction): afterwards both exist or neither does. That is what
 crash-consistency argument (:mod:`.db`) rests on, on either backend.
 
 **Compare-and-swap.** :meth:`SealStore.set_seal_status`, :meth:`SealStore.decide_request`,
-:meth:`SealStore.record_use` (consuming a one-time approval) and
-:meth:`SealStore.commit_signature` change a record only if it is still in the state the caller
-read; otherwise they write nothing and raise ConflictError (got versus want), so of two racing
-changes from the same state exactly one wins.
+:meth:`SealStore.record_use` (consuming a one-time approval), :meth:`SealStore.commit_signature`
+and :meth:`SealStore.answer_invitation` change a record only if it is still in the state the
+caller read; otherwise they write nothing and raise ConflictError (got versus want), so of two
+racing changes from the same state exactly one wins.
 
 The implementations (:mod:`.sqlite_store`, :mod:`.mongo_store`) are built on the shared database
 handle by the composition root (:func:`sealtrail.backend.open_backend`), once per process.
@@ -114,7 +114,10 @@ class StoredPolicy:
 
 @dataclass(frozen=True, slots=True)
 class StoredRequest:
-    """A request to use a seal on one document (``document``: its SHA-256)."""
+    """A request to use a seal once: on one stand-alone document (``document``: its SHA-256),
+    or, with ``envelope_id``, for the envelope's signer slot ``position`` (``document`` is then
+    the envelope's PDF when the request was made, for the record: other signers may change it
+    before the use, which records the hashes before and after)."""
 
     id: str
     tenant: str
@@ -128,6 +131,8 @@ class StoredRequest:
     created_at: str
     decided_at: str | None
     used_at: str | None
+    envelope_id: str | None = None
+    position: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,16 +171,24 @@ class StoredUse:
 
 @dataclass(frozen=True, slots=True)
 class StoredSigner:
-    """One signer slot of an envelope."""
+    """One signer slot of an envelope: ``party`` (the tenant that signs it) and its seal.
+
+    A slot the creator filled with a seal it sees has ``invitation`` None. A slot for another
+    tenant is an invitation (``invitation`` ``invited``, then ``accepted`` or ``declined``):
+    ``seal_id`` and ``key_id`` stay None until ``party`` accepts and chooses them."""
 
     position: int
-    seal_id: str
-    key_id: str | None  # None: any integrator key of the seal's tenant
+    seal_id: str | None  # None: an invitation not accepted yet
+    key_id: str | None  # None: any integrator key of the party
     status: str  # pending, signed
     signed_by: str | None
     signed_at: str | None
     before: bytes | None
     after: bytes | None
+    party: str
+    invitation: str | None = None  # None, invited, accepted, declined
+    answered_by: str | None = None
+    answered_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +226,29 @@ class SignatureCommit:
     before: bytes
     after: bytes
     completes: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationAnswer:
+    """Accept (``seal_id`` set) or decline (``seal_id`` None) the invitation in slot
+    ``position`` of envelope ``envelope_id``, if it is still ``invited`` and the envelope open.
+    ``key_id``: the one key that must sign (None: any integrator key of the party)."""
+
+    envelope_id: str
+    position: int
+    seal_id: str | None
+    key_id: str | None
+    answered_by: str
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationRef:
+    """An open invitation: envelope ``envelope_id``'s slot ``position`` awaits ``party``."""
+
+    envelope_id: str
+    position: int
+    party: str
 
 
 class SealStore(Protocol):
@@ -355,3 +391,13 @@ class SealStore(Protocol):
         """Apply ``commit``, record ``use`` (consuming its request, as :meth:`record_use`) and
         queue ``events``, atomically, if the envelope is still open at ``commit.version``;
         else nothing is written and ConflictError is raised."""
+
+    # -- invitations -------------------------------------------------------------------------
+
+    def invitations(self, parties: Collection[str], limit: int = 1000) -> list[InvitationRef]:
+        """Invitations still ``invited`` in open envelopes, to ``parties``, newest envelope
+        first (then by id and position)."""
+
+    def answer_invitation(self, answer: InvitationAnswer, events: Sequence[OutboxEvent]) -> None:
+        """Apply ``answer`` and queue ``events``, atomically, if the slot is still ``invited``
+        and the envelope open; else nothing is written and ConflictError is raised."""

@@ -104,6 +104,12 @@ OPERATIONS: list[tuple[str, str, str | None]] = [
     ("GET", "/v1/envelopes/{id}", "aud_hq"),
     ("GET", "/v1/envelopes/{id}/document", "aud_hq"),
     ("POST", "/v1/envelopes/{id}/sign", "int_sub1"),
+    ("GET", "/v1/envelope-invitations", "int_sub2"),
+    ("POST", "/v1/envelopes/{id}/seal-requests", "int_sub1"),
+    ("POST", "/v1/envelopes/{id}/invitations/{position}/accept", "int_sub2"),
+    ("POST", "/v1/envelopes/{id}/invitations/{position}/decline", "int_sub2"),
+    ("GET", "/v1/envelopes/{id}/validation", "aud_hq"),
+    ("POST", "/v1/envelopes/{id}/validate", "aud_hq"),
     ("POST", "/v1/pdf/validate", "aud_hq"),
     ("POST", "/v1/public/pdf/validate", None),
 ]

@@ -250,9 +250,24 @@ def _sign(api: Api, env: dict[str, Any], seal: dict[str, Any], key: str) -> Resp
                           timeout=60))  # fmt: skip
 
 
+def accept(api: Api, env: dict[str, Any], position: int, seal: dict[str, Any], key: str,
+           **extra: Any) -> Resp:  # fmt: skip
+    path = f"/v1/envelopes/{env['id']}/invitations/{position}/accept"
+    return _seen(api.post(path, {"seal": seal["id"], **extra}, key=key))
+
+
 def test_envelope_in_order_two_signers(api: Api, tmp_path: Path) -> None:
     a, b = make_seal(api, "sub1"), make_seal(api, "sub2", kind="personal")
-    env = _envelope(api, "sequential", a["id"], b["id"])
+    env = _envelope(api, "sequential", a["id"], "tenant:sub2")  # sub2: another tenant, invited
+    assert env["signers"][1] == {
+        "position": 1, "party": "sub2", "invitation": "invited", "seal": None, "key_id": None,
+        "status": "pending", "signed_by": None, "signed_at": None, "before_sha256": None,
+        "after_sha256": None,
+    }  # fmt: skip
+    assert_problem(_sign(api, env, b, "int_sub2"), 400)  # not a signer before it accepts
+    r = accept(api, env, 1, b, "int_sub2")
+    assert r.status == 200, r
+    assert r.json()["signers"][1]["invitation"] == "accepted", r
     assert_problem(_sign(api, env, b, "int_sub2"), 409)  # not its turn
     assert _sign(api, env, a, "int_sub1").status == 200
     assert_problem(_sign(api, env, a, "int_sub1"), 409)  # signed already
@@ -269,10 +284,11 @@ def test_envelope_in_order_two_signers(api: Api, tmp_path: Path) -> None:
     assert api.get(f"/v1/envelopes/{env['id']}", "aud_hq").status == 200
     assert_problem(api.get(f"/v1/envelopes/{env['id']}", "aud_other"), 404)
     events = stream_types(api, f"envelope:{env['id']}", "sub1")
-    assert [e["type"] for e in events] == ["envelope:created", "envelope:signed",
-        "envelope:signed", "envelope:completed", "download", "view"]  # fmt: skip
-    assert events[1]["documents"][1]["sha256"] == events[2]["documents"][0]["sha256"]
-    assert events[4]["documents"][0]["sha256"] == done["current_sha256"]
+    assert [e["type"] for e in events] == ["envelope:created", "envelope:invitation-accepted",
+        "envelope:signed", "envelope:signed", "envelope:completed", "download", "view"]  # fmt: skip
+    assert events[1]["attributes"]["seal_id"] == b["id"]
+    assert events[2]["documents"][1]["sha256"] == events[3]["documents"][0]["sha256"]
+    assert events[5]["documents"][0]["sha256"] == done["current_sha256"]
     if PDFSIG:
         (tmp_path / "e.pdf").write_bytes(r.body)
         out = subprocess.run([PDFSIG, str(tmp_path / "e.pdf")], capture_output=True, text=True)
@@ -281,7 +297,8 @@ def test_envelope_in_order_two_signers(api: Api, tmp_path: Path) -> None:
 
 def test_envelope_parallel_signers_any_order(api: Api) -> None:
     a, b = make_seal(api, "sub1", kind="legal-person"), make_seal(api, "sub2")
-    env = _envelope(api, "parallel", a["id"], f"{b['id']}:{_key_id(api, 'int_sub2')}")
+    env = _envelope(api, "parallel", a["id"], "tenant:sub2")
+    assert accept(api, env, 1, b, "int_sub2", key_id=_key_id(api, "int_sub2")).status == 200
     assert _sign(api, env, b, "int_sub2").status == 200
     done = _sign(api, env, a, "int_sub1").json()
     assert done["status"] == "completed", done

@@ -241,7 +241,9 @@ PDF = b"%PDF-1.7\n" + bytes(range(256)) * 4 + b"\n%%EOF\n"
 def envelope_rec(eid: str = "env-1", tenant: str = "acme", signers: int = 2,
                  created_at: str = T0) -> StoredEnvelope:  # fmt: skip
     slots = tuple(
-        StoredSigner(i, f"seal-{i}", None if i else "key-0", "pending", None, None, None, None)
+        StoredSigner(
+            i, f"seal-{i}", None if i else "key-0", "pending", None, None, None, None, tenant
+        )
         for i in range(signers)
     )
     return StoredEnvelope(eid, tenant, "Contract 42.pdf", True, "open", 0, sha(PDF), sha(PDF),
@@ -556,7 +558,7 @@ def test_signatures_commit_in_turn_and_complete_the_envelope(
     assert got is not None
     assert (got.version, got.status, got.current, got.completed_at) == (1, "open", sha(doc1), None)
     assert got.signers[0] == StoredSigner(0, "seal-0", "key-0", "signed", "key-0", T1, sha(PDF),
-                                          sha(doc1))  # fmt: skip
+                                          sha(doc1), "acme")  # fmt: skip
     assert got.signers[1] == env.signers[1]
     assert other.envelope_document("env-1") == doc1
     doc2 = doc1 + b"sig-1"
