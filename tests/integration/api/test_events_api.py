@@ -791,6 +791,15 @@ SEAL_PATHS = {
     "/v1/envelopes/{id}/document": {"get"},
     "/v1/envelopes/{id}/sign": {"post"},
     "/v1/pdf/validate": {"post"},
+    # issue 15: public validation, cross-tenant invitations, counterparty validation and
+    # approvals bound to an envelope slot
+    "/v1/public/pdf/validate": {"post"},
+    "/v1/envelope-invitations": {"get"},
+    "/v1/envelopes/{id}/invitations/{position}/accept": {"post"},
+    "/v1/envelopes/{id}/invitations/{position}/decline": {"post"},
+    "/v1/envelopes/{id}/seal-requests": {"post"},
+    "/v1/envelopes/{id}/validation": {"get"},
+    "/v1/envelopes/{id}/validate": {"post"},
 }
 
 
