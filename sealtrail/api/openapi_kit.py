@@ -119,3 +119,55 @@ PROBLEM = {
         "detail": {"type": "string"},
     },
 }
+
+
+PDF_BODY = {
+    "required": True,
+    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+}
+PDF_OUT = {
+    "description": "the PDF",
+    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+}
+
+
+def obj(required: list[str], props: dict[str, Any], *, closed: bool = False) -> dict[str, Any]:
+    """An object schema with ``required`` keys (``closed``: no other keys allowed)."""
+    out: dict[str, Any] = {"type": "object", "required": required, "properties": props}
+    if closed:
+        out["additionalProperties"] = False
+    return out
+
+
+def keyed_operation(
+    summary: str,
+    responses: dict[str, Any],
+    errors: tuple[int, ...],
+    *,
+    texts: dict[int, str],
+    tag: str,
+    params: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+    pdf: bool = False,
+) -> dict[str, Any]:
+    """An operation that needs an API key: 401 and 403 always, 400 with parameters, 400, 413
+    and 415 with a JSON (``body``) or PDF (``pdf``) body, and ``errors``; each problem
+    described by ``texts`` (which must hold every status used)."""
+    codes = {401, 403, *errors}
+    op: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": dict(responses)}
+    if params:
+        op["parameters"] = params
+        codes.add(400)
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        codes |= {400, 413, 415}
+    if pdf:
+        op["requestBody"] = PDF_BODY
+        codes |= {400, 413, 415}
+    for c in sorted(codes):
+        op["responses"][str(c)] = {
+            "description": texts[c],
+            "content": {"application/problem+json": {"schema": ref("Problem")}},
+        }
+    op["security"] = [{"bearer": []}]
+    return op

@@ -4,9 +4,20 @@ request and validation report schemas it refers to are the seal fragment's."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sealtrail.api.openapi_kit import HEX64, NULLABLE_STR, TIME, json_content, path_param, ref
+from sealtrail.api.openapi_kit import (
+    HEX64,
+    NULLABLE_STR,
+    PDF_OUT,
+    TIME,
+    json_content,
+    keyed_operation,
+    obj,
+    path_param,
+    ref,
+)
 from sealtrail.api.openapi_kit import query_param as _query
 
 _TEXT = {
@@ -20,50 +31,9 @@ _TEXT = {
     502: "no TSA gave a trusted timestamp",
 }
 _NULLABLE_HEX64 = {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"}
-_PDF_BODY = {
-    "required": True,
-    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-}
-_PDF_OUT = {
-    "description": "the PDF",
-    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-}
-
-
-def _op(
-    summary: str,
-    responses: dict[str, Any],
-    errors: tuple[int, ...],
-    *,
-    params: list[dict[str, Any]] | None = None,
-    body: dict[str, Any] | None = None,
-    pdf: bool = False,
-) -> dict[str, Any]:
-    codes = {401, 403, *errors}
-    op: dict[str, Any] = {"summary": summary, "tags": ["envelopes"], "responses": dict(responses)}
-    if params:
-        op["parameters"] = params
-        codes.add(400)
-    if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-        codes |= {400, 413, 415}
-    if pdf:
-        op["requestBody"] = _PDF_BODY
-        codes |= {400, 413, 415}
-    for c in sorted(codes):
-        op["responses"][str(c)] = {
-            "description": _TEXT[c],
-            "content": {"application/problem+json": {"schema": ref("Problem")}},
-        }
-    op["security"] = [{"bearer": []}]
-    return op
-
-
-def _obj(required: list[str], props: dict[str, Any], *, closed: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "object", "required": required, "properties": props}
-    if closed:
-        out["additionalProperties"] = False
-    return out
+_op = functools.partial(keyed_operation, texts=_TEXT, tag="envelopes")
+_obj = obj
+_PDF_OUT = PDF_OUT
 
 
 def schemas() -> dict[str, Any]:

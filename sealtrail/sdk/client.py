@@ -258,18 +258,21 @@ class Client:
         (with a consistency proof from it); a rollback or fork raises
         :class:`~sealtrail.sdk.errors.MisbehaviourError`. Returns the trusted checkpoint."""
         latest = self.checkpoint()
-        note = _latest_note(latest)
-        trusted = log.trusted
-        if trusted is None or latest.get("size") == trusted.size:
-            return log.observe(note)
-        if not isinstance(latest.get("size"), int) or latest["size"] < trusted.size:
-            return log.observe(note)  # raises: a rollback (or a malformed answer)
-        proof = self._request(
-            "GET",
-            "/v1/checkpoints/consistency",
-            params={"from": trusted.size, "to": latest["size"]},
-        )
+        span = _needs_proof(log, latest)
+        if span is None:
+            return log.observe(_latest_note(latest))
+        proof = self._request("GET", "/v1/checkpoints/consistency", params=span)
         return log.advance(proof)
+
+
+def _needs_proof(log: TrustedLog, latest: Mapping[str, Any]) -> dict[str, int] | None:
+    """The consistency proof to fetch (``from``, ``to``) when ``latest`` claims to be newer
+    than the trusted checkpoint; None when :meth:`TrustedLog.observe` judges it alone (the
+    first checkpoint, the same size, an older one, or a malformed answer)."""
+    trusted, size = log.trusted, latest.get("size")
+    if trusted is None or not isinstance(size, int) or size <= trusted.size:
+        return None
+    return {"from": trusted.size, "to": size}
 
 
 def _latest_note(answer: Mapping[str, Any]) -> str:
@@ -406,17 +409,10 @@ class AsyncClient:
     async def verified_latest(self, log: TrustedLog) -> Checkpoint:
         """:meth:`Client.verified_latest`, asynchronously."""
         latest = await self.checkpoint()
-        note = _latest_note(latest)
-        trusted = log.trusted
-        if trusted is None or latest.get("size") == trusted.size:
-            return log.observe(note)
-        if not isinstance(latest.get("size"), int) or latest["size"] < trusted.size:
-            return log.observe(note)
-        proof = await self._request(
-            "GET",
-            "/v1/checkpoints/consistency",
-            params={"from": trusted.size, "to": latest["size"]},
-        )
+        span = _needs_proof(log, latest)
+        if span is None:
+            return log.observe(_latest_note(latest))
+        proof = await self._request("GET", "/v1/checkpoints/consistency", params=span)
         return log.advance(proof)
 
     async def public_fingerprint(self, sha256: str) -> dict[str, Any]:
