@@ -21,18 +21,21 @@ from sealtrail.ledger.audit import audit
 from sealtrail.ledger.coordination import LEASE_NAME, Coordinator, QueuedAppendError
 from sealtrail.ledger.log import Ledger
 from sealtrail.ledger.sqlite_coordination import SQLiteCoordinationStore
+from tests.conftest import FIXED_TIME, counting_random, event_input, fixed_clock
 from tests.conftest import SQLiteLedger as SQLiteStore
-from tests.conftest import counting_random, event_input, fixed_clock
 
 SIGNER = NoteSigner("test.example/workers", Ed25519PrivateKey.from_private_bytes(bytes(32)))
 TTL = 10.0
 
 
 class Clock:
-    """Unix time the test moves by hand."""
+    """Unix time the test moves by hand. It starts at the ledgers' fixed time: the queue's
+    outcomes are stamped with the ledger's clock and pruned by the coordinator's, so two clocks
+    weeks apart made every finished outcome look older than the retention — pruned before its
+    waiter read it ("vanished"), whenever the keeper's first prune ran late."""
 
     def __init__(self) -> None:
-        self.now = 1_800_000_000.0
+        self.now = FIXED_TIME.timestamp()
 
     def __call__(self) -> float:
         return self.now
