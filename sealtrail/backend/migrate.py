@@ -21,6 +21,7 @@ What is verified, on the target as written (read back through a separate handle)
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,8 +34,10 @@ from sealtrail.core.note import NoteVerifier
 from sealtrail.directory.store import Tenant
 from sealtrail.ledger.audit import audit
 from sealtrail.ledger.coordination import LEASE_NAME, new_holder_id
-from sealtrail.ledger.store import Entry, WriteView
+from sealtrail.ledger.store import Entry, MapStore, WriteView
 from sealtrail.seals.transfer import digest, export_seals, import_seals
+
+log = logging.getLogger("sealtrail.migrate")
 
 #: entries per write transaction on the target
 BATCH = 2000
@@ -120,6 +123,40 @@ def _tenant_order(tenants: list[Tenant]) -> Iterator[Tenant]:
         left = [t for t in left if t.id not in done]
 
 
+def _copy_map(src: Stores, dst: Stores) -> int:
+    """Copy the verifiable map's nodes, values and roots; return the number of nodes copied.
+
+    A target that does not store the map gets none (its next checkpoint is sealed without the
+    map line; the audit still recomputes the roots the copied notes name)."""
+    smaps, dmaps = src.ledger.maps, dst.ledger.maps
+    if smaps is None or dmaps is None:
+        if smaps is not None and smaps.roots():
+            log.warning("the target does not store the verifiable map: map proofs not copied")
+        return 0
+    count = 0
+    nodes: dict[bytes, bytes] = {}
+    for h, node in smaps.all_nodes():
+        nodes[h] = node
+        if len(nodes) >= BATCH:
+            _put_map(dst, dmaps, nodes, {}, {})
+            count, nodes = count + len(nodes), {}
+    values = {kh: (k, v) for kh, k, v in smaps.all_values()}
+    roots = dict(smaps.roots())
+    # the roots last, with the remaining nodes: a root is never stored before its nodes
+    _put_map(dst, dmaps, nodes, values, roots)
+    return count + len(nodes)
+
+
+def _put_map(
+    dst: Stores,
+    maps: MapStore,
+    nodes: dict[bytes, bytes],
+    values: dict[bytes, tuple[bytes, bytes]],
+    roots: dict[int, bytes],
+) -> None:
+    dst.ledger.write(lambda view: maps.put(view, nodes, values, roots))
+
+
 def copy_ledger(src: Stores, dst: Stores, progress: Progress | None = None) -> dict[str, int]:
     """Copy everything of ``src`` into the empty ``dst``; return counts per kind."""
     _require_empty(dst)
@@ -169,6 +206,7 @@ def copy_ledger(src: Stores, dst: Stores, progress: Progress | None = None) -> d
             progress("events", done, size)
     counts["events"] = done
     counts["checkpoints"] = len(checkpoints)
+    counts["map_nodes"] = _copy_map(src, dst)
 
     stamps = src.timestamps.timestamps()
     for ts in stamps:
@@ -214,6 +252,9 @@ def verify_copy(src: Stores, dst: Stores, verifier: NoteVerifier) -> list[str]:
     src_cps, dst_cps = src.ledger.checkpoints(), dst.ledger.checkpoints()
     if [(c.size, c.root, c.note) for c in src_cps] != [(c.size, c.root, c.note) for c in dst_cps]:
         problems.append("checkpoints differ")
+    smaps, dmaps = src.ledger.maps, dst.ledger.maps
+    if smaps is not None and dmaps is not None and smaps.roots() != dmaps.roots():
+        problems.append("map roots differ")
     for cp in dst_cps:
         ids = root_subtrees(cp.size)
         got = dst.ledger.subtrees(ids)

@@ -16,6 +16,7 @@ from sealtrail.backend.stores import Stores
 from sealtrail.directory.sqlite_store import DIRECTORY_PART, SQLiteDirectoryStore
 from sealtrail.ledger.sqlite_coordination import SQLiteCoordinationStore
 from sealtrail.ledger.sqlite_db import SchemaPart, SQLiteDatabase
+from sealtrail.ledger.sqlite_map import MAP_PART
 from sealtrail.ledger.sqlite_schema import COORDINATION_PART, LEDGER_PART
 from sealtrail.ledger.sqlite_store import SQLiteLedgerStore
 from sealtrail.seals.sqlite_store import SEALS_PART, SEALS_V5_PART, SQLiteSealStore
@@ -29,6 +30,7 @@ SQLITE_PARTS: tuple[SchemaPart, ...] = (
     SEALS_PART,
     COORDINATION_PART,
     SEALS_V5_PART,
+    MAP_PART,
 )
 
 

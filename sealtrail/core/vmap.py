@@ -25,6 +25,7 @@ its left subtree holds the streams, its right one the documents.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import Sequence
@@ -477,3 +478,33 @@ def verify_non_inclusion(root: bytes, key: bytes, proof: MapProof) -> None:
                 f" of {k.hex()}",
             )
     _check_root(root, k, p)
+
+
+# --------------------------------------------------------------------------------------------
+# The checkpoint's extension line (docs/FORMAT.md §5.1, docs/MAP.md §9).
+
+#: the first word of the checkpoint extension line naming the map root
+MAP_EXTENSION = "sealtrail-map/v1"
+
+
+def map_extension(root: bytes) -> str:
+    """The checkpoint extension line committing to map ``root`` (32 bytes)."""
+    if type(root) is not bytes or len(root) != HASH_SIZE:
+        raise ValueError(f"map root must be {HASH_SIZE} bytes")
+    return f"{MAP_EXTENSION} {base64.b64encode(root).decode()}"
+
+
+def map_root_of(extensions: Sequence[str]) -> bytes | None:
+    """The map root a checkpoint's extension lines commit to, or None (a checkpoint before the
+    map). Raises ValueError when a line starting with the map's word is malformed or repeated."""
+    found: bytes | None = None
+    for line in extensions:
+        word, _, rest = line.partition(" ")
+        if word != MAP_EXTENSION:
+            continue
+        if found is not None:
+            raise ValueError(f"more than one {MAP_EXTENSION} line")
+        if not re.fullmatch(r"[A-Za-z0-9+/]{43}=", rest):
+            raise ValueError(f"malformed {MAP_EXTENSION} line: want 32 bytes of base64")
+        found = base64.b64decode(rest)
+    return found

@@ -18,6 +18,9 @@ from sealtrail.core.errors import InvalidInputError, NoteError, ProofError, Stor
 from sealtrail.core.event import decode_event
 from sealtrail.core.merkle import CompactRange, assemble, consistency_subtrees, verify_consistency
 from sealtrail.core.note import NoteVerifier, verify_checkpoint
+from sealtrail.core.vmap import key_hash, map_root_of
+from sealtrail.core.vmap_log import map_changes, touched_keys
+from sealtrail.core.vmap_tree import MemoryMap
 from sealtrail.ledger.store import LedgerStore
 
 MAX_PROBLEMS = 1000
@@ -42,6 +45,10 @@ class AuditReport:
 
     size: int = 0
     checkpoints: int = 0
+    #: checkpoints sealed before the map existed (no map line): reported, never failures
+    before_map: int = 0
+    #: checkpoints whose map root was recomputed from the log
+    map_checked: int = 0
     streams: int = 0
     root: str | None = None
     problems: list[Problem] = field(default_factory=list)
@@ -65,6 +72,8 @@ class AuditReport:
             "ok": self.ok,
             "size": self.size,
             "checkpoints": self.checkpoints,
+            "checkpoints_before_map": self.before_map,
+            "map_roots_checked": self.map_checked,
             "streams": self.streams,
             "root": self.root,
             "problems": [p.to_json() for p in self.problems],
@@ -185,7 +194,66 @@ def audit(store: LedgerStore, verifier: NoteVerifier) -> AuditReport:
     if rng is not None:
         report.root = rng.root().hex()
     _audit_checkpoints(store, verifier, report, computed_roots, rng is not None)
+    if report.ok:
+        _audit_map(store, verifier, report)
     return report
+
+
+def _audit_map(store: LedgerStore, verifier: NoteVerifier, report: AuditReport) -> None:
+    """Recompute the map from the log, batch by batch between checkpoints, and compare its root
+    with every checkpoint's ``sealtrail-map/v1`` line (and the stored map root).
+
+    Runs only over a log that passed every other check: a map recomputed from tampered events
+    or index columns would only repeat, as map root mismatches, what is already reported."""
+    committed: list[tuple[int, bytes]] = []
+    for cp in store.checkpoints():
+        try:
+            parsed = verify_checkpoint(cp.note, verifier)
+            root = map_root_of(parsed.extensions)
+        except NoteError:
+            continue  # reported by _audit_checkpoints
+        except ValueError as e:
+            report.add("map_line_malformed", f"checkpoint {cp.size}: {e}")
+            continue
+        if root is None:
+            report.before_map += 1
+        elif cp.size <= report.size:
+            committed.append((cp.size, root))
+    if not committed:
+        return
+    mmap, done = MemoryMap(), 0
+    stored = store.maps
+    for size, want in committed:
+        try:
+            events = [e.event for e in store.entries(done, size)]
+            mmap.set_many(
+                map_changes(
+                    events,
+                    {
+                        k: mmap.values[key_hash(k)]
+                        for k in touched_keys(events)
+                        if key_hash(k) in mmap.values
+                    },
+                )
+            )
+        except (StorageError, ValueError, KeyError, TypeError, InvalidInputError) as e:
+            report.add("map_unverifiable", f"checkpoint {size}: cannot recompute the map: {e}")
+            return
+        done = size
+        report.map_checked += 1
+        if mmap.root != want:
+            report.add(
+                "map_root_mismatch",
+                f"checkpoint {size}: map root {want.hex()}, recomputed from the events "
+                f"{mmap.root.hex()}",
+            )
+        have = None if stored is None else stored.root(size)
+        if stored is not None and have != want:
+            report.add(
+                "map_root_stored_mismatch",
+                f"checkpoint {size}: its note names map root {want.hex()}, the store holds "
+                f"{'none' if have is None else have.hex()}",
+            )
 
 
 def _audit_document_index(

@@ -24,7 +24,9 @@ from sealtrail.core.merkle import (
     verify_consistency,
 )
 from sealtrail.core.note import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint
+from sealtrail.core.vmap import map_extension
 from sealtrail.ledger.coordination import Coordinator, events_of
+from sealtrail.ledger.maps import advance_map
 from sealtrail.ledger.sequencer import (
     Appended,
     AppendRequest,
@@ -199,7 +201,11 @@ class Ledger:
             groups = consistency_subtrees(latest.size, size)
             nodes = view.subtrees({n for g in groups for n in g})
             verify_consistency(latest.size, size, latest.root, root, assemble(groups, nodes))
-        note = sign_checkpoint(Checkpoint(self.origin, size, root), self.signer)
+        # The map of the first `size` events, in this transaction: its nodes commit with the
+        # checkpoint naming its root, or neither does.
+        maps = self.store.maps
+        ext = () if maps is None else (map_extension(advance_map(self.store, maps, view, size)),)
+        note = sign_checkpoint(Checkpoint(self.origin, size, root, ext), self.signer)
         cp = StoredCheckpoint(size, root, note, format_time(self._clock()))
         view.add_checkpoint(cp)
         return cp, True

@@ -61,6 +61,7 @@ from sealtrail.ledger.store import (
     Entry,
     EventQuery,
     Lease,
+    MapStore,
     StoredCheckpoint,
     subtree_location,
 )
@@ -241,6 +242,8 @@ class MongoLedgerStore:
         self.conn = conn
         #: the URL without its password, for messages
         self.where = conn.where
+        #: the map is not stored in MongoDB yet: its checkpoints are sealed without the map line
+        self.maps: MapStore | None = None
         self._c = _Collections(conn)
         self._read = _Reads(conn, self._c, None)
 

@@ -16,6 +16,7 @@ from sealtrail.core.event import Event
 from sealtrail.core.merkle import NodeId
 from sealtrail.ledger.sqlite_coordination import check_fence
 from sealtrail.ledger.sqlite_db import SQLiteDatabase
+from sealtrail.ledger.sqlite_map import MAP_PART, SQLiteMapStore
 from sealtrail.ledger.sqlite_schema import (
     _EVENT_COLS,
     _N_EVENT_COLS,
@@ -29,6 +30,7 @@ from sealtrail.ledger.store import (
     Entry,
     EventQuery,
     Lease,
+    MapStore,
     StoredCheckpoint,
 )
 
@@ -139,6 +141,10 @@ class SQLiteLedgerStore:
         self.db = db
         #: where the database is, for messages
         self.where = db.where
+        #: the verifiable map's tables, when the database was opened with their schema part
+        self.maps: MapStore | None = (
+            SQLiteMapStore(db) if any(p.name == MAP_PART.name for p in db.parts) else None
+        )
 
     def _con(self) -> sqlite3.Connection:
         return self.db.read()

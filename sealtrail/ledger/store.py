@@ -145,11 +145,55 @@ class WriteView(Protocol):
         raises ConflictError if one of them already has an outcome."""
 
 
+class MapStore(Protocol):
+    """The verifiable map's storage (docs/MAP.md): content-addressed nodes (write-once), each
+    key's current value, and the map root each checkpoint commits to (by checkpoint size).
+
+    :meth:`put` must run inside :meth:`LedgerStore.write`'s ``fn`` with that call's ``view``:
+    it joins that transaction, so a checkpoint and the map nodes its root needs commit together.
+    """
+
+    def nodes(self, hashes: Sequence[bytes]) -> dict[bytes, bytes]:
+        """Stored node encodings (hash -> 65 bytes) of those of ``hashes`` that are stored."""
+
+    def values(self, key_hashes: Collection[bytes]) -> dict[bytes, bytes]:
+        """Current encoded values (key hash -> value) of those keys that are in the map."""
+
+    def root(self, size: int) -> bytes | None:
+        """The map root committed by the checkpoint of ``size``, or None (before the map)."""
+
+    def latest_root(self) -> tuple[int, bytes] | None:
+        """(checkpoint size, map root) of the newest checkpoint with a map root, or None."""
+
+    def put(
+        self,
+        view: WriteView,
+        nodes: Mapping[bytes, bytes],
+        values: Mapping[bytes, tuple[bytes, bytes]],
+        roots: Mapping[int, bytes],
+    ) -> None:
+        """In ``view``'s transaction: insert ``nodes`` (hash -> encoding; existing ones are left
+        alone), set ``values`` (key hash -> (encoded key, encoded value)), and record ``roots``
+        (checkpoint size -> map root; a size must not have one yet)."""
+
+    def all_nodes(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every stored node (hash, encoding), for migration."""
+
+    def all_values(self) -> Iterator[tuple[bytes, bytes, bytes]]:
+        """Every stored value (key hash, encoded key, encoded value), for migration."""
+
+    def roots(self) -> list[tuple[int, bytes]]:
+        """Every (checkpoint size, map root), by size."""
+
+
 class LedgerStore(Protocol):
     """A ledger backend."""
 
     #: where the database is, for messages (never a password)
     where: str
+    #: the verifiable map's storage; None where the backend does not store the map yet
+    #: (its checkpoints are then sealed without the map line)
+    maps: MapStore | None
 
     def write(self, fn: Callable[[WriteView], T]) -> T:
         """Run ``fn`` in one exclusive transaction and commit durably before returning.

@@ -96,6 +96,9 @@ def test_sqlite_to_sqlite_copies_everything_and_verifies_it(tmp_path: Path) -> N
     moved = run(data, "audit", "--json", db_url=f"sqlite:///{target}")
     assert moved.returncode == 0, moved.stdout + moved.stderr
     assert json.loads(moved.stdout)["size"] == before["size"]
+    # the verifiable map came along: every committed map root recomputed, none missing
+    assert copied["map_nodes"] > 0
+    assert json.loads(moved.stdout)["map_roots_checked"] == before["map_roots_checked"] >= 2
     listed = run(data, "seals", "list", "--tenant", "sub1", "--json", db_url=f"sqlite:///{target}")
     assert listed.returncode == 0, listed.stderr
     assert [s["status"] for s in json.loads(listed.stdout)["seals"]] == ["suspended"]

@@ -204,6 +204,7 @@ def proof_consistency(ctx: Ctx, *, as_json: bool, old: int, new: int | None) -> 
 def _audit_text(r: AuditReport) -> str:
     lines = [
         f"log size {r.size}, {r.streams} streams, {r.checkpoints} checkpoints, root {r.root}",
+        f"map roots recomputed: {r.map_checked}; checkpoints before the map: {r.before_map}",
     ]
     if r.ok:
         lines.append("OK: every event, chain, subtree, checkpoint signature and consistency holds")
