@@ -350,10 +350,15 @@ class Sequencer:
         """Append ``inputs`` for ``tenant`` atomically; return once they are durable."""
         if self._closing:
             raise StorageError("sequencer is shutting down")
-        self.start()
-        if self._coord is not None and self._coord.current() is None:
-            return await self._remote(tenant, inputs)
-        fut: asyncio.Future[list[Appended]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        task = self._task
+        if self._coord is not None:
+            self.start()
+            if self._coord.current() is None:
+                return await self._remote(tenant, inputs)
+        elif task is None or task.done() or task.get_loop() is not loop:
+            self.start()  # else the commit loop runs on this loop already: nothing to start
+        fut: asyncio.Future[list[Appended]] = loop.create_future()
         self._queue.append((AppendRequest(tenant, tuple(inputs)), fut))
         self._wakeup.set()
         return await fut
