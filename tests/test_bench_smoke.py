@@ -68,6 +68,13 @@ EXPECTED = {
         "ledger.consistency_proof(old, size)",
         "all OK.",
     ],
+    "bench_strictjson.py": [
+        "## Strict JSON reader",
+        "### Per event, best of rounds",
+        "### Strict reader targets",
+        "json.loads (baseline)",
+        "strictjson.loads",
+    ],
 }
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import accumulate
 from typing import Any
 
 from sealtrail.core.canonical import MAX_SAFE_INTEGER
@@ -127,10 +128,10 @@ def loads(
         value, end = _decoder.raw_decode(text, _skip_ws(text, 0))
         if _skip_ws(text, end) != len(text):
             raise _Reject(f"extra data at offset {end}")
-        # A string can hold a lone surrogate only through a \\u escape (the text came from
-        # strict UTF-8 or is checked below), and depth can exceed the limit only if there are
-        # that many brackets: skip the walk when neither can happen.
-        if "\\u" in text or text.count("[") + text.count("{") > max_depth:
+        # A string can hold a lone surrogate only through a \\u escape of U+D800..U+DFFF (the
+        # text came from strict UTF-8 or is checked above), and the pre-pass has already
+        # measured the nesting exactly: skip the walk when no such escape is in the text.
+        if _SURROGATE_ESCAPE_RE.search(text):
             _check_tree(value, max_depth)
     except _Reject as e:
         raise InvalidInputError(f"invalid JSON: {e}") from None
@@ -146,20 +147,23 @@ def loads(
 
 
 _WS = " \t\n\r"
-_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
-_BRACKET_RE = re.compile(r"[\[\]{}]")
+# The nesting pre-pass works on a skeleton of the text's UTF-8 bytes, each step one C-level pass:
+# drop escapes (``\\.``, the only way a string holds a quote), keep only quotes and brackets,
+# keep what lies between strings (the even pieces between quotes; an unterminated string runs to
+# the end), then sum the brackets' steps. Outside a string a backslash is a syntax error, and the
+# scanner stops there, before any bracket this pass may miscount.
+_ESCAPE_RE = re.compile(rb"\\.", re.DOTALL)
+_NOT_SKELETON = bytes(b for b in range(256) if b not in b'[]{}"')
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+# A lone surrogate can enter a string only through an escape of U+D800..U+DFFF.
+_SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _nesting(text: str) -> int:
     """The deepest bracket nesting of ``text``, brackets inside strings not counted."""
-    depth = deepest = 0
-    for c in _BRACKET_RE.findall(_STRING_RE.sub("", text)):
-        if c in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
+    raw = _ESCAPE_RE.sub(b"", text.encode("utf-8", "surrogatepass"))
+    brackets = b"".join(raw.translate(None, _NOT_SKELETON).split(b'"')[::2])
+    return max(accumulate(map(_STEP.__getitem__, brackets), initial=0))
 
 
 def _skip_ws(text: str, i: int) -> int:

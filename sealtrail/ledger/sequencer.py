@@ -152,6 +152,12 @@ class LogWriter:
             for tenant, cids in wanted.items():
                 for cid, ev in view.events_by_client_id(tenant, cids).items():
                     by_cid[(tenant, cid)] = ev
+            # One draw for the whole group (16 bytes per input, enough for every new event),
+            # sliced in order; what repeats and refused requests would have used stays unused.
+            salts = self._random(
+                16 * sum(len(r.inputs) for r in requests if not isinstance(r, SealtrailError))
+            )
+            drawn = 0
             for req in requests:
                 if isinstance(req, SealtrailError):
                     results.append(req)
@@ -162,8 +168,7 @@ class LogWriter:
                     results.append(e)
                     continue
                 out: list[Appended] = []
-                salts = self._random(16 * len(plan))
-                for n, (inp, existing) in enumerate(plan):
+                for inp, existing in plan:
                     if isinstance(existing, int):
                         out.append(Appended(out[existing].event, True))
                         continue
@@ -179,9 +184,10 @@ class LogWriter:
                         tenant=req.tenant,
                         index=rng.size,
                         recorded_at=recorded_at,
-                        salt=salts[16 * n : 16 * n + 16],
+                        salt=salts[drawn : drawn + 16],
                         prev=prev,
                     )
+                    drawn += 16
                     fingerprints = tuple(bytes.fromhex(d["sha256"]) for d in inp.documents)
                     entries.append(Entry(ev, b"".join(rng.append(ev.leaf_hash)), fingerprints))
                     staged[key] = ev.leaf_hash
@@ -344,10 +350,15 @@ class Sequencer:
         """Append ``inputs`` for ``tenant`` atomically; return once they are durable."""
         if self._closing:
             raise StorageError("sequencer is shutting down")
-        self.start()
-        if self._coord is not None and self._coord.current() is None:
-            return await self._remote(tenant, inputs)
-        fut: asyncio.Future[list[Appended]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        task = self._task
+        if self._coord is not None:
+            self.start()
+            if self._coord.current() is None:
+                return await self._remote(tenant, inputs)
+        elif task is None or task.done() or task.get_loop() is not loop:
+            self.start()  # else the commit loop runs on this loop already: nothing to start
+        fut: asyncio.Future[list[Appended]] = loop.create_future()
         self._queue.append((AppendRequest(tenant, tuple(inputs)), fut))
         self._wakeup.set()
         return await fut
