@@ -22,6 +22,18 @@ PROBLEM_TYPE_BASE = "https://sealtrail.dev/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
+class RequestTimeoutError(InvalidInputError):
+    """The request's headers or declared body did not arrive in time."""
+
+    code = "request_timeout"
+
+
+class DuplicateHeaderError(InvalidInputError):
+    """A header that must appear once (a credential) was given more than once."""
+
+    code = "duplicate_header"
+
+
 class UnauthorizedError(SealtrailError):
     """No, malformed, unknown or revoked API key."""
 

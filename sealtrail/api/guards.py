@@ -33,26 +33,16 @@ from aiohttp.typedefs import Middleware
 from aiohttp.web_protocol import RequestHandler
 
 from sealtrail.api.error_codes import http_status_for
+from sealtrail.api.errors import DuplicateHeaderError as DuplicateHeaderError
+from sealtrail.api.errors import RequestTimeoutError as RequestTimeoutError
 from sealtrail.api.errors import problem
-from sealtrail.core.errors import InvalidInputError, SealtrailError
+from sealtrail.core.errors import SealtrailError
 
 log = logging.getLogger("sealtrail.api")
 
 #: Headers that must appear at most once: credentials, and the idempotency key (which request
 #: a retry repeats). A second copy makes the request ambiguous: refused, never one chosen.
 SINGLE_HEADERS = ("Authorization", "Proxy-Authorization", "Cookie", "X-API-Key", "Idempotency-Key")
-
-
-class RequestTimeoutError(InvalidInputError):
-    """The request's headers or declared body did not arrive in time."""
-
-    code = "request_timeout"
-
-
-class DuplicateHeaderError(InvalidInputError):
-    """A header that must appear once (a credential) was given more than once."""
-
-    code = "duplicate_header"
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sealtrail.core.errors import ProofError
+from sealtrail.core.errors import MapProofError as MapProofError
 
 HASH_SIZE = 32
 KEY_BITS = 256
@@ -61,24 +61,6 @@ MAX_TENANT_BYTES = 255
 MAX_STREAM_BYTES = 4096
 VALUE_SIZE = 1 + 8 + 8 + HASH_SIZE
 _U64 = 1 << 64
-
-
-class MapProofError(ProofError):
-    """A map proof is malformed or does not verify; ``reason`` says which check failed.
-
-    Reasons (stable, machine-readable): ``malformed`` (a field has the wrong type, length,
-    encoding or range, or is missing or unknown), ``too_many_siblings``, ``no_siblings``,
-    ``no_leaf`` (an inclusion proof without a leaf), ``key_mismatch``, ``value_mismatch``,
-    ``key_present`` (a non-inclusion proof whose leaf is the key itself), ``leaf_off_path``
-    (the leaf's key hash does not share the proof's path), ``root_mismatch``.
-
-    Its ``code`` stays ProofError's ``invalid_proof`` (one entry in the error table); ``reason``
-    says what failed.
-    """
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 # --------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ import orjson
 
 from sealtrail.core.errors import LedgerBusyError, NotFoundError, SealtrailError, StorageError
 from sealtrail.core.event import Event, EventInput, format_time, parse_event_input
+from sealtrail.ledger.errors import QueuedAppendError as QueuedAppendError
 from sealtrail.ledger.store import CoordinationStore, Lease, QueuedAppend
 
 log = logging.getLogger("sealtrail.coordination")
@@ -49,15 +50,6 @@ QUEUE_RETENTION = timedelta(minutes=10)
 def new_holder_id() -> str:
     """A holder id unique to this process start: host, pid and 32 random bits."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-class QueuedAppendError(SealtrailError):
-    """The error the sequencer stored for a queued append (same code and message; the edge
-    maps it by that code, as it would the original)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def encode_outcome(result: Sequence[tuple[int, bool]] | SealtrailError) -> bytes:

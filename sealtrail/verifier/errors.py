@@ -21,3 +21,9 @@ class TimestampError(SealtrailError):
     """No TSA gave a valid RFC 3161 token, or a token does not verify."""
 
     code = "timestamp_error"
+
+
+class AnchorMismatch(SealtrailError):
+    """The chain does not confirm an anchor receipt (or the node could not be asked)."""
+
+    code = "anchor_not_on_chain"

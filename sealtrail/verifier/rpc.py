@@ -13,19 +13,13 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from sealtrail.core.errors import SealtrailError
+from sealtrail.verifier.errors import AnchorMismatch as AnchorMismatch
 
 #: keccak256("Anchored(bytes32,uint64,bytes32,address)")
 ANCHORED_TOPIC = "0x7196d6002b555d592bc808cc522b6e167501be1b6185fd206cd187b7330acf7a"
 #: anchorOf(bytes32,bytes32)
 ANCHOR_OF_SELECTOR = "0x2f71a556"
 MAX_REPLY_BYTES = 4 * 1024 * 1024
-
-
-class AnchorMismatch(SealtrailError):
-    """The chain does not confirm an anchor receipt (or the node could not be asked)."""
-
-    code = "anchor_not_on_chain"
 
 
 def _word(n: int) -> str:
