@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -361,3 +363,26 @@ def test_a_note_re_signed_with_a_forged_map_is_caught_by_its_timestamp(built: Bu
     ts = r.check("timestamps.tokens")
     assert ts.status is Status.FAILED, r.to_text()
     assert r.status is Overall.FAILED
+
+
+def test_the_hand_check_script_of_verify_md_catches_tail_truncation(
+    built: Built, tmp_path: Path
+) -> None:
+    """VERIFY.md's section 7 (python3, standard library only) passes on the genuine package and
+    fails on the tail-truncated one."""
+    text = _files(built)[layout.VERIFY_MD].decode()
+    script = text.split("## 7.")[1].split("```sh\n")[1].split("```")[0]
+
+    def hand(files: Files, where: Path) -> subprocess.CompletedProcess[str]:
+        for name, data in files.items():
+            (where / name).parent.mkdir(parents=True, exist_ok=True)
+            (where / name).write_bytes(data)
+        return subprocess.run(["bash", "-c", script], cwd=where, capture_output=True,
+                              text=True, check=False)  # fmt: skip
+
+    ok = hand(_files(built), tmp_path / "good")
+    assert "map proofs OK" in ok.stdout, ok.stderr
+    files = _files(built)
+    _drop_events(files, [_events_of(built)[-1]])
+    bad = hand(files, tmp_path / "bad")
+    assert "map proofs FAILED" in bad.stdout, bad.stderr
