@@ -40,6 +40,7 @@ from sealtrail.core.errors import ConfigError
 from sealtrail.core.event import format_time
 from sealtrail.ledger.coordination import Coordinator
 from sealtrail.ledger.log import Ledger, utc_now
+from sealtrail.ledger.map_process import MapProcess
 from sealtrail.web import routes as web_routes
 
 log = logging.getLogger("sealtrail.api")
@@ -114,6 +115,12 @@ def create_app(settings: Settings) -> web.Application:
         coordinator = Coordinator(stores.coordination, ttl=settings.lease_ttl)
         await asyncio.to_thread(coordinator.refresh)
         ledger = Ledger(stores.ledger, signer, coordinator=coordinator)
+        # On SQLite the map's update before each checkpoint runs in a child process, so that it
+        # does not take the interpreter from appends (docs/PERFORMANCE.md, "The map and appends").
+        map_process = None
+        if not backend.is_mongodb(settings.db_url) and stores.ledger.maps is not None:
+            map_process = MapProcess(db, busy_timeout=settings.busy_timeout)
+            ledger.map_preparer = map_process
         runtime = Runtime(settings, ledger, stores, coordinator, tsa_urls, trust_roots)
         app[SERVICES] = Services(
             settings=settings,
@@ -140,6 +147,8 @@ def create_app(settings: Settings) -> web.Application:
         finally:
             await runtime.stop()
             await ledger.close()
+            if map_process is not None:
+                await asyncio.to_thread(map_process.close)
             log.info("ledger closed")
 
     app.cleanup_ctx.append(lifecycle)

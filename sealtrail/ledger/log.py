@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sealtrail.core.errors import LeaseLostError, NotFoundError, ProofError, SealtrailError
 from sealtrail.core.event import Event, EventInput, format_time
@@ -26,7 +26,13 @@ from sealtrail.core.merkle import (
 from sealtrail.core.note import Checkpoint, NoteSigner, NoteVerifier, sign_checkpoint
 from sealtrail.core.vmap import map_extension
 from sealtrail.ledger.coordination import Coordinator, events_of
-from sealtrail.ledger.maps import advance_map
+from sealtrail.ledger.maps import (
+    MapDraft,
+    advance_map,
+    commit_map,
+    prepare_map,
+    store_draft_nodes,
+)
 from sealtrail.ledger.sequencer import (
     Appended,
     AppendRequest,
@@ -91,6 +97,13 @@ class ConsistencyProof:
         }
 
 
+class MapPreparer(Protocol):
+    """Computes the map's draft for a checkpoint of ``size`` and stores its nodes."""
+
+    def prepare(self, store: LedgerStore, size: int) -> MapDraft:
+        """The draft (MapDraft), its nodes already written."""
+
+
 class Ledger:
     """Appends, checkpoints and proofs over one store, signed with one checkpoint key."""
 
@@ -112,6 +125,9 @@ class Ledger:
         self._clock = clock
         self.writer = LogWriter(store, clock=clock, random_bytes=random_bytes)
         self._sequencer: Sequencer | None = None
+        #: prepares the map's draft before sealing (e.g. a ``MapProcess`` on SQLite); None:
+        #: in this process
+        self.map_preparer: MapPreparer | None = None
 
     @property
     def sequencer(self) -> Sequencer:
@@ -172,14 +188,16 @@ class Ledger:
         """
         coord = self.coordinator
         if coord is None:
-            return self.store.write(self._seal_in)
+            draft = self._prepare_map()
+            return self.store.write(lambda view: self._seal_in(view, draft))
         lease = coord.current() or coord.refresh()
         if lease is None:
             raise LeaseLostError("another process holds the sequencer lease; it seals checkpoints")
+        draft = self._prepare_map()
 
         def fenced(view: WriteView) -> tuple[StoredCheckpoint | None, bool]:
             view.check_fence(lease)
-            return self._seal_in(view)
+            return self._seal_in(view, draft)
 
         try:
             return self.store.write(fenced)
@@ -187,9 +205,33 @@ class Ledger:
             coord.lost(lease)
             raise
 
-    def _seal_in(self, view: WriteView) -> tuple[StoredCheckpoint | None, bool]:
-        size = view.size()
+    def _prepare_map(self) -> MapDraft | None:
+        """The map of the log as it is now, computed before the write lock is taken (the
+        checkpoint is then sealed at that size) and its nodes written in short transactions:
+        appends wait only for the short transaction that records the values, the root and the
+        checkpoint. None when there is no map or nothing new to seal."""
+        maps = self.store.maps
+        if maps is None:
+            return None
+        size = self.store.size()
+        latest = self.store.latest_checkpoint()
+        if size == 0 or (latest is not None and latest.size >= size):
+            return None
+        if self.map_preparer is not None:
+            return self.map_preparer.prepare(self.store, size)
+        draft = prepare_map(self.store, maps, size)
+        store_draft_nodes(self.store, maps, draft)
+        return draft
+
+    def _seal_in(
+        self, view: WriteView, draft: MapDraft | None = None
+    ) -> tuple[StoredCheckpoint | None, bool]:
         latest = view.latest_checkpoint()
+        size = view.size()
+        if draft is not None and (latest is None or latest.size < draft.size):
+            size = draft.size  # seal what the map was prepared for; later events go next time
+        else:
+            draft = None
         if size == 0:
             return None, False
         if latest is not None and latest.size == size:
@@ -201,10 +243,16 @@ class Ledger:
             groups = consistency_subtrees(latest.size, size)
             nodes = view.subtrees({n for g in groups for n in g})
             verify_consistency(latest.size, size, latest.root, root, assemble(groups, nodes))
-        # The map of the first `size` events, in this transaction: its nodes commit with the
-        # checkpoint naming its root, or neither does.
+        # The map of the first `size` events: its values and root commit with the checkpoint
+        # naming the root, or neither does (its nodes, content-addressed, may precede them).
         maps = self.store.maps
-        ext = () if maps is None else (map_extension(advance_map(self.store, maps, view, size)),)
+        ext: tuple[str, ...] = ()
+        if maps is not None:
+            if draft is not None and commit_map(maps, view, draft, nodes=False):
+                map_root = draft.root
+            else:  # no draft, or the map moved since: bring it to `size` in this transaction
+                map_root = advance_map(self.store, maps, view, size)
+            ext = (map_extension(map_root),)
         note = sign_checkpoint(Checkpoint(self.origin, size, root, ext), self.signer)
         cp = StoredCheckpoint(size, root, note, format_time(self._clock()))
         view.add_checkpoint(cp)

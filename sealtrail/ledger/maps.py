@@ -38,14 +38,33 @@ log = logging.getLogger("sealtrail.ledger")
 
 #: events read per batch while advancing the map
 _BATCH = 10_000
+#: map nodes written per transaction ahead of a checkpoint
+_NODES_PER_WRITE = 5_000
 
 
-def advance_map(store: LedgerStore, maps: MapStore, view: WriteView, size: int) -> bytes:
-    """Bring the map to the log's first ``size`` events in ``view``'s transaction; return its
-    root (also recorded as checkpoint ``size``'s map root). Requires the caller to be sealing the
-    checkpoint of ``size`` in that transaction."""
+@dataclass(frozen=True)
+class MapDraft:
+    """The map brought from checkpoint ``base_size`` (root ``base_root``) to the log's first
+    ``size`` events, computed from committed data but not yet stored: the new ``root``, the
+    nodes it needs that may be missing (by hash), and the changed values (key hash -> (key,
+    value)). :func:`commit_map` stores it with the checkpoint of ``size``."""
+
+    base_size: int
+    base_root: bytes
+    size: int
+    root: bytes
+    nodes: dict[bytes, bytes]
+    values: dict[bytes, tuple[bytes, bytes]]
+    seconds: float
+
+
+def prepare_map(store: LedgerStore, maps: MapStore, size: int) -> MapDraft:
+    """Compute the map of the log's first ``size`` (committed) events from the newest stored
+    map, reading only: no transaction and no write lock is held, so appends go on meanwhile
+    (events below ``size`` and map nodes never change)."""
     latest = maps.latest_root()
     start, root = (0, EMPTY_ROOT) if latest is None else latest
+    base = (start, root)
     if start > size:
         raise StorageError(f"the map covers {start} events, more than the log's {size}")
     t0 = time.monotonic()
@@ -79,14 +98,45 @@ def advance_map(store: LedgerStore, maps: MapStore, view: WriteView, size: int) 
         for k, v in changes.items():
             all_values[key_hash(k)] = (k, v)
         root = u.root
-    maps.put(view, all_nodes, all_values, {size: root})
-    if latest is None:
+    return MapDraft(*base, size, root, all_nodes, all_values, time.monotonic() - t0)
+
+
+def store_draft_nodes(store: LedgerStore, maps: MapStore, draft: MapDraft) -> None:
+    """Write ``draft``'s nodes ahead of its checkpoint, in short transactions of
+    :data:`_NODES_PER_WRITE` nodes so appends are not held up. Nodes are content-addressed and
+    written once: if the checkpoint is never sealed they are only unreachable (MAP.md §10)."""
+    items = list(draft.nodes.items())
+    for i in range(0, len(items), _NODES_PER_WRITE):
+        chunk = dict(items[i : i + _NODES_PER_WRITE])
+        store.write(lambda view, c=chunk: maps.put(view, c, {}, {}))  # type: ignore[misc]
+
+
+def commit_map(maps: MapStore, view: WriteView, draft: MapDraft, *, nodes: bool = True) -> bool:
+    """Record ``draft`` in ``view``'s transaction, which seals checkpoint ``draft.size``: its
+    values and root (and its nodes unless :func:`store_draft_nodes` wrote them). Returns False,
+    writing nothing, when the stored map moved since the draft was computed (the caller then
+    recomputes in the transaction)."""
+    if (maps.latest_root() or (0, EMPTY_ROOT)) != (draft.base_size, draft.base_root):
+        return False
+    maps.put(view, draft.nodes if nodes else {}, draft.values, {draft.size: draft.root})
+    if draft.base_size == 0:
         log.info(
             "built the verifiable map from all %d events (catch-up after the upgrade) in %.3f s",
-            size,
-            time.monotonic() - t0,
+            draft.size,
+            draft.seconds,
         )
-    return root
+    return True
+
+
+def advance_map(store: LedgerStore, maps: MapStore, view: WriteView, size: int) -> bytes:
+    """Bring the map to the log's first ``size`` events in ``view``'s transaction; return its
+    root (also recorded as checkpoint ``size``'s map root). Requires the caller to be sealing the
+    checkpoint of ``size`` in that transaction. (The ledger prepares the map before taking the
+    write lock — :func:`prepare_map` — and uses this only when the map moved meanwhile.)"""
+    draft = prepare_map(store, maps, size)
+    if not commit_map(maps, view, draft):
+        raise StorageError("the map changed during a sealing transaction")
+    return draft.root
 
 
 @dataclass(frozen=True)
