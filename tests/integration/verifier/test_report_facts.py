@@ -307,3 +307,102 @@ def test_true_is_not_one_in_the_selection(built: Built) -> None:
     want["selection"]["x"] = 1
     assert "selection differs" in str(report_facts.first_difference(facts, want))
     assert report_facts.first_difference(want, json.loads(json.dumps(want))) is None
+
+
+def _before_sealing(built: Built, change: Any) -> VerificationReport:
+    """The report drawn with its genuine facts, then ``change(writer)`` made in an incremental
+    update *before* the operator seals it (so the seal covers the hostile structure)."""
+    pdf = render_report(built.evidence, built.kit.inputs())
+    w = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    change(w)
+    out = io.BytesIO()
+    w.write(out)
+    return _verify(built, _with_report(built, _reseal(built.kit, out.getvalue())))
+
+
+def _tree(w: IncrementalPdfFileWriter) -> Any:
+    return w.root["/Names"]["/EmbeddedFiles"]
+
+
+def _duplicate_entry(w: IncrementalPdfFileWriter) -> None:
+    arr = _tree(w)["/Names"]
+    arr.append(generic.pdf_string(report_facts.FACTS_NAME))
+    arr.append(arr.raw_get(1))
+    w.update_container(w.root["/Names"])
+
+
+def _cyclic_kids(w: IncrementalPdfFileWriter) -> None:
+    names = w.root["/Names"]
+    node = generic.DictionaryObject()
+    ref = w.add_object(node)
+    node[generic.pdf_name("/Kids")] = generic.ArrayObject([ref])
+    names[generic.pdf_name("/EmbeddedFiles")] = ref
+    w.update_container(names)
+
+
+def _hex_filter(w: IncrementalPdfFileWriter) -> None:
+    spec = _tree(w)["/Names"][1]
+    data = _embedded_data(w)
+    stream = generic.StreamObject(
+        {
+            generic.pdf_name("/Type"): generic.pdf_name("/EmbeddedFile"),
+            generic.pdf_name("/Filter"): generic.pdf_name("/ASCIIHexDecode"),
+        },
+        encoded_data=data.hex().encode() + b">",
+    )
+    ref = w.add_object(stream)
+    spec["/EF"] = generic.DictionaryObject({generic.pdf_name("/F"): ref})
+    w.update_container(spec)
+
+
+def _embedded_data(w: IncrementalPdfFileWriter) -> bytes:
+    spec = _tree(w)["/Names"][1]
+    data: bytes = spec["/EF"]["/F"].data
+    return data
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (_duplicate_entry, "2 embedded files are named sealtrail-facts.json"),
+        (_cyclic_kids, "too large or too deep"),
+        (_hex_filter, "is not supported"),
+    ],
+)
+def test_hostile_embedding_under_the_seal_fails(built: Built, change: Any, words: str) -> None:
+    rep = _before_sealing(built, change)
+    assert rep.check("report.signature").status is Status.PASSED, rep.to_text()
+    c = rep.check("report.facts")
+    assert c.status is Status.FAILED, rep.to_text()
+    assert c.reason == "malformed"
+    assert words in c.detail, c.detail
+
+
+def test_an_unsealed_report_with_matching_facts_is_blocked_never_passed(built: Built) -> None:
+    report = _report(built)
+    # a byte the seal signs, outside the facts: the description of their file specification
+    broken = report.replace(b"What this report lists", b"What this report liste", 1)
+    assert broken != report
+    rep = _verify(built, _with_report(built, broken))
+    assert rep.check("report.signature").status is Status.FAILED
+    c = rep.check("report.facts")
+    assert c.status is Status.NOT_CHECKED, rep.to_text()
+    assert c.reason == "blocked"
+
+
+def test_the_hand_check_of_verify_md_finds_the_difference(built: Built, tmp_path: Path) -> None:
+    from sealtrail.export.handcheck import _FACTS_SCRIPT
+
+    fewer = dataclasses.replace(built.evidence, events=built.evidence.events[:-1])
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    for name, data in layout.read_zip(built.data).items():
+        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / name).write_bytes(data)
+    for facts, want in ((facts_of(built.evidence), "report facts OK"),
+                        (facts_of(fewer), "report facts DIFFER")):  # fmt: skip
+        (pkg / "sealtrail-facts.json").write_bytes(facts)
+        r = subprocess.run(["bash", "-e", "-c", _FACTS_SCRIPT], cwd=pkg, capture_output=True,
+                           text=True, check=True)  # fmt: skip
+        assert want in r.stdout, r.stdout + r.stderr
+    assert "DIFFERS: events" in r.stdout
