@@ -406,3 +406,15 @@ def test_the_hand_check_of_verify_md_finds_the_difference(built: Built, tmp_path
                            text=True, check=True)  # fmt: skip
         assert want in r.stdout, r.stdout + r.stderr
     assert "DIFFERS: events" in r.stdout
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler's pdftoppm is missing")
+def test_the_facts_change_nothing_visible(built: Built, tmp_path: Path) -> None:
+    pages = []
+    for n, facts in enumerate((None, facts_of(built.evidence))):
+        pdf = tmp_path / f"r{n}.pdf"
+        pdf.write_bytes(draw_report(built.evidence, built.kit.inputs(), facts))
+        subprocess.run(["pdftoppm", "-png", "-r", "50", pdf, tmp_path / f"p{n}"], check=True)
+        pages.append(sorted(p.read_bytes() for p in tmp_path.glob(f"p{n}*.png")))
+    assert pages[0] == pages[1]
+    assert len(pages[0]) >= 1
