@@ -227,16 +227,25 @@ def _find(root: Any, cap: int) -> bytes | None:
 
 
 def _content(spec: Any, cap: int) -> bytes:
-    """The embedded file stream's decoded bytes: no filter or FlateDecode alone (what Sealtrail
-    writes), inflated to at most ``cap`` bytes."""
-    from pyhanko.pdf_utils import generic
-
+    """The embedded file's decoded bytes. ``/EF`` may name it as ``/F``, ``/UF`` or both (then
+    both must hold the same bytes: readers differ in which they show)."""
     ef = _get(spec, "/EF", "dict")
     if ef is None:
         raise FactsUnreadable(f"{FACTS_NAME}: the file specification embeds no file")
-    stream = _get(ef, "/UF", "stream") or _get(ef, "/F", "stream")
-    if stream is None:
+    streams = [s for s in (_get(ef, "/F", "stream"), _get(ef, "/UF", "stream")) if s is not None]
+    if not streams:
         raise FactsUnreadable(f"{FACTS_NAME}: the file specification holds no stream")
+    data = [_decoded(s, cap) for s in streams]
+    if data[-1] != data[0]:
+        raise FactsUnreadable(f"{FACTS_NAME}: its /EF /F and /UF streams differ")
+    return data[0]
+
+
+def _decoded(stream: Any, cap: int) -> bytes:
+    """A stream's bytes: no filter or FlateDecode alone (what Sealtrail writes), inflated to at
+    most ``cap`` bytes, completely (no truncated or trailing deflate data)."""
+    from pyhanko.pdf_utils import generic
+
     given = stream.raw_get("/Filter").get_object() if "/Filter" in stream else None
     if isinstance(given, generic.ArrayObject):
         filters = [str(given.raw_get(k).get_object()) for k in range(len(given))]
@@ -253,6 +262,8 @@ def _content(spec: Any, cap: int) -> bytes:
             data = inflater.decompress(raw, cap + 1)
         except zlib.error as e:
             raise FactsUnreadable(f"{FACTS_NAME}: bad deflate data ({e})") from None
+        if len(data) <= cap and not (inflater.eof and not inflater.unused_data):
+            raise FactsUnreadable(f"{FACTS_NAME}: truncated or trailing deflate data")
     else:
         raise FactsUnreadable(f"{FACTS_NAME}: filter {filters} is not supported")
     if len(data) > cap:

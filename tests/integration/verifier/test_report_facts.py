@@ -12,6 +12,7 @@ import io
 import json
 import shutil
 import subprocess
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -355,6 +356,32 @@ def _hex_filter(w: IncrementalPdfFileWriter) -> None:
     w.update_container(spec)
 
 
+def _second_stream(w: IncrementalPdfFileWriter, encoded: bytes) -> Any:
+    stream = generic.StreamObject(
+        {
+            generic.pdf_name("/Type"): generic.pdf_name("/EmbeddedFile"),
+            generic.pdf_name("/Filter"): generic.pdf_name("/FlateDecode"),
+        },
+        encoded_data=encoded,
+    )
+    return w.add_object(stream)
+
+
+def _split_ef(w: IncrementalPdfFileWriter) -> None:
+    """/EF /F keeps the genuine facts, /UF (what some readers show) gets others."""
+    spec = _tree(w)["/Names"][1]
+    other = _embedded_data(w).replace(b'"unsealed":0', b'"unsealed":9')
+    spec["/EF"][generic.pdf_name("/UF")] = _second_stream(w, zlib.compress(other))
+    w.update_container(spec)
+
+
+def _truncated_deflate(w: IncrementalPdfFileWriter) -> None:
+    spec = _tree(w)["/Names"][1]
+    ref = _second_stream(w, zlib.compress(_embedded_data(w))[:-6])
+    spec["/EF"] = generic.DictionaryObject({generic.pdf_name("/F"): ref})
+    w.update_container(spec)
+
+
 def _embedded_data(w: IncrementalPdfFileWriter) -> bytes:
     spec = _tree(w)["/Names"][1]
     data: bytes = spec["/EF"]["/F"].data
@@ -367,6 +394,8 @@ def _embedded_data(w: IncrementalPdfFileWriter) -> bytes:
         (_duplicate_entry, "2 embedded files are named sealtrail-facts.json"),
         (_cyclic_kids, "too large or too deep"),
         (_hex_filter, "is not supported"),
+        (_split_ef, "/EF /F and /UF streams differ"),
+        (_truncated_deflate, "truncated or trailing deflate data"),
     ],
 )
 def test_hostile_embedding_under_the_seal_fails(built: Built, change: Any, words: str) -> None:
