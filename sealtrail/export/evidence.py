@@ -23,16 +23,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sealtrail.anchoring.store import AnchoringStores, StoredAnchor, TimestampRecord
+from sealtrail.core.errors import StorageError
 from sealtrail.core.event import Event
 from sealtrail.core.merkle import assemble, fold, inclusion_subtrees, root_subtrees
+from sealtrail.core.vmap import (
+    DocumentEvents,
+    MapProof,
+    StreamHead,
+    decode_value,
+    document_events,
+    document_key,
+    stream_key,
+)
 from sealtrail.export.errors import EmptySelectionError, TooManyEventsError
 from sealtrail.ledger.log import ConsistencyProof, InclusionProof, Ledger
-from sealtrail.ledger.store import EventQuery, StoredCheckpoint
+from sealtrail.ledger.maps import map_proof
+from sealtrail.ledger.store import EventQuery, LedgerStore, StoredCheckpoint
 
 #: the most events one package may hold (a query selecting more must be narrowed)
 MAX_PACKAGE_EVENTS = 200_000
 _PAGE = 1000
 MINED = ("confirmed", "final")
+#: the most documents a package proves complete (map proofs); the others are reported unproven
+MAX_DOCUMENT_PROOFS = 1000
+#: the most (index, leaf hash) pairs listed for the documents' events, all documents together
+MAX_DOCUMENT_MEMBERS = MAX_PACKAGE_EVENTS
 
 
 #: the stores :func:`collect` reads: the ledger's (events, checkpoints, proofs) and anchoring's
@@ -73,6 +88,40 @@ class Selection:
 
 
 @dataclass(frozen=True)
+class StreamHeadProof:
+    """A stream's head in the target checkpoint's map, and its inclusion proof."""
+
+    tenant: str
+    stream: str
+    head: StreamHead
+    proof: MapProof
+
+
+@dataclass(frozen=True)
+class DocumentProof:
+    """A document's value in the target checkpoint's map and its inclusion proof, with every
+    event naming it as of the target as (index, leaf hash), in log order — or None when they
+    are more than the package may list (the value and proof are still given)."""
+
+    sha256: bytes
+    value: DocumentEvents
+    members: tuple[tuple[int, bytes], ...] | None
+    proof: MapProof
+
+
+@dataclass(frozen=True)
+class MapEvidence:
+    """The target checkpoint's map root and the proofs that make the package complete: the
+    selected stream's head (stream packages) and the value of each document the events name
+    (at most :data:`MAX_DOCUMENT_PROOFS`, by fingerprint order)."""
+
+    size: int
+    root: bytes
+    streams: tuple[StreamHeadProof, ...]
+    documents: tuple[DocumentProof, ...]
+
+
+@dataclass(frozen=True)
 class Evidence:
     """Everything a package proves, as read from the ledger (hashes as bytes)."""
 
@@ -91,6 +140,8 @@ class Evidence:
     anchors: dict[int, StoredAnchor]
     #: every involved checkpoint's anchoring state (docs/FORMAT.md §6.2), ``off`` if none
     anchor_status: dict[int, str]
+    #: the map proofs at the target; None when its checkpoint was sealed before the map
+    maps: MapEvidence | None = None
 
 
 def _select(store: EvidenceStore, sel: Selection, cap: int) -> list[Event]:
@@ -199,4 +250,45 @@ def collect(
         timestamps=timestamps,
         anchors=anchors,
         anchor_status=anchor_status,
+        maps=_map_evidence(store.ledger, selection, events, target.size),
     )
+
+
+def _map_evidence(
+    ledger: LedgerStore, selection: Selection, events: list[Event], size: int
+) -> MapEvidence | None:
+    """The map proofs for a package of ``events`` at the checkpoint of ``size``, or None when
+    that checkpoint has no map root (sealed before the map, or a backend without a map)."""
+    maps = ledger.maps
+    root = None if maps is None else maps.root(size)
+    if root is None:
+        return None
+    streams: list[StreamHeadProof] = []
+    if selection.kind == "stream":
+        assert selection.tenant is not None
+        assert selection.stream is not None
+        a = map_proof(ledger, size, stream_key(selection.tenant, selection.stream))
+        head = None if a.value is None else decode_value(a.value)
+        if not isinstance(head, StreamHead):
+            raise StorageError(f"map of checkpoint {size}: no head for the selected stream")
+        streams.append(StreamHeadProof(selection.tenant, selection.stream, head, a.proof))
+    named = sorted({bytes.fromhex(d["sha256"]) for e in events for d in e.body()["documents"]})
+    documents: list[DocumentProof] = []
+    budget = MAX_DOCUMENT_MEMBERS
+    for sha in named[:MAX_DOCUMENT_PROOFS]:
+        a = map_proof(ledger, size, document_key(sha))
+        value = None if a.value is None else decode_value(a.value)
+        if not isinstance(value, DocumentEvents):
+            raise StorageError(f"map of checkpoint {size}: no value for document {sha.hex()}")
+        members: tuple[tuple[int, bytes], ...] | None = None
+        if value.count <= budget:
+            found = ledger.by_document(sha, limit=value.count + 1)
+            members = tuple((e.index, e.leaf_hash) for e in found if e.index < size)
+            if not members or document_events(members) != value:
+                raise StorageError(
+                    f"map of checkpoint {size}: the log's events naming {sha.hex()} do not "
+                    "give the proven value"
+                )
+            budget -= value.count
+        documents.append(DocumentProof(sha, value, members, a.proof))
+    return MapEvidence(size, root, tuple(streams), tuple(documents))

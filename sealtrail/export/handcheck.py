@@ -15,7 +15,7 @@ from sealtrail.verifier import layout
 
 _SELECTOR = "0x2f71a556"  # anchorOf(bytes32,bytes32), docs/FORMAT.md §6.1
 
-#: compares the report's embedded facts (docs/FORMAT.md §8.9) with what the package's files show
+#: compares the report's embedded facts (docs/FORMAT.md §8.10) with what the package's files show
 _FACTS_SCRIPT = r"""python3 - <<'EOF'
 import hashlib, json, glob, base64
 facts = json.load(open("sealtrail-facts.json"))
@@ -93,6 +93,59 @@ print("all proofs OK" if not bad else "%d proofs FAILED" % bad)
 EOF"""
 
 
+_MAP_SCRIPT = r"""python3 - <<'EOF'
+import hashlib, json, base64
+H = lambda *b: hashlib.sha256(b"".join(b)).digest()
+T = lambda t: b"sealtrail/map/v1/" + t + b"\x00"           # MAP.md section 3: tags
+u = lambda n, w: n.to_bytes(w, "big")
+def khash(key):                                             # MAP.md section 1
+    h = bytearray(H(T(b"key"), key)); kind = 0 if key[0] == 1 else 1
+    h[0] = (h[0] & 0x7F) | (kind << 7); return bytes(h)
+def vbytes(kind, v):                                        # MAP.md section 2
+    return bytes([kind]) + u(v["count"], 8) + u(v["last_index"], 8) + bytes.fromhex(v["hash"])
+def included(root, key, value, proof):                      # MAP.md section 6.1
+    k, vh = khash(key), H(T(b"value"), value); leaf = proof["leaf"]
+    if not leaf or leaf["key_hash"] != k.hex() or leaf["value_hash"] != vh.hex(): return False
+    r, n = H(T(b"leaf"), k, vh), len(proof["siblings"])
+    for i, s in enumerate(proof["siblings"]):
+        d = n - 1 - i; s = bytes.fromhex(s)
+        r = H(T(b"node"), s, r) if (k[d // 8] >> (7 - d % 8)) & 1 else H(T(b"node"), r, s)
+    return r == root
+m = json.load(open("manifest.json")); t = m["target"]["size"]
+note = open("checkpoints/%012d.note" % t).read().split("\n\n")[0].split("\n")
+line = [l for l in note[3:] if l.startswith("sealtrail-map/v1 ")]
+root = base64.b64decode(line[0].split()[1])                 # the signed note's map root
+mp = json.load(open("proofs/map.json")); assert mp["root"] == root.hex()
+ev = {}
+for st in json.load(open("streams.json")):
+    for i in st["events"]:
+        raw = open("events/%012d.json" % i, "rb").read()
+        ev[i] = (json.loads(raw), H(b"\x00", raw))
+bad = 0
+for s in mp["streams"]:                                     # the stream's head, as of t
+    ts, ss = s["tenant"].encode(), s["stream"].encode()
+    key = b"\x01" + u(len(ts), 2) + ts + u(len(ss), 2) + ss
+    mine = sorted(i for i, (e, _) in ev.items() if (e["tenant"], e["stream"]) == (s["tenant"],
+                  s["stream"]))
+    head = (len(mine), mine[-1], ev[mine[-1]][1].hex())
+    v = s["value"]
+    ok = included(root, key, vbytes(1, v), s["proof"])
+    ok = ok and head == (v["count"], v["last_index"], v["hash"])
+    bad += not ok
+    print("stream %r:" % s["stream"], "all %d events here" % len(mine) if ok else "FAILED")
+for d in mp["documents"]:                                   # every event naming a document
+    c, v = bytes(32), d["value"]
+    for e in d["events"] or []:
+        c = H(T(b"doc-chain"), c, u(e["index"], 8), bytes.fromhex(e["leaf_hash"]))
+    key = b"\x02" + bytes.fromhex(d["sha256"])
+    ok = d["events"] is not None and len(d["events"]) == v["count"] and c.hex() == v["hash"]
+    ok = ok and included(root, key, vbytes(2, v), d["proof"])
+    bad += not ok
+    print("document %s:" % d["sha256"][:16], "%d events" % v["count"] if ok else "FAILED")
+print("map proofs OK" if not bad else "%d map proofs FAILED" % bad)
+EOF"""
+
+
 def _rpc(method: str, params: str) -> str:
     body = f'{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}'
     return f"curl -s -X POST -H 'Content-Type: application/json' --data '{body}' \"$RPC\""
@@ -107,7 +160,7 @@ def verify_md(ev: Evidence, included_documents: Iterable[str]) -> str:
         "# Verifying this Sealtrail certification package by hand",
         "",
         "Everything below needs only `unzip`, `sha256sum`, `openssl` (3.0 or later), `python3`",
-        "(standard library), `curl`, and for the report (§6-7) poppler's `pdfsig` and",
+        "(standard library), `curl`, and for the report (§6, §8) poppler's `pdfsig` and",
         "`pdfdetach`. The format is specified in Sealtrail's docs/FORMAT.md §8;",
         "`sealtrail verify package.zip` does all of this (and more) at once; it exits 0 only",
         "when every check passed, 8 when something was not checked (pin the ledger key with",
@@ -242,7 +295,42 @@ def verify_md(ev: Evidence, included_documents: Iterable[str]) -> str:
         "#   → Signature is Valid, and Total document signed (nothing added after the seal)",
         "```",
         "",
-        "## 7. What the report lists is what the package proves",
+        "## 7. Nothing left out (the verifiable map)",
+        "",
+    ]
+    if ev.maps is None:
+        out += [
+            f"Checkpoint {t} was sealed before Sealtrail's verifiable map: this package cannot",
+            "prove that it holds every event (the chains of section 3 prove only that nothing",
+            "is missing between a stream's first and last event shown).",
+            "",
+        ]
+        return "\n".join(out + _facts_section())
+    out += [
+        f"The note of checkpoint {t} commits, in its signed line `sealtrail-map/v1 <base64>`,",
+        "to a map from each stream to its head (number of events, last index and leaf hash)",
+        "and from each document fingerprint to a running hash over every event naming it",
+        "(Sealtrail's docs/MAP.md). `proofs/map.json` proves those values against that root:",
+        (
+            "so the stream's last event here *is* its last event as of the checkpoint, "
+            if ev.selection.kind == "stream"
+            else "a query package proves no stream complete, only its documents' events; "
+        ),
+        "and each document's listed events (some perhaps outside this package, by index and",
+        "leaf hash only) are all the events naming it.",
+        "",
+        "```sh",
+        _MAP_SCRIPT,
+        "```",
+        "",
+    ]
+    return "\n".join(out + _facts_section())
+
+
+def _facts_section() -> list[str]:
+    """VERIFY.md's last section: the report's embedded facts against the files (§8.10)."""
+    return [
+        "## 8. What the report lists is what the package proves",
         "",
         "The sealed report carries, as an embedded file `sealtrail-facts.json` (JSON, RFC 8785),",
         "the facts it lists: every event with its leaf hash, the document fingerprints, the",
@@ -258,4 +346,3 @@ def verify_md(ev: Evidence, included_documents: Iterable[str]) -> str:
         "```",
         "",
     ]
-    return "\n".join(out)

@@ -19,7 +19,8 @@ from typing import Any
 
 from sealtrail.anchoring.store import StoredAnchor
 from sealtrail.core.canonical import canonicalize_restricted
-from sealtrail.export.evidence import Evidence
+from sealtrail.core.vmap import DocumentEvents, StreamHead
+from sealtrail.export.evidence import Evidence, MapEvidence
 from sealtrail.export.handcheck import verify_md
 from sealtrail.verifier import layout
 
@@ -66,6 +67,40 @@ def anchor_receipt(a: StoredAnchor, size: int) -> dict[str, Any]:
         "log_index": a.log_index,
         "confirmations": a.confirmations,
         "final_at": a.final_at,
+    }
+
+
+def _map_value(v: StreamHead | DocumentEvents) -> dict[str, Any]:
+    h = v.last_leaf_hash if isinstance(v, StreamHead) else v.chain
+    return {"count": v.count, "last_index": v.last_index, "hash": h.hex()}
+
+
+def map_proofs_json(m: MapEvidence) -> dict[str, Any]:
+    """``proofs/map.json`` (docs/FORMAT.md §8.8): the target's map root, the stream head and
+    document values with their inclusion proofs (docs/MAP.md §5), and each document's events."""
+    return {
+        "size": m.size,
+        "root": m.root.hex(),
+        "streams": [
+            {
+                "tenant": s.tenant,
+                "stream": s.stream,
+                "value": _map_value(s.head),
+                "proof": s.proof.to_json(),
+            }
+            for s in m.streams
+        ],
+        "documents": [
+            {
+                "sha256": d.sha256.hex(),
+                "value": _map_value(d.value),
+                "events": None
+                if d.members is None
+                else [{"index": i, "leaf_hash": h.hex()} for i, h in d.members],
+                "proof": d.proof.to_json(),
+            }
+            for d in m.documents
+        ],
     }
 
 
@@ -163,6 +198,8 @@ def package_files(ev: Evidence, inputs: PackageInputs, report_pdf: bytes) -> dic
         a = ev.anchors.get(cp.size)
         if a is not None:
             files[layout.anchor_name(cp.size)] = _json(anchor_receipt(a, cp.size))
+    if ev.maps is not None:
+        files[layout.MAP_PROOFS] = _json(map_proofs_json(ev.maps))
     files[layout.STREAMS] = _json(streams_json(ev))
     files[layout.LEDGER_KEY] = (ev.verifier_key + "\n").encode()
     files[layout.TSA_ROOTS] = inputs.tsa_roots_pem

@@ -9,7 +9,7 @@ public portal entry of the first document fingerprint. It is drawn deterministic
 
 Its facts — the events it lists with their leaf hashes, the fingerprints, the target checkpoint,
 the selection, the log — are embedded in the same PDF, before sealing, as the file
-``sealtrail-facts.json`` (docs/FORMAT.md §8.9: the document's EmbeddedFiles name tree and its
+``sealtrail-facts.json`` (docs/FORMAT.md §8.10: the document's EmbeddedFiles name tree and its
 associated files ``/AF``, relationship ``/Data``), so the seal covers them and the verifier
 compares them with the package (:mod:`sealtrail.verifier.report_facts`). The facts are
 canonical JSON, compressed with zlib at its default level: the same evidence draws the same
@@ -96,7 +96,7 @@ def _table(rows: list[list[Any]], widths: list[float]) -> Table:
 
 
 def facts_of(ev: Evidence) -> bytes:
-    """The report's facts file for ``ev`` (docs/FORMAT.md §8.9), canonical JSON."""
+    """The report's facts file for ``ev`` (docs/FORMAT.md §8.10), canonical JSON."""
     target = verify_checkpoint(ev.target.note, NoteVerifier.from_vkey(ev.verifier_key))
     return report_facts.facts_bytes(
         report_facts.facts_object(

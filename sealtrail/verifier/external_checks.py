@@ -1,7 +1,7 @@
 """The verifier's checks of what vouches for a package from outside the log (docs/FORMAT.md
 §8.6 steps 10-16): RFC 3161 timestamp tokens over the checkpoint notes, anchor receipts (and,
 with an :class:`~.rpc.RpcAnchorChecker`, the chain), included documents against their
-fingerprints, the PAdES signature of ``report.pdf`` and the facts it lists (§8.9).
+fingerprints, the PAdES signature of ``report.pdf`` and the facts it lists (§8.10).
 
 Each step takes the :class:`~.checkrun.CheckRun` and what earlier steps established, records
 its checks, and raises nothing on bad content but the malformed-data errors that
@@ -255,7 +255,7 @@ def check_report_facts(
     leaves: dict[int, tuple[bytes, dict[str, Any]]],
     notes: dict[int, tuple[bytes, Checkpoint]] | None,
 ) -> None:
-    """Step 16: ``report.facts`` (FORMAT.md §8.9), after ``report.signature``: the embedded
+    """Step 16: ``report.facts`` (FORMAT.md §8.10), after ``report.signature``: the embedded
     ``sealtrail-facts.json`` of the revision the report's seal signs, parsed strictly, equals the
     facts recomputed from the package (events and leaf hashes, fingerprints, target size, root
     and map root, selection, origin, key, coverage). A report without facts is not checked,

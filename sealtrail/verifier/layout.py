@@ -1,4 +1,4 @@
-"""Certification package format v1: file names, the manifest, and the ZIP container.
+"""Certification package format v2 (v1 is still read): file names, manifest, ZIP container.
 
 Writing (:func:`write_zip`) is byte-for-byte deterministic: entries sorted by name (as UTF-8
 bytes), every entry dated 1980-01-01 00:00:00, Unix mode 0644, no extra fields, no comment,
@@ -23,18 +23,21 @@ from typing import BinaryIO
 from sealtrail.verifier.errors import UnreadablePackageError
 
 FORMAT = "sealtrail-certification-package"
-VERSION = 1
+#: the version written; 2 added ``proofs/map.json`` (completeness). The verifier reads 1 and 2.
+VERSION = 2
+VERSIONS = (1, 2)
 
 MANIFEST = "manifest.json"
 VERIFY_MD = "VERIFY.md"
 REPORT_PDF = "report.pdf"
 STREAMS = "streams.json"
+MAP_PROOFS = "proofs/map.json"
 LEDGER_KEY = "certs/ledger.pub"
 TSA_ROOTS = "certs/tsa-roots.pem"
 SERVICE_SEAL = "certs/service-seal.pem"
 
 _IDX = "[0-9]{12}"
-#: every name a v1 package may hold
+#: every name a package may hold (``proofs/map.json``: v2 only)
 NAME_RE = re.compile(
     rf"""(?x)
     manifest\.json | VERIFY\.md | report\.pdf | streams\.json
@@ -42,6 +45,7 @@ NAME_RE = re.compile(
   | events/{_IDX}\.json
   | proofs/inclusion/{_IDX}\.json
   | proofs/consistency/{_IDX}-{_IDX}\.json
+  | proofs/map\.json
   | checkpoints/{_IDX}\.(note|tst|anchor\.json)
   | documents/[0-9a-f]{{64}}
     """
@@ -151,7 +155,7 @@ def read_zip(data: bytes, limits: Limits = Limits()) -> dict[str, bytes]:
             raise UnreadablePackageError(f"duplicate entry {name!r}")
         seen.add(name)
         if not NAME_RE.fullmatch(name):
-            raise UnreadablePackageError(f"entry {name[:80]!r} is not a v1 package file name")
+            raise UnreadablePackageError(f"entry {name[:80]!r} is not a package file name")
         if info.flag_bits & 0x1:
             raise UnreadablePackageError(f"entry {name!r} is encrypted")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):

@@ -1,4 +1,4 @@
-"""The machine-readable facts of ``report.pdf`` (docs/FORMAT.md §8.9): what the sealed report
+"""The machine-readable facts of ``report.pdf`` (docs/FORMAT.md §8.10): what the sealed report
 lists, as JSON embedded in the PDF *before* it is sealed, so that the seal's signature covers it.
 
 Three parts, one idea (the facts):
@@ -62,7 +62,7 @@ def facts_object(
     documents: Sequence[str],
     unsealed: int,
 ) -> dict[str, Any]:
-    """The facts object (FORMAT.md §8.9). Requires ``events`` as (log index, leaf hash) in
+    """The facts object (FORMAT.md §8.10). Requires ``events`` as (log index, leaf hash) in
     index order (at least one) and ``documents`` as lowercase hex SHA-256, sorted."""
     return {
         "format": FACTS_FORMAT,
@@ -290,7 +290,7 @@ def _keys(obj: Any, want: Sequence[str], where: str) -> None:
 
 def parse_facts(data: bytes, cap: int) -> dict[str, Any]:
     """Parse the facts strictly (§1.1's JSON, at most ``cap`` bytes) and check every member's
-    type, length and order (FORMAT.md §8.9). Raises :class:`FactsUnreadable`."""
+    type, length and order (FORMAT.md §8.10). Raises :class:`FactsUnreadable`."""
     try:
         obj = strictjson.loads(data, max_bytes=cap)
     except SealtrailError as e:
@@ -335,7 +335,7 @@ def _same(a: Any, b: Any) -> bool:
 
 def first_difference(facts: Mapping[str, Any], want: Mapping[str, Any]) -> str | None:
     """The first member of ``facts`` (parsed) that differs from ``want`` (:func:`facts_object`
-    of the package), in FORMAT.md §8.9's order, as a sentence; None when they agree."""
+    of the package), in FORMAT.md §8.10's order, as a sentence; None when they agree."""
     for key in ("origin", "verifier_key"):
         if facts["log"][key] != want["log"][key]:
             got, exp = facts["log"][key][:80], want["log"][key][:80]

@@ -33,8 +33,10 @@ from sealtrail.core.errors import SealtrailError
 from sealtrail.core.event import decode_event
 from sealtrail.core.merkle import leaf_hash, verify_consistency, verify_inclusion
 from sealtrail.core.note import Checkpoint, NoteVerifier, verify_checkpoint
+from sealtrail.core.vmap import map_root_of
 from sealtrail.verifier import layout
 from sealtrail.verifier.checkrun import CheckRun, loads
+from sealtrail.verifier.completeness import check_completeness
 from sealtrail.verifier.errors import UnreadablePackageError
 from sealtrail.verifier.external_checks import (
     check_anchors,
@@ -114,6 +116,7 @@ def verify_package(
     no_timeline: tuple[TimelineEntry, ...] = ()
     leaves = _step(run, "events.encoding", no_leaves, _events, run, manifest, target)
     _step(run, "streams.chains", None, _streams, run, manifest, leaves)
+    _step(run, "streams.complete", None, check_completeness, run, manifest, target, leaves)
     stamps = _step(
         run, "timestamps.tokens", no_stamps, check_timestamps, run, manifest, notes, pinned_tsa,
         bool(pinned_seal),
@@ -158,11 +161,12 @@ def _manifest(run: CheckRun) -> dict[str, Any] | None:
         if not isinstance(obj, dict) or set(obj) != _MANIFEST_KEYS:
             got = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
             problems.append(f"manifest.json keys {got}, want {sorted(_MANIFEST_KEYS)}")
-        elif obj["format"] != layout.FORMAT or obj["version"] != layout.VERSION:
+        elif obj["format"] != layout.FORMAT or obj["version"] not in layout.VERSIONS:
             problems.append(f"manifest.json format {obj['format']!r} v{obj['version']!r}")
         elif not isinstance(obj["files"], dict) or not isinstance(obj["checkpoints"], list):
             problems.append("manifest.json files/checkpoints have the wrong type")
-    ok = run.add("manifest.format", problems, 1, f"format v{layout.VERSION}", "bad_manifest")
+    version = obj.get("version") if isinstance(obj, dict) else None
+    ok = run.add("manifest.format", problems, 1, f"format v{version}", "bad_manifest")
     return obj if ok else None
 
 
@@ -227,6 +231,11 @@ def _checkpoints(
             continue
         if cp.size != int(mt.group(1)):
             problems.append(f"{name}: holds size {cp.size}")
+            continue
+        try:
+            map_root_of(cp.extensions)
+        except ValueError as e:
+            problems.append(f"{name}: {e}")
             continue
         notes[cp.size] = (run.files[name], cp)
     listed = [(c.get("size"), c.get("root")) for c in m["checkpoints"] if isinstance(c, dict)]

@@ -63,7 +63,7 @@ def test_stream_package_is_streamed_hashed_recorded_and_verifies(api: Api) -> No
     assert last["actor"]["role"] == "auditor"
     assert last["client_event_id"] == f"export:{digest}"
     assert last["attributes"]["package_sha256"] == digest
-    assert last["attributes"]["package_format"] == "sealtrail-certification-package/1"
+    assert last["attributes"]["package_format"] == "sealtrail-certification-package/2"
     assert last["attributes"]["events"] == 3
     assert last["attributes"]["exported_by_tenant"] == "hq"
 

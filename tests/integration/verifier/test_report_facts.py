@@ -1,4 +1,4 @@
-"""report.pdf's machine-readable facts (FORMAT.md §8.9) against the package (issue 14).
+"""report.pdf's machine-readable facts (FORMAT.md §8.10) against the package (issue 14).
 
 The forger is the operator: it holds the service seal's key, so it can draw and seal a report
 of its own; what it cannot do is make that report list anything but what the package proves

@@ -117,6 +117,8 @@ def test_hand_check_commands_of_verify_md_succeed(built: Built, tmp_path: Path) 
     assert "Signature Verified Successfully" in r.stdout
     assert "all proofs OK" in r.stdout
     assert r.stdout.count("Verification: OK") == 3
+    assert "all 5 events here" in r.stdout
+    assert "map proofs OK" in r.stdout
     assert "report facts OK" in r.stdout
     leaf = built.evidence.events[0].leaf_hash.hex()
     assert f"{leaf}  -" in r.stdout
