@@ -1,4 +1,5 @@
-"""``VERIFY.md``: how to check a package by hand with sha256sum, openssl, python3 and curl.
+"""``VERIFY.md``: how to check a package by hand with sha256sum, openssl, python3, curl and
+poppler's pdfsig and pdfdetach (the report's seal and its embedded facts).
 
 The text names this package's own files and values (target checkpoint, a sample event, each
 anchor's transaction), so a notary can follow it line by line. The commands are run by the test
@@ -13,6 +14,32 @@ from sealtrail.export.evidence import Evidence
 from sealtrail.verifier import layout
 
 _SELECTOR = "0x2f71a556"  # anchorOf(bytes32,bytes32), docs/FORMAT.md §6.1
+
+#: compares the report's embedded facts (docs/FORMAT.md §8.10) with what the package's files show
+_FACTS_SCRIPT = r"""python3 - <<'EOF'
+import hashlib, json, glob, base64
+facts = json.load(open("sealtrail-facts.json"))
+m = json.load(open("manifest.json"))
+T = m["target"]["size"]
+note = open("checkpoints/%012d.note" % T).read().split("\n\n")[0].split("\n")
+maps = [l.split(" ")[1] for l in note[3:] if l.startswith("sealtrail-map/v1 ")]
+events, docs = [], set()
+for f in sorted(glob.glob("events/*.json")):
+    b = open(f, "rb").read(); e = json.loads(b)
+    events.append({"index": e["index"], "leaf_hash": hashlib.sha256(b"\x00" + b).hexdigest()})
+    docs |= {d["sha256"] for d in e["documents"]}
+want = {"format": "sealtrail-report-facts", "version": 1,
+        "log": {"origin": note[0], "verifier_key": open("certs/ledger.pub").read().strip()},
+        "selection": m["coverage"]["selection"],
+        "target": {"size": int(note[1]), "root": base64.b64decode(note[2]).hex(),
+                   "map_root": base64.b64decode(maps[0]).hex() if maps else None},
+        "events": events, "documents": sorted(docs),
+        "coverage": {"events": len(events), "first_index": events[0]["index"],
+                     "last_index": events[-1]["index"], "unsealed": m["coverage"]["unsealed"]}}
+for k in want:
+    if facts.get(k) != want[k]: print("DIFFERS:", k)
+print("report facts OK" if facts == want else "report facts DIFFER")
+EOF"""
 
 _PROOF_SCRIPT = r"""python3 - <<'EOF'
 import hashlib, json, glob, base64
@@ -133,7 +160,8 @@ def verify_md(ev: Evidence, included_documents: Iterable[str]) -> str:
         "# Verifying this Sealtrail certification package by hand",
         "",
         "Everything below needs only `unzip`, `sha256sum`, `openssl` (3.0 or later), `python3`",
-        "(standard library) and `curl`. The format is specified in Sealtrail's docs/FORMAT.md §8;",
+        "(standard library), `curl`, and for the report (§6, §8) poppler's `pdfsig` and",
+        "`pdfdetach`. The format is specified in Sealtrail's docs/FORMAT.md §8;",
         "`sealtrail verify package.zip` does all of this (and more) at once; it exits 0 only",
         "when every check passed, 8 when something was not checked (pin the ledger key with",
         "`--ledger-key` and the roots with `--trust-root`; `--rpc URL` for anchors, or `--offline`",
@@ -264,6 +292,7 @@ def verify_md(ev: Evidence, included_documents: Iterable[str]) -> str:
         "```sh",
         "sha256sum documents/*" if docs else "sha256sum contract.pdf",
         "pdfsig report.pdf        # or any PDF reader: the service seal's PAdES signature",
+        "#   → Signature is Valid, and Total document signed (nothing added after the seal)",
         "```",
         "",
         "## 7. Nothing left out (the verifiable map)",
@@ -276,7 +305,7 @@ def verify_md(ev: Evidence, included_documents: Iterable[str]) -> str:
             "is missing between a stream's first and last event shown).",
             "",
         ]
-        return "\n".join(out)
+        return "\n".join(out + _facts_section())
     out += [
         f"The note of checkpoint {t} commits, in its signed line `sealtrail-map/v1 <base64>`,",
         "to a map from each stream to its head (number of events, last index and leaf hash)",
@@ -295,4 +324,25 @@ def verify_md(ev: Evidence, included_documents: Iterable[str]) -> str:
         "```",
         "",
     ]
-    return "\n".join(out)
+    return "\n".join(out + _facts_section())
+
+
+def _facts_section() -> list[str]:
+    """VERIFY.md's last section: the report's embedded facts against the files (§8.10)."""
+    return [
+        "## 8. What the report lists is what the package proves",
+        "",
+        "The sealed report carries, as an embedded file `sealtrail-facts.json` (JSON, RFC 8785),",
+        "the facts it lists: every event with its leaf hash, the document fingerprints, the",
+        "target checkpoint (size, root, map root), the selection, the log and its key. The seal",
+        "covers them; `pdfsig` above must say **Total document signed**, else a later update may",
+        "have replaced them. Extract them (poppler's `pdfdetach`) and compare with the files:",
+        "",
+        "```sh",
+        "pdfdetach -list report.pdf                 # → 1: sealtrail-facts.json",
+        "pdfdetach -savefile sealtrail-facts.json -o sealtrail-facts.json report.pdf",
+        _FACTS_SCRIPT,
+        "#   → report facts OK",
+        "```",
+        "",
+    ]

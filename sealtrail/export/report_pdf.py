@@ -7,6 +7,14 @@ public portal entry of the first document fingerprint. It is drawn deterministic
 (reportlab's ``invariant`` mode: fixed ids and dates), and sealed afterwards by the service
 (:mod:`.service_seal`, PAdES B-T), which makes it tamper-evident on its own.
 
+Its facts — the events it lists with their leaf hashes, the fingerprints, the target checkpoint,
+the selection, the log — are embedded in the same PDF, before sealing, as the file
+``sealtrail-facts.json`` (docs/FORMAT.md §8.10: the document's EmbeddedFiles name tree and its
+associated files ``/AF``, relationship ``/Data``), so the seal covers them and the verifier
+compares them with the package (:mod:`sealtrail.verifier.report_facts`). The facts are
+canonical JSON, compressed with zlib at its default level: the same evidence draws the same
+bytes.
+
 A CJK font is registered when one is installed (Chinese names must render); long timelines
 show the first and last events and say how many are left out (all are in ``events/``).
 """
@@ -24,13 +32,16 @@ from reportlab.lib import colors  # type: ignore[import-untyped]
 from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet  # type: ignore[import-untyped]
 from reportlab.lib.units import mm  # type: ignore[import-untyped]
-from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
+from reportlab.pdfbase import pdfdoc, pdfmetrics  # type: ignore[import-untyped]
 from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped]
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle  # type: ignore[import-untyped]
 
+from sealtrail.core.note import NoteVerifier, verify_checkpoint
+from sealtrail.core.vmap import map_root_of
 from sealtrail.export.evidence import Evidence
 from sealtrail.export.package import PackageInputs, fingerprints
 from sealtrail.signing.appearance import find_cjk_font
+from sealtrail.verifier import report_facts
 
 #: events shown at the head and the tail of a long timeline
 TIMELINE_HEAD = 150
@@ -84,8 +95,82 @@ def _table(rows: list[list[Any]], widths: list[float]) -> Table:
     return t
 
 
+def facts_of(ev: Evidence) -> bytes:
+    """The report's facts file for ``ev`` (docs/FORMAT.md §8.10), canonical JSON."""
+    target = verify_checkpoint(ev.target.note, NoteVerifier.from_vkey(ev.verifier_key))
+    return report_facts.facts_bytes(
+        report_facts.facts_object(
+            origin=ev.origin,
+            verifier_key=ev.verifier_key,
+            selection=ev.selection.to_json(),
+            target_size=ev.target.size,
+            target_root=ev.target.root,
+            map_root=map_root_of(target.extensions),
+            events=[(e.index, e.leaf_hash) for e in ev.events],
+            documents=fingerprints(ev),
+            unsealed=ev.unsealed,
+        )
+    )
+
+
+class _Catalog(pdfdoc.PDFCatalog):  # type: ignore[misc]
+    """reportlab's document catalog, with the associated files ``/AF`` (ISO 32000-2 §14.13)."""
+
+    __NoDefault__ = (*pdfdoc.PDFCatalog.__NoDefault__, "AF")
+
+
+def _attach(facts: bytes) -> Any:
+    """A reportlab page callback embedding ``facts`` as ``sealtrail-facts.json``: an
+    EmbeddedFile stream (FlateDecode, ``/Subtype /application#2Fjson``, ``/Params /Size``), its
+    file specification (``/F`` and ``/UF`` the name, ``/AFRelationship /Data``), listed in the
+    catalog's ``/Names /EmbeddedFiles`` and ``/AF``. Run once, on the first page."""
+    name = report_facts.FACTS_NAME
+
+    def attach(canv: Any, _doc: Any) -> None:
+        doc = canv._doc
+        stream = pdfdoc.PDFStream(
+            pdfdoc.PDFDictionary(
+                {
+                    "Type": "/EmbeddedFile",
+                    "Subtype": "/" + report_facts.FACTS_MIME.replace("/", "#2F"),
+                    "Params": pdfdoc.PDFDictionary({"Size": len(facts)}),
+                }
+            ),
+            content=facts,
+            filters=[pdfdoc.PDFZCompress],
+        )
+        ref = doc.Reference(stream)
+        spec = doc.Reference(
+            pdfdoc.PDFDictionary(
+                {
+                    "Type": "/Filespec",
+                    "F": pdfdoc.PDFString(name),
+                    "UF": pdfdoc.PDFString(name),
+                    "EF": pdfdoc.PDFDictionary({"F": ref, "UF": ref}),
+                    "Desc": pdfdoc.PDFString("What this report lists, machine-readable"),
+                    "AFRelationship": "/Data",
+                }
+            )
+        )
+        catalog = _Catalog()
+        catalog.__dict__.update(doc.Catalog.__dict__)
+        tree = pdfdoc.PDFDictionary({"Names": pdfdoc.PDFArray([pdfdoc.PDFString(name), spec])})
+        catalog.Names = pdfdoc.PDFDictionary({"EmbeddedFiles": tree})
+        catalog.AF = pdfdoc.PDFArray([spec])
+        doc.Catalog = doc._catalog = catalog
+
+    return attach
+
+
 def render_report(ev: Evidence, inputs: PackageInputs) -> bytes:
-    """The unsigned report PDF for ``ev`` (deterministic for the same evidence and inputs)."""
+    """The unsigned report PDF for ``ev``, its facts embedded (deterministic for the same
+    evidence and inputs)."""
+    return draw_report(ev, inputs, facts_of(ev))
+
+
+def draw_report(ev: Evidence, inputs: PackageInputs, facts: bytes | None) -> bytes:
+    """The unsigned report PDF for ``ev`` with ``facts`` embedded as ``sealtrail-facts.json``
+    (None: none, as reports made before the facts existed)."""
     st = _styles()
 
     def P(text: object, style: str = "p") -> Paragraph:
@@ -195,5 +280,8 @@ def render_report(ev: Evidence, inputs: PackageInputs) -> bytes:
         author="Sealtrail",
         invariant=1,
     )
-    doc.build(flow)
+    if facts is None:
+        doc.build(flow)
+    else:
+        doc.build(flow, onFirstPage=_attach(facts))
     return buf.getvalue()

@@ -1,7 +1,7 @@
 """The verifier's checks of what vouches for a package from outside the log (docs/FORMAT.md
-§8.6 steps 10-15): RFC 3161 timestamp tokens over the checkpoint notes, anchor receipts (and,
+§8.6 steps 10-16): RFC 3161 timestamp tokens over the checkpoint notes, anchor receipts (and,
 with an :class:`~.rpc.RpcAnchorChecker`, the chain), included documents against their
-fingerprints, and the PAdES signature of ``report.pdf``.
+fingerprints, the PAdES signature of ``report.pdf`` and the facts it lists (§8.10).
 
 Each step takes the :class:`~.checkrun.CheckRun` and what earlier steps established, records
 its checks, and raises nothing on bad content but the malformed-data errors that
@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives import serialization
 from sealtrail.core.errors import SealtrailError
 from sealtrail.core.event import format_time
 from sealtrail.core.note import Checkpoint
-from sealtrail.verifier import layout
+from sealtrail.core.vmap import map_root_of
+from sealtrail.verifier import layout, report_facts
 from sealtrail.verifier.checkrun import CheckRun, loads, pem_certs
 from sealtrail.verifier.errors import TimestampError
 from sealtrail.verifier.results import Check, Status
@@ -245,3 +246,76 @@ def _friendly(cert: x509.Certificate) -> str:
     """The subject as pyHanko's report spells it (asn1crypto's ``human_friendly``)."""
     der = cert.public_bytes(serialization.Encoding.DER)
     return str(asn1_x509.Certificate.load(der).subject.human_friendly)
+
+
+# 16. report.pdf's facts: what the sealed report lists is what the package proves.
+def check_report_facts(
+    run: CheckRun,
+    m: dict[str, Any],
+    leaves: dict[int, tuple[bytes, dict[str, Any]]],
+    notes: dict[int, tuple[bytes, Checkpoint]] | None,
+) -> None:
+    """Step 16: ``report.facts`` (FORMAT.md §8.10), after ``report.signature``: the embedded
+    ``sealtrail-facts.json`` of the revision the report's seal signs, parsed strictly, equals the
+    facts recomputed from the package (events and leaf hashes, fingerprints, target size, root
+    and map root, selection, origin, key, coverage). A report without facts is not checked,
+    never passed; facts outside the signed revision fail; facts that match in a report whose
+    seal did not verify are not checked (``blocked``)."""
+    cid = "report.facts"
+    pdf = run.files.get(layout.REPORT_PDF)
+    if pdf is None:
+        run.skip(cid, "blocked", "report.pdf is missing")
+        return
+    if notes is None:
+        run.skip(cid, "blocked", "checkpoints did not verify")
+        return
+    target = notes.get(m["target"].get("size"))
+    if target is None or not leaves:
+        run.skip(cid, "blocked", "no verified target checkpoint or events to compare with")
+        return
+    cp = target[1]
+    docs = sorted({d["sha256"] for _, obj in leaves.values() for d in obj["documents"]})
+    cov = m["coverage"]
+    want = report_facts.facts_object(
+        origin=m["log"]["origin"],
+        verifier_key=m["log"]["verifier_key"],
+        selection=cov["selection"],
+        target_size=cp.size,
+        target_root=cp.root,
+        map_root=map_root_of(cp.extensions),
+        events=[(i, leaf) for i, (leaf, _) in sorted(leaves.items())],
+        documents=docs,
+        unsealed=cov["unsealed"],
+    )
+    cap = report_facts.facts_cap(len(leaves), len(docs))
+    name = report_facts.FACTS_NAME
+    try:
+        found = report_facts.embedded_facts(pdf, cap)
+        if found.signed is None and found.latest is None:
+            run.skip(cid, "no_facts", f"the report predates machine-readable facts (no {name})")
+            return
+        if found.signed is None:
+            problems = [f"{name} is not in the revision the report's seal signs (added later)"]
+            run.add(cid, problems, 0, "", "report_differs")
+            return
+        if found.latest != found.signed:
+            problems = [f"{name} was replaced or removed by an update after the report's seal"]
+            run.add(cid, problems, 0, "", "report_differs")
+            return
+        facts = report_facts.parse_facts(found.signed, cap)
+    except report_facts.FactsUnreadable as e:
+        run.add(cid, [str(e)], 0, "", "malformed")
+        return
+    diff = report_facts.first_difference(facts, want)
+    if diff is not None:
+        run.add(cid, [f"report.pdf: {diff}"], len(leaves), "", "report_differs")
+        return
+    sealed = any(c.id == "report.signature" and c.status is Status.PASSED for c in run.checks)
+    detail = (
+        f"the report lists the package's {len(leaves)} events, {len(docs)} fingerprints and "
+        f"checkpoint {cp.size}"
+    )
+    if not sealed:
+        run.skip(cid, "blocked", f"{detail}, but its seal did not verify", len(leaves))
+        return
+    run.add(cid, [], len(leaves), detail, "report_differs")

@@ -42,6 +42,7 @@ from sealtrail.verifier.external_checks import (
     check_anchors,
     check_documents,
     check_report,
+    check_report_facts,
     check_timestamps,
 )
 from sealtrail.verifier.results import Check, Status, TimelineEntry, VerificationReport
@@ -123,6 +124,7 @@ def verify_package(
     _step(run, "anchors.receipts", None, check_anchors, run, manifest, notes, rpc)
     _step(run, "documents.fingerprints", None, check_documents, run, manifest, leaves)
     _step(run, "report.signature", None, check_report, run, pinned_seal, at, pinned_tsa)
+    _step(run, "report.facts", None, check_report_facts, run, manifest, leaves, notes)
     timeline = _step(run, "timeline", no_timeline, _timeline, leaves, notes, stamps)
     coverage = manifest["coverage"] if isinstance(manifest["coverage"], dict) else {}
     return VerificationReport(digest, tuple(run.checks), dict(coverage), timeline)
