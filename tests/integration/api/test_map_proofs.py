@@ -6,12 +6,19 @@ document's value, another tenant's stream, a non-inclusion proof for a present k
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
+import hashlib
+import json
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from sealtrail.core.note import NoteVerifier, verify_checkpoint
 from sealtrail.core.vmap import (
@@ -37,7 +44,7 @@ from sealtrail.sdk import (
     check_stream_head,
 )
 
-from ..service import Service
+from ..service import SEALTRAIL, Service, env_for
 from .client import Api, assert_problem, event, sha, verifier_for
 
 STREAM = "contract:map/2026-01"  # a "/" in the name: the SDK quotes it in the path
@@ -347,3 +354,53 @@ def test_sdk_refuses_a_present_document_shown_as_absent(world: World) -> None:
     bad = {**doc, "events": [], "map": never["map"]}
     with pytest.raises(VerificationError):
         check_document_answer(bad, cp, world.doc)
+
+
+# -- the CLI: sealtrail map-proof ---------------------------------------------------------------
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    r = subprocess.run(
+        [SEALTRAIL, "map-proof", *args], capture_output=True, text=True, timeout=60, env=env_for()
+    )
+    return r.returncode, r.stdout, r.stderr
+
+
+def _foreign_vkey(name: str) -> str:
+    pub = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    raw = b"\x01" + pub
+    h = hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4]
+    return f"{name}+{h.hex()}+{base64.b64encode(raw).decode()}"
+
+
+def test_cli_fetches_and_checks_map_proofs(world: World, tmp_path: Path) -> None:
+    url, vkey = world.svc.url, world.verifier.vkey
+    code, out, err = _cli("document", world.doc, "--url", url, "--ledger-key", vkey, "--json")
+    assert code == 0, err
+    got = json.loads(out)
+    assert [e["leaf_hash"] for e in got["events"]] == [
+        e["leaf_hash"] for e in world.sub1 + world.other[:2]
+    ]
+    code, out, err = _cli("document", sha("cli: never"), "--url", url, "--ledger-key", vkey)
+    assert code == 0, err
+    assert out.startswith("proven: no event names")
+
+    key_file = tmp_path / "key"
+    key_file.write_text(world.svc.keys["aud_sub1"] + "\n")
+    state = tmp_path / "state"
+    args = ("--url", url, "--ledger-key", vkey, "--key-file", str(key_file), "--state", str(state))
+    code, out, err = _cli("stream", STREAM, *args, "--json")
+    assert code == 0, err
+    assert json.loads(out)["count"] == 3
+    assert state.exists()  # the verified checkpoint is kept for the next run
+    code, out, err = _cli("stream", ONLY_OTHER, *args)  # another tenant's: as missing
+    assert code == 4, (out, err)
+    # a key the ledger did not sign with: a failed check
+    name = vkey.split("+")[0]
+    code, out, err = _cli("document", world.doc, "--url", url, "--ledger-key", _foreign_vkey(name))
+    assert code == 1, (out, err)
+    assert "signature" in err, err
+    code, _, err = _cli("document", world.doc, "--url", url, "--ledger-key", "not-a-key")
+    assert code == 2, err
+    code, _, err = _cli("document", "abc", "--url", url, "--ledger-key", vkey)
+    assert code == 2, err
