@@ -236,7 +236,8 @@ def test_a_tampered_map_proof_is_refused(
     if mutation == "present-file-shown-as-absent":
         screenshot(page, "portal-map-refused-en")
         page.select_option("#lang", "zh-CN")
-        assert "映射证明未通过" in page.locator("[data-testid=verdict]").inner_text()
+        assert "已拒绝" in page.locator("[data-testid=verdict]").inner_text()
+        assert "未通过" in page.locator("[data-testid=map]").inner_text()
         screenshot(page, "portal-map-refused-zh-CN")
 
 
