@@ -26,6 +26,7 @@ from sealtrail.api import (
     routes_console,
     routes_envelopes,
     routes_events,
+    routes_maps,
     routes_packages,
     routes_public,
     routes_seals,
@@ -156,6 +157,7 @@ def create_app(settings: Settings) -> web.Application:
     routes_envelopes.setup(app)
     routes_seals.setup(app)  # seals, seal use, PDF validation
     routes_events.setup(app)
+    routes_maps.setup(app)  # map proofs (docs/MAP.md)
     routes_packages.setup(app, tsa_urls, trust_roots)  # certification packages (§8)
     routes_admin.setup(app)
     routes_public.setup(app)

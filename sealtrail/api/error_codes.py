@@ -73,6 +73,7 @@ TABLE: Final[dict[str, Mapping]] = {
     "package_error": Mapping(409, EXIT_CONFLICT),
     "too_many_events": Mapping(400, EXIT_BAD_INPUT),
     "empty_package": Mapping(404, EXIT_NOT_FOUND),
+    "not_provable": Mapping(409, EXIT_INCOMPLETE),
     # signing (PAdES/PKI) and seal administration
     "signing_error": Mapping(500, EXIT_INTERNAL),
     "invalid_pdf": Mapping(400, EXIT_BAD_INPUT),

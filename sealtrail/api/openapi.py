@@ -18,6 +18,7 @@ from sealtrail.api import (
     routes_console,
     routes_envelopes_openapi,
     routes_events_openapi,
+    routes_maps_openapi,
     routes_packages_openapi,
     routes_public_openapi,
     routes_seals_openapi,
@@ -29,6 +30,7 @@ Fragment = tuple[Callable[[], dict[str, Any]], Callable[[], dict[str, Any]]]
 #: (paths, schemas) of each route group, in the order the document lists them
 FRAGMENTS: tuple[Fragment, ...] = (
     (routes_events_openapi.paths, routes_events_openapi.schemas),
+    (routes_maps_openapi.paths, routes_maps_openapi.schemas),
     (routes_packages_openapi.paths, routes_packages_openapi.schemas),
     (routes_public_openapi.paths, routes_public_openapi.schemas),
     (routes_admin_openapi.paths, routes_admin_openapi.schemas),

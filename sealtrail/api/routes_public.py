@@ -22,6 +22,7 @@ from sealtrail.api.context import (
 )
 from sealtrail.api.openapi import spec
 from sealtrail.api.routes_events import checkpoint_detail, checkpoint_json, public_failure
+from sealtrail.api.routes_maps import document_member
 from sealtrail.api.seals import desk, read_pdf, report_json
 from sealtrail.core.errors import InvalidInputError, NotFoundError, ProofError
 
@@ -81,7 +82,11 @@ async def get_consistency(request: web.Request) -> web.Response:
 
 
 async def public_fingerprint(request: web.Request) -> web.Response:
-    """GET /v1/public/fingerprints/{sha256} — public facts about a document, no names."""
+    """GET /v1/public/fingerprints/{sha256} — public facts about a document, no names: the
+    events naming it (at most :data:`MAX_PUBLIC_EVENTS`, in log order) with inclusion proofs
+    to the latest checkpoint, and the document's value in that checkpoint's map with its
+    (non-)inclusion proof (``map``; docs/FORMAT.md §5.2). 404 only when no event names it and
+    no map can prove so."""
     svc = services(request)
     svc.limiter.check(request.remote or "unknown")
     query_params(request, ())
@@ -91,10 +96,15 @@ async def public_fingerprint(request: web.Request) -> web.Response:
     ledger, store = svc.ledger, svc.stores
 
     def build() -> dict[str, Any]:
-        events = store.ledger.by_document(bytes.fromhex(digest), limit=MAX_PUBLIC_EVENTS)
-        if not events:
-            raise NotFoundError(f"no event names a document with fingerprint {digest.lower()}")
+        # The checkpoint first, then the events: every event below its size is committed
+        # before it was sealed, so the list holds all of them (up to the cap) — what the
+        # document's map value (``map``) counts.
         cp = store.ledger.latest_checkpoint()
+        fingerprint = bytes.fromhex(digest)
+        events = store.ledger.by_document(fingerprint, limit=MAX_PUBLIC_EVENTS)
+        member = document_member(store.ledger, cp, fingerprint)
+        if not events and member is None:
+            raise NotFoundError(f"no event names a document with fingerprint {digest.lower()}")
         out = []
         for e in events:
             proof = None
@@ -114,6 +124,7 @@ async def public_fingerprint(request: web.Request) -> web.Response:
             "sha256": digest.lower(),
             "events": out,
             "checkpoint": checkpoint_json(cp) if cp else None,
+            "map": member,
             "verifier_key": ledger.verifier.vkey,
             "timestamp": public_failure(timestamp_json(store.timestamps.timestamp(cp.size)))
             if cp

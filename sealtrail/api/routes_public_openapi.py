@@ -134,6 +134,7 @@ def schemas() -> dict[str, Any]:
                 "sha256",
                 "events",
                 "checkpoint",
+                "map",
                 "verifier_key",
                 "timestamp",
                 "anchor",
@@ -156,6 +157,12 @@ def schemas() -> dict[str, Any]:
                     },
                 },
                 "checkpoint": {"anyOf": [ref("Checkpoint"), {"type": "null"}]},
+                "map": {
+                    "anyOf": [ref("MapAnswer"), {"type": "null"}],
+                    "description": "the document's value in the checkpoint's map and its "
+                    "(non-)inclusion proof (docs/FORMAT.md §5.2); null when the checkpoint has "
+                    "no map",
+                },
                 "verifier_key": {"type": "string"},
                 "timestamp": ref("Timestamp"),
                 "anchor": ref("Anchor"),
@@ -204,8 +211,13 @@ def paths() -> dict[str, Any]:
         },
         "/v1/public/fingerprints/{sha256}": {
             "get": operation(
-                "Public facts about a document fingerprint (no names, no tenant data)",
-                {"200": json_content(ref("PublicFingerprint"), "events naming it")},
+                "Public facts about a document fingerprint (no names, no tenant data), with the "
+                "map proof that the events listed are all of them, or that there is none",
+                {
+                    "200": json_content(
+                        ref("PublicFingerprint"), "the events naming it (possibly none)"
+                    )
+                },
                 params=[path_param("sha256", HEX64_ANY_CASE)],
                 errors=(404, 429),
                 auth=False,

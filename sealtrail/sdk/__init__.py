@@ -3,9 +3,12 @@ local proof checks that let them trust the service's answers only as far as the 
 
 Public surface (``__all__``): :class:`Client` (sync, standard library only) and
 :class:`AsyncClient` (aiohttp); :func:`check_event_proof` (an event, its inclusion proof and the
-signed checkpoint it leads to) and :func:`check_consistency` (two signed checkpoints and the
-proof between them), both pure and offline; :class:`VerifiedEvent`, :class:`RetryPolicy`; the
-errors :class:`ApiError`, :class:`VerificationError` and :class:`MisbehaviourError`. The
+signed checkpoint it leads to), :func:`check_consistency` (two signed checkpoints and the
+proof between them), :func:`check_stream_head` and :func:`check_document_answer` (map proofs,
+docs/MAP.md: a stream's head, every event naming a document), all pure and offline;
+:class:`VerifiedEvent`, :class:`VerifiedStreamHead`, :class:`VerifiedDocument`,
+:class:`RetryPolicy`; the errors :class:`ApiError`, :class:`VerificationError`,
+:class:`MisbehaviourError` and :class:`NotProvableError`. The
 client's trusted state (:class:`TrustedLog` over a :class:`FileState`, :class:`MemoryState` or
 any :class:`StateStore`) remembers the newest verified checkpoint, so that ``verified_latest``
 catches a server that rolls back or forks the log it shows. Checkpoint verifier keys are
@@ -20,7 +23,18 @@ from sealtrail.sdk.client import (
     check_consistency,
     check_event_proof,
 )
-from sealtrail.sdk.errors import ApiError, MisbehaviourError, VerificationError
+from sealtrail.sdk.errors import (
+    ApiError,
+    MisbehaviourError,
+    NotProvableError,
+    VerificationError,
+)
+from sealtrail.sdk.maps import (
+    VerifiedDocument,
+    VerifiedStreamHead,
+    check_document_answer,
+    check_stream_head,
+)
 from sealtrail.sdk.state import FileState, MemoryState, StateStore, TrustedLog
 
 __all__ = [
@@ -30,11 +44,16 @@ __all__ = [
     "FileState",
     "MemoryState",
     "MisbehaviourError",
+    "NotProvableError",
     "RetryPolicy",
     "StateStore",
     "TrustedLog",
     "VerificationError",
+    "VerifiedDocument",
     "VerifiedEvent",
+    "VerifiedStreamHead",
     "check_consistency",
+    "check_document_answer",
     "check_event_proof",
+    "check_stream_head",
 ]

@@ -5,6 +5,9 @@
   retries connection failures, 429, 502, 503 and 504 with backoff — safe, because the server
   returns the original event for a repeated id;
 * ``events`` walks every page of a query;
+* ``stream_head`` and ``document_events_complete`` fetch map proofs (docs/MAP.md) and check
+  them locally against a checkpoint accepted through the caller's :class:`TrustedLog`, with
+  the map root from its signed note: a stream's head, every event naming a document;
 * ``verified_event`` fetches an event and its inclusion proof and checks them *locally* with the
   pure core against a checkpoint signed by a verifier key the caller trusts: the event's
   canonical bytes hash to the leaf, the leaf is in the tree, the tree is the signed one.
@@ -31,7 +34,15 @@ from sealtrail.core.errors import SealtrailError
 from sealtrail.core.merkle import leaf_hash, verify_consistency, verify_inclusion
 from sealtrail.core.note import Checkpoint, NoteVerifier, verify_checkpoint
 from sealtrail.sdk.errors import ApiError as ApiError
+from sealtrail.sdk.errors import NotProvableError as NotProvableError
 from sealtrail.sdk.errors import VerificationError as VerificationError
+from sealtrail.sdk.maps import (
+    VerifiedDocument,
+    VerifiedStreamHead,
+    check_document_answer,
+    check_stream_head,
+    map_root,
+)
 from sealtrail.sdk.state import TrustedLog
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -257,12 +268,37 @@ class Client:
         """The service's latest checkpoint, accepted only if it extends the one ``log`` trusts
         (with a consistency proof from it); a rollback or fork raises
         :class:`~sealtrail.sdk.errors.MisbehaviourError`. Returns the trusted checkpoint."""
-        latest = self.checkpoint()
-        span = _needs_proof(log, latest)
+        return self._trust(log, self.checkpoint())
+
+    def _trust(self, log: TrustedLog, answer: Mapping[str, Any]) -> Checkpoint:
+        span = _needs_proof(log, answer)
         if span is None:
-            return log.observe(_latest_note(latest))
+            return log.observe(_latest_note(answer))
         proof = self._request("GET", "/v1/checkpoints/consistency", params=span)
         return log.advance(proof)
+
+    def stream_head(
+        self, stream: str, log: TrustedLog, *, tenant: str | None = None
+    ) -> VerifiedStreamHead:
+        """The head of ``stream`` (of the key's tenant, or ``tenant`` for an HQ auditor) in the
+        map of the latest checkpoint, verified here: the checkpoint through ``log``
+        (:meth:`verified_latest`), the head against the map root its signed note commits to.
+        Raises VerificationError, NotProvableError (a checkpoint before the map) or ApiError
+        (404: no such stream as of that checkpoint)."""
+        cp = self.verified_latest(log)
+        map_root(cp)  # before the map: say so without asking
+        answer = self._request(
+            "GET", _map_proof_path(stream), params={"size": cp.size, "tenant": tenant}
+        )
+        return check_stream_head(answer, cp, stream, tenant)
+
+    def document_events_complete(self, sha256: str, log: TrustedLog) -> VerifiedDocument:
+        """Every event naming the document ``sha256`` as of the service's latest checkpoint,
+        proven complete (or proven none) here: the answer's checkpoint is accepted through
+        ``log`` (consistent with the one it trusts), each event's inclusion and the map proof
+        are checked against it (no key needed). Raises VerificationError or NotProvableError."""
+        answer = self.public_fingerprint(sha256)
+        return check_document_answer(answer, self._trust(log, _checkpoint_of(answer)), sha256)
 
 
 def _needs_proof(log: TrustedLog, latest: Mapping[str, Any]) -> dict[str, int] | None:
@@ -273,6 +309,18 @@ def _needs_proof(log: TrustedLog, latest: Mapping[str, Any]) -> dict[str, int] |
     if trusted is None or not isinstance(size, int) or size <= trusted.size:
         return None
     return {"from": trusted.size, "to": size}
+
+
+def _map_proof_path(stream: str) -> str:
+    return f"/v1/streams/{urllib.parse.quote(stream, safe='')}/map-proof"
+
+
+def _checkpoint_of(answer: Any) -> Mapping[str, Any]:
+    """The ``checkpoint`` member of a public fingerprint answer (must be a signed one)."""
+    cp = answer.get("checkpoint") if isinstance(answer, Mapping) else None
+    if not isinstance(cp, Mapping):
+        raise NotProvableError("the answer names no checkpoint: nothing is sealed yet")
+    return cp
 
 
 def _latest_note(answer: Mapping[str, Any]) -> str:
@@ -408,12 +456,31 @@ class AsyncClient:
 
     async def verified_latest(self, log: TrustedLog) -> Checkpoint:
         """:meth:`Client.verified_latest`, asynchronously."""
-        latest = await self.checkpoint()
-        span = _needs_proof(log, latest)
+        return await self._trust(log, await self.checkpoint())
+
+    async def _trust(self, log: TrustedLog, answer: Mapping[str, Any]) -> Checkpoint:
+        span = _needs_proof(log, answer)
         if span is None:
-            return log.observe(_latest_note(latest))
+            return log.observe(_latest_note(answer))
         proof = await self._request("GET", "/v1/checkpoints/consistency", params=span)
         return log.advance(proof)
+
+    async def stream_head(
+        self, stream: str, log: TrustedLog, *, tenant: str | None = None
+    ) -> VerifiedStreamHead:
+        """:meth:`Client.stream_head`, asynchronously."""
+        cp = await self.verified_latest(log)
+        map_root(cp)
+        answer = await self._request(
+            "GET", _map_proof_path(stream), params={"size": cp.size, "tenant": tenant}
+        )
+        return check_stream_head(answer, cp, stream, tenant)
+
+    async def document_events_complete(self, sha256: str, log: TrustedLog) -> VerifiedDocument:
+        """:meth:`Client.document_events_complete`, asynchronously."""
+        answer = await self.public_fingerprint(sha256)
+        cp = await self._trust(log, _checkpoint_of(answer))
+        return check_document_answer(answer, cp, sha256)
 
     async def public_fingerprint(self, sha256: str) -> dict[str, Any]:
         """Public facts about a document fingerprint (no key needed)."""

@@ -41,3 +41,12 @@ class MisbehaviourError(VerificationError):
         super().__init__(message)
         self.trusted_note = trusted_note
         self.presented_note = presented_note
+
+
+class NotProvableError(SealtrailError):
+    """Nothing failed, but the service's answer cannot prove what was asked: the checkpoint was
+    sealed before the map (no ``sealtrail-map/v1`` line), or the answer lists fewer events than
+    the proven value counts (the public answer's cap). Not a verification failure, and never to
+    be taken as a pass."""
+
+    code = "not_provable"

@@ -69,6 +69,12 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "Create the data directory, checkpoint key and database (idempotent).",
     ),
     "keys": LazyCommand("directory", "keys", "Create, list and revoke API keys."),
+    "map-proof": LazyCommand(
+        "maps",
+        "map_proof",
+        "Fetch a map proof from a service and check it here (completeness of a stream or of a "
+        "document's events).",
+    ),
     "migrate": LazyCommand(
         "migrate",
         "migrate_cmd",

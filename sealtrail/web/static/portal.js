@@ -6,13 +6,15 @@ import {
   applyI18n, formatTime, initI18n, onLangChange, t, typeLabel,
 } from "./i18n.js";
 import {
-  bytesToHex, fileSha256, hasWebCrypto, hexToBytes, parseVerifierKey, verifyCheckpoint,
-  verifyInclusion,
+  bytesToHex, documentKey, documentValue, fileSha256, hasWebCrypto, hexToBytes, mapValue,
+  parseVerifierKey, verifyCheckpoint, verifyInclusion, verifyMapInclusion, verifyMapNonInclusion,
 } from "./verify.js";
 import { el, clear, dropZone, facts, problemDetail } from "./dom.js";
 
 const KEY_STORE = "sealtrail.portal.vkey";
 const FP_RE = /^[0-9a-fA-F]{64}$/;
+// The most events the public answer lists (docs/FORMAT.md §5.2): a longer history is "capped".
+const MAX_PUBLIC_EVENTS = 100;
 
 const state = {
   fp: null,
@@ -112,10 +114,71 @@ async function verifyAnswer(answer, fp) {
       refuse(`event #${ev.index}: ${e.message}`);
     }
   }
+  out.map = await checkMap(answer, fp, out);
+  if (out.map.status === "failed") refuse(`map proof: ${out.map.detail}`);
   if (out.verdict === "verified" && ![...out.events.values()].includes("ok")) {
-    out.verdict = "pending";
+    out.verdict = out.map.status === "none" && answer.events.length === 0 ? "absent" : "pending";
   }
   return out;
+}
+
+/**
+ * MAP.md §7: are the listed events *all* the events naming the document as of the checkpoint?
+ * The map root comes from the signed note's sealtrail-map/v1 line (never from the JSON beside
+ * the proof); the document's value is recomputed here from the listed events (MAP.md §2).
+ * Returns {status: "complete" | "none" | "failed" | "not_checked", ...}; never throws.
+ */
+async function checkMap(answer, fp, out) {
+  const cp = out.checkpoint;
+  if (!cp) return { status: "not_checked", reason: ["map.reason.nocheckpoint", {}] };
+  if (cp.mapRoot === null) return { status: "not_checked", reason: ["map.reason.before", { size: cp.size }] };
+  const m = answer.map;
+  const failed = (detail) => ({ status: "failed", detail, size: cp.size });
+  try {
+    if (m === null || typeof m !== "object" || Array.isArray(m)) {
+      return failed(`checkpoint ${cp.size} commits to a map but the answer holds no map proof`);
+    }
+    if (m.size !== cp.size) return failed(`the map proof is for checkpoint ${m.size}, not ${cp.size}`);
+    const key = documentKey(hexToBytes(fp));
+    const n = Array.isArray(m.proof && m.proof.siblings) ? m.proof.siblings.length : 0;
+    const inside = answer.events.filter((e) => e.index < cp.size);
+    if (inside.some((e) => out.events.get(e.index) !== "ok")) {
+      return failed("an event inside the checkpoint is not proven included");
+    }
+    if (m.value === null) {
+      if (inside.length) return failed(`the answer lists ${inside.length} events in checkpoint ${cp.size} but the map holds none`);
+      await verifyMapNonInclusion(cp.mapRoot, key, m.proof);
+      out.checked.push(["checked.map.none", { n }]);
+      return { status: "none", size: cp.size, n, root: cp.mapRoot };
+    }
+    const pairs = inside.map((e) => ({ index: e.index, leafHash: hexToBytes(e.leaf_hash) }));
+    const recomputed = pairs.length ? await documentValue(pairs) : null;
+    const v = m.value;
+    if (answer.events.length >= MAX_PUBLIC_EVENTS && v && typeof v === "object" && v.count > pairs.length) {
+      // a capped list: the stated value must be the map's; then say what is missing
+      const stated = mapValue(2, v.count, v.last_index, hexToBytes(v.hash));
+      await verifyMapInclusion(cp.mapRoot, key, stated, m.proof);
+      return { status: "not_checked", reason: ["map.reason.capped", { count: v.count, shown: pairs.length }] };
+    }
+    if (recomputed === null) return failed("the map holds events naming this file but the answer lists none");
+    await verifyMapInclusion(cp.mapRoot, key, recomputed, m.proof);
+    out.checked.push(["checked.map.complete", { count: pairs.length, n }]);
+    return { status: "complete", size: cp.size, count: pairs.length, n, root: cp.mapRoot };
+  } catch (e) {
+    // long hashes shortened: the reason is read by people (the full check is in the test suite)
+    const message = String(e.message).replace(/([0-9a-f]{16})[0-9a-f]{48}/g, "$1…");
+    return failed(`${e.code || "malformed"}: ${message}`);
+  }
+}
+
+/** The map's line under a verdict (what the page proved about completeness). */
+function mapLine(o) {
+  const m = o.map;
+  if (!m) return null;
+  if (m.status === "complete") return t("map.complete", { count: m.count, size: m.size });
+  if (m.status === "none") return t("map.none", { size: m.size });
+  if (m.status === "not_checked") return t("map.notchecked", { reason: t(m.reason[0], m.reason[1]) });
+  return t("map.failed", { reason: m.detail });
 }
 
 // -- look-ups ---------------------------------------------------------------------------------
@@ -254,12 +317,18 @@ function render() {
     root.append(verdictBox("notfound", "warn", [t("portal.notfound")]));
     return;
   }
+  const ml = mapLine(o);
+  const withMap = (lines) => (ml ? [...lines, ml] : lines);
   if (o.verdict === "refused") {
-    root.append(verdictBox("refused", "bad", [t("portal.refused", { reason: o.reason })]));
+    const lines = [t("portal.refused", { reason: o.reason })];
+    if (o.map && o.map.status !== "failed" && ml) lines.push(ml);
+    root.append(verdictBox("refused", "bad", lines));
   } else if (o.verdict === "pending") {
-    root.append(verdictBox("pending", "warn", [t("portal.pending")]));
+    root.append(verdictBox("pending", "warn", withMap([t("portal.pending")])));
+  } else if (o.verdict === "absent") {
+    root.append(verdictBox("absent", "warn", [t("portal.absent", { size: o.map.size })]));
   } else {
-    root.append(verdictBox("verified", "ok", sentence(state.answer, o)));
+    root.append(verdictBox("verified", "ok", withMap(sentence(state.answer, o))));
   }
   const a = state.answer;
   if (!a) return;
@@ -280,6 +349,19 @@ function render() {
   grid.append(el("div", { class: "card" }, el("h3", {}, t("taken.heading")), taken));
   root.append(grid);
 
+  if (o.map) {
+    const m = o.map;
+    const cls = { complete: "ok", none: "ok", failed: "bad" }[m.status] || "warn";
+    root.append(
+      el("div", { class: "card", "data-testid": "map", "data-map": m.status }, el("h3", {}, t("map.heading")),
+        facts([
+          [t("map.status"), el("span", { class: `badge ${cls}` }, t(`map.status.${m.status}`))],
+          [t("cp.size"), String(o.checkpoint ? o.checkpoint.size : "—")],
+          [t("map.root"), o.checkpoint && o.checkpoint.mapRoot ? el("code", {}, bytesToHex(o.checkpoint.mapRoot)) : "—"],
+          [t("map.siblings"), m.n !== undefined ? String(m.n) : "—"],
+        ])),
+    );
+  }
   root.append(el("h3", {}, t("events.heading")));
   const table = el("table", { class: "stack", "data-testid": "events" });
   const cols = ["col.index", "col.type", "col.recorded", "col.proof"];

@@ -614,9 +614,9 @@ def test_public_fingerprint_without_a_key(
     assert pe["proof"] is not None
     assert got["verifier_key"] == verifier.vkey
     assert "actor" not in json.dumps(got)
-    with pytest.raises(ApiError) as err:
-        connect(svc.url).public_fingerprint(sha(f"never-{uuid.uuid4()}"))
-    assert err.value.http_status == 404
+    # an unknown fingerprint: no events, and the map's proof that there is none
+    unknown = connect(svc.url).public_fingerprint(sha(f"never-{uuid.uuid4()}"))
+    assert (unknown["events"], unknown["map"]["value"]) == ([], None)
 
 
 # --------------------------------------------------------------------------------------------

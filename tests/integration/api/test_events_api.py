@@ -706,9 +706,11 @@ def test_public_fingerprint_shows_only_hashes_times_and_proofs(api: Api) -> None
             ev["leaf_hash"],
         )
         check_inclusion(pub["leaf_hash"], pub["index"], cp["size"], pub["proof"], cp["root"])
-    # Upper-case works; unknown and malformed fingerprints are 404.
+    # Upper-case works; an unknown fingerprint gets no events and a map proof that there is none
+    # (test_map_proofs.py); malformed fingerprints are 404.
     assert api.get(f"/v1/public/fingerprints/{doc.upper()}").json()["sha256"] == doc
-    assert_problem(api.get(f"/v1/public/fingerprints/{sha('never')}"), 404)
+    unknown = api.get(f"/v1/public/fingerprints/{sha('never')}").json()
+    assert (unknown["events"], unknown["map"]["value"]) == ([], None)
     assert_problem(api.get("/v1/public/fingerprints/abc"), 404)
     assert_problem(api.get(f"/v1/public/fingerprints/{doc}?x=1"), 400)
 
@@ -816,6 +818,7 @@ def test_openapi_document(api: Api) -> None:
         "/v1/events/{index}": {"get"},
         "/v1/events/{index}/proof": {"get"},
         "/v1/streams/{stream}": {"get"},
+        "/v1/streams/{stream}/map-proof": {"get"},
         "/v1/export": {"get"},
         "/v1/checkpoints/latest": {"get"},
         "/v1/checkpoints/{size}": {"get"},

@@ -63,6 +63,7 @@ OPERATIONS: list[tuple[str, str, str | None]] = [
     ("GET", "/v1/events/{index}", "aud_hq"),
     ("GET", "/v1/events/{index}/proof", "aud_hq"),
     ("GET", "/v1/streams/{stream}", "aud_hq"),
+    ("GET", "/v1/streams/{stream}/map-proof", "aud_hq"),
     ("GET", "/v1/export", "aud_hq"),
     ("GET", "/v1/streams/{stream}/package", "aud_hq"),
     ("GET", "/v1/package", "aud_hq"),
@@ -161,6 +162,9 @@ def anchors(svc: Service, method: str, path: str) -> list[dict[str, Any]]:
         ("GET", "/v1/events/{index}"): [{"path_parameters": {"index": 3}}],
         ("GET", "/v1/events/{index}/proof"): [{"path_parameters": {"index": 5}}],
         ("GET", "/v1/streams/{stream}"): [
+            {"path_parameters": {"stream": "contract:1"}, "query": {"tenant": "sub1"}}
+        ],
+        ("GET", "/v1/streams/{stream}/map-proof"): [
             {"path_parameters": {"stream": "contract:1"}, "query": {"tenant": "sub1"}}
         ],
         ("GET", "/v1/export"): [{"query": {"tenant": "sub2"}}],

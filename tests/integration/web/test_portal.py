@@ -311,8 +311,10 @@ def test_unknown_fingerprint_is_not_found(portal: Portal, new_page: Any) -> None
     assert "64 hexadecimal digits" in page.locator("#fp-error").inner_text()
     page.fill("#fp", sha("never recorded").upper())
     page.click("#fp-go")
-    assert verdict(page) == "notfound"
-    assert "no record" in page.locator("[data-testid=verdict]").inner_text()
+    # the ledger's checkpoints carry a map: absence is proven, not just "not found"
+    # (test_portal_map.py covers the proof itself)
+    assert verdict(page) == "absent"
+    assert "proven" in page.locator("[data-testid=verdict]").inner_text()
     assert "Fingerprint from the link" in page.locator("[data-testid=fingerprint]").inner_text()
 
 
