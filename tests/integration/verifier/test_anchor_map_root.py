@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -291,3 +292,30 @@ def test_checks_are_recorded_with_statuses(v2: Anchored) -> None:
     rep = v2.verify()
     assert rep.check("anchors.map_root").status is Status.PASSED
     assert base64.b64encode(note_map(v2.files(), v2.target))  # the note's line is base64
+
+
+def test_verify_md_compares_the_map_root_by_hand(
+    v2: Anchored, v1: Anchored, tmp_path: Path
+) -> None:
+    """VERIFY.md names version 2's event topic and the anchored map root, and its python3 line
+    prints the note's map root, which equals the anchored one."""
+    files = v2.files()
+    text = files[layout.VERIFY_MD].decode()
+    assert "0xa5a075337b25e826b34aaec08938fe05a4c35aca3e469eb0debb58759e5a0b5b" in text
+    assert "four 32-byte words" in text
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    lines = [line for line in text.splitlines() if line.startswith("python3 -c 'import base64")]
+    assert lines
+    for line in lines:
+        note = line.rsplit(" ", 1)[1]
+        size = int(note.split("/")[1].split(".")[0])
+        r = subprocess.run(["bash", "-e", "-c", line], cwd=tmp_path, capture_output=True,
+                           text=True, check=False)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == note_map(files, size).hex()
+        assert f"#   → {note_map(files, size).hex()}" in text
+    old = v1.files()[layout.VERIFY_MD].decode()
+    assert "records no map root" in old
+    assert "0x7196d6002b555d592bc808cc522b6e167501be1b6185fd206cd187b7330acf7a" in old
