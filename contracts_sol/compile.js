@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// Compiles contracts_sol/SealtrailAnchor.sol with solc-js (the exact version in package.json)
-// and writes the artifact, byte for byte the same on every machine, to
-//   contracts_sol/build/SealtrailAnchor.json   (committed; what verifiers and auditors read)
-//   sealtrail/anchoring/SealtrailAnchor.json   (the same bytes, shipped in the Python package)
+// Compiles the anchoring contracts with solc-js (the exact version in package.json), each
+// alone (its own standard JSON input, so one contract's artifact never depends on another's
+// source), and writes each artifact, byte for byte the same on every machine, to
+//   contracts_sol/build/<Name>.json   (committed; what verifiers and auditors read)
+//   sealtrail/anchoring/<Name>.json   (the same bytes, shipped in the Python package)
+// for <Name> = SealtrailAnchor (version 1: log roots) and SealtrailAnchorV2 (version 2: log
+// roots and map roots). Version 1 stays built and shipped: anchors made on it stay verifiable.
 //
-//   node contracts_sol/compile.js            compile and write both files
+//   node contracts_sol/compile.js            compile and write every file
 //   node contracts_sol/compile.js --check    compile and compare; exit 1 if a file differs
-//   node contracts_sol/compile.js --out DIR  compile and write DIR/SealtrailAnchor.json only
+//   node contracts_sol/compile.js --out DIR  compile and write DIR/<Name>.json only
 //
 // Settings: optimizer on (200 runs), evmVersion "shanghai" (Ganache 7 knows no cancun opcodes,
 // and solc >= 0.8.25 would otherwise emit MCOPY). Compiler warnings are errors.
@@ -17,14 +20,17 @@ const fs = require('fs');
 const path = require('path');
 const solc = require('solc');
 
-const CONTRACT = 'SealtrailAnchor';
-const SOURCE_NAME = `${CONTRACT}.sol`;
+const CONTRACTS = ['SealtrailAnchor', 'SealtrailAnchorV2'];
 const HERE = __dirname;
 const ROOT = path.resolve(HERE, '..');
-const TARGETS = [
-  path.join(HERE, 'build', `${CONTRACT}.json`),
-  path.join(ROOT, 'sealtrail', 'anchoring', `${CONTRACT}.json`),
-];
+
+/** Where the artifact of `contract` is written. */
+function targets(contract) {
+  return [
+    path.join(HERE, 'build', `${contract}.json`),
+    path.join(ROOT, 'sealtrail', 'anchoring', `${contract}.json`),
+  ];
+}
 
 const SETTINGS = {
   evmVersion: 'shanghai',
@@ -45,8 +51,10 @@ function sortKeys(value) {
   return value;
 }
 
-/** Compiles the contract; returns the artifact's exact text (sorted keys, 2-space indent, \n). */
-function compile() {
+/** Compiles `CONTRACT` (from `CONTRACT.sol`); returns the artifact's exact text (sorted keys,
+ * 2-space indent, \n). */
+function compile(CONTRACT) {
+  const SOURCE_NAME = `${CONTRACT}.sol`;
   const source = fs.readFileSync(path.join(HERE, SOURCE_NAME), 'utf8');
   const input = {
     language: 'Solidity',
@@ -77,10 +85,11 @@ function compile() {
 }
 
 function main(argv) {
-  const text = compile();
+  const texts = Object.fromEntries(CONTRACTS.map((c) => [c, compile(c)]));
   if (argv[0] === '--check') {
     let stale = 0;
-    for (const target of TARGETS) {
+    for (const [contract, target] of CONTRACTS.flatMap((c) => targets(c).map((t) => [c, t]))) {
+      const text = texts[contract];
       const current = fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : null;
       if (current !== text) {
         stale += 1;
@@ -95,16 +104,16 @@ function main(argv) {
     process.stdout.write('artifacts match a fresh compile\n');
     return 0;
   }
-  let targets = TARGETS;
+  let where = targets;
   if (argv[0] === '--out') {
     if (!argv[1]) throw new Error('--out needs a directory');
-    targets = [path.join(path.resolve(argv[1]), `${CONTRACT}.json`)];
+    where = (c) => [path.join(path.resolve(argv[1]), `${c}.json`)];
   } else if (argv.length > 0) {
     throw new Error(`unknown arguments: ${argv.join(' ')} (want none, --check or --out DIR)`);
   }
-  for (const target of targets) {
+  for (const [contract, target] of CONTRACTS.flatMap((c) => where(c).map((t) => [c, t]))) {
     fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.writeFileSync(target, text);
+    fs.writeFileSync(target, texts[contract]);
     process.stdout.write(`wrote ${path.relative(process.cwd(), target)}\n`);
   }
   return 0;

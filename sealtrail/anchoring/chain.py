@@ -53,7 +53,14 @@ from web3.exceptions import (
 )
 from web3.types import TxParams, TxReceipt, Wei
 
-from sealtrail.anchoring.contract import ContractArtifact, load_artifact, log_id_for
+from sealtrail.anchoring.contract import (
+    ANCHORED_TOPICS,
+    ARTIFACT_FILES,
+    NO_MAP_ROOT,
+    ContractArtifact,
+    load_artifact,
+    log_id_for,
+)
 from sealtrail.anchoring.errors import (
     AnchoringError,
     ChainUnavailableError,
@@ -159,7 +166,8 @@ def _bump(old: int, percent: int) -> int:
 
 
 class ChainClient:
-    """One anchorer account on one chain, and (once bound) one SealtrailAnchor contract.
+    """One anchorer account on one chain, and (once bound) one SealtrailAnchor contract, of
+    version 1 (log roots) or 2 (log roots and map roots): :attr:`contract_version` says which.
 
     Make one with :func:`connect`. Methods that need the contract raise :class:`AnchoringError`
     until :meth:`deploy` or :meth:`use_contract` bound one.
@@ -182,12 +190,23 @@ class ChainClient:
         #: the node, redacted to ``scheme://host:port``
         self.endpoint = endpoint
         self.fee_policy = fee_policy
+        #: the artifact :meth:`deploy` deploys (the current version unless told otherwise)
         self._artifact = artifact
+        #: every version's artifact, to recognise a deployed contract by its code
+        self._artifacts = {v: load_artifact(v) for v in sorted(ARTIFACT_FILES)}
+        self._artifacts[artifact.version] = artifact
         self._contract: Contract | None = None
+        #: the bound contract's version (1: log roots; 2: log and map roots), None if unbound
+        self.contract_version: int | None = None
         #: the receipt of the latest :meth:`deploy` (its transaction hash and block)
         self.last_deploy_receipt: Receipt | None = None
-        self._errors = _error_table(artifact.abi)
-        self._anchored_topic = bytes(Web3.keccak(text="Anchored(bytes32,uint64,bytes32,address)"))
+        self._errors: dict[bytes, tuple[str, list[str], list[str]]] = {}
+        for a in self._artifacts.values():
+            self._errors.update(_error_table(a.abi))
+
+    @property
+    def _anchored_topic(self) -> bytes:
+        return ANCHORED_TOPICS[self.contract_version or self._artifact.version]
 
     def __repr__(self) -> str:
         return (
@@ -305,34 +324,57 @@ class ChainClient:
 
     # -- contract -----------------------------------------------------------------------------
 
-    def use_contract(self, address: str, *, check_code: bool = True) -> None:
-        """Bind the SealtrailAnchor contract at ``address``.
+    def use_contract(
+        self, address: str, *, check_code: bool = True, version: int | None = None
+    ) -> None:
+        """Bind the SealtrailAnchor contract at ``address``, of either version.
 
-        With ``check_code`` (the default), its code on chain must equal the artifact's
-        ``deployedBytecode``; otherwise :class:`AnchoringError` (wrong address, or another build).
+        With ``check_code`` (the default), its code on chain must equal the ``deployedBytecode``
+        of one version's artifact, which sets :attr:`contract_version`; otherwise
+        :class:`AnchoringError` (wrong address, or another build). Without, ``version`` (default:
+        the version :meth:`deploy` deploys) is taken on trust.
         """
         checksummed = Web3.to_checksum_address(_checksummed(address))
-        with self._boundary("reading the contract's code"):
-            code = bytes(self._w3.eth.get_code(checksummed)) if check_code else b""
-        if check_code and code != self._artifact.deployed_bytecode:
-            raise AnchoringError(
-                f"no {self._artifact.contract_name} at {checksummed} on chain {self.chain_id}: "
-                f"its code ({len(code)} bytes) differs from the artifact built by "
-                f"solc {self._artifact.compiler_version}"
+        if check_code:
+            with self._boundary("reading the contract's code"):
+                code = bytes(self._w3.eth.get_code(checksummed))
+            found = [v for v, a in self._artifacts.items() if a.deployed_bytecode == code]
+            if not found:
+                raise AnchoringError(
+                    f"no SealtrailAnchor at {checksummed} on chain {self.chain_id}: its code "
+                    f"({len(code)} bytes) differs from the artifacts of versions "
+                    f"{sorted(self._artifacts)} built by solc {self._artifact.compiler_version}"
+                )
+            version = found[0]
+        elif version is None:
+            version = self._artifact.version
+        artifact = self._artifacts[version]
+        self._contract = self._w3.eth.contract(address=checksummed, abi=list(artifact.abi))
+        self.contract_version = version
+        if version < 2:
+            logger.warning(
+                "the anchoring contract at %s is version %d: it anchors log roots only, so the "
+                "checkpoints' map roots are not anchored; deploy version 2 (`sealtrail contract "
+                "deploy --force`) and switch the address (docs/FORMAT.md §6.1)",
+                checksummed,
+                version,
             )
-        self._contract = self._w3.eth.contract(address=checksummed, abi=list(self._artifact.abi))
 
-    def deploy(self, *, timeout: float = 120.0) -> str:
+    def deploy(self, *, timeout: float = 120.0, version: int | None = None) -> str:
         """Deploy a new contract owned by this account, bind it, return its address.
 
-        Waits until it is mined (not for confirmations).
+        ``version``: of the contract (default: the current one, 2; 1 only to test what older
+        deployments do). Waits until it is mined (not for confirmations).
         """
-        receipt = self._transact(None, self._artifact.bytecode, "deploying the contract", timeout)
+        if version is not None and version not in self._artifacts:
+            raise InvalidInputError(f"no anchoring contract version {version!r}")
+        artifact = self._artifacts[version or self._artifact.version]
+        receipt = self._transact(None, artifact.bytecode, "deploying the contract", timeout)
         if receipt.contract_address is None:
             raise AnchoringError(f"deploy transaction 0x{receipt.tx_hash.hex()} made no contract")
         self.last_deploy_receipt = receipt
-        self.use_contract(receipt.contract_address, check_code=False)
-        logger.info("deployed %s at %s", self._artifact.contract_name, receipt.contract_address)
+        self.use_contract(receipt.contract_address, check_code=False, version=artifact.version)
+        logger.info("deployed %s at %s", artifact.contract_name, receipt.contract_address)
         return receipt.contract_address
 
     def authorise(self, log_id: bytes, anchorer: str, *, timeout: float = 120.0) -> Receipt:
@@ -368,17 +410,25 @@ class ChainClient:
         self, log_id: bytes, root: bytes, *, block: int | None = None
     ) -> AnchorRecord | None:
         """What the contract holds for ``root`` of log ``log_id`` (at ``block``, default the
-        latest), or None if it was never anchored. One ``eth_call``."""
+        latest), or None if it was never anchored. One ``eth_call``. The map root is None on a
+        version-1 contract, and for a version-2 anchor of a checkpoint without map line."""
         contract = self._require_contract()
         _bytes32(log_id, "log_id")
         _bytes32(root, "root")
         with self._boundary("looking up an anchor"):
-            size, block_time, block_number = contract.functions.anchorOf(log_id, root).call(
+            values = contract.functions.anchorOf(log_id, root).call(
                 block_identifier="latest" if block is None else block
             )
+        size, block_time, block_number = values[:3]
         if size == 0:
             return None
-        return AnchorRecord(int(size), int(block_time), int(block_number))
+        map_root = bytes(values[3]) if len(values) > 3 else None
+        return AnchorRecord(
+            int(size),
+            int(block_time),
+            int(block_number),
+            None if map_root == NO_MAP_ROOT else map_root,
+        )
 
     def find_anchor(self, log_id: bytes, tree_size: int, *, from_block: int = 0) -> Receipt | None:
         """The receipt of the transaction whose ``Anchored`` event recorded size ``tree_size``
@@ -487,26 +537,39 @@ class ChainClient:
         max_fee: int | None = None,
         priority_fee: int | None = None,
         gas_limit: int | None = None,
+        map_root: bytes | None = None,
     ) -> AnchorTransaction:
-        """Sign ``anchor(log_id, tree_size, root)``; nothing is sent.
+        """Sign ``anchor(log_id, tree_size, root)`` (version 1) or ``anchor(log_id, tree_size,
+        root, map_root)`` (version 2; None is sent as zero, "no map line"); nothing is sent.
+        A version-1 contract has no place for ``map_root``: it is not sent, and the returned
+        transaction's ``map_root`` is None.
 
-        Requires 32-byte ``log_id`` and ``root`` and ``1 <= tree_size < 2**64``. Defaults: the
-        node's pending nonce, :meth:`suggest_fees`, and a gas limit from ``eth_estimateGas``
-        (which also surfaces a revert, e.g. ``NotAnchorer``, as :class:`ContractRevertError`
-        before anything is sent).
+        Requires 32-byte ``log_id``, ``root`` and ``map_root`` (unless None, and not 32 zero
+        bytes) and ``1 <= tree_size < 2**64``. Defaults: the node's pending nonce,
+        :meth:`suggest_fees`, and a gas limit from ``eth_estimateGas`` (which also surfaces a
+        revert, e.g. ``NotAnchorer``, as :class:`ContractRevertError` before anything is sent).
         """
         contract = self._require_contract()
         _bytes32(log_id, "log_id")
         _bytes32(root, "root")
+        if map_root is not None:
+            _bytes32(map_root, "map_root")
+            if map_root == NO_MAP_ROOT:
+                raise InvalidInputError("map_root of 32 zero bytes means none: pass None")
         if not isinstance(tree_size, int) or isinstance(tree_size, bool):
             raise TypeError(f"tree_size must be int, got {type(tree_size).__name__}")
         if not 1 <= tree_size <= _MAX_UINT64:
             raise InvalidInputError(f"tree_size must be in [1, 2^64), got {tree_size}")
-        data = bytes.fromhex(contract.encode_abi("anchor", [log_id, tree_size, root])[2:])
+        if self.contract_version == 1:
+            map_root = None
+            args: list[Any] = [log_id, tree_size, root]
+        else:
+            args = [log_id, tree_size, root, map_root or NO_MAP_ROOT]
+        data = bytes.fromhex(contract.encode_abi("anchor", args)[2:])
         what = f"anchoring size {tree_size}"
         s = self._sign(str(contract.address), data, what, nonce, max_fee, priority_fee, gas_limit)
         return AnchorTransaction(
-            s.tx_hash, s.nonce, log_id, tree_size, root, s.fees, s.gas_limit, s.raw
+            s.tx_hash, s.nonce, log_id, tree_size, root, s.fees, s.gas_limit, s.raw, map_root
         )
 
     def broadcast(self, tx: AnchorTransaction) -> None:
@@ -537,6 +600,7 @@ class ChainClient:
         max_fee: int | None = None,
         priority_fee: int | None = None,
         gas_limit: int | None = None,
+        map_root: bytes | None = None,
     ) -> AnchorTransaction:
         """:meth:`prepare_anchor` then :meth:`broadcast`; returns what was sent."""
         tx = self.prepare_anchor(
@@ -547,6 +611,7 @@ class ChainClient:
             max_fee=max_fee,
             priority_fee=priority_fee,
             gas_limit=gas_limit,
+            map_root=map_root,
         )
         self.broadcast(tx)
         return tx
@@ -567,6 +632,7 @@ class ChainClient:
             max_fee=new_fees.max_fee,
             priority_fee=new_fees.priority_fee,
             gas_limit=tx.gas_limit,
+            map_root=tx.map_root,
         )
 
     def _sign(
@@ -713,11 +779,14 @@ class ChainClient:
                     and topics[0] == self._anchored_topic
                 ):
                     args = contract.events.Anchored().process_log(log)["args"]
+                    map_root = bytes(args["mapRoot"]) if "mapRoot" in args else None
                     event = AnchoredEvent(
                         log_id=bytes(args["logId"]),
                         tree_size=int(args["treeSize"]),
                         root=bytes(args["root"]),
                         anchorer=str(args["anchorer"]),
+                        map_root=None if map_root == NO_MAP_ROOT else map_root,
+                        contract_version=self.contract_version or 1,
                     )
                     log_index = int(log["logIndex"])
                     break

@@ -2,6 +2,10 @@
 anchors (``anchors``), both keyed by checkpoint size, on the shared
 :class:`~sealtrail.ledger.mongo_base.MongoConnection` (:data:`ANCHORING_PART`).
 
+Anchor documents written before ``contract_version`` and ``map_root`` existed are read with
+the values they mean (version 1, no map root): no migration is needed, and the next write of
+an anchor stores every field.
+
 The ledger's ``checkpoints`` documents carry ``stamped`` and ``anchor`` (the anchor's status):
 the transactions here that store a token or an anchoring state set them, so "not yet stamped /
 anchored / final" are index look-ups on ``checkpoints``, not scans or joins. Every write is one
@@ -68,8 +72,15 @@ def _anchor_doc(a: StoredAnchor) -> Doc:
     return doc
 
 
+#: fields added after the first release, with the value documents stored before them mean:
+#: every anchor stored before was made on contract version 1, which anchors no map root
+_ANCHOR_DEFAULTS: Doc = {"contract_version": 1, "map_root": None}
+
+
 def _anchor(d: Doc) -> StoredAnchor:
-    fields = {name: d[name] for name in _ANCHOR_FIELDS}
+    fields = {name: d[name] if name in d else _ANCHOR_DEFAULTS[name] for name in _ANCHOR_FIELDS}
+    if fields["map_root"] is not None:
+        fields["map_root"] = bytes(fields["map_root"])
     fields.update({k: None if fields[k] is None else int(fields[k]) for k in _WEI})
     fields["tx_hashes"] = tuple(bytes(h) for h in d["tx_hashes"])
     return StoredAnchor(**fields)

@@ -3,13 +3,20 @@
 For each ``final`` anchor: the transaction's receipt must exist, in the stored block (number
 and hash), succeeded, with our contract's ``Anchored`` event for this log, size and root; and
 the contract's ``anchorOf(logId, root)`` must answer this size and block (docs/FORMAT.md §6.3).
+On a version-2 contract the map root in the event and in ``anchorOf`` (and the one stored)
+must also be the one the checkpoint's note names in its ``sealtrail-map/v1`` line (none: zero).
 """
 
 from __future__ import annotations
 
 from sealtrail.anchoring.chain import ChainClient
 from sealtrail.anchoring.store import AnchoringStores
+from sealtrail.anchoring.worker import note_map_root
 from sealtrail.core.merkle import fold, root_subtrees
+
+
+def _hex(b: bytes | None) -> str:
+    return "none" if b is None else "0x" + b.hex()
 
 
 def check_final_anchors(
@@ -18,7 +25,8 @@ def check_final_anchors(
     """(how many final anchors were checked, [(checkpoint size, problem)])."""
     problems: list[tuple[int, str]] = []
     finals = store.anchors.anchors(("final",))
-    roots = {cp.size: cp.root for cp in store.ledger.checkpoints()}
+    checkpoints = {cp.size: cp for cp in store.ledger.checkpoints()}
+    roots = {size: cp.root for size, cp in checkpoints.items()}
     for a in finals:
         where = f"tx 0x{a.tx_hash.hex() if a.tx_hash else '?'}"
         if roots.get(a.size) != a.root:
@@ -56,6 +64,24 @@ def check_final_anchors(
         record = client.lookup(a.log_id, a.root)
         if record is None or record.tree_size != a.size or record.block_number != a.block_number:
             problems.append((a.size, f"the contract does not hold this root at size {a.size}"))
+            continue
+        if client.contract_version != 2:
+            continue  # version 1 anchors no map root: nothing to compare
+        try:
+            want = note_map_root(checkpoints[a.size].note)
+        except ValueError as e:
+            problems.append((a.size, f"the checkpoint's note has a malformed map line: {e}"))
+            continue
+        for where, got in (
+            ("the Anchored event", ev.map_root),
+            ("anchorOf", record.map_root),
+            ("the stored anchor", a.map_root),
+        ):
+            if got != want:
+                problems.append(
+                    (a.size, f"{where} has map root {_hex(got)}, the note names {_hex(want)}")
+                )
+                break
     return len(finals), problems
 
 

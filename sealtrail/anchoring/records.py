@@ -50,7 +50,9 @@ class Fees:
 
 @dataclass(frozen=True)
 class AnchorTransaction:
-    """A signed ``anchor(log_id, tree_size, root)`` transaction.
+    """A signed ``anchor(log_id, tree_size, root)`` transaction (contract version 1), or
+    ``anchor(log_id, tree_size, root, map_root)`` (version 2; ``map_root`` None is sent as 32
+    zero bytes, "no map line").
 
     Everything the worker must persist before broadcasting, so that after a crash it can
     re-broadcast ``raw`` (same hash), look up its receipt or replace it (same ``nonce``).
@@ -64,16 +66,22 @@ class AnchorTransaction:
     fees: Fees
     gas_limit: int
     raw: bytes = field(repr=False)
+    #: the map root sent (version 2), None if none was (version 1, or a note without map line)
+    map_root: bytes | None = None
 
 
 @dataclass(frozen=True)
 class AnchoredEvent:
-    """The contract's ``Anchored`` event, decoded."""
+    """The contract's ``Anchored`` event, decoded. ``map_root`` is None for a version-1 event
+    (which has none) and for a version-2 event whose map root is zero (no map line)."""
 
     log_id: bytes
     tree_size: int
     root: bytes
     anchorer: str
+    map_root: bytes | None = None
+    #: the version of the contract that emitted it
+    contract_version: int = 1
 
 
 @dataclass(frozen=True)
@@ -103,8 +111,10 @@ class Receipt:
 
 @dataclass(frozen=True)
 class AnchorRecord:
-    """What the contract stores for an anchored root (``anchorOf``)."""
+    """What the contract stores for an anchored root (``anchorOf``). ``map_root``: as in
+    :class:`AnchoredEvent`."""
 
     tree_size: int
     block_time: int
     block_number: int
+    map_root: bytes | None = None

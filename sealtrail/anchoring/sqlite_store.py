@@ -1,5 +1,6 @@
 """Anchoring's stores on SQLite: RFC 3161 timestamps (table ``timestamps``, schema version 1)
-and chain anchors (table ``anchors``, version 2) of the ledger's checkpoints, on the shared
+and chain anchors (table ``anchors``, version 2; its columns ``contract_version`` and
+``map_root``, version 7) of the ledger's checkpoints, on the shared
 :class:`~sealtrail.ledger.sqlite_db.SQLiteDatabase`.
 
 Reads join the ledger's ``checkpoints`` table (what is not stamped / anchored yet). A fenced
@@ -62,10 +63,21 @@ CREATE TABLE IF NOT EXISTS anchors (
 );
 """
 
+# Version 7: which contract version an anchor went to, and the map root it anchored (version 2
+# contracts). A new database runs this after the version-2 part (parts run in version order),
+# an older one in its upgrade transaction: the same statements either way. Anchors stored
+# before were all made on version 1, which anchors no map root: the defaults say so.
+_ANCHORS_V7_DDL = """
+ALTER TABLE anchors ADD COLUMN contract_version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE anchors ADD COLUMN map_root BLOB;
+"""
+
 #: RFC 3161 timestamps of checkpoints (schema version 1)
 TIMESTAMPS_PART = SchemaPart("timestamps", 1, _TIMESTAMPS_DDL)
 #: anchoring states of checkpoints (schema version 2)
 ANCHORS_PART = SchemaPart("anchors", 2, _ANCHORS_DDL)
+#: the contract version and map root of each anchor (schema version 7)
+ANCHORS_V7_PART = SchemaPart("anchors-v7", 7, _ANCHORS_V7_DDL)
 
 _TS_COLS = "size, token, gen_time, serial, tsa, attempts, last_error, updated_at"
 
@@ -78,7 +90,8 @@ def _ts(row: tuple[Any, ...]) -> TimestampRecord:
 _ANCHOR_COLS = (
     "size, status, chain_id, contract, log_id, root, tx_hash, tx_hashes, nonce, raw, max_fee, "
     "priority_fee, gas_limit, sent_at, block_number, block_hash, log_index, gas_used, "
-    "effective_gas_price, confirmations, attempts, last_error, created_at, updated_at, final_at"
+    "effective_gas_price, confirmations, attempts, last_error, created_at, updated_at, final_at, "
+    "contract_version, map_root"
 )
 
 
@@ -118,6 +131,8 @@ def _anchor(r: tuple[Any, ...]) -> StoredAnchor:
         created_at=r[22],
         updated_at=r[23],
         final_at=r[24],
+        contract_version=int(r[25]),
+        map_root=_bytes_or_none(r[26]),
     )
 
 
@@ -130,7 +145,7 @@ def _anchor_row(a: StoredAnchor) -> tuple[Any, ...]:
         b"".join(a.tx_hashes), a.nonce, a.raw, text(a.max_fee), text(a.priority_fee),
         a.gas_limit, a.sent_at, a.block_number, a.block_hash, a.log_index, a.gas_used,
         text(a.effective_gas_price), a.confirmations, a.attempts, a.last_error, a.created_at,
-        a.updated_at, a.final_at,
+        a.updated_at, a.final_at, a.contract_version, a.map_root,
     )  # fmt: skip
 
 
@@ -248,7 +263,7 @@ class SQLiteAnchorStore:
             if fence is not None:
                 check_fence(con, fence)
             con.execute(
-                f"INSERT OR REPLACE INTO anchors ({_ANCHOR_COLS}) VALUES ({', '.join('?' * 25)})",
+                f"INSERT OR REPLACE INTO anchors ({_ANCHOR_COLS}) VALUES ({', '.join('?' * 27)})",
                 _anchor_row(anchor),
             )
 

@@ -73,6 +73,11 @@ class StoredAnchor:
     created_at: str = ""
     updated_at: str = ""
     final_at: str | None = None
+    #: the version of the contract anchored to (1: log root only; 2: log root and map root)
+    contract_version: int = 1
+    #: the map root anchored with the log root (version 2, a note with a ``sealtrail-map/v1``
+    #: line); None on version 1 (the contract records none) and for a note without the line
+    map_root: bytes | None = None
 
 
 class TimestampStore(Protocol):

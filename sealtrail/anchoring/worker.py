@@ -30,7 +30,13 @@ reports the mined count as the "pending" nonce; that is then right too). This ca
 one checkpoint per block: seal checkpoints less often than blocks come (docs/PERFORMANCE.md).
 
 Before signing, the contract is asked whether the root is already anchored (a lost state, a
-restored backup): if so, that transaction is adopted rather than anchoring twice.
+restored backup): if so, that transaction is adopted rather than anchoring twice — unless it
+anchored another map root than the checkpoint's note names (then the anchor is ``failed``).
+
+Map roots: on a version-2 contract the map root of the note's ``sealtrail-map/v1`` line is
+anchored with the log root (zero for a note without the line, "before the map"); on a version-1
+contract it cannot be, and the worker says so in the log once (deploy version 2 and switch the
+address: docs/FORMAT.md §6.1). Each anchor records the contract version and the map root sent.
 
 Synchronous: :meth:`AnchorWorker.step` runs one round on one thread (the service runs it in a
 single-thread executor, see :class:`AnchorLoop`).
@@ -59,12 +65,24 @@ from sealtrail.anchoring.records import AnchorTransaction, Fees, Receipt
 from sealtrail.anchoring.store import AnchoringStores, StoredAnchor
 from sealtrail.core.event import format_time
 from sealtrail.core.merkle import fold, root_subtrees
+from sealtrail.core.note import parse_checkpoint
+from sealtrail.core.vmap import map_root_of
 from sealtrail.ledger.store import Lease, StoredCheckpoint
 
 log = logging.getLogger("sealtrail.anchoring")
 
 #: states in which an anchor is still followed on the chain
 FOLLOWED = ("sent", "confirmed")
+
+
+def note_map_root(note: str) -> bytes | None:
+    """The map root a stored checkpoint's signed note names in its ``sealtrail-map/v1`` line,
+    or None (a checkpoint before the map). Raises ValueError (``NoteError`` is one) when the
+    note's text or the line is malformed."""
+    split = note.rfind("\n\n")
+    if split < 0:
+        raise ValueError("malformed note: no signature block")
+    return map_root_of(parse_checkpoint(note[: split + 1]).extensions)
 
 
 @dataclass
@@ -130,6 +148,8 @@ class AnchorWorker:
         #: cannot broadcast either: a transaction is stored before it is sent)
         self._lease = lease
         self._fence: Lease | None = None
+        #: whether the log said once that a version-1 contract leaves map roots unanchored
+        self._warned_v1 = False
 
     # -- one round ----------------------------------------------------------------------------
 
@@ -306,7 +326,20 @@ class AnchorWorker:
 
     def _send(self, client: ChainClient, cp: StoredCheckpoint, a: StoredAnchor | None) -> None:
         now = self._now()
-        if a is None or a.contract != client.contract_address or a.chain_id != client.chain_id:
+        version = client.contract_version or 1
+        bad_note: str | None = None
+        try:
+            note_map = note_map_root(cp.note)
+        except ValueError as e:
+            note_map, bad_note = None, str(e)
+        # what the contract records: on version 1, no map root at all
+        map_root = note_map if version >= 2 else None
+        if (
+            a is None
+            or a.contract != client.contract_address
+            or a.chain_id != client.chain_id
+            or a.contract_version != version
+        ):
             a = StoredAnchor(
                 size=cp.size,
                 status="pending",
@@ -316,10 +349,36 @@ class AnchorWorker:
                 root=cp.root,
                 created_at=now,
                 updated_at=now,
+                contract_version=version,
+                map_root=map_root,
             )
             self._store.anchors.put_anchor(a, fence=self._fence)
+        elif a.map_root != map_root:
+            a = self._put(a, map_root=map_root)
+        if bad_note is not None:
+            self._give_up(a, ContractRevertError(
+                f"checkpoint {cp.size}'s note has a malformed map line: {bad_note}",
+                error="MalformedMapLine",
+            ))  # fmt: skip
+            return
+        if note_map is not None and version < 2 and not self._warned_v1:
+            self._warned_v1 = True
+            log.warning(
+                "anchoring on contract version %d at %s: checkpoints' map roots are NOT anchored "
+                "(only their log roots); deploy version 2 (`sealtrail contract deploy --force`) "
+                "and switch to its address (docs/FORMAT.md §6.1)",
+                version,
+                client.contract_address,
+            )
         existing = client.lookup(self.log_id, cp.root)
         if existing is not None:
+            if version >= 2 and existing.map_root != map_root:
+                self._give_up(a, ContractRevertError(
+                    f"the contract already holds checkpoint {cp.size}'s root with map root "
+                    f"{_hex(existing.map_root)}, but its note names {_hex(map_root)}",
+                    error="MapRootMismatch",
+                ))  # fmt: skip
+                return
             self._adopt(client, a, existing.block_number)
             return
         forked = self._fork_check(client, cp.size)
@@ -328,7 +387,11 @@ class AnchorWorker:
             return
         try:
             tx = client.prepare_anchor(
-                self.log_id, cp.size, cp.root, nonce=max(client.pending_nonce(), self._min_nonce)
+                self.log_id,
+                cp.size,
+                cp.root,
+                nonce=max(client.pending_nonce(), self._min_nonce),
+                map_root=map_root,
             )
         except ContractRevertError as e:
             self._give_up(a, e)
@@ -392,6 +455,7 @@ class AnchorWorker:
                 tx.root,
                 nonce=tx.nonce,
                 gas_limit=tx.gas_limit,
+                map_root=tx.map_root,
                 **_fee_args(client.replacement_fees(tx)),
             )
         except ContractRevertError:
@@ -431,6 +495,7 @@ class AnchorWorker:
             Fees(a.max_fee, a.priority_fee),
             a.gas_limit,
             a.raw,
+            a.map_root,
         )
 
     def _retry(self, a: StoredAnchor, e: AnchoringError, *, count: bool = True) -> None:
@@ -469,6 +534,10 @@ class AnchorWorker:
         self.stats.failed(e.error, str(e))
         log.error("anchor of checkpoint %d failed (an operator must act): %s", a.size, e)
         self._put(a, status="failed", attempts=a.attempts + 1, last_error=str(e)[:1000])
+
+
+def _hex(b: bytes | None) -> str:
+    return "none" if b is None else "0x" + b.hex()
 
 
 def _fee_args(fees: Fees) -> dict[str, int]:
@@ -569,4 +638,6 @@ def anchor_json(a: StoredAnchor | None, confirmations: int | None) -> dict[str, 
         "final_at": a.final_at,
         "attempts": a.attempts,
         "last_error": a.last_error,
+        "contract_version": a.contract_version,
+        "map_root": None if a.map_root is None else "0x" + a.map_root.hex(),
     }

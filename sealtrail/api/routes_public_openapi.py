@@ -98,6 +98,8 @@ def schemas() -> dict[str, Any]:
                 "final_at": {"type": ["string", "null"]},
                 "attempts": {"type": "integer", "minimum": 0},
                 "last_error": NULLABLE_STR,
+                "contract_version": {"enum": [1, 2]},
+                "map_root": NULLABLE_HASH0X,
                 "reason": {
                     "type": "string",
                     "description": "why the last attempt failed, as a code (the detail is "

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sealtrail.anchoring.sqlite_store import (
     ANCHORS_PART,
+    ANCHORS_V7_PART,
     TIMESTAMPS_PART,
     SQLiteAnchorStore,
     SQLiteTimestampStore,
@@ -31,6 +32,7 @@ SQLITE_PARTS: tuple[SchemaPart, ...] = (
     COORDINATION_PART,
     SEALS_V5_PART,
     MAP_PART,
+    ANCHORS_V7_PART,
 )
 
 

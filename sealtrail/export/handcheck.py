@@ -13,7 +13,12 @@ from collections.abc import Iterable
 from sealtrail.export.evidence import Evidence
 from sealtrail.verifier import layout
 
-_SELECTOR = "0x2f71a556"  # anchorOf(bytes32,bytes32), docs/FORMAT.md §6.1
+_SELECTOR = "0x2f71a556"  # anchorOf(bytes32,bytes32), docs/FORMAT.md §6.1 (both versions)
+#: topic 0 of each contract version's Anchored event (docs/FORMAT.md §6.1)
+_TOPICS = {
+    1: "0x7196d6002b555d592bc808cc522b6e167501be1b6185fd206cd187b7330acf7a",
+    2: "0xa5a075337b25e826b34aaec08938fe05a4c35aca3e469eb0debb58759e5a0b5b",
+}
 
 #: compares the report's embedded facts (docs/FORMAT.md §8.10) with what the package's files show
 _FACTS_SCRIPT = r"""python3 - <<'EOF'
@@ -256,28 +261,64 @@ def verify_md(ev: Evidence, included_documents: Iterable[str]) -> str:
         tx = "0x" + (a.tx_hash or b"").hex()
         block = hex(a.block_number or 0)
         call = f"{_SELECTOR}{log_id}{root}"
+        v2 = a.contract_version >= 2
+        map_hex = (a.map_root or bytes(32)).hex()
         out += [
-            f"Checkpoint {size}: chain {a.chain_id}, contract `{a.contract}`, transaction",
+            f"Checkpoint {size}: chain {a.chain_id}, contract `{a.contract}` (SealtrailAnchor "
+            f"version {a.contract_version}), transaction",
             f"`{tx}`, block {a.block_number}. With any JSON-RPC node of chain {a.chain_id}:",
             "",
             "```sh",
             "RPC=https://your-own-node.example",
             _rpc("eth_getTransactionReceipt", f'["{tx}"]'),
             '#   status "0x1", blockHash as in the receipt file; the log at log_index has',
-            f"#   topics [event id, 0x{log_id}, tree size {size}] and data starting {root}",
+            f"#   topics [{_TOPICS[2 if v2 else 1]}, 0x{log_id}, tree size {size}]",
+            (
+                f"#   and data = root {root}, map root {map_hex}, anchorer"
+                if v2
+                else f"#   and data starting {root}"
+            ),
             _rpc("eth_getBlockByNumber", f'["{block}", false]'),
             "#   .hash equals block_hash: the block is on the canonical chain",
             _rpc(
                 "eth_call",
                 f'[{{"to":"{a.contract}","data":"{call}"}}, "latest"]',
             ),
-            f"#   three 32-byte words: tree size {size}, block time, block number {a.block_number}",
+            (
+                f"#   four 32-byte words: tree size {size}, block time, block number "
+                f"{a.block_number}, map root"
+                if v2
+                else f"#   three 32-byte words: tree size {size}, block time, block number "
+                f"{a.block_number}"
+            ),
             "```",
             "",
             f'logId = SHA-256("{ev.origin}") = 0x{log_id}; the root is line 3 of the note,',
             "decoded from base64.",
             "",
         ]
+        note = layout.note_name(size)
+        if v2:
+            out += [
+                "The map root anchored (the event's second data word, anchorOf's fourth) must be",
+                "the one the note's `sealtrail-map/v1` line names (all zeros: the note has no",
+                "such line, it was sealed before the map). Print the note's, in hex:",
+                "",
+                "```sh",
+                'python3 -c \'import base64, sys; l = [x.split(" ")[1] for x in open(sys.argv[1])'
+                '.read().split("\\n\\n")[0].split("\\n")[3:] if x.startswith('
+                '"sealtrail-map/v1 ")]; print(base64.b64decode(l[0]).hex() if l else '
+                f'"00" * 32)\' {note}',
+                f"#   → {map_hex}",
+                "```",
+                "",
+            ]
+        else:
+            out += [
+                "This contract (version 1) records no map root: the note's `sealtrail-map/v1`",
+                "line rests on the note's signature and its RFC 3161 token only.",
+                "",
+            ]
     docs = sorted(included_documents)
     out += [
         "## 6. Documents and the report",

@@ -53,11 +53,14 @@ def _hex0x(b: bytes | None) -> str | None:
 
 
 def anchor_receipt(a: StoredAnchor, size: int) -> dict[str, Any]:
-    """The anchor receipt file's object (docs/FORMAT.md §8.2)."""
+    """The anchor receipt file's object (docs/FORMAT.md §8.2): ``contract_version`` 1 or 2;
+    ``map_root`` the map root anchored with the root (version 2), null when none was."""
     return {
         "status": a.status,
         "chain_id": a.chain_id,
         "contract": a.contract,
+        "contract_version": a.contract_version,
+        "map_root": _hex0x(a.map_root),
         "log_id": _hex0x(a.log_id),
         "tree_size": size,
         "root": _hex0x(a.root),

@@ -27,3 +27,10 @@ class AnchorMismatch(SealtrailError):
     """The chain does not confirm an anchor receipt (or the node could not be asked)."""
 
     code = "anchor_not_on_chain"
+
+
+class MapRootMismatch(AnchorMismatch):
+    """The map root anchored on the chain differs from the one the checkpoint's note names (or
+    from the receipt's): the note was re-signed with another map line after the anchor."""
+
+    code = "map_root_mismatch"

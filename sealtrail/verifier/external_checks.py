@@ -11,6 +11,7 @@ its checks, and raises nothing on bad content but the malformed-data errors that
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -27,7 +28,7 @@ from sealtrail.verifier import layout, report_facts
 from sealtrail.verifier.checkrun import CheckRun, loads, pem_certs
 from sealtrail.verifier.errors import TimestampError
 from sealtrail.verifier.results import Check, Status
-from sealtrail.verifier.rpc import AnchorMismatch, RpcAnchorChecker
+from sealtrail.verifier.rpc import AnchorMismatch, MapRootMismatch, RpcAnchorChecker
 from sealtrail.verifier.timestamp import verify_token
 
 
@@ -100,6 +101,35 @@ def check_timestamps(
     return stamps
 
 
+_MAP_ROOT_HEX = re.compile(r"0x[0-9a-f]{64}")
+
+
+def _receipt_version(r: dict[str, Any]) -> int:
+    """A receipt's contract version (absent: 1, as every receipt before version 2 was) and,
+    checked here, its ``map_root`` field: version 2 has one, null or 0x-hex of 32 non-zero
+    bytes; version 1 has none (or null). Raises ValueError when malformed."""
+    version = r.get("contract_version", 1)
+    if type(version) is not int or version not in (1, 2):
+        raise ValueError(f"contract_version {str(version)[:20]!r} is not 1 or 2")
+    if version == 1:
+        if r.get("map_root") is not None:
+            raise ValueError("a contract version 1 receipt has a map_root (v1 records none)")
+        return 1
+    if "map_root" not in r:
+        raise ValueError("a contract version 2 receipt has no map_root")
+    mr = r["map_root"]
+    if mr is not None and (
+        not isinstance(mr, str) or not _MAP_ROOT_HEX.fullmatch(mr) or mr == "0x" + "00" * 32
+    ):
+        raise ValueError("map_root is not null or 0x and 64 lowercase hex digits (non-zero)")
+    return 2
+
+
+def _note_map_root(cp: Checkpoint) -> bytes | None:
+    """The note's map root (None: before the map); ValueError if its map line is malformed."""
+    return map_root_of(cp.extensions)
+
+
 # 12-13. Anchor receipts: consistent with their checkpoints; on the chain when asked.
 def check_anchors(
     run: CheckRun,
@@ -107,7 +137,8 @@ def check_anchors(
     notes: dict[int, tuple[bytes, Checkpoint]] | None,
     rpc: RpcAnchorChecker | None,
 ) -> None:
-    """Steps 12-13: ``anchors.receipts`` and ``anchors.chain`` (looked up only with ``rpc``)."""
+    """Steps 12-13: ``anchors.receipts``, ``anchors.map_root`` (when there are well-formed
+    receipts) and ``anchors.chain`` (looked up only with ``rpc``)."""
     if notes is None:
         run.skip("anchors.receipts", "blocked", "checkpoints did not verify")
         run.skip("anchors.chain", "blocked", "checkpoints did not verify")
@@ -132,6 +163,7 @@ def check_anchors(
             for k in ("contract", "tx_hash", "block_hash"):
                 if not isinstance(r[k], str) or not r[k].startswith("0x"):
                     raise ValueError(f"{k} is not 0x-hex")
+            _receipt_version(r)
             receipts[size] = r
         except KeyError as e:
             problems.append(f"{name}: no {e} (or no note of size {size})")
@@ -154,6 +186,8 @@ def check_anchors(
         f"{len(receipts)} receipts ({final} final) match their checkpoints",
         "bad_anchor",
     )
+    if ok:
+        _check_map_roots(run, receipts, notes)
     if not ok:
         run.skip("anchors.chain", "blocked", "receipts are malformed")
     elif rpc is None:
@@ -165,18 +199,82 @@ def check_anchors(
         )
     else:
         problems = []
+        map_problems = 0
         for size, r in sorted(receipts.items()):
             cp = notes[size][1]
             try:
-                rpc.check(r, size, cp.root, hashlib.sha256(cp.origin.encode()).digest())
+                note_map = _note_map_root(cp)
+            except ValueError:
+                note_map = None  # anchors.map_root reports the malformed line
+            try:
+                log_id = hashlib.sha256(cp.origin.encode()).digest()
+                rpc.check(r, size, cp.root, log_id, note_map)
+            except MapRootMismatch as e:
+                map_problems += 1
+                problems.append(f"{layout.anchor_name(size)}: {e}")
             except AnchorMismatch as e:
                 problems.append(f"{layout.anchor_name(size)}: {e}")
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                problems.append(f"{layout.anchor_name(size)}: malformed answer or receipt ({e})")
+        v2 = sum(r.get("contract_version", 1) == 2 for r in receipts.values())
         run.add(
             "anchors.chain",
             problems,
             len(receipts),
-            f"{len(receipts)} anchors found on chain at {rpc.url}",
+            f"{len(receipts)} anchors found on chain at {rpc.url}"
+            + (f" ({v2} with their map roots)" if v2 else ""),
+            "map_root_mismatch" if problems and map_problems == len(problems) else
             "anchor_not_on_chain",
+        )  # fmt: skip
+
+
+def _check_map_roots(
+    run: CheckRun,
+    receipts: dict[int, dict[str, Any]],
+    notes: dict[int, tuple[bytes, Checkpoint]],
+) -> None:
+    """``anchors.map_root``: each receipt of contract version 2 anchors the map root its note
+    names (null for a note without map line); a note with a map line anchored on version 1 has
+    its map root not anchored (not_checked); notes before the map are fine on either."""
+    problems: list[str] = []
+    unanchored: list[int] = []
+    mapped = 0
+    for size, r in sorted(receipts.items()):
+        name = layout.anchor_name(size)
+        try:
+            note_map = _note_map_root(notes[size][1])
+        except ValueError as e:
+            problems.append(f"{layout.note_name(size)}: {e}")
+            continue
+        if _receipt_version(r) == 1:
+            if note_map is not None:
+                unanchored.append(size)
+            continue
+        said = r["map_root"]
+        want = None if note_map is None else "0x" + note_map.hex()
+        if said != want:
+            problems.append(f"{name}: anchored map root {said}, the note names {want or 'none'}")
+        elif note_map is not None:
+            mapped += 1
+    if problems:
+        run.add("anchors.map_root", problems, len(receipts), "", "map_root_mismatch")
+    elif unanchored:
+        run.skip(
+            "anchors.map_root",
+            "map_root_not_anchored",
+            f"checkpoints {unanchored} were anchored by contract v1, which does not record the "
+            "map root: their map roots rest on the notes' signatures and timestamps only",
+            len(unanchored),
+        )
+    else:
+        before = len(receipts) - mapped
+        run.add(
+            "anchors.map_root",
+            [],
+            len(receipts),
+            f"{mapped} anchored map roots equal their notes' lines"
+            + (f"; {before} checkpoints before the map" if before else ""),
+            "map_root_mismatch",
         )
 
 

@@ -2,8 +2,9 @@
 
 :class:`RpcAnchorChecker` asks one node, over ``urllib``, for the anchor transaction's receipt,
 the block by number, and ``anchorOf(logId, root)`` at ``latest``; it raises
-:class:`AnchorMismatch` naming the first fact that differs from the package's receipt. This is
-the verifier's only network access, and only when the caller gives an RPC URL.
+:class:`AnchorMismatch` naming the first fact that differs from the package's receipt
+(:class:`MapRootMismatch` when it is the map root, contract version 2). This is the verifier's
+only network access, and only when the caller gives an RPC URL.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ import urllib.request
 from typing import Any
 
 from sealtrail.verifier.errors import AnchorMismatch as AnchorMismatch
+from sealtrail.verifier.errors import MapRootMismatch as MapRootMismatch
 
-#: keccak256("Anchored(bytes32,uint64,bytes32,address)")
+#: keccak256("Anchored(bytes32,uint64,bytes32,address)") — contract version 1
 ANCHORED_TOPIC = "0x7196d6002b555d592bc808cc522b6e167501be1b6185fd206cd187b7330acf7a"
-#: anchorOf(bytes32,bytes32)
+#: keccak256("Anchored(bytes32,uint64,bytes32,bytes32,address)") — contract version 2
+ANCHORED_TOPIC_V2 = "0xa5a075337b25e826b34aaec08938fe05a4c35aca3e469eb0debb58759e5a0b5b"
+#: anchorOf(bytes32,bytes32) (both versions; version 2 returns a fourth word, the map root)
 ANCHOR_OF_SELECTOR = "0x2f71a556"
 MAX_REPLY_BYTES = 4 * 1024 * 1024
+_ZERO = bytes(32)
 
 
 def _word(n: int) -> str:
@@ -58,9 +63,23 @@ class RpcAnchorChecker:
         """The node's chain id."""
         return int(self.call("eth_chainId"), 16)
 
-    def check(self, receipt: dict[str, Any], size: int, root: bytes, log_id: bytes) -> int:
+    def check(
+        self,
+        receipt: dict[str, Any],
+        size: int,
+        root: bytes,
+        log_id: bytes,
+        map_root: bytes | None = None,
+    ) -> int:
         """Check ``receipt`` (an anchor receipt file) for the checkpoint (``size``, ``root``) of
-        the log ``log_id``; return the block time ``anchorOf`` reports (seconds since 1970)."""
+        the log ``log_id``; return the block time ``anchorOf`` reports (seconds since 1970).
+
+        ``map_root``: the map root the checkpoint's note names (None: no map line). A receipt of
+        contract version 2 (``contract_version`` 2; absent means 1) must find it anchored, in
+        the event and in ``anchorOf``, else :class:`MapRootMismatch`; version 1 records none."""
+        version = receipt.get("contract_version", 1)
+        if version not in (1, 2) or type(version) is not int:
+            raise AnchorMismatch(f"contract_version {version!r} is not 1 or 2")
         if self.chain_id() != receipt["chain_id"]:
             raise AnchorMismatch(
                 f"node serves chain {self.chain_id()}, receipt says {receipt['chain_id']}"
@@ -84,15 +103,24 @@ class RpcAnchorChecker:
         if not logs:
             raise AnchorMismatch(f"no log at index {receipt['log_index']} in the transaction")
         lg = logs[0]
-        want_topics = [ANCHORED_TOPIC, "0x" + log_id.hex(), "0x" + _word(size)]
+        topic = ANCHORED_TOPIC if version == 1 else ANCHORED_TOPIC_V2
+        want_topics = [topic, "0x" + log_id.hex(), "0x" + _word(size)]
         if lg["address"].lower() != receipt["contract"].lower():
             raise AnchorMismatch(
                 f"log emitted by {lg['address']}, not the contract {receipt['contract']}"
             )
         if [t.lower() for t in lg["topics"]] != want_topics:
-            raise AnchorMismatch(f"log topics {lg['topics']} are not Anchored(logId, {size})")
+            raise AnchorMismatch(
+                f"log topics {lg['topics']} are not contract version {version}'s "
+                f"Anchored(logId, {size})"
+            )
         if not lg["data"].lower().startswith("0x" + root.hex()):
             raise AnchorMismatch("log data does not start with the checkpoint's root")
+        if version == 2:
+            words = bytes.fromhex(str(lg["data"])[2:])
+            if len(words) != 96:
+                raise AnchorMismatch(f"log data is {len(words)} bytes, want 96 (version 2)")
+            _map_roots_agree("the Anchored event", words[32:64], receipt, map_root)
         # 3. the block is canonical
         block = self.call("eth_getBlockByNumber", hex(receipt["block_number"]), False)
         if not block or block["hash"].lower() != receipt["block_hash"]:
@@ -103,8 +131,9 @@ class RpcAnchorChecker:
         data = ANCHOR_OF_SELECTOR + log_id.hex() + root.hex()
         out = self.call("eth_call", {"to": receipt["contract"], "data": data}, "latest")
         raw = bytes.fromhex(str(out).removeprefix("0x"))
-        if len(raw) != 96:
-            raise AnchorMismatch(f"anchorOf returned {len(raw)} bytes, want 96")
+        want = 96 if version == 1 else 128
+        if len(raw) != want:
+            raise AnchorMismatch(f"anchorOf returned {len(raw)} bytes, want {want}")
         tree_size, block_time, block_number = (
             int.from_bytes(raw[i : i + 32], "big") for i in (0, 32, 64)
         )
@@ -113,4 +142,26 @@ class RpcAnchorChecker:
                 f"anchorOf says size {tree_size} in block {block_number}, "
                 f"want {size} in {receipt['block_number']}"
             )
+        if version == 2:
+            _map_roots_agree("anchorOf", raw[96:128], receipt, map_root)
         return block_time
+
+
+def _map_roots_agree(
+    where: str, on_chain: bytes, receipt: dict[str, Any], note_map_root: bytes | None
+) -> None:
+    """The map root ``where`` holds equals the note's and the receipt's (zero: none)."""
+    note = note_map_root or _ZERO
+    if on_chain != note:
+        raise MapRootMismatch(
+            f"{where} anchored map root {_shown(on_chain)}, the note names {_shown(note)}"
+        )
+    said = receipt.get("map_root")
+    if ("0x" + on_chain.hex() if on_chain != _ZERO else None) != said:
+        raise MapRootMismatch(
+            f"{where} anchored map root {_shown(on_chain)}, the receipt says {said}"
+        )
+
+
+def _shown(root: bytes) -> str:
+    return "none (zero)" if root == _ZERO else "0x" + root.hex()

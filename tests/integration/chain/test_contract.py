@@ -18,7 +18,7 @@ from .conftest import ADDRESSES, Ganache
 
 pytestmark = pytest.mark.ganache
 
-ARTIFACT = load_artifact()
+ARTIFACT = load_artifact(1)  # version 1 (version 2: test_contract_v2.py)
 OWNER, ANCHORER, STRANGER = ADDRESSES
 LOG_A = hashlib.sha256(b"sealtrail.local/log-aaaaaaaaaaaa").digest()
 LOG_B = hashlib.sha256(b"sealtrail.local/log-bbbbbbbbbbbb").digest()

@@ -5,6 +5,7 @@ a cross-check of the anchor with plain web3, and an altered receipt that the cha
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -122,7 +123,9 @@ def test_anchored_package_verifies_on_chain_and_without_the_service(
     assert "0x" + bytes(tx["blockHash"]).hex() == receipt["block_hash"]
     (log,) = [lg for lg in tx["logs"] if lg["logIndex"] == receipt["log_index"]]
     assert log["address"] == Web3.to_checksum_address(receipt["contract"])
-    topic = Web3.keccak(text="Anchored(bytes32,uint64,bytes32,address)")
+    # contract version 2 (what `contract deploy` deploys): the map root is anchored too
+    assert receipt["contract_version"] == 2
+    topic = Web3.keccak(text="Anchored(bytes32,uint64,bytes32,bytes32,address)")
     origin = vkey.split("+")[0]
     assert [bytes(t) for t in log["topics"]] == [
         bytes(topic),
@@ -131,6 +134,13 @@ def test_anchored_package_verifies_on_chain_and_without_the_service(
     ]
     assert "0x" + bytes(log["topics"][1]).hex() == receipt["log_id"]
     assert bytes(log["data"])[:32].hex() == receipt["root"][2:]
+    note = files[layout.note_name(target)].decode()
+    map_line = [x for x in note.split("\n") if x.startswith("sealtrail-map/v1 ")]
+    assert len(map_line) == 1
+    map_root = base64.b64decode(map_line[0].split(" ")[1])
+    assert bytes(log["data"])[32:64] == map_root
+    assert receipt["map_root"] == "0x" + map_root.hex()
+    assert st["anchors.map_root"] == "passed"
     assert receipt["root"][2:] == manifest["target"]["root"]
     block = w3.eth.get_block(receipt["block_number"])
     assert "0x" + bytes(block["hash"]).hex() == receipt["block_hash"]

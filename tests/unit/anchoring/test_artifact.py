@@ -68,8 +68,9 @@ def test_artifact_is_canonical_json_of_this_source() -> None:
 
 
 def test_load_artifact() -> None:
-    a = load_artifact()
+    a = load_artifact(1)
     assert a.contract_name == "SealtrailAnchor"
+    assert a.version == 1
     names = {(e["type"], e.get("name")) for e in a.abi}
     for expected in [
         ("function", "anchor"),
