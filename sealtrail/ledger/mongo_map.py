@@ -175,14 +175,16 @@ class MongoMapStore:
             yield _unhex(d, VALUES), _blob(d, "key", VALUES), _blob(d, "value", VALUES)
 
     def _scan(self, coll: AsyncCollection[Doc]) -> Iterator[Doc]:
-        """Every document of ``coll`` by ``_id`` (hex text sorts as the bytes do), in pages."""
-        after = ""
+        """Every document of ``coll`` by ``_id`` (hex text sorts as the bytes do), in pages. The
+        first page has no bound, so a document whose ``_id`` is not text (sorted before text) is
+        read, and rejected by the caller, rather than skipped."""
+        query: Doc = {}
         while True:
-            page = self._find(coll, {"_id": {"$gt": after}}, sort=[("_id", ASCENDING)], limit=PAGE)
+            page = self._find(coll, query, sort=[("_id", ASCENDING)], limit=PAGE)
             yield from page
             if len(page) < PAGE:
                 return
-            after = page[-1]["_id"]
+            query = {"_id": {"$gt": page[-1]["_id"]}}
 
     def roots(self) -> list[tuple[int, bytes]]:
         return [_root(d) for d in self._find(self._roots, {}, sort=[("size", ASCENDING)])]
