@@ -119,7 +119,7 @@ async def _lay_out(conn: MongoConnection, parts: Sequence[MongoSchemaPart]) -> N
 
 def _older_version(value: Any) -> int | None:
     """The stored schema version when it is one this Sealtrail upgrades (1 ≤ v < current)."""
-    if isinstance(value, str) and value.isdigit() and len(value) < 4:
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 4:
         v = int(value)
         if 1 <= v < SCHEMA_VERSION:
             return v

@@ -218,7 +218,7 @@ def test_a_version_1_database_upgrades_and_its_next_checkpoint_catches_up(
     assert (report.before_map, report.map_checked) == (1, 1)
 
 
-@pytest.mark.parametrize("version", ["3", "abc", "", "0"])
+@pytest.mark.parametrize("version", ["3", "abc", "", "0", "\u00b9"])
 def test_a_schema_version_it_cannot_upgrade_is_refused(
     open_stores: Callable[[], Stores], raw: Database[Doc], url: str, version: str
 ) -> None:
