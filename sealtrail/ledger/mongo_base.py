@@ -155,6 +155,7 @@ class MongoConnection:
         )
         self._thread.start()
         self._closed = False
+        self._active = threading.local()
         self._timeout_ms = int(server_timeout * 1000)
         try:
             self.client: AsyncMongoClient[Doc] = self.run(self._connect())
@@ -240,7 +241,8 @@ class MongoConnection:
 
         ``fn`` is synchronous, passes ``txn.session`` to every operation it runs through
         :meth:`run` and sets ``txn.wrote`` when it writes. If ``fn`` raises, the transaction is
-        aborted and nothing it wrote is kept.
+        aborted and nothing it wrote is kept. While ``fn`` runs, :meth:`active` returns ``txn``
+        on the calling thread.
 
         A transaction that fails with MongoDB's ``TransientTransactionError`` label (a write
         conflict with another transaction, a primary election) is run again from the start,
@@ -252,12 +254,16 @@ class MongoConnection:
         for attempt in range(TRANSACTION_ATTEMPTS):
             session: AsyncClientSession = self.run(self._start())
             txn = Txn(session)
+            outer = getattr(self._active, "txn", None)
+            self._active.txn = txn
             try:
                 try:
                     result = fn(txn)
                 except BaseException:
                     self._abort(session)
                     raise
+                finally:
+                    self._active.txn = outer
                 if txn.wrote:
                     self._commit(session)
                 else:
@@ -276,6 +282,16 @@ class MongoConnection:
             pause = min(MAX_BACKOFF, 0.002 * 2**attempt)
             time.sleep(pause * (0.5 + secrets.randbelow(1000) / 2000))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def active(self) -> Txn | None:
+        """The transaction the calling thread is running ``fn`` of (:meth:`transaction`), or None.
+
+        Stores whose protocol methods take no transaction (the map's, called while sealing) read
+        and write in it, as SQLite's per-thread connection does: so what they read is the
+        transaction's snapshot, and what they write commits with it.
+        """
+        txn: Txn | None = getattr(self._active, "txn", None)
+        return txn
 
     async def _start(self) -> AsyncClientSession:
         session = self.client.start_session(causal_consistency=True)

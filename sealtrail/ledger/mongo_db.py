@@ -10,11 +10,16 @@ another process is accepted). The stores themselves do nothing to the database w
 
 One schema version for the whole database (``meta`` document ``schema_version``), as before
 the stores were split by domain: the collections and indexes are those of the single store.
+Versions: 1 the ledger, anchoring, directory, coordination and seals; 2 the verifiable map
+(``map_nodes``, ``map_values``, ``map_roots``). Laying out is idempotent and creates only what is
+missing, so a database of an older version is upgraded by laying it out and then raising its
+version (:func:`_lay_out`); a newer one is refused, as an older Sealtrail refuses this one's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -28,8 +33,9 @@ from sealtrail.core.errors import StorageError
 from sealtrail.ledger.mongo_base import Doc, MongoConnection
 
 T = TypeVar("T")
+log = logging.getLogger("sealtrail.ledger")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_KEY = "schema_version"
 #: MongoDB's NamespaceExists: a collection created meanwhile by another process
 _NAMESPACE_EXISTS = 48
@@ -67,7 +73,8 @@ def open_mongo(
 async def _lay_out(conn: MongoConnection, parts: Sequence[MongoSchemaPart]) -> None:
     meta = conn.collection("meta")
     found = await meta.find_one({"_id": SCHEMA_KEY})
-    if found is not None and found.get("value") != str(SCHEMA_VERSION):
+    older = None if found is None else _older_version(found.get("value"))
+    if found is not None and older is None and found.get("value") != str(SCHEMA_VERSION):
         raise StorageError(
             f"MongoDB at {conn.where}: schema version {found.get('value')}, "
             f"this Sealtrail reads {SCHEMA_VERSION}"
@@ -90,11 +97,33 @@ async def _lay_out(conn: MongoConnection, parts: Sequence[MongoSchemaPart]) -> N
             await db[name].create_indexes(list(models))
         if part.prepare is not None:
             await part.prepare(conn)
+    if older is not None:
+        # Raised only now that every collection and index exists: a crash before leaves it
+        # older, and the next open lays out again. Matched on the version read, so two
+        # processes upgrading at once both succeed.
+        await meta.update_one(
+            {"_id": SCHEMA_KEY, "value": str(older)}, {"$set": {"value": str(SCHEMA_VERSION)}}
+        )
+        log.info(
+            "MongoDB at %s: upgraded the schema from version %d to %d",
+            conn.where,
+            older,
+            SCHEMA_VERSION,
+        )
     # two first upserts may race (servers before 4.2 do not retry that): one won
     with contextlib.suppress(DuplicateKeyError):
         await meta.update_one(
             {"_id": SCHEMA_KEY}, {"$setOnInsert": {"value": str(SCHEMA_VERSION)}}, upsert=True
         )
+
+
+def _older_version(value: Any) -> int | None:
+    """The stored schema version when it is one this Sealtrail upgrades (1 ≤ v < current)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 4:
+        v = int(value)
+        if 1 <= v < SCHEMA_VERSION:
+            return v
+    return None
 
 
 def find_all(

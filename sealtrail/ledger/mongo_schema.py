@@ -52,7 +52,11 @@ _INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("stamped", ASCENDING), ("size", ASCENDING)], name="stamped"),
         IndexModel([("anchor", ASCENDING), ("size", ASCENDING)], name="anchor"),
     ],
+    # the verifiable map (schema version 2, mongo_map.py): nodes and values are keyed by _id
+    "map_roots": [IndexModel([("size", ASCENDING)], name="size", unique=True)],
 }
+#: collections without secondary indexes
+_PLAIN = ("meta", "log", "map_nodes", "map_values")
 
 
 async def _log_document(conn: MongoConnection) -> None:
@@ -63,8 +67,8 @@ async def _log_document(conn: MongoConnection) -> None:
         )
 
 
-#: the log: its state document, events, checkpoints, settings
-LEDGER_PART = MongoSchemaPart("ledger", (*_INDEXES, "meta", "log"), _INDEXES, _log_document)
+#: the log: its state document, events, checkpoints, settings, and the verifiable map
+LEDGER_PART = MongoSchemaPart("ledger", (*_INDEXES, *_PLAIN), _INDEXES, _log_document)
 
 
 def _fp(sha256: bytes) -> int:

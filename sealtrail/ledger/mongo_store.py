@@ -45,6 +45,7 @@ from sealtrail.core.event import Event
 from sealtrail.core.merkle import HASH_SIZE, NodeId
 from sealtrail.ledger.mongo_base import Doc, MongoConnection, Txn
 from sealtrail.ledger.mongo_coordination import check_fence
+from sealtrail.ledger.mongo_map import MongoMapStore
 from sealtrail.ledger.mongo_schema import (
     _CHECKPOINT_FIELDS,
     _EVENT_FIELDS,
@@ -80,6 +81,14 @@ class _Reads:
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self._conn.run(coro)
 
+    def _session(self) -> AsyncClientSession | None:
+        """The view's session; for the store's reads, the transaction the calling thread runs
+        (as SQLite's per-thread connection: reads made while sealing see its snapshot)."""
+        if self._s is not None:
+            return self._s
+        txn = self._conn.active()
+        return None if txn is None else txn.session
+
     def _find(
         self,
         coll: AsyncCollection[Doc],
@@ -89,11 +98,11 @@ class _Reads:
         sort: list[tuple[str, int]] | None = None,
         limit: int = 0,
     ) -> list[Doc]:
-        cursor = coll.find(query, projection, session=self._s, sort=sort, limit=limit)
+        cursor = coll.find(query, projection, session=self._session(), sort=sort, limit=limit)
         return self._run(cursor.to_list(None))
 
     def _one(self, coll: AsyncCollection[Doc], query: Doc, projection: Doc | None = None) -> Any:
-        return self._run(coll.find_one(query, projection, session=self._s))
+        return self._run(coll.find_one(query, projection, session=self._session()))
 
     def size(self) -> int:
         doc = self._one(self._c.log, {"_id": "log"}, {"size": 1})
@@ -242,8 +251,8 @@ class MongoLedgerStore:
         self.conn = conn
         #: the URL without its password, for messages
         self.where = conn.where
-        #: the map is not stored in MongoDB yet: its checkpoints are sealed without the map line
-        self.maps: MapStore | None = None
+        #: the verifiable map's collections (mongo_map.py): checkpoints carry the map line
+        self.maps: MapStore | None = MongoMapStore(conn)
         self._c = _Collections(conn)
         self._read = _Reads(conn, self._c, None)
 

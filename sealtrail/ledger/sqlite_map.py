@@ -7,8 +7,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Collection, Iterator, Mapping, Sequence
 
+from sealtrail.core.errors import ConflictError
 from sealtrail.ledger.sqlite_db import SchemaPart, SQLiteDatabase
 from sealtrail.ledger.store import WriteView
 
@@ -94,7 +96,10 @@ class SQLiteMapStore:
             "INSERT OR REPLACE INTO map_value (key_hash, key, value) VALUES (?, ?, ?)",
             [(kh, k, v) for kh, (k, v) in values.items()],
         )
-        con.executemany("INSERT INTO map_root (size, root) VALUES (?, ?)", list(roots.items()))
+        try:
+            con.executemany("INSERT INTO map_root (size, root) VALUES (?, ?)", list(roots.items()))
+        except sqlite3.IntegrityError as e:
+            raise ConflictError(f"a map root is stored for one of sizes {sorted(roots)}") from e
 
     def all_nodes(self) -> Iterator[tuple[bytes, bytes]]:
         for h, node in self.db.read().execute("SELECT hash, node FROM map_node ORDER BY hash"):

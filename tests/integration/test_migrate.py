@@ -139,6 +139,10 @@ def test_sqlite_to_mongodb_copies_the_ledger_and_the_service_runs_on_it(tmp_path
         moved = run(data, "audit", "--json", db_url=url)
         assert moved.returncode == 0, moved.stdout + moved.stderr
         assert json.loads(moved.stdout)["size"] == 21
+        # the verifiable map came along: every committed map root recomputed, none missing
+        before = cli(data, "audit")
+        assert out["copied"]["map_nodes"] > 0
+        assert json.loads(moved.stdout)["map_roots_checked"] == before["map_roots_checked"] >= 2
         # The service runs on the copy: the same checkpoint, and it takes new events.
         key = cli(data, "keys", "create", "--tenant", "sub1", "--role", "integrator",
                   env=env_for(db_url=url))["key"]  # fmt: skip
@@ -161,6 +165,12 @@ def test_sqlite_to_mongodb_copies_the_ledger_and_the_service_runs_on_it(tmp_path
         final = run(data, "audit", "--json", db_url=url)
         assert final.returncode == 0, final.stdout + final.stderr
         assert json.loads(final.stdout)["size"] == 22
+        # a checkpoint sealed on MongoDB after the move continues the copied map
+        sealed = cli(data, "checkpoint", env=env_for(db_url=url))
+        assert sealed["size"] == 22
+        again = run(data, "audit", "--json", db_url=url)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert json.loads(again.stdout)["map_roots_checked"] == before["map_roots_checked"] + 1
 
 
 @stand_in_lacks("a correct first insert in a transaction (it also stores the readConcern)")

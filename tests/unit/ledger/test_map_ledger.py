@@ -1,10 +1,14 @@
 """The verifiable map on the ledger: sealing commits to it, audit recomputes it, proofs are
-served from storage, and a version-5 database upgrades in place (issue 14)."""
+served from storage (on every backend: SQLite, and MongoDB — the nx-27017 stand-in unless
+``SEALTRAIL_TEST_MONGODB_URI`` is set), and a version-5 SQLite database upgrades in place
+(issue 14). MongoDB's own cases (its upgrade, tampering with its collections) are in
+test_mongo_map.py."""
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +40,7 @@ from sealtrail.ledger.log import Ledger
 from sealtrail.ledger.maps import map_proof
 from sealtrail.ledger.sqlite_db import SCHEMA_VERSION
 from tests.conftest import counting_random, event_input, fixed_clock
+from tests.mongo import MongoServer, mongodb_server
 
 
 def _doc(n: int) -> bytes:
@@ -57,6 +62,32 @@ def _open(path: Path, signer: NoteSigner) -> Ledger:
     )
 
 
+@pytest.fixture(scope="module")
+def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoServer]:
+    """One MongoDB (stand-in process) for the module's mongo tests, started on first use."""
+    with mongodb_server(tmp_path_factory.mktemp("mongo")) as server:
+        yield server
+
+
+OpenLedger = Callable[[NoteSigner], Ledger]
+
+
+@pytest.fixture(params=["mongo", "sqlite"])
+def open_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenLedger]:
+    """Opens a ledger on a fresh database of each backend (the same one on every call)."""
+    opened: list[backend.Stores] = []
+    url = request.getfixturevalue("mongo_server").fresh_url() if request.param == "mongo" else ""
+
+    def open_one(signer: NoteSigner) -> Ledger:
+        stores = backend.open_mongodb(url) if url else backend.open_sqlite(tmp_path / "l.db")
+        opened.append(stores)
+        return Ledger(stores.ledger, signer, clock=fixed_clock, random_bytes=counting_random())
+
+    yield open_one
+    for stores in opened:
+        stores.close()
+
+
 def _fill(ledger: Ledger, start: int, n: int) -> None:
     for i in range(start, start + n):
         ledger.append("t1", [_input(i, f"s{i % 3}", [_doc(i % 4)])])
@@ -67,9 +98,9 @@ def _expected_root(ledger: Ledger, size: int) -> bytes:
     return root_of({key_hash(k): value_hash(v) for k, v in map_items(events).items()})
 
 
-def test_every_new_checkpoint_commits_to_the_map(tmp_path: Path) -> None:
+def test_every_new_checkpoint_commits_to_the_map(open_ledger: OpenLedger) -> None:
     signer = NoteSigner.generate("test.example/log")
-    ledger = _open(tmp_path / "l.db", signer)
+    ledger = open_ledger(signer)
     _fill(ledger, 0, 5)
     cp1, _ = ledger.seal()
     _fill(ledger, 5, 7)
@@ -87,9 +118,9 @@ def test_every_new_checkpoint_commits_to_the_map(tmp_path: Path) -> None:
     assert (report.map_checked, report.before_map) == (2, 0)
 
 
-def test_proofs_at_an_older_checkpoint_verify_after_later_updates(tmp_path: Path) -> None:
+def test_proofs_at_an_older_checkpoint_verify_after_later_updates(open_ledger: OpenLedger) -> None:
     signer = NoteSigner.generate("test.example/log")
-    ledger = _open(tmp_path / "l.db", signer)
+    ledger = open_ledger(signer)
     _fill(ledger, 0, 6)
     old, _ = ledger.seal()
     _fill(ledger, 6, 6)

@@ -22,22 +22,25 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sealtrail.anchoring.store import StoredAnchor
 from sealtrail.backend import Stores, open_mongodb, open_sqlite
-from sealtrail.core import merkle
+from sealtrail.core import merkle, vmap, vmap_tree
 from sealtrail.core.errors import ConflictError, LeaseLostError, NotFoundError, StorageError
 from sealtrail.core.event import build_event, format_time
-from sealtrail.core.note import NoteSigner
+from sealtrail.core.note import NoteSigner, verify_checkpoint
 from sealtrail.directory.store import ApiKey, Tenant
 from sealtrail.ledger.log import Ledger
+from sealtrail.ledger.maps import advance_map
 from sealtrail.ledger.store import (
     Entry,
     EventQuery,
     Lease,
+    MapStore,
     QueuedAppend,
     StoredCheckpoint,
     WriteView,
@@ -1150,3 +1153,124 @@ def test_queued_outcomes_commit_with_the_events(store_factory: StoreFactory) -> 
     assert other.ledger.size() == 1
     assert other.coordination.queued_result("q-1") == b'{"events":[[0,false]]}'
     assert other.coordination.queued_appends() == []
+
+
+# -- the verifiable map (MapStore) -----------------------------------------------------------
+
+
+def _map_content(n: int, *, tag: str = "") -> tuple[dict[bytes, tuple[bytes, bytes]], bytes]:
+    """``n`` stream keys with values, and the map they make: (key hash -> (key, value)), root."""
+    values: dict[bytes, tuple[bytes, bytes]] = {}
+    for i in range(n):
+        key = vmap.stream_key("acme", f"contract:{tag}{i}")
+        value = vmap.StreamHead(i + 1, i, hashlib.sha256(f"{tag}{i}".encode()).digest()).encode()
+        values[vmap.key_hash(key)] = (key, value)
+    root = vmap_tree.root_of({kh: vmap.value_hash(v) for kh, (_, v) in values.items()})
+    return values, root
+
+
+def _maps(store: Stores) -> MapStore:
+    assert store.ledger.maps is not None, "every backend stores the map"
+    return store.ledger.maps
+
+
+def test_map_store_round_trips_nodes_values_and_roots(store_factory: StoreFactory) -> None:
+    store = store_factory()
+    maps = _maps(store)
+    assert (maps.latest_root(), maps.roots(), maps.root(3)) == (None, [], None)
+    values, root = _map_content(40)
+    _, nodes = vmap_tree.build({kh: vmap.value_hash(v) for kh, (_, v) in values.items()})
+    store.ledger.write(lambda view: maps.put(view, nodes, values, {3: root}))
+    later_values, later_root = _map_content(5, tag="x")
+    store.ledger.write(lambda view: maps.put(view, {}, later_values, {9: later_root}))
+
+    other = _maps(store_factory())  # what was committed, through another handle
+    assert other.nodes(list(nodes)) == nodes
+    assert other.nodes([hashlib.sha256(b"absent").digest()]) == {}
+    assert other.values(list(values)) == {kh: v for kh, (_, v) in values.items()}
+    assert other.root(3) == root
+    assert other.root(4) is None
+    assert other.latest_root() == (9, later_root)
+    assert other.roots() == [(3, root), (9, later_root)]
+    assert list(other.all_nodes()) == sorted(nodes.items())
+    everything = {**values, **later_values}
+    assert list(other.all_values()) == [(kh, *everything[kh]) for kh in sorted(everything)]
+    # proofs served from the store verify against the root
+    for kh, (key, value) in list(values.items())[:5]:
+        vmap.verify_inclusion(root, key, value, vmap_tree.prove(root, kh, other.nodes))
+
+
+def test_map_store_reads_more_hashes_than_one_query_takes(store: Stores) -> None:
+    maps = _maps(store)
+    values, root = _map_content(1200)
+    _, nodes = vmap_tree.build({kh: vmap.value_hash(v) for kh, (_, v) in values.items()})
+    assert len(nodes) > 2000
+    store.ledger.write(lambda view: maps.put(view, nodes, values, {1: root}))
+    asked = [*nodes, *nodes][:3000]  # duplicates asked for come back once
+    assert maps.nodes(asked) == nodes
+    assert maps.values(list(values)) == {kh: v for kh, (_, v) in values.items()}
+
+
+def test_map_nodes_are_write_once_and_values_are_replaced(store: Stores) -> None:
+    maps = _maps(store)
+    values, root = _map_content(3)
+    _, nodes = vmap_tree.build({kh: vmap.value_hash(v) for kh, (_, v) in values.items()})
+    store.ledger.write(lambda view: maps.put(view, nodes, values, {1: root}))
+    h = next(iter(nodes))
+    kh, (key, _) = next(iter(values.items()))
+    newer = vmap.StreamHead(7, 6, bytes(32)).encode()
+    store.ledger.write(lambda view: maps.put(view, {h: b"X" * 65}, {kh: (key, newer)}, {}))
+    assert maps.nodes([h]) == {h: nodes[h]}  # an existing node is left alone
+    assert maps.values([kh]) == {kh: newer}
+
+
+def test_a_second_map_root_for_a_size_is_refused_and_nothing_of_it_kept(
+    store_factory: StoreFactory,
+) -> None:
+    store = store_factory()
+    maps = _maps(store)
+    values, root = _map_content(4)
+    _, nodes = vmap_tree.build({kh: vmap.value_hash(v) for kh, (_, v) in values.items()})
+    store.ledger.write(lambda view: maps.put(view, nodes, values, {5: root}))
+    more, other_root = _map_content(4, tag="y")
+    _, other_nodes = vmap_tree.build({kh: vmap.value_hash(v) for kh, (_, v) in more.items()})
+    with pytest.raises(ConflictError):
+        store.ledger.write(lambda view: maps.put(view, other_nodes, more, {5: other_root}))
+    again = _maps(store_factory())
+    assert again.roots() == [(5, root)]
+    assert again.nodes(list(other_nodes)) == {}  # the failed transaction's nodes are gone
+    assert again.values(list(more)) == {}
+
+
+def test_map_put_outside_a_write_transaction_is_refused(store: Stores) -> None:
+    maps = _maps(store)
+    values, root = _map_content(2)
+    view: Any = None
+    with pytest.raises(RuntimeError, match=r"inside LedgerStore\.write"):
+        maps.put(view, {}, values, {1: root})
+    assert maps.roots() == []
+
+
+def test_a_seal_that_fails_after_the_map_keeps_no_map(store_factory: StoreFactory) -> None:
+    """The map's nodes, values and root commit with the checkpoint, or none of them does."""
+    store = store_factory()
+    ledger = make_ledger(store)
+    fill(ledger, 6)
+    maps = _maps(store)
+
+    def seal_then_fail(view: WriteView) -> None:
+        advance_map(store.ledger, maps, view, view.size())
+        assert maps.latest_root() is not None  # the transaction reads what it wrote
+        raise Boom
+
+    with pytest.raises(Boom):
+        store.ledger.write(seal_then_fail)
+    again = _maps(store_factory())
+    assert again.roots() == []
+    assert list(again.all_nodes()) == []
+    assert list(again.all_values()) == []
+    cp, _ = ledger.seal()
+    assert cp is not None
+    assert again.roots() == [
+        (6, vmap.map_root_of(verify_checkpoint(cp.note, SIGNER.verifier()).extensions))
+    ]
