@@ -180,6 +180,8 @@ def test_a_version_5_ledger_upgrades_and_catches_up(tmp_path: Path) -> None:
         con.execute("UPDATE checkpoints SET note = ?", (plain,))
         for t in ("map_node", "map_value", "map_root"):
             con.execute(f"DROP TABLE {t}")
+        for column in ("contract_version", "map_root"):  # added by schema 7 (anchoring v2)
+            con.execute(f"ALTER TABLE anchors DROP COLUMN {column}")
     con.execute("PRAGMA user_version = 5")
     con.close()
     ledger = _open(path, signer)
