@@ -38,7 +38,7 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "Append one JSON event, or JSON Lines of events, from stdin, atomically.",
     ),
     "audit": LazyCommand(
-        "ledger",
+        "audit",
         "audit_cmd",
         "Recompute everything from the stored events and re-verify every stored timestamp "
         "token (and, with --rpc, every final anchor on the chain); exit 0 only when all holds.",

@@ -1,5 +1,5 @@
-"""``sealtrail init``, ``append``, ``checkpoint``, ``proof``, ``audit`` and ``demo``: the ledger
-itself, from the data directory (no service needed)."""
+"""``sealtrail init``, ``append``, ``checkpoint``, ``proof`` and ``demo``: the ledger itself, from
+the data directory (no service needed); ``audit`` is in :mod:`.audit`."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from typing import Any
 import click
 
 from sealtrail import backend
-from sealtrail.anchoring.devtsa import CA_CERT_FILE
-from sealtrail.anchoring.timestamping import check_stored_timestamps, load_trust_roots
 from sealtrail.api import settings as settings_mod
+from sealtrail.api.cli.audit import audit_text
 from sealtrail.api.cli.context import Ctx, command, emit
 from sealtrail.api.directory import create_tenant
 from sealtrail.backend import Stores
@@ -29,7 +28,7 @@ from sealtrail.core.errors import (
 )
 from sealtrail.core.event import EventInput, format_time, parse_event_input, validate_tenant
 from sealtrail.core.note import verify_checkpoint
-from sealtrail.ledger.audit import AuditReport, audit
+from sealtrail.ledger.audit import audit
 from sealtrail.ledger.log import Ledger, utc_now
 from sealtrail.ledger.store import StoredCheckpoint
 
@@ -201,108 +200,6 @@ def proof_consistency(ctx: Ctx, *, as_json: bool, old: int, new: int | None) -> 
     click.echo(json.dumps(obj, indent=None if as_json else 2))
 
 
-def _audit_text(r: AuditReport) -> str:
-    lines = [
-        f"log size {r.size}, {r.streams} streams, {r.checkpoints} checkpoints, root {r.root}",
-        f"map roots recomputed: {r.map_checked}; checkpoints before the map: {r.before_map}",
-    ]
-    if r.ok:
-        lines.append("OK: every event, chain, subtree, checkpoint signature and consistency holds")
-    else:
-        lines.append(
-            f"FAILED: {len(r.problems)} problem(s)" + (" (list truncated)" if r.truncated else "")
-        )
-        lines += [f"  [{p.code}] {p.message}" for p in r.problems]
-    return "\n".join(lines)
-
-
-@click.command("audit")
-@click.option(
-    "--rpc",
-    default=None,
-    metavar="URL",
-    help="Also check every final anchor on the chain at this JSON-RPC URL.",
-)
-@command
-def audit_cmd(ctx: Ctx, *, as_json: bool, rpc: str | None) -> None:
-    """Recompute everything from the stored events and re-verify every stored timestamp token
-    (and, with --rpc, every final anchor on the chain); exit 0 only when all holds."""
-    with ctx.ledger() as ledger:
-        report = audit(ledger.store, ledger.verifier)
-        stamps = _audit_timestamps(ctx, report)
-        anchors = _audit_anchors(ctx, report, rpc)
-    obj = {**report.to_json(), "timestamps": stamps, "anchors": anchors}
-    text = _audit_text(report) + (
-        f"\ntimestamps: {stamps['stamped']} stamped and re-verified, {stamps['pending']} pending"
-        + ("" if stamps["checked"] else " (no TSA trust roots here: tokens not re-verified)")
-        + f"\nanchors: {anchors['final']} final"
-        + (" and found on the chain" if anchors["checked"] else " (not checked: no --rpc)")
-    )
-    emit(as_json, obj, text)
-    if not report.ok:
-        sys.exit(1)
-
-
-def _audit_timestamps(ctx: Ctx, report: AuditReport) -> dict[str, Any]:
-    """Re-verify stored RFC 3161 tokens against the configured (or dev TSA) trust roots."""
-    s = ctx.settings
-    roots_files = list(s.tsa_ca_files) or [
-        p for p in [s.data_dir / "devtsa" / CA_CERT_FILE] if p.exists()
-    ]
-    records = ctx.stores.timestamps.timestamps()
-    pending = len(ctx.stores.timestamps.untimestamped(limit=10**9))
-    stamped = sum(1 for r in records if r.token is not None)
-    if not roots_files:
-        return {"stamped": stamped, "pending": pending, "checked": False}
-    for size, problem in check_stored_timestamps(ctx.stores, load_trust_roots(roots_files)):
-        report.add("timestamp_invalid", f"checkpoint {size}: {problem}")
-    return {"stamped": stamped, "pending": pending, "checked": True}
-
-
-def _audit_anchors(ctx: Ctx, report: AuditReport, rpc: str | None) -> dict[str, Any]:
-    """With ``rpc``: look every final anchor up on the chain (read-only, no key needed)."""
-    from sealtrail.anchoring.chain import connect
-    from sealtrail.anchoring.contract import log_id_for
-    from sealtrail.anchoring.deployment import load_deployment
-    from sealtrail.anchoring.onchain_audit import check_chain_head, check_final_anchors
-
-    log_id = log_id_for(ctx.stores.ledger.meta("origin") or "?")
-    roots = {cp.size: cp.root for cp in ctx.stores.ledger.checkpoints()}
-    for (
-        a
-    ) in ctx.stores.anchors.anchors():  # offline: every anchor names this log and its checkpoint
-        if roots.get(a.size) != a.root or a.log_id != log_id:
-            report.add(
-                "anchor_mismatch",
-                f"checkpoint {a.size}: the stored anchor names another root or log",
-            )
-    final = len(ctx.stores.anchors.anchors(("final",)))
-    if rpc is None:
-        return {"final": final, "checked": False}
-    s = ctx.settings
-    d = load_deployment(s.data_dir)
-    address = s.chain_contract or (d.contract if d else None)
-    if address is None:
-        finals = ctx.stores.anchors.anchors(("final",))
-        address = finals[-1].contract if finals else None
-    if address is None:
-        return {"final": 0, "checked": True}
-    client = connect(rpc, None, contract_address=address)
-    checked, problems = check_final_anchors(ctx.stores, client)
-    for size, problem in problems:
-        report.add("anchor_not_on_chain", f"checkpoint {size}: {problem}")
-    chain_size, behind = check_chain_head(ctx.stores, client, log_id)
-    for problem in behind:
-        report.add("log_behind_chain", problem)
-    return {
-        "final": checked,
-        "checked": True,
-        "chain_id": client.chain_id,
-        "contract": address,
-        "chain_latest_size": chain_size,
-    }
-
-
 _DEMO_DOC = "9f2c" * 16
 
 
@@ -384,7 +281,7 @@ def demo(ctx: Ctx, *, as_json: bool) -> None:
             cp.note,
             f"inclusion proof of the legal-person signature (#{signed.index}): "
             f"{len(p.proof)} hashes, verified against the signed checkpoint",
-            _audit_text(report),
+            audit_text(report),
             ""
             if named
             else f"this demo ledger is in the temporary directory {s.data_dir}: look around "

@@ -23,7 +23,7 @@ from sealtrail import backend
 from sealtrail.core.event import Event
 from sealtrail.core.note import Checkpoint, NoteSigner, sign_checkpoint
 from sealtrail.ledger import datadir
-from sealtrail.ledger.audit import AuditReport, audit
+from sealtrail.ledger.audit import DEFAULT_PAGE_SIZE, AuditReport, audit
 from sealtrail.ledger.log import Ledger
 from tests.conftest import counting_random, event_input, fixed_clock
 
@@ -49,11 +49,12 @@ class Built:
     data_dir: Path
     db: Path
     events: list[Event]
+    page_size: int = DEFAULT_PAGE_SIZE
 
     def audit(self) -> AuditReport:
         store, signer = backend.open_store(self.data_dir)
         try:
-            return audit(store.ledger, signer.verifier())
+            return audit(store.ledger, signer.verifier(), page_size=self.page_size)
         finally:
             store.close()
 
@@ -98,11 +99,15 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Event
     return data_dir, events
 
 
-@pytest.fixture
-def built(template: tuple[Path, list[Event]], tmp_path: Path) -> Built:
+@pytest.fixture(params=[DEFAULT_PAGE_SIZE, 7], ids=["one-page", "pages-of-7"])
+def built(
+    template: tuple[Path, list[Event]], tmp_path: Path, request: pytest.FixtureRequest
+) -> Built:
+    """A copy of the template; every test runs with the whole log in one page and with pages of
+    7 entries (streams, checkpoints and subtrees then span pages)."""
     data_dir = tmp_path / "data"
     shutil.copytree(template[0], data_dir)
-    b = Built(data_dir, data_dir / "ledger.db", template[1])
+    b = Built(data_dir, data_dir / "ledger.db", template[1], request.param)
     report = b.audit()
     assert report.ok, [p.to_json() for p in report.problems]  # so the tests below can fail
     assert (report.size, report.checkpoints, report.streams) == (SIZE, 3, 4)
