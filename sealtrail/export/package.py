@@ -21,7 +21,7 @@ from sealtrail.anchoring.store import StoredAnchor
 from sealtrail.core.canonical import canonicalize_restricted
 from sealtrail.core.vmap import DocumentEvents, StreamHead
 from sealtrail.export.evidence import Evidence, MapEvidence
-from sealtrail.export.handcheck import verify_md
+from sealtrail.export.handcheck import verify_md, verify_zh_md
 from sealtrail.verifier import layout
 
 
@@ -217,6 +217,7 @@ def package_files(ev: Evidence, inputs: PackageInputs, report_pdf: bytes) -> dic
         files[layout.document_name(fp)] = data
     files[layout.REPORT_PDF] = report_pdf
     files[layout.VERIFY_MD] = verify_md(ev, inputs.documents.keys()).encode()
+    files[layout.VERIFY_ZH_MD] = verify_zh_md(ev, inputs.documents.keys()).encode()
     files[layout.MANIFEST] = _json(manifest(ev, inputs, files))
     return files
 

@@ -227,7 +227,7 @@ class _FooterCanvas(rl_canvas.Canvas):  # type: ignore[misc]
     """A canvas that holds its pages until the end, to print "page x of y" and ``footer`` on
     each (the page count is known only then)."""
 
-    def __init__(self, *args: Any, footer: Callable[[int, int], str], font: str, **kw: Any):
+    def __init__(self, *args: Any, footer: Callable[[int, int], list[str]], font: str, **kw: Any):
         super().__init__(*args, **kw)
         self._footer = footer
         self._footer_font = font
@@ -243,7 +243,8 @@ class _FooterCanvas(rl_canvas.Canvas):  # type: ignore[misc]
             self.__dict__.update(state)
             self.setFont(self._footer_font, 6.5)
             self.setFillColor(colors.grey)
-            self.drawCentredString(A4[0] / 2, 8 * mm, self._footer(i, total))
+            for n, line in enumerate(self._footer(i, total)):
+                self.drawCentredString(A4[0] / 2, (10 - 3 * n) * mm, line)
             super().showPage()
         super().save()
 
@@ -471,14 +472,13 @@ def draw_report(ev: Evidence, inputs: PackageInputs, facts: bytes | None) -> byt
         url = f"{inputs.portal_url.rstrip('/')}/portal/#/fingerprint/{fps[0]}"
         flow += [Spacer(1, 3 * mm), P(f"{T('portal')}: {url}"), _qr(url)]
 
-    def footer(page: int, total: int) -> str:
-        parts = [T("page", x=page, y=total)]
+    def footer(page: int, total: int) -> list[str]:
+        lines = [f"{T('page', x=page, y=total)} · {T('checkpoint_short')} {ev.target.size}"]
         if facts_digest is not None:
-            parts.append(f"{T('facts_digest')} {facts_digest}")
-        parts.append(f"{T('checkpoint_short')} {ev.target.size}")
-        text = " · ".join(parts)
-        fonts.check_glyphs("report footer", text, font)
-        return text
+            lines.append(f"{T('facts_digest')} {facts_digest}")
+        for line in lines:
+            fonts.check_glyphs("report footer", line, font)
+        return lines
 
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
