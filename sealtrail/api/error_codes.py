@@ -79,6 +79,7 @@ TABLE: Final[dict[str, Mapping]] = {
     "invalid_pdf": Mapping(400, EXIT_BAD_INPUT),
     "pdf_too_large": Mapping(413, EXIT_BAD_INPUT),
     "invalid_appearance": Mapping(400, EXIT_BAD_INPUT),
+    "missing_glyph": Mapping(422, EXIT_BAD_INPUT),
     "invalid_certificate": Mapping(400, EXIT_BAD_INPUT),
     "seal_certificate_untrusted": Mapping(400, EXIT_BAD_INPUT),
     "key_protection_error": Mapping(500, EXIT_BAD_INPUT),

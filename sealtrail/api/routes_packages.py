@@ -21,7 +21,7 @@ import asyncio
 import hashlib
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO
@@ -42,7 +42,7 @@ from sealtrail.api.context import (
 from sealtrail.api.directory import Principal
 from sealtrail.api.errors import PayloadTooLargeError, UnsupportedMediaTypeError
 from sealtrail.api.routes_events import FILTERS, event_query
-from sealtrail.api.settings import Settings, local_url
+from sealtrail.api.settings import Settings, local_url, report_language_for, timezone_for
 from sealtrail.core.errors import NotFoundError
 from sealtrail.core.event import format_time, parse_event_input
 from sealtrail.export.evidence import Selection
@@ -50,6 +50,7 @@ from sealtrail.export.package import PackageInputs, export_event
 from sealtrail.export.service_seal import ServiceSeal, load_service_seal, make_package
 from sealtrail.ledger.log import utc_now
 from sealtrail.ledger.store import EventQuery
+from sealtrail.seals.store import SealStore
 from sealtrail.signing.masterkey import load_master_key
 from sealtrail.verifier.verify import verify_package
 
@@ -95,6 +96,18 @@ def _actor(p: Principal) -> dict[str, str]:
     return {"id": f"key:{p.key_id}", "role": p.role}
 
 
+def _seal_picture(seals: SealStore) -> Callable[[str, str], bytes | None]:
+    """The report's seal pictures: a seal's registered picture, only for its own tenant."""
+
+    def picture(tenant: str, seal_id: str) -> bytes | None:
+        seal = seals.seal(seal_id)
+        if seal is None or seal.tenant != tenant:
+            return None
+        return seals.seal_appearance(seal_id)
+
+    return picture
+
+
 def _sha256_of(f: IO[bytes]) -> tuple[str, int]:
     h = hashlib.sha256()
     f.seek(0)
@@ -124,6 +137,9 @@ async def _export(
         tsa_roots_pem=desk.tsa_roots_pem,
         service_seal_pem=seal.pem(),
         portal_url=local_url(svc.settings),
+        timezone=timezone_for(svc.settings, p.tenant),
+        language=report_language_for(svc.settings, p.tenant),
+        seal_picture=_seal_picture(svc.stores.seals),
     )
     with tempfile.TemporaryFile(prefix="sealtrail-package-") as f:
         ev = await make_package(

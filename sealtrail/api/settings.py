@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sealtrail.core.errors import ConfigError
 
@@ -95,6 +96,48 @@ class Settings:
     keepalive_timeout: float = 15.0
     #: most connections that may wait idle; beyond it, the longest idle is closed
     max_idle_connections: int = 256
+    # -- how times and words are shown (stored times stay UTC): report.pdf, the console
+    #: IANA time zone of the deployment, e.g. Asia/Shanghai (the offset is always printed)
+    timezone: str = "Asia/Shanghai"
+    #: per-tenant time zones: a TOML table {tenant = "Zone"} or "tenant=Zone,…"
+    tenant_timezones: tuple[tuple[str, str], ...] = ()
+    #: the report's language: zh-CN, en or both (each label in Chinese then English)
+    report_language: str = "both"
+    #: per-tenant report languages: a TOML table {tenant = "zh-CN"} or "tenant=en,…"
+    tenant_report_languages: tuple[tuple[str, str], ...] = ()
+
+
+def _timezone(v: Any) -> str:
+    s = str(v).strip()
+    try:
+        ZoneInfo(s)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{s}: want an IANA time zone such as Asia/Shanghai") from None
+    return s
+
+
+def _language(v: Any) -> str:
+    s = str(v).strip()
+    if s not in ("zh-CN", "en", "both"):
+        raise ValueError("want zh-CN, en or both")
+    return s
+
+
+def _per_tenant(value: Callable[[Any], str]) -> Callable[[Any], tuple[tuple[str, str], ...]]:
+    def parse(v: Any) -> tuple[tuple[str, str], ...]:
+        if isinstance(v, dict):
+            items = [(str(k), x) for k, x in v.items()]
+        else:
+            items = []
+            for part in str(v).split(","):
+                if part.strip():
+                    k, sep, x = part.partition("=")
+                    if not sep or not k.strip():
+                        raise ValueError(f"{part.strip()!r}: want tenant=value")
+                    items.append((k.strip(), x))
+        return tuple(sorted((k, value(x)) for k, x in items))
+
+    return parse
 
 
 def _listen(v: Any) -> str:
@@ -182,6 +225,10 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "body_timeout": float,
     "keepalive_timeout": float,
     "max_idle_connections": int,
+    "timezone": _timezone,
+    "tenant_timezones": _per_tenant(_timezone),
+    "report_language": _language,
+    "tenant_report_languages": _per_tenant(_language),
 }
 #: never echoed in an error message
 _SECRETS = {"chain_key", "seal_key", "db_url"}
@@ -297,6 +344,16 @@ def chain_key(s: Settings) -> str | None:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read chain_key_file {s.chain_key_file}: {e}") from None
     return str(_coerce("chain_key", text, str(s.chain_key_file)))
+
+
+def timezone_for(s: Settings, tenant: str | None) -> str:
+    """The time zone to show ``tenant``'s times in: its own, else the deployment's."""
+    return dict(s.tenant_timezones).get(tenant or "", s.timezone)
+
+
+def report_language_for(s: Settings, tenant: str | None) -> str:
+    """The report language for ``tenant``: its own, else the deployment's."""
+    return dict(s.tenant_report_languages).get(tenant or "", s.report_language)
 
 
 def database_path(s: Settings) -> Path:

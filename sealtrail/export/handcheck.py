@@ -46,6 +46,24 @@ for k in want:
 print("report facts OK" if facts == want else "report facts DIFFER")
 EOF"""
 
+#: checks the ``prev`` chain of every stream in ``streams.json`` (docs/FORMAT.md §8.2)
+_CHAIN_SCRIPT = r"""python3 - <<'EOF'
+import hashlib, json
+bad = 0
+for st in json.load(open("streams.json")):
+    prev = None
+    for n, i in enumerate(st["events"]):
+        raw = open("events/%012d.json" % i, "rb").read(); e = json.loads(raw)
+        ok = (e["tenant"], e["stream"]) == (st["tenant"], st["stream"])
+        if n or st["complete"]:                 # a whole stream starts with prev null
+            ok = ok and e["prev"] == prev
+        bad += not ok
+        if not ok: print("CHAIN BROKEN at", i, "in", st["stream"])
+        prev = hashlib.sha256(b"\x00" + raw).hexdigest()
+print("stream chains OK" if not bad else "%d chain links FAILED" % bad)
+EOF"""
+
+
 _PROOF_SCRIPT = r"""python3 - <<'EOF'
 import hashlib, json, glob, base64
 H = lambda b: hashlib.sha256(b).digest()
@@ -166,8 +184,10 @@ def verify_md(ev: Evidence, included_documents: Iterable[str]) -> str:
         "",
         "Everything below needs only `unzip`, `sha256sum`, `openssl` (3.0 or later), `python3`",
         "(standard library), `curl`, and for the report (§6, §8) poppler's `pdfsig` and",
-        "`pdfdetach`. The format is specified in Sealtrail's docs/FORMAT.md §8;",
-        "`sealtrail verify package.zip` does all of this (and more) at once; it exits 0 only",
+        "`pdfdetach`, and NSS's `certutil` (Debian: poppler-utils, libnss3-tools). Set `PKG`",
+        "(or pass `$1`) to the package file as you downloaded it. The format is specified in",
+        "Sealtrail's docs/FORMAT.md §8; `sealtrail verify <package>.zip` does all of this",
+        "(and more) at once; it exits 0 only",
         "when every check passed, 8 when something was not checked (pin the ledger key with",
         "`--ledger-key` and the roots with `--trust-root`; `--rpc URL` for anchors, or `--offline`",
         "to accept them unchecked), 1 when a check failed.",
@@ -178,7 +198,8 @@ def verify_md(ev: Evidence, included_documents: Iterable[str]) -> str:
         "## 1. Unpack and check every file against the manifest",
         "",
         "```sh",
-        "unzip -q package.zip -d pkg && cd pkg",
+        'PKG="${1:-sealtrail-package.zip}"   # the package file, as you downloaded it',
+        'unzip -q "$PKG" -d pkg && cd pkg',
         'python3 -c \'import json; [print(h + "  " + n) for n, h in '
         'json.load(open("manifest.json"))["files"].items()]\' | sha256sum -c --quiet'
         " && echo files OK",
@@ -219,7 +240,13 @@ def verify_md(ev: Evidence, included_documents: Iterable[str]) -> str:
         "```",
         "",
         "In each stream the events form a chain: an event's `prev` is the previous event's leaf",
-        "hash (`null` for a stream's first event). `streams.json` lists each stream's events.",
+        "hash (`null` for a stream's first event). `streams.json` lists each stream's events;",
+        "this script checks every stream's chain:",
+        "",
+        "```sh",
+        _CHAIN_SCRIPT,
+        "#   → stream chains OK",
+        "```",
         "",
         "Every event has an inclusion proof (`proofs/inclusion/<index>.json`) to the target",
         f"checkpoint {t}, and `proofs/consistency/<old>-<new>.json` prove each older checkpoint",
@@ -336,6 +363,18 @@ def verify_md(ev: Evidence, included_documents: Iterable[str]) -> str:
         "#   → Signature is Valid, and Total document signed (nothing added after the seal)",
         "```",
         "",
+        "To make pdfsig (NSS) trust the seal, add the service seal's CA, the last certificate",
+        "of `certs/service-seal.pem`, to a fresh NSS database (compare it with the CA the",
+        "operator publishes: this copy is only for convenience):",
+        "",
+        "```sh",
+        "awk '/BEGIN CERT/{n++} n>1' certs/service-seal.pem > seal-ca.pem",
+        "rm -rf nssdb && mkdir nssdb && certutil -N -d sql:nssdb --empty-password",
+        'certutil -A -n sealtrail-ca -t "CT,C,C" -i seal-ca.pem -d sql:nssdb',
+        "pdfsig -nssdir sql:nssdb report.pdf",
+        "#   → Signature is Valid, Certificate is Trusted",
+        "```",
+        "",
         "## 7. Nothing left out (the verifiable map)",
         "",
     ]
@@ -387,3 +426,81 @@ def _facts_section() -> list[str]:
         "```",
         "",
     ]
+
+
+#: VERIFY.zh-CN.md: each section's heading and what it checks, in Simplified Chinese
+_ZH_SECTIONS: dict[str, tuple[str, str]] = {
+    "1": (
+        "1. 解压，并按清单核对每个文件",
+        "manifest.json 列出其余每个文件的 SHA-256；缺少、改动或未列出的文件都说明证据包被改过。"
+        "把 PKG 设为你下载的证据包文件名（或作为 $1 传入）。",
+    ),
+    "2": (
+        "2. 账本对每个检查点的签名（Ed25519）",
+        "certs/ledger.pub 是账本的公钥，请与运营方公开发布的公钥比对：整个证据包都以它为基础。"
+        "对每个 checkpoints/*.note 重复以下命令；"
+        "note 的第 2 行是树大小，第 3 行是根哈希（base64）。",
+    ),
+    "3": (
+        "3. 事件、事件哈希、哈希链与默克尔证明",
+        "每个 events/<序号>.json 是事件的规范字节（RFC 8785）；叶哈希 = SHA-256(0x00 ‖ 这些字节)。"
+        "同一事件流中，每个事件的 prev 是前一事件的叶哈希（首个事件为 null），第一个脚本检查"
+        "每个流的哈希链；第二个脚本检查每个事件到目标检查点的包含证明和检查点之间的一致性证明"
+        "（RFC 9162 §2.1.3.2、§2.1.4.2）。",
+    ),
+    "4": (
+        "4. 检查点上的可信时间（RFC 3161）",
+        "每个 checkpoints/<大小>.tst 是对整个 .note 文件的时间戳。请用 TSA 自己公布的根证书核验"
+        "（certs/tsa-roots.pem 只是副本）。事件最迟在包含它的最早检查点的时间戳时刻已经存在。",
+    ),
+    "5": (
+        "5. 区块链锚定",
+        "用该链的任一 JSON-RPC 节点（设 RPC 为你自己的节点地址）查询交易回执、区块和合约的 "
+        "anchorOf；回执中的 Anchored 事件的 topics 与数据、预期值见下方命令中的注释"
+        "（英文版 VERIFY.md 同节有逐项说明）。",
+    ),
+    "6": (
+        "6. 文件与报告",
+        "事件以 SHA-256 指纹指明文件：对你的文件计算 SHA-256 并与事件中的 sha256 比对。"
+        "pdfsig 检查报告上的服务印章（PAdES）签名；把 certs/service-seal.pem 中最后一张证书"
+        "（服务印章的 CA，请与运营方公布的 CA 比对）加入 NSS 数据库后，pdfsig 应显示"
+        "“Certificate is Trusted”。",
+    ),
+    "7": (
+        "7. 没有遗漏（可验证映射）",
+        "检查点的签名 note 中 sealtrail-map/v1 一行承诺了一个映射：每个事件流的最新事件，"
+        "以及每个文件指纹对应的全部事件。proofs/map.json 针对该根证明这些值，从而证明本包"
+        "收齐了该流截至检查点的全部事件，以及所列文件的全部事件。",
+    ),
+    "8": (
+        "8. 报告所列即证据包所证明",
+        "盖章的报告内嵌 sealtrail-facts.json（RFC 8785 JSON），列出事件及其叶哈希、文件指纹、"
+        "目标检查点、选择范围、日志及其公钥；印章覆盖这些内容（pdfsig 须显示 Total document "
+        "signed）。用 pdfdetach 取出后与证据包文件比对。",
+    ),
+}
+
+
+def verify_zh_md(ev: Evidence, included_documents: Iterable[str]) -> str:
+    """The VERIFY.zh-CN.md text: VERIFY.md's sections in Simplified Chinese, with the very
+    same commands (so one test runs both)."""
+    en = verify_md(ev, included_documents)
+    out = [
+        "# 手工核验本 Sealtrail 证据包",
+        "",
+        "以下步骤只需要 unzip、sha256sum、openssl（3.0 及以上）、python3（标准库）、curl，"
+        "以及 poppler 的 pdfsig、pdfdetach 和 NSS 的 certutil（Debian：poppler-utils、"
+        "libnss3-tools）。格式规范见 Sealtrail 的 docs/FORMAT.md 第 8 节；"
+        "`sealtrail verify <证据包>.zip` 一次完成全部检查。",
+        "",
+        f"本证据包含日志 `{ev.origin}` 的 {len(ev.events)} 个事件，均已证明包含在检查点 "
+        f"{ev.target.size} 中。",
+        "",
+    ]
+    for section in en.split("\n## ")[1:]:
+        number = section.split(".", 1)[0]
+        heading, prose = _ZH_SECTIONS.get(number, (section.split("\n", 1)[0], ""))
+        out += [f"## {heading}", "", prose, ""]
+        for block in section.split("```sh\n")[1:]:
+            out += ["```sh", block.split("```", 1)[0].rstrip("\n"), "```", ""]
+    return "\n".join(out)

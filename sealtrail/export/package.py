@@ -13,7 +13,7 @@ Every JSON file is RFC 8785 (JCS) canonical UTF-8 with no trailing newline.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ from sealtrail.anchoring.store import StoredAnchor
 from sealtrail.core.canonical import canonicalize_restricted
 from sealtrail.core.vmap import DocumentEvents, StreamHead
 from sealtrail.export.evidence import Evidence, MapEvidence
-from sealtrail.export.handcheck import verify_md
+from sealtrail.export.handcheck import verify_md, verify_zh_md
 from sealtrail.verifier import layout
 
 
@@ -34,6 +34,9 @@ class PackageInputs:
     ``service_seal_pem`` the service seal's certificate then its chain (PEM). ``documents``:
     optional document bytes by lowercase hex SHA-256 — each must be named by a selected event.
     ``portal_url``: the service's public base URL for the report's QR code, or None.
+    ``timezone`` (IANA) and ``language`` (``zh-CN``, ``en``, ``both``): how the report shows
+    times and words (:mod:`.report_text`). ``seal_picture(tenant, seal_id)``: the registered
+    picture (PNG) of a tenant's seal for the report, or None — never another tenant's.
     """
 
     created_at: str
@@ -42,6 +45,9 @@ class PackageInputs:
     service_seal_pem: bytes
     portal_url: str | None = None
     documents: Mapping[str, bytes] = field(default_factory=dict)
+    timezone: str = "Asia/Shanghai"
+    language: str = "both"
+    seal_picture: Callable[[str, str], bytes | None] | None = None
 
 
 def _json(value: Any) -> bytes:
@@ -211,6 +217,7 @@ def package_files(ev: Evidence, inputs: PackageInputs, report_pdf: bytes) -> dic
         files[layout.document_name(fp)] = data
     files[layout.REPORT_PDF] = report_pdf
     files[layout.VERIFY_MD] = verify_md(ev, inputs.documents.keys()).encode()
+    files[layout.VERIFY_ZH_MD] = verify_zh_md(ev, inputs.documents.keys()).encode()
     files[layout.MANIFEST] = _json(manifest(ev, inputs, files))
     return files
 

@@ -8,10 +8,11 @@ background:
   and an optional code (e.g. the unified social credit code) along the lower arc;
 * square (legal-person and personal seals): a square frame with the name laid out in a grid.
 
-Names are usually Chinese, so the text needs a font with CJK glyphs. :func:`find_cjk_font` looks
-for the Debian packages ``fonts-wqy-zenhei`` and ``fonts-noto-cjk``; without either, Pillow's
-built-in font is used and a warning is logged: Latin text still renders, CJK text renders as
-empty boxes. Pass ``font_path`` to choose another font.
+Names are usually Chinese, so the text needs a font with CJK glyphs: an installed TrueType CJK
+font (:mod:`sealtrail.signing.fonts`; the README installs ``fonts-wqy-zenhei``), or the one
+passed as ``font_path``. Without one, or when a character of the text has no glyph in the font,
+generating raises :class:`~sealtrail.signing.errors.MissingGlyphError` — never a picture of
+empty boxes.
 
 The appearance is only a picture: what binds a seal to a document is the signature
 (:mod:`sealtrail.signing.sign`).
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from sealtrail.signing import fonts
 from sealtrail.signing.errors import AppearanceError
 
 log = logging.getLogger("sealtrail.signing")
@@ -36,12 +38,7 @@ log = logging.getLogger("sealtrail.signing")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 #: Fonts with CJK glyphs, by Debian package (first found wins).
-CJK_FONT_CANDIDATES: tuple[Path, ...] = (
-    Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),  # fonts-wqy-zenhei
-    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),  # fonts-noto-cjk
-    Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"),  # fonts-noto-cjk
-    Path("/usr/share/fonts/truetype/arphic/uming.ttc"),  # fonts-arphic-uming
-)
+CJK_FONT_CANDIDATES: tuple[Path, ...] = fonts.CJK_FONT_CANDIDATES
 
 SEAL_RED = (218, 26, 32, 255)
 MAX_NAME_CHARS = 40
@@ -77,20 +74,18 @@ class PngInfo:
 
 def find_cjk_font() -> Path | None:
     """The first installed font of :data:`CJK_FONT_CANDIDATES`, or None."""
-    for path in CJK_FONT_CANDIDATES:
-        if path.is_file():
-            return path
-    return None
+    return fonts.find_truetype_cjk_font()
+
+
+def _font_file(font_path: Path | None) -> fonts.CjkFont:
+    """The font to draw with: ``font_path``, else the installed CJK font (MissingGlyphError
+    when there is none)."""
+    return fonts.cjk_font(pdf=False) if font_path is None else fonts.truetype_font(font_path)
 
 
 def _load_font(font_path: Path | None, size: int) -> Font:
-    path = font_path or find_cjk_font()
-    if path is None:
-        log.warning(
-            "no CJK font found (install fonts-wqy-zenhei or fonts-noto-cjk): seal text uses "
-            "Pillow's default font, in which CJK characters render as empty boxes"
-        )
-        return ImageFont.load_default(size)
+    path = _font_file(font_path).path
+    assert path is not None  # cjk_font(pdf=False) never gives the CID font
     try:
         return ImageFont.truetype(str(path), size)
     except OSError as e:
@@ -236,7 +231,8 @@ def generate_seal(
 
     Requires ``name`` of 1 to 40 characters and, for round seals, ``purpose`` and ``code`` of at
     most 24 (square seals show the name only; a purpose or code for them is an error), and
-    ``100 <= size <= 2000`` pixels. Raises :class:`AppearanceError` otherwise.
+    ``100 <= size <= 2000`` pixels. Raises :class:`AppearanceError` otherwise, and its subclass
+    MissingGlyphError when no CJK font is installed or the font lacks a character's glyph.
     """
     if not isinstance(kind, SealKind):
         raise TypeError(f"kind must be a SealKind, got {type(kind).__name__}")
@@ -245,6 +241,9 @@ def generate_seal(
     name = _check_text("seal name", name, MAX_NAME_CHARS, required=True)
     purpose = _check_text("seal purpose", purpose, MAX_LINE_CHARS, required=False)
     code = _check_text("seal code", code, MAX_LINE_CHARS, required=False)
+    font = _font_file(font_path)
+    for what, text in (("seal name", name), ("seal purpose", purpose), ("seal code", code)):
+        fonts.check_glyphs(what, text, font)
     if kind.is_round:
         return _png(_round_seal(name, purpose, code, size, font_path))
     if purpose or code:

@@ -34,6 +34,13 @@ class AppearanceError(SigningError):
     code = "invalid_appearance"
 
 
+class MissingGlyphError(AppearanceError):
+    """Text to draw has a character the font has no glyph for (it would be an empty box), or
+    no font able to draw Chinese is available (:mod:`sealtrail.signing.fonts`)."""
+
+    code = "missing_glyph"
+
+
 class CertificateError(SigningError):
     """A certificate or PKCS#12 bundle is unusable for sealing (expired, wrong key, bad file)."""
 

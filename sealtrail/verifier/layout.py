@@ -29,6 +29,7 @@ VERSIONS = (1, 2)
 
 MANIFEST = "manifest.json"
 VERIFY_MD = "VERIFY.md"
+VERIFY_ZH_MD = "VERIFY.zh-CN.md"
 REPORT_PDF = "report.pdf"
 STREAMS = "streams.json"
 MAP_PROOFS = "proofs/map.json"
@@ -40,7 +41,7 @@ _IDX = "[0-9]{12}"
 #: every name a package may hold (``proofs/map.json``: v2 only)
 NAME_RE = re.compile(
     rf"""(?x)
-    manifest\.json | VERIFY\.md | report\.pdf | streams\.json
+    manifest\.json | VERIFY\.md | VERIFY\.zh-CN\.md | report\.pdf | streams\.json
   | certs/(ledger\.pub|tsa-roots\.pem|service-seal\.pem)
   | events/{_IDX}\.json
   | proofs/inclusion/{_IDX}\.json

@@ -438,12 +438,22 @@ def test_the_hand_check_of_verify_md_finds_the_difference(built: Built, tmp_path
 
 
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler's pdftoppm is missing")
-def test_the_facts_change_nothing_visible(built: Built, tmp_path: Path) -> None:
+def test_the_facts_change_nothing_visible_but_the_footer_digest(
+    built: Built, tmp_path: Path
+) -> None:
     pages = []
-    for n, facts in enumerate((None, facts_of(built.evidence))):
+    facts = facts_of(built.evidence)
+    for n, f in enumerate((None, facts)):
         pdf = tmp_path / f"r{n}.pdf"
-        pdf.write_bytes(draw_report(built.evidence, built.kit.inputs(), facts))
-        subprocess.run(["pdftoppm", "-png", "-r", "50", pdf, tmp_path / f"p{n}"], check=True)
+        pdf.write_bytes(draw_report(built.evidence, built.kit.inputs(), f))
+        # A4 at 50 dpi is 413 x 585 pixels; the footer is the bottom 17 mm (33 pixels)
+        crop = ["-x", "0", "-y", "0", "-W", "413", "-H", "550"]
+        subprocess.run(["pdftoppm", "-png", "-r", "50", *crop, pdf, tmp_path / f"p{n}"],
+                       check=True)  # fmt: skip
         pages.append(sorted(p.read_bytes() for p in tmp_path.glob(f"p{n}*.png")))
     assert pages[0] == pages[1]
     assert len(pages[0]) >= 1
+    text = subprocess.run(["pdftotext", tmp_path / "r1.pdf", "-"], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+    digest = hashlib.sha256(facts).hexdigest()
+    assert text.count(digest) == len(pages[1])  # on every page

@@ -98,23 +98,29 @@ def test_pdfsig_finds_a_valid_signature_on_the_report(built: Built, tmp_path: Pa
     assert "Sealtrail service seal" in out
 
 
-def test_hand_check_commands_of_verify_md_succeed(built: Built, tmp_path: Path) -> None:
-    pkg = tmp_path / "pkg"
-    zipfile.ZipFile(io.BytesIO(built.data)).extractall(pkg)
-    text = (pkg / "VERIFY.md").read_text()
+_HAS_PDF_TOOLS = all(shutil.which(t) for t in ("pdfsig", "pdfdetach", "certutil"))
+
+
+@pytest.mark.parametrize("name", ["VERIFY.md", "VERIFY.zh-CN.md"])
+def test_hand_check_commands_of_verify_md_succeed(built: Built, tmp_path: Path, name: str) -> None:
+    (tmp_path / "downloaded-name-1a2b3c.zip").write_bytes(built.data)
+    text = zipfile.ZipFile(io.BytesIO(built.data)).read(name).decode()
     blocks = [b.split("```", 1)[0] for b in text.split("```sh\n")[1:]]
-    skip = ("unzip", "RPC=", "curl", "pdfsig", "sha256sum contract")
-    if shutil.which("pdfdetach") is None:  # the facts as pdfdetach would save them
-        skip += ("pdfdetach",)
-        (pkg / "sealtrail-facts.json").write_bytes(facts_of(built.evidence))
+    skip: tuple[str, ...] = ("RPC=", "curl", "sha256sum contract")
+    if not _HAS_PDF_TOOLS:  # the facts as pdfdetach would save them; no pdfsig steps
+        skip += ("pdfdetach", "pdfsig", "certutil", "rm -rf nssdb")
     script = "\n".join(
         line for b in blocks for line in b.splitlines() if not line.startswith(skip)
     )  # fmt: skip
-    r = subprocess.run(["bash", "-e", "-c", script], cwd=pkg, capture_output=True, text=True,
-                       check=False)  # fmt: skip
+    if not _HAS_PDF_TOOLS:
+        script = script.replace("cd pkg", "cd pkg; cp ../facts.json sealtrail-facts.json")
+        (tmp_path / "facts.json").write_bytes(facts_of(built.evidence))
+    r = subprocess.run(["bash", "-e", "-c", script, "verify", "downloaded-name-1a2b3c.zip"],
+                       cwd=tmp_path, capture_output=True, text=True, check=False)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "files OK" in r.stdout
     assert "Signature Verified Successfully" in r.stdout
+    assert "stream chains OK" in r.stdout
     assert "all proofs OK" in r.stdout
     assert r.stdout.count("Verification: OK") == 3
     assert "all 5 events here" in r.stdout
@@ -122,6 +128,23 @@ def test_hand_check_commands_of_verify_md_succeed(built: Built, tmp_path: Path) 
     assert "report facts OK" in r.stdout
     leaf = built.evidence.events[0].leaf_hash.hex()
     assert f"{leaf}  -" in r.stdout
+    if _HAS_PDF_TOOLS:
+        assert "Signature is Valid" in r.stdout
+        assert "Certificate is Trusted" in r.stdout, r.stdout
+
+
+def test_verify_md_chain_check_catches_a_reordered_stream(built: Built, tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    zipfile.ZipFile(io.BytesIO(built.data)).extractall(pkg)
+    text = (pkg / "VERIFY.md").read_text()
+    block = next(b.split("```", 1)[0] for b in text.split("```sh\n")[1:] if 'e["prev"]' in b)
+    streams = json.loads((pkg / "streams.json").read_text())
+    streams[0]["events"][1:3] = streams[0]["events"][2:0:-1]  # swap two events
+    (pkg / "streams.json").write_text(json.dumps(streams))
+    r = subprocess.run(["bash", "-e", "-c", block], cwd=pkg, capture_output=True, text=True,
+                       check=False)  # fmt: skip
+    assert "CHAIN BROKEN" in r.stdout, r.stdout + r.stderr
+    assert "chain links FAILED" in r.stdout
 
 
 def test_query_package_reports_partial_streams_not_checked(built: Built) -> None:

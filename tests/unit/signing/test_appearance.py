@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import io
-import logging
 import os
 
 import pytest
 from PIL import Image
 
-from sealtrail.signing import appearance
+from sealtrail.signing import appearance, fonts
 from sealtrail.signing.appearance import SealKind, generate_seal, validate_png
-from sealtrail.signing.errors import AppearanceError
+from sealtrail.signing.errors import AppearanceError, MissingGlyphError
 
 LIMITS = {"max_bytes": 1_000_000, "max_pixels": 2_000_000}
 needs_cjk_font = pytest.mark.skipif(  # .ci/run installs one: under CI, missing fails
@@ -80,14 +79,10 @@ def test_cjk_names_render_as_distinct_glyphs() -> None:
     assert ink > 10_000
 
 
-def test_without_cjk_font_falls_back_with_a_warning(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setattr(appearance, "CJK_FONT_CANDIDATES", ())
-    with caplog.at_level(logging.WARNING, logger="sealtrail.signing"):
-        data = generate_seal(SealKind.ORGANIZATION, "Acme Ltd", purpose="Contracts")
-    validate_png(data, **LIMITS)
-    assert "no CJK font found" in caplog.text
+def test_without_cjk_font_generating_is_an_error_not_boxes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fonts, "CJK_FONT_CANDIDATES", ())
+    with pytest.raises(MissingGlyphError, match="no CJK TrueType font"):
+        generate_seal(SealKind.ORGANIZATION, "Acme Ltd", purpose="Contracts")
 
 
 @pytest.mark.parametrize(
