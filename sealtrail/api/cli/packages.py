@@ -19,7 +19,7 @@ from sealtrail.anchoring.store import AnchoringStores
 from sealtrail.anchoring.timestamping import CheckpointTimestamper, load_trust_roots
 from sealtrail.anchoring.tsa import TimestampClient
 from sealtrail.api.cli.context import Ctx, command, emit
-from sealtrail.api.settings import Settings, local_url
+from sealtrail.api.settings import Settings, public_url
 from sealtrail.core.event import format_time, parse_event_input
 from sealtrail.export.evidence import Evidence, Selection
 from sealtrail.export.package import PackageInputs, export_event
@@ -58,7 +58,7 @@ async def _build(
         created_by={"operator": "sealtrail export"},
         tsa_roots_pem=pem,
         service_seal_pem=seal.pem(),
-        portal_url=local_url(s),
+        portal_url=public_url(s),
         documents=docs,
     )
     tmp = out.with_name(f".{out.name}.partial")
