@@ -32,9 +32,11 @@ from sealtrail.api import (
     routes_seals,
     seals,
 )
+from sealtrail.api.access_log import access_log_middleware, configure_logging
 from sealtrail.api.context import SERVICES, RateLimiter, Services, services
 from sealtrail.api.errors import problem_middleware
 from sealtrail.api.guards import GuardedRunner, ReadLimits, guard_middleware
+from sealtrail.api.proxy import ClientAddress, Cors, echo_request_id, proxy_middleware
 from sealtrail.api.runtime import Runtime
 from sealtrail.api.settings import Settings, database_path, listen_address, local_url
 from sealtrail.core.errors import ConfigError
@@ -92,14 +94,21 @@ def read_limits(settings: Settings) -> ReadLimits:
 
 def create_app(settings: Settings) -> web.Application:
     """Build the service for ``settings`` (the ledger is opened when the app starts)."""
+    cors = Cors(frozenset(settings.cors_origins))
     app = web.Application(
         middlewares=[
+            # the real client and the request id first: everything after sees them
+            proxy_middleware(ClientAddress.of(settings.trusted_proxies, settings.proxy_header)),
+            access_log_middleware,
+            cors.middleware(),
             metrics_middleware,
             guard_middleware(read_limits(settings)),
             problem_middleware,
         ],
         client_max_size=settings.max_body_bytes,
     )
+    app.on_response_prepare.append(echo_request_id)
+    app.on_response_prepare.append(cors.on_prepare)
     tsa_urls, trust_roots = timestamp_authorities(app, settings)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -162,16 +171,25 @@ def create_app(settings: Settings) -> web.Application:
     routes_admin.setup(app)
     routes_public.setup(app)
     routes_console.setup(app)
-    web_routes.setup(app)  # the portal and the console (static pages)
+    web_routes.setup(app, settings.frame_ancestors)  # the portal and the console (static pages)
     return app
 
 
 def serve(settings: Settings) -> None:
     """Run the service until SIGINT/SIGTERM, then shut down gracefully."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    configure_logging(settings.log_format)
+    if settings.public_url is None:
+        log.warning(
+            "public_url is not set: links, QR codes and package manifests point at %s, "
+            "the local listen address (set public_url behind a reverse proxy)",
+            local_url(settings),
+        )
+    if settings.trusted_proxies:
+        log.info(
+            "client addresses from %s when the peer is one of %s",
+            settings.proxy_header,
+            ", ".join(settings.trusted_proxies),
+        )
     host, port = listen_address(settings)
     try:
         _run(settings, host, port)

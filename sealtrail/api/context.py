@@ -21,6 +21,7 @@ from sealtrail.api.errors import (
     UnauthorizedError,
     UnsupportedMediaTypeError,
 )
+from sealtrail.api.proxy import rate_key
 from sealtrail.api.settings import Settings
 from sealtrail.backend import Stores
 from sealtrail.core import strictjson
@@ -101,7 +102,13 @@ class Metrics:
 
 
 class RateLimiter:
-    """A token bucket per client address: ``rate`` requests per minute, bursts up to ``rate``."""
+    """A token bucket per client: ``rate`` requests per minute, bursts up to ``rate``.
+
+    ``client`` is ``request.remote``: the real client behind trusted proxies
+    (:mod:`sealtrail.api.proxy`), bucketed by :func:`~sealtrail.api.proxy.rate_key` (an IPv6
+    client by its /64). The buckets live in this worker's memory: with N workers a client may
+    make up to N times ``rate`` (docs/OPERATIONS.md §13 says why they are not shared).
+    """
 
     def __init__(self, rate_per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate_per_minute / 60.0
@@ -111,6 +118,7 @@ class RateLimiter:
 
     def check(self, client: str) -> None:
         """Take one token for ``client`` or raise RateLimitedError."""
+        client = rate_key(client)
         now = self._clock()
         if len(self._buckets) > 100_000:
             self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 60}

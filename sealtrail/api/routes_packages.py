@@ -42,7 +42,7 @@ from sealtrail.api.context import (
 from sealtrail.api.directory import Principal
 from sealtrail.api.errors import PayloadTooLargeError, UnsupportedMediaTypeError
 from sealtrail.api.routes_events import FILTERS, event_query
-from sealtrail.api.settings import Settings, local_url, report_language_for, timezone_for
+from sealtrail.api.settings import Settings, public_url, report_language_for, timezone_for
 from sealtrail.core.errors import NotFoundError
 from sealtrail.core.event import format_time, parse_event_input
 from sealtrail.export.evidence import Selection
@@ -136,7 +136,7 @@ async def _export(
         created_by={"tenant": p.tenant, "key_id": p.key_id, "role": p.role},
         tsa_roots_pem=desk.tsa_roots_pem,
         service_seal_pem=seal.pem(),
-        portal_url=local_url(svc.settings),
+        portal_url=public_url(svc.settings),
         timezone=timezone_for(svc.settings, p.tenant),
         language=report_language_for(svc.settings, p.tenant),
         seal_picture=_seal_picture(svc.stores.seals),

@@ -7,6 +7,7 @@ This is the only module that reads ``os.environ``. Unknown keys in the TOML file
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -106,6 +107,21 @@ class Settings:
     #: per-tenant report languages: a TOML table {tenant = "zh-CN"} or "tenant=en,…"
     tenant_report_languages: tuple[tuple[str, str], ...] = ()
 
+    # -- behind a reverse proxy (docs/OPERATIONS.md §13); keep this block contiguous --------
+    #: the base URL visitors reach the service at (``https://evidence.example.com``): links,
+    #: QR codes and package manifests use it; unset: the local listen address, with a warning
+    public_url: str | None = None
+    #: addresses or CIDR networks of the reverse proxies whose forwarding header is believed
+    trusted_proxies: tuple[str, ...] = ()
+    #: which header those proxies set: ``x-forwarded-for`` or ``forwarded`` (RFC 7239)
+    proxy_header: str = "x-forwarded-for"
+    #: web origins (``https://oa.example.com``) whose pages may call the API (CORS)
+    cors_origins: tuple[str, ...] = ()
+    #: origins (or ``'self'``) whose pages may embed the portal and console (CSP frame-ancestors)
+    frame_ancestors: tuple[str, ...] = ()
+    #: ``text`` or ``json`` (one JSON object a line) for the service's log and access log
+    log_format: str = "text"
+
 
 def _timezone(v: Any) -> str:
     s = str(v).strip()
@@ -192,6 +208,57 @@ def _url(v: str) -> str:
     return v
 
 
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = rf"(\[[0-9a-fA-F:.]+\]|{_LABEL}(\.{_LABEL})*)"
+_PORT = r"(:(\d{1,5}))?"
+
+
+def _port_ok(port: str | None) -> bool:
+    return port is None or 0 < int(port) < 65536
+
+
+def _public_url(v: Any) -> str:
+    """An absolute http(s) URL with no user, query or fragment; stored without a final ``/``."""
+    s = str(v).strip()
+    m = re.fullmatch(rf"(https?)://{_HOST}{_PORT}(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?", s, re.I)
+    if not m or not _port_ok(m.group(7)):
+        raise ValueError(s)
+    return s.rstrip("/")
+
+
+def _origin(v: str) -> str:
+    """A web origin ``scheme://host[:port]``, lower-cased (as browsers send ``Origin``)."""
+    m = re.fullmatch(rf"(https?)://{_HOST}{_PORT}/?", v, re.I)
+    if not m or not _port_ok(m.group(7)):
+        raise ValueError(v)
+    return v.rstrip("/").lower()
+
+
+def _frame_ancestor(v: str) -> str:
+    """A CSP host-source for frame-ancestors: ``'self'`` or an origin, ``*.`` allowed first."""
+    if v.lower() in ("'self'", "self"):
+        return "'self'"
+    m = re.fullmatch(r"(https?://)\*\.(.+)", v, re.I)
+    if m:
+        return m.group(1).lower() + "*." + _origin(m.group(1) + m.group(2)).split("://", 1)[1]
+    return _origin(v)
+
+
+def _network(v: str) -> str:
+    """An IP address or CIDR network (host bits must be zero), normalised."""
+    return str(ipaddress.ip_network(v, strict=True))
+
+
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def parse(v: Any) -> str:
+        s = str(v).strip().lower()
+        if s not in allowed:
+            raise ValueError(f"want one of {', '.join(allowed)}")
+        return s
+
+    return parse
+
+
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "tsa_urls": _list(_url),
     "tsa_ca_files": _list(Path),
@@ -229,6 +296,12 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "tenant_timezones": _per_tenant(_timezone),
     "report_language": _language,
     "tenant_report_languages": _per_tenant(_language),
+    "public_url": _public_url,
+    "trusted_proxies": _list(_network),
+    "proxy_header": _choice("x-forwarded-for", "forwarded"),
+    "cors_origins": _list(_origin),
+    "frame_ancestors": _list(_frame_ancestor),
+    "log_format": _choice("text", "json"),
 }
 #: never echoed in an error message
 _SECRETS = {"chain_key", "seal_key", "db_url"}
@@ -251,6 +324,8 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "keepalive_timeout": lambda v: 0.1 <= v <= 3600,
     "max_idle_connections": lambda v: 1 <= v <= 1_000_000,
 }
+#: settings whose parse error says what is wanted
+_EXPLAINED = ("proxy_header", "log_format")
 _NAMES = {f.name for f in fields(Settings)}
 
 
@@ -261,7 +336,7 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     try:
         v = _PARSERS[key](value)
     except (TypeError, ValueError) as e:
-        why = f" ({e})" if key in ("db_url", "chain_key", "seal_key") else ""
+        why = f" ({e})" if key in ("db_url", "chain_key", "seal_key", *_EXPLAINED) else ""
         raise ConfigError(f"{source}: {key} = {shown} is not a valid value{why}") from None
     check = _CHECKS.get(key)
     if check is not None and not check(v):
@@ -376,6 +451,11 @@ def local_url(s: Settings) -> str:
     if host in ("0.0.0.0", "::", ""):  # noqa: S104 - reading, not binding
         host = "127.0.0.1"
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def public_url(s: Settings) -> str:
+    """The base URL links and QR codes point at: ``public_url``, else :func:`local_url`."""
+    return s.public_url if s.public_url is not None else local_url(s)
 
 
 def listen_address(s: Settings) -> tuple[str, int]:

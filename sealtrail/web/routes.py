@@ -3,10 +3,17 @@
 Every asset is a file of this package (no CDN, nothing fetched at run time). Pages are sent with
 a Content-Security-Policy that allows scripts, styles and requests to this origin only, so the
 pages cannot leak a dropped file's fingerprint or an auditor's key anywhere else.
+
+Framing: by default no page may be embedded (CSP ``frame-ancestors 'none'`` and, for browsers
+without CSP level 2, ``X-Frame-Options: DENY``). With the ``frame_ancestors`` setting, the
+pages may be embedded by exactly those origins (an OA portal): the CSP names them and
+``X-Frame-Options`` is left out, since it cannot express a list (its ``ALLOW-FROM`` is obsolete
+and ignored by current browsers) and a ``DENY`` would override the CSP in some.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -19,32 +26,51 @@ ASSET_TYPES = {
     ".svg": "image/svg+xml",
     ".html": "text/html; charset=utf-8",
 }
-CSP = (
+CSP_BASE = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+    "connect-src 'self'; form-action 'none'; base-uri 'none'"
 )
+CSP = f"{CSP_BASE}; frame-ancestors 'none'"
 PAGES = {"portal": "portal.html", "console": "console.html"}
+#: the pages' security headers, set by :func:`setup`
+PAGE_HEADERS = web.AppKey("page_headers", dict[str, str])
 
 
-def _headers(content_type: str) -> dict[str, str]:
-    return {
-        "Content-Type": content_type,
-        "Content-Security-Policy": CSP,
+def security_headers(frame_ancestors: Sequence[str] = ()) -> dict[str, str]:
+    """The headers every page and asset is sent with; ``frame_ancestors`` (CSP host-sources or
+    ``'self'``, already validated by the settings) may embed the pages, none if empty."""
+    headers = {
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "Cache-Control": "no-cache",
     }
+    if frame_ancestors:
+        headers["Content-Security-Policy"] = (
+            f"{CSP_BASE}; frame-ancestors {' '.join(frame_ancestors)}"
+        )
+    else:
+        headers["Content-Security-Policy"] = CSP
+        headers["X-Frame-Options"] = "DENY"
+    return headers
+
+
+def _headers(request: web.Request, content_type: str) -> dict[str, str]:
+    page_headers = request.config_dict[PAGE_HEADERS]
+    return {"Content-Type": content_type, **page_headers}
 
 
 async def page(request: web.Request) -> web.Response:
     """GET /portal/ and /console/ — the page (its routes live after ``#``)."""
     name = PAGES[request.match_info["page"]]
-    return web.Response(body=(STATIC / name).read_bytes(), headers=_headers(ASSET_TYPES[".html"]))
+    return web.Response(
+        body=(STATIC / name).read_bytes(), headers=_headers(request, ASSET_TYPES[".html"])
+    )
 
 
 async def redirect(request: web.Request) -> web.Response:
-    """GET /portal and /console — to the page with its trailing slash."""
-    raise web.HTTPPermanentRedirect(f"/{request.match_info['page']}/")
+    """GET /portal and /console — to the page with its trailing slash. The Location is
+    relative (RFC 9110 §10.2.2), so it holds behind a proxy whatever host name it serves."""
+    raise web.HTTPPermanentRedirect(f"{request.match_info['page']}/")
 
 
 async def asset(request: web.Request) -> web.Response:
@@ -54,11 +80,12 @@ async def asset(request: web.Request) -> web.Response:
     kind = ASSET_TYPES.get(path.suffix)
     if kind is None or "/" in name or name.startswith(".") or not path.is_file():
         raise web.HTTPNotFound()
-    return web.Response(body=path.read_bytes(), headers=_headers(kind))
+    return web.Response(body=path.read_bytes(), headers=_headers(request, kind))
 
 
-def setup(app: web.Application) -> None:
-    """Register the pages and their assets."""
+def setup(app: web.Application, frame_ancestors: Sequence[str] = ()) -> None:
+    """Register the pages and their assets; ``frame_ancestors`` may embed them."""
+    app[PAGE_HEADERS] = security_headers(frame_ancestors)
     r = app.router
     r.add_get(r"/{page:portal|console}/", page)
     r.add_get(r"/{page:portal|console}", redirect)

@@ -19,7 +19,7 @@ from sealtrail.anchoring.store import AnchoringStores
 from sealtrail.anchoring.timestamping import CheckpointTimestamper, load_trust_roots
 from sealtrail.anchoring.tsa import TimestampClient
 from sealtrail.api.cli.context import Ctx, command, emit
-from sealtrail.api.settings import Settings, local_url, report_language_for, timezone_for
+from sealtrail.api.settings import Settings, public_url, report_language_for, timezone_for
 from sealtrail.core.event import format_time, parse_event_input
 from sealtrail.export.evidence import Evidence, Selection
 from sealtrail.export.package import PackageInputs, export_event
@@ -58,7 +58,7 @@ async def _build(
         created_by={"operator": "sealtrail export"},
         tsa_roots_pem=pem,
         service_seal_pem=seal.pem(),
-        portal_url=local_url(s),
+        portal_url=public_url(s),
         documents=docs,
         timezone=timezone_for(s, tenant),
         language=report_language_for(s, tenant),
