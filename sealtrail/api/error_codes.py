@@ -67,6 +67,7 @@ TABLE: Final[dict[str, Mapping]] = {
     "log_forked": Mapping(409, EXIT_UPSTREAM),
     # verification and packages
     "anchor_not_on_chain": Mapping(500, EXIT_FAILED),
+    "map_root_mismatch": Mapping(500, EXIT_FAILED),
     "verification_failed": Mapping(500, EXIT_FAILED),
     "server_misbehaviour": Mapping(500, EXIT_FAILED),
     "unreadable_package": Mapping(400, EXIT_FAILED),
