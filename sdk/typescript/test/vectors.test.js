@@ -184,3 +184,19 @@ test("callback signatures: Standard Webhooks", () => {
   const { "webhook-signature": _drop, ...missing } = headers;
   assert.throws(() => verifyCallback(secret, missing, body, { now: 1700000010 }), { code: "missing_header" });
 });
+
+test("callback signatures: the Standard Webhooks published example verifies, mutations do not", () => {
+  // The example of the Standard Webhooks reference libraries' tests and Svix's documentation.
+  const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+  const body = '{"test": 2432232314}';
+  const headers = {
+    "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+    "webhook-timestamp": "1614265330",
+    "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+  };
+  assert.equal(signCallback(secret, headers["webhook-id"], headers["webhook-timestamp"], body), headers["webhook-signature"]);
+  assert.deepEqual(verifyCallback(secret, headers, Buffer.from(body), { now: 1614265330 }), { test: 2432232314 });
+  assert.throws(() => verifyCallback(secret, { ...headers, "webhook-timestamp": "1614265331" }, body, { now: 1614265330 }), { code: "bad_signature" });
+  assert.throws(() => verifyCallback(secret, { ...headers, "webhook-signature": "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=" }, body, { now: 1614265330 }), { code: "bad_signature" });
+  assert.throws(() => verifyCallback("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", headers, body, { now: 1614265330 }), { code: "bad_secret" });
+});
