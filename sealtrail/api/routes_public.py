@@ -20,7 +20,7 @@ from sealtrail.api.context import (
     query_params,
     services,
 )
-from sealtrail.api.openapi import spec
+from sealtrail.api.openapi import document, served_base_url
 from sealtrail.api.routes_events import checkpoint_detail, checkpoint_json, public_failure
 from sealtrail.api.routes_maps import document_member
 from sealtrail.api.seals import desk, read_pdf, report_json
@@ -177,8 +177,11 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    """GET /v1/openapi.json."""
-    return json_response(spec())
+    """GET /v1/openapi.json, its ``servers`` naming the configured ``public_url`` (or, unset,
+    the origin this request reached)."""
+    public_url = getattr(services(request).settings, "public_url", None)
+    base = served_base_url(public_url, request.scheme, request.host)
+    return json_response(document(base))
 
 
 def setup(app: web.Application) -> None:

@@ -23,7 +23,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,30 +174,46 @@ class Client:
         return self._send(method, path, body=body, params=params)[1]
 
     def _send(
-        self, method: str, path: str, *, body: Any = None, params: Mapping[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
+        pdf: bytes | None = None,
+        raw: bool = False,
+        once: bool = False,
     ) -> tuple[int, Any]:
+        """One request: a JSON ``body`` or a ``pdf``; the answer parsed as JSON, or its bytes
+        with ``raw``; ``once``: no retry (operations that are not idempotent)."""
         url = self.base_url + path
         if params:
-            url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+            pairs = params.items() if isinstance(params, Mapping) else params
+            url += "?" + urllib.parse.urlencode([(k, v) for k, v in pairs if v is not None])
         data = None if body is None else json.dumps(body).encode()
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = "application/json"
+        if pdf is not None:
+            data = pdf
+            headers["Content-Type"] = "application/pdf"
         if self.key:
             headers["Authorization"] = f"Bearer {self.key}"
-        for attempt in range(self.retry.attempts):
+        attempts = 1 if once else self.retry.attempts
+        for attempt in range(attempts):
             req = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
-                    return resp.status, json.loads(resp.read())
+                    payload = resp.read()
+                    return resp.status, payload if raw else json.loads(payload)
             except urllib.error.HTTPError as e:
                 payload = e.read()
-                if e.code in RETRY_STATUSES and attempt + 1 < self.retry.attempts:
+                if e.code in RETRY_STATUSES and attempt + 1 < attempts:
                     time.sleep(self.retry.delay(attempt, e.headers.get("Retry-After")))
                     continue
                 raise _error(e.code, payload) from None
             except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if attempt + 1 >= self.retry.attempts:
+                if attempt + 1 >= attempts:
                     raise
                 time.sleep(self.retry.delay(attempt, None))
         raise AssertionError("unreachable")
@@ -299,6 +315,152 @@ class Client:
         are checked against it (no key needed). Raises VerificationError or NotProvableError."""
         answer = self.public_fingerprint(sha256)
         return check_document_answer(answer, self._trust(log, _checkpoint_of(answer)), sha256)
+
+    # -- seals, seal requests and envelopes (docs/FORMAT.md §7; operationIds in /v1/openapi.json).
+    # Operations that change state are sent once (no automatic retry): a repeated signature or
+    # decision is not harmless, unlike a repeated append.
+
+    def _json(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._send(method, path, once=method != "GET", **kw)[1]
+        return result
+
+    def seals(
+        self, *, tenant: str | None = None, status: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Seals the key sees (listSeals)."""
+        page = self._json("GET", "/v1/seals", params={"tenant": tenant, "status": status})
+        result: list[dict[str, Any]] = page["seals"]
+        return result
+
+    def seal(self, seal_id: str) -> dict[str, Any]:
+        """One seal (getSeal)."""
+        return self._json("GET", f"/v1/seals/{_seg(seal_id)}")
+
+    def create_seal(self, kind: str, name: str, **fields: Any) -> dict[str, Any]:
+        """Create a seal (createSeal; admins): ``fields`` as SealCreate (tenant, purpose, code,
+        remarks, appearance_png, pkcs12, pkcs12_password)."""
+        return self._json("POST", "/v1/seals", body={"kind": kind, "name": name, **fields})
+
+    def set_seal_status(self, seal_id: str, verb: str, reason: str | None = None) -> dict[str, Any]:
+        """``verb`` one of suspend, resume, revoke (suspendSeal, resumeSeal, revokeSeal)."""
+        if verb not in ("suspend", "resume", "revoke"):
+            raise ValueError(f"verb: want suspend, resume or revoke, got {verb!r}")
+        body = {} if reason is None else {"reason": reason}
+        return self._json("POST", f"/v1/seals/{_seg(seal_id)}/{verb}", body=body)
+
+    def sign_pdf(self, seal_id: str, pdf: bytes, **params: Any) -> bytes:
+        """Seal ``pdf`` (signPdfWithSeal); ``params``: page, box, reason, location, request (an
+        approved seal request, for controlled seals), level (B-T or B-LT). The sealed PDF."""
+        path = f"/v1/seals/{_seg(seal_id)}/sign"
+        result: bytes = self._send("POST", path, pdf=pdf, params=params, raw=True, once=True)[1]
+        return result
+
+    def seal_policy(self, tenant: str | None = None) -> dict[str, Any]:
+        """A tenant's seal-use policy (getSealPolicy)."""
+        return self._json("GET", "/v1/seal-policy", params={"tenant": tenant})
+
+    def set_seal_policy(
+        self, controlled: Sequence[str], approvers: Sequence[str], tenant: str | None = None
+    ) -> dict[str, Any]:
+        """Replace a tenant's seal-use policy (putSealPolicy; admins): the ``controlled`` seals
+        need a request approved by one of the ``approvers`` (API key ids)."""
+        body: dict[str, Any] = {"controlled": list(controlled), "approvers": list(approvers)}
+        if tenant is not None:
+            body["tenant"] = tenant
+        return self._json("PUT", "/v1/seal-policy", body=body)
+
+    def create_seal_request(
+        self, seal_id: str, document_sha256: str, purpose: str
+    ) -> dict[str, Any]:
+        """Ask to use a controlled seal on one document (createSealRequest)."""
+        body = {"seal": seal_id, "document_sha256": document_sha256, "purpose": purpose}
+        return self._json("POST", "/v1/seal-requests", body=body)
+
+    def seal_requests(
+        self, *, tenant: str | None = None, status: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Seal requests the key sees (listSealRequests)."""
+        page = self._json("GET", "/v1/seal-requests", params={"tenant": tenant, "status": status})
+        result: list[dict[str, Any]] = page["requests"]
+        return result
+
+    def seal_request(self, request_id: str) -> dict[str, Any]:
+        """One seal request (getSealRequest)."""
+        return self._json("GET", f"/v1/seal-requests/{_seg(request_id)}")
+
+    def decide_seal_request(
+        self, request_id: str, approve: bool, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Approve or reject a pending request (approveSealRequest, rejectSealRequest)."""
+        verb = "approve" if approve else "reject"
+        body = {} if reason is None else {"reason": reason}
+        return self._json("POST", f"/v1/seal-requests/{_seg(request_id)}/{verb}", body=body)
+
+    def create_envelope(
+        self, pdf: bytes, title: str, signers: Sequence[str], *, order: str = "sequential"
+    ) -> dict[str, Any]:
+        """An envelope for ``pdf`` (createEnvelope); ``signers`` in order: SEAL_ID,
+        SEAL_ID:KEY_ID or tenant:TENANT_ID (an invitation)."""
+        params = [("title", title), ("order", order), *(("signer", s) for s in signers)]
+        return self._json("POST", "/v1/envelopes", pdf=pdf, params=params)
+
+    def envelope(self, envelope_id: str) -> dict[str, Any]:
+        """An envelope's status (getEnvelope; recorded as a view)."""
+        return self._json("GET", f"/v1/envelopes/{_seg(envelope_id)}")
+
+    def envelope_document(self, envelope_id: str) -> bytes:
+        """The envelope's current PDF (getEnvelopeDocument; recorded as a download)."""
+        path = f"/v1/envelopes/{_seg(envelope_id)}/document"
+        result: bytes = self._send("GET", path, raw=True)[1]
+        return result
+
+    def sign_envelope(self, envelope_id: str, seal_id: str, **fields: Any) -> dict[str, Any]:
+        """Apply the caller's seal to its slot (signEnvelope); ``fields``: request, reason,
+        location, level."""
+        body = {"seal": seal_id, **fields}
+        return self._json("POST", f"/v1/envelopes/{_seg(envelope_id)}/sign", body=body)
+
+    def envelope_seal_request(self, envelope_id: str, seal_id: str, purpose: str) -> dict[str, Any]:
+        """Ask to use a controlled seal once, for its slot in the envelope
+        (createEnvelopeSealRequest)."""
+        path = f"/v1/envelopes/{_seg(envelope_id)}/seal-requests"
+        return self._json("POST", path, body={"seal": seal_id, "purpose": purpose})
+
+    def envelope_invitations(self) -> list[dict[str, Any]]:
+        """Open invitations to the key's tenants (listEnvelopeInvitations)."""
+        page = self._json("GET", "/v1/envelope-invitations")
+        result: list[dict[str, Any]] = page["invitations"]
+        return result
+
+    def answer_invitation(
+        self,
+        envelope_id: str,
+        position: int,
+        *,
+        seal_id: str | None = None,
+        key_id: str | None = None,
+        decline_reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Accept an invitation with ``seal_id`` (and ``key_id``), or decline it when no seal is
+        given (acceptEnvelopeInvitation, declineEnvelopeInvitation)."""
+        base = f"/v1/envelopes/{_seg(envelope_id)}/invitations/{int(position)}"
+        if seal_id is None:
+            body = {} if decline_reason is None else {"reason": decline_reason}
+            return self._json("POST", base + "/decline", body=body)
+        accept: dict[str, Any] = {"seal": seal_id}
+        if key_id is not None:
+            accept["key_id"] = key_id
+        return self._json("POST", base + "/accept", body=accept)
+
+    def envelope_validation(self, envelope_id: str) -> dict[str, Any]:
+        """The envelope's PDF validated against every participant's seal roots
+        (getEnvelopeValidation)."""
+        return self._json("GET", f"/v1/envelopes/{_seg(envelope_id)}/validation")
+
+
+def _seg(value: str) -> str:
+    """``value`` as one URL path segment (``/`` and the rest percent-encoded)."""
+    return urllib.parse.quote(str(value), safe="")
 
 
 def _needs_proof(log: TrustedLog, latest: Mapping[str, Any]) -> dict[str, int] | None:
