@@ -95,6 +95,23 @@ class Settings:
     keepalive_timeout: float = 15.0
     #: most connections that may wait idle; beyond it, the longest idle is closed
     max_idle_connections: int = 256
+    #: callback hosts (or host:port) allowed although they resolve to loopback, private or
+    #: link-local addresses (development and tests; docs/WEBHOOKS.md)
+    callback_allow_hosts: tuple[str, ...] = ()
+    #: seconds a callback receiver has to answer (connect, send, read)
+    callback_timeout: float = 10.0
+    #: first retry delay in seconds; doubled after each failure (with jitter) up to …
+    callback_retry_base: float = 5.0
+    #: … this many seconds between attempts
+    callback_retry_max: float = 3600.0
+    #: seconds a delivery is retried before it is dead-lettered (at least a day by default)
+    callback_retry_window: float = 90_000.0
+    #: seconds between the delivery worker's rounds
+    callback_poll_interval: float = 1.0
+    #: seconds a ledger event's callback waits for a checkpoint (so that it carries its proof)
+    callback_seal_wait: float = 60.0
+    #: seconds the old secret keeps signing after a rotation
+    callback_secret_overlap: float = 86_400.0
 
 
 def _listen(v: Any) -> str:
@@ -182,6 +199,14 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "body_timeout": float,
     "keepalive_timeout": float,
     "max_idle_connections": int,
+    "callback_allow_hosts": _list(lambda h: h.lower()),
+    "callback_timeout": float,
+    "callback_retry_base": float,
+    "callback_retry_max": float,
+    "callback_retry_window": float,
+    "callback_poll_interval": float,
+    "callback_seal_wait": float,
+    "callback_secret_overlap": float,
 }
 #: never echoed in an error message
 _SECRETS = {"chain_key", "seal_key", "db_url"}
@@ -203,6 +228,13 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "body_timeout": lambda v: 0.1 <= v <= 86400,
     "keepalive_timeout": lambda v: 0.1 <= v <= 3600,
     "max_idle_connections": lambda v: 1 <= v <= 1_000_000,
+    "callback_timeout": lambda v: 0.1 <= v <= 300,
+    "callback_retry_base": lambda v: 0.01 <= v <= 86400,
+    "callback_retry_max": lambda v: 0.01 <= v <= 86400,
+    "callback_retry_window": lambda v: 0.1 <= v <= 30 * 86400,
+    "callback_poll_interval": lambda v: 0.01 <= v <= 3600,
+    "callback_seal_wait": lambda v: 0 <= v <= 86400,
+    "callback_secret_overlap": lambda v: 0 <= v <= 30 * 86400,
 }
 _NAMES = {f.name for f in fields(Settings)}
 

@@ -12,7 +12,7 @@ one (:meth:`WebhookOutbox.invalidate`) and at most every ``ttl`` seconds otherwi
 by another worker process takes effect within ``ttl``). An event of a tenant with no
 subscription costs one dict look-up.
 
-``callback_receipt`` events (what receipts append) never cause a delivery: a receipt of a
+``webhook:receipt`` events (what receipts append) never cause a delivery: a receipt of a
 receipt would never end.
 """
 
@@ -26,10 +26,11 @@ from typing import Any
 import orjson
 
 from sealtrail.core.event import Event
+from sealtrail.ledger.sequencer import LogWriter
 from sealtrail.webhooks.store import NewDelivery, Subscription, WebhookStore
 
 #: the event type of receipts (docs/FORMAT.md §10), never delivered
-RECEIPT_TYPE = "callback_receipt"
+RECEIPT_TYPE = "webhook:receipt"
 
 
 def new_delivery_id() -> str:
@@ -92,9 +93,26 @@ class WebhookOutbox:
                     data = data or orjson.dumps(event_data(ev))
                     items.append(
                         NewDelivery(
-                            new_delivery_id(), sub.id, ev.tenant, "stream:" + ev.stream,
-                            ev.type, ev.index, data, now,
-                        )  # fmt: skip
+                            new_delivery_id(),
+                            sub.id,
+                            ev.tenant,
+                            "stream:" + ev.stream,
+                            ev.type,
+                            ev.index,
+                            data,
+                            now,
+                        )
                     )
         if items:
             self.store.enqueue_in_transaction(items)
+
+
+def install(writer: LogWriter, store: WebhookStore | None) -> WebhookOutbox | None:
+    """Hook an outbox on ``store`` onto ``writer``'s commits (None when ``store`` is None: a
+    backend without callbacks). Every process that may commit appends installs it: the
+    service's workers and the command line."""
+    if store is None:
+        return None
+    outbox = WebhookOutbox(store)
+    writer.on_commit = outbox
+    return outbox

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Sequence
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 #: random bytes in a new secret (Standard Webhooks: 24 to 64)
 SECRET_BYTES = 32
 

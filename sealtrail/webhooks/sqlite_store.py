@@ -136,7 +136,7 @@ class SQLiteWebhookStore:
         )
         return None if row is None else _sub(row)
 
-    def list(self, tenant: str) -> list[Subscription]:
+    def for_tenant(self, tenant: str) -> list[Subscription]:
         q = f"SELECT {_SUB_COLS} FROM webhook WHERE tenant = ? ORDER BY created_at, id"
         return [_sub(r) for r in self.db.read().execute(q, (tenant,))]
 
@@ -271,9 +271,16 @@ class SQLiteWebhookStore:
                 ).fetchall()
             items = [
                 NewDelivery(
-                    new_id(), d.webhook_id, d.tenant, d.ordering, d.type, d.event_index, d.data,
-                    now, replay_of=d.id,
-                )  # fmt: skip
+                    new_id(),
+                    d.webhook_id,
+                    d.tenant,
+                    d.ordering,
+                    d.type,
+                    d.event_index,
+                    d.data,
+                    now,
+                    replay_of=d.id,
+                )
                 for d in map(_delivery, rows)
             ]
             _insert(con, items)

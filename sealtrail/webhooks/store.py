@@ -108,7 +108,7 @@ class WebhookStore(Protocol):
     def get(self, webhook_id: str) -> Subscription | None:
         """The subscription, or None (also once deleted)."""
 
-    def list(self, tenant: str) -> list[Subscription]:
+    def for_tenant(self, tenant: str) -> list[Subscription]:
         """A tenant's subscriptions, oldest first."""
 
     def all_active(self) -> list[Subscription]:
