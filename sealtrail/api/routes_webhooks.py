@@ -97,7 +97,7 @@ async def delete_webhook(request: web.Request) -> web.Response:
 
     await in_thread(delete)
     rt.outbox.invalidate()
-    return web.Response(status=204)
+    return json_response({"id": wid, "deleted": True})
 
 
 async def rotate_secret(request: web.Request) -> web.Response:
