@@ -22,6 +22,7 @@ from sealtrail.api import (
     routes_packages_openapi,
     routes_public_openapi,
     routes_seals_openapi,
+    routes_webhooks_openapi,
 )
 from sealtrail.api.openapi_kit import PROBLEM
 
@@ -38,6 +39,7 @@ FRAGMENTS: tuple[Fragment, ...] = (
     (routes_seals_openapi.paths, routes_seals_openapi.schemas),
     (routes_envelopes_openapi.paths, routes_envelopes_openapi.schemas),
     (routes_console.openapi_paths, routes_console.openapi_schemas),
+    (routes_webhooks_openapi.paths, routes_webhooks_openapi.schemas),
 )
 
 

@@ -33,7 +33,8 @@ def subscribe(api: Api, admin: str, url: str, events: list[str] | None = None, *
     r = api.post("/v1/webhooks", {"url": url, "events": events or ["sign"], **kw}, key=admin)
     assert r.status == 201, r
     got = r.json()
-    assert got["secret"].startswith("whsec_") and got["id"].startswith("wh_")
+    assert got["secret"].startswith("whsec_")
+    assert got["id"].startswith("wh_")
     return got
 
 
@@ -125,11 +126,13 @@ def test_callbacks_are_signed_proven_and_receipted(svc: Service, receiver: Recei
         assert payload == verify_callback(hook["secret"], c.headers, c.body)
         assert payload["type"] == "sign"
         ev = payload["data"]["event"]
-        assert ev["tenant"] == "sub1" and ev["index"] != other["index"]
+        assert ev["tenant"] == "sub1"
+        assert ev["index"] != other["index"]
         # … and the proof holds offline: inclusion in a signed checkpoint, the stream's head
         got = check_callback(payload, verifier)
         assert got.event.event["leaf_hash"] == ev["leaf_hash"]
-        assert got.stream is not None and got.stream.last_index >= ev["index"]
+        assert got.stream is not None
+        assert got.stream.last_index >= ev["index"]
         seen.setdefault(ev["stream"], []).append(ev["index"])
     assert {i for s in seen.values() for i in s} == {e["index"] for e in sent}
     for indices in seen.values():
@@ -154,7 +157,8 @@ def test_callbacks_are_signed_proven_and_receipted(svc: Service, receiver: Recei
     }
     assert set(by_delivery) == {c.headers["webhook-id"] for c in calls}
     for r in receipts:
-        assert r["type"] == "webhook:receipt" and r["tenant"] == "sub1"
+        assert r["type"] == "webhook:receipt"
+        assert r["tenant"] == "sub1"
         assert r["attributes"]["http_status"] == 200
         assert r["attributes"]["response_sha256"] == answer_sha256()
     # receipts cause no callbacks of their own
@@ -226,7 +230,8 @@ def test_retries_after_500s_keep_stream_order(svc: Service, receiver: Receiver) 
     assert len({c.headers["webhook-id"] for c in all_calls[:4]}) == 1
     log = deliveries(api, admin, hook["id"])
     assert [d["attempts"] for d in log] == [4, 1]
-    assert log[0]["last_status"] == 200 and log[0]["status"] == "delivered"
+    assert log[0]["last_status"] == 200
+    assert log[0]["status"] == "delivered"
 
 
 def test_receiver_down_then_back_loses_nothing(svc: Service, receiver: Receiver) -> None:
@@ -245,7 +250,8 @@ def test_receiver_down_then_back_loses_nothing(svc: Service, receiver: Receiver)
         "failed attempts while the receiver is down",
     )
     down = deliveries(api, admin, hook["id"])
-    assert down[0]["status"] == "pending" and down[0]["last_status"] is None
+    assert down[0]["status"] == "pending"
+    assert down[0]["last_status"] is None
     assert "connection failed" in down[0]["last_error"]
     receiver.up()
     calls = wait_acked(receiver, 9)
