@@ -453,3 +453,46 @@ def test_receipt_hash_is_of_the_response_body(svc: Service, receiver: Receiver) 
         r["attributes"]["response_sha256"] == hashlib.sha256(b'{"received":true}').hexdigest()
         for r in receipts
     )
+
+
+def test_cli_manages_subscriptions(svc: Service, receiver: Receiver, tmp_path: Any) -> None:
+    import json
+    import subprocess
+
+    from ..service import SEALTRAIL
+
+    api = Api(svc)
+    key_file = tmp_path / "admin.key"
+    key_file.write_text(tenant_admin(api) + "\n")
+
+    def run(*args: str) -> Any:
+        r = subprocess.run(
+            [SEALTRAIL, "webhooks", *args, "--url", svc.url, "--key-file", str(key_file), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    added = run("add", receiver.url, "--event", "sign", "--receipts")
+    assert added["receipts"] is True
+    assert added["events"] == ["sign"]
+    assert [w["id"] for w in run("list")["webhooks"]] == [added["id"]]
+    api.append(event(1), key="int_sub1")
+    (call,) = wait_acked(receiver, 1)
+    Webhook(added["secret"]).verify(call.body, call.headers)
+    log = run("deliveries", added["id"])["deliveries"]
+    assert log[0]["id"] == call.headers["webhook-id"]
+    assert len(run("replay", added["id"], "--delivery", log[0]["id"])["replayed"]) == 1
+    assert run("rotate", added["id"])["secret"].startswith("whsec_")
+    run("delete", added["id"])
+    assert run("list")["webhooks"] == []
+    r = subprocess.run(
+        [SEALTRAIL, "webhooks", "delete", added["id"], "--url", svc.url, "--key-file",
+         str(key_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 4, r.stderr  # not found
