@@ -59,11 +59,16 @@ def stores_of(ledger: Ledger) -> Stores:
 
 
 def make_ledger(root: Path, name: str) -> Ledger:
-    """A new, empty ledger in ``root/name`` (``init`` then ``open_store``)."""
+    """A new, empty ledger in ``root/name`` (``init`` then ``open_store``), with the callbacks'
+    outbox hooked on its commits as the service has it (no subscription: the hot path's cost)."""
+    from sealtrail.webhooks.outbox import install
+
     data_dir = root / name
     backend.init(data_dir)
     store, signer = backend.open_store(data_dir)
-    return Ledger(store.ledger, signer)
+    ledger = Ledger(store.ledger, signer)
+    install(ledger.writer, store.webhooks)
+    return ledger
 
 
 def open_ledger(data_dir: Path) -> Ledger:

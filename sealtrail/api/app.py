@@ -30,6 +30,7 @@ from sealtrail.api import (
     routes_packages,
     routes_public,
     routes_seals,
+    routes_webhooks,
     seals,
 )
 from sealtrail.api.access_log import access_log_middleware, configure_logging
@@ -39,12 +40,14 @@ from sealtrail.api.guards import GuardedRunner, ReadLimits, guard_middleware
 from sealtrail.api.proxy import ClientAddress, Cors, echo_request_id, proxy_middleware
 from sealtrail.api.runtime import Runtime
 from sealtrail.api.settings import Settings, database_path, listen_address, local_url
+from sealtrail.api.webhooks import WebhookRuntime
 from sealtrail.core.errors import ConfigError
 from sealtrail.core.event import format_time
 from sealtrail.ledger.coordination import Coordinator
 from sealtrail.ledger.log import Ledger, utc_now
 from sealtrail.ledger.map_process import MapProcess
 from sealtrail.web import routes as web_routes
+from sealtrail.webhooks.outbox import install as install_outbox
 
 log = logging.getLogger("sealtrail.api")
 DEVTSA_DIR = "devtsa"
@@ -131,6 +134,8 @@ def create_app(settings: Settings) -> web.Application:
         if not backend.is_mongodb(settings.db_url) and stores.ledger.maps is not None:
             map_process = MapProcess(db, busy_timeout=settings.busy_timeout)
             ledger.map_preparer = map_process
+        # callbacks: deliveries are queued inside the append transactions (an outbox)
+        outbox = install_outbox(ledger.writer, stores.webhooks)
         runtime = Runtime(settings, ledger, stores, coordinator, tsa_urls, trust_roots)
         app[SERVICES] = Services(
             settings=settings,
@@ -143,6 +148,10 @@ def create_app(settings: Settings) -> web.Application:
             anchor_confirmations=settings.chain_confirmations if settings.chain_rpc_url else None,
         )
         await runtime.start()
+        if outbox is not None and stores.webhooks is not None:
+            app[routes_webhooks.WEBHOOKS] = WebhookRuntime(
+                stores.webhooks, outbox, runtime.webhooks
+            )
         log.info(
             "ledger %s open in %s: %d events; %s",
             ledger.origin,
@@ -169,6 +178,7 @@ def create_app(settings: Settings) -> web.Application:
     routes_maps.setup(app)  # map proofs (docs/MAP.md)
     routes_packages.setup(app, tsa_urls, trust_roots)  # certification packages (§8)
     routes_admin.setup(app)
+    routes_webhooks.setup(app)  # callbacks (docs/WEBHOOKS.md)
     routes_public.setup(app)
     routes_console.setup(app)
     web_routes.setup(app, settings.frame_ancestors)  # the portal and the console (static pages)

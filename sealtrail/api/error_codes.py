@@ -89,6 +89,9 @@ TABLE: Final[dict[str, Mapping]] = {
     "signing_timestamp_error": Mapping(502, EXIT_UPSTREAM),
     "seal_use_forbidden": Mapping(403, EXIT_BAD_INPUT),
     "approval_required": Mapping(409, EXIT_CONFLICT),
+    # callbacks (webhooks)
+    "callback_url_refused": Mapping(400, EXIT_BAD_INPUT),
+    "webhooks_unavailable": Mapping(501, EXIT_BAD_INPUT),
     # the HTTP edge
     "unauthorized": Mapping(401, EXIT_BAD_INPUT),
     "forbidden": Mapping(403, EXIT_BAD_INPUT),

@@ -27,6 +27,7 @@ from sealtrail.api import (
     routes_packages_openapi,
     routes_public_openapi,
     routes_seals_openapi,
+    routes_webhooks_openapi,
 )
 from sealtrail.api.openapi_examples import add_examples
 from sealtrail.api.openapi_kit import PROBLEM
@@ -44,6 +45,7 @@ FRAGMENTS: tuple[Fragment, ...] = (
     (routes_seals_openapi.paths, routes_seals_openapi.schemas),
     (routes_envelopes_openapi.paths, routes_envelopes_openapi.schemas),
     (routes_console.openapi_paths, routes_console.openapi_schemas),
+    (routes_webhooks_openapi.paths, routes_webhooks_openapi.schemas),
 )
 
 #: (method, path) -> operationId: the names generated clients give their methods. Stable: an

@@ -6,10 +6,12 @@
   every tick (:class:`~sealtrail.anchoring.timestamping.CheckpointTimestamper`);
 * **anchoring** (:mod:`sealtrail.api.anchoring`), when a chain is configured: each new
   checkpoint nudges the anchoring loop;
+* **callbacks** (:mod:`sealtrail.api.webhooks`): the delivery worker, nudged by each new
+  checkpoint;
 * **metrics**: the Prometheus figures all of these update, and this worker's sequencer lease.
 
-Timestamping and anchoring run only while this worker holds the sequencer lease (several
-workers may share one database; docs/OPERATIONS.md).
+Timestamping, anchoring and callback deliveries run only while this worker holds the sequencer
+lease (several workers may share one database; docs/OPERATIONS.md).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sealtrail.api.anchoring import start_anchoring
 from sealtrail.api.checkpointing import Sealer
 from sealtrail.api.context import Metrics
 from sealtrail.api.settings import Settings
+from sealtrail.api.webhooks import DeliveryWorker
 from sealtrail.backend import Stores
 from sealtrail.core.event import format_time
 from sealtrail.ledger.coordination import Coordinator
@@ -74,6 +77,8 @@ class Runtime:
             lease=coordinator.current,
         )
         self.anchoring: AnchorLoop | None = None
+        #: the callbacks' delivery worker (None on a backend without callbacks)
+        self.webhooks: DeliveryWorker | None = None
         self.sealer.hooks.append(lambda cp: self.stamp())
         self.sealer.periodic.append(self.stamp)
         self.sealer.periodic.append(self.worker_metrics)
@@ -123,10 +128,28 @@ class Runtime:
 
             self.sealer.hooks.append(anchor_now)
             self.sealer.periodic.append(anchor_metrics)
+        if self.stores.webhooks is not None:
+            worker = self.webhooks = DeliveryWorker(
+                self.settings,
+                self.ledger,
+                self.stores,
+                self.stores.webhooks,
+                confirmations=self.settings.chain_confirmations
+                if self.settings.chain_rpc_url
+                else None,
+            )
+
+            async def deliver_now(cp: StoredCheckpoint) -> None:
+                worker.nudge()
+
+            self.sealer.hooks.append(deliver_now)
+            worker.start()
         await self.sealer.start()
 
     async def stop(self) -> None:
         """Stop the schedule (a running seal finishes) and anchoring; the ledger stays open."""
         await self.sealer.stop()
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         if self.anchoring is not None:
             await self.anchoring.stop()

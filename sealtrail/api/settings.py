@@ -122,6 +122,24 @@ class Settings:
     #: ``text`` or ``json`` (one JSON object a line) for the service's log and access log
     log_format: str = "text"
 
+    #: callback hosts (or host:port) allowed although they resolve to loopback, private or
+    #: link-local addresses (development and tests; docs/WEBHOOKS.md)
+    callback_allow_hosts: tuple[str, ...] = ()
+    #: seconds a callback receiver has to answer (connect, send, read)
+    callback_timeout: float = 10.0
+    #: first retry delay in seconds; doubled after each failure (with jitter) up to …
+    callback_retry_base: float = 5.0
+    #: … this many seconds between attempts
+    callback_retry_max: float = 3600.0
+    #: seconds a delivery is retried before it is dead-lettered (at least a day by default)
+    callback_retry_window: float = 90_000.0
+    #: seconds between the delivery worker's rounds
+    callback_poll_interval: float = 1.0
+    #: seconds a ledger event's callback waits for a checkpoint (so that it carries its proof)
+    callback_seal_wait: float = 60.0
+    #: seconds the old secret keeps signing after a rotation
+    callback_secret_overlap: float = 86_400.0
+
 
 def _timezone(v: Any) -> str:
     s = str(v).strip()
@@ -302,6 +320,14 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "cors_origins": _list(_origin),
     "frame_ancestors": _list(_frame_ancestor),
     "log_format": _choice("text", "json"),
+    "callback_allow_hosts": _list(lambda h: h.lower()),
+    "callback_timeout": float,
+    "callback_retry_base": float,
+    "callback_retry_max": float,
+    "callback_retry_window": float,
+    "callback_poll_interval": float,
+    "callback_seal_wait": float,
+    "callback_secret_overlap": float,
 }
 #: never echoed in an error message
 _SECRETS = {"chain_key", "seal_key", "db_url"}
@@ -323,6 +349,13 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "body_timeout": lambda v: 0.1 <= v <= 86400,
     "keepalive_timeout": lambda v: 0.1 <= v <= 3600,
     "max_idle_connections": lambda v: 1 <= v <= 1_000_000,
+    "callback_timeout": lambda v: 0.1 <= v <= 300,
+    "callback_retry_base": lambda v: 0.01 <= v <= 86400,
+    "callback_retry_max": lambda v: 0.01 <= v <= 86400,
+    "callback_retry_window": lambda v: 0.1 <= v <= 30 * 86400,
+    "callback_poll_interval": lambda v: 0.01 <= v <= 3600,
+    "callback_seal_wait": lambda v: 0 <= v <= 86400,
+    "callback_secret_overlap": lambda v: 0 <= v <= 30 * 86400,
 }
 #: settings whose parse error says what is wanted
 _EXPLAINED = ("proxy_header", "log_format")

@@ -21,6 +21,7 @@ from sealtrail.ledger.sqlite_map import MAP_PART
 from sealtrail.ledger.sqlite_schema import COORDINATION_PART, LEDGER_PART
 from sealtrail.ledger.sqlite_store import SQLiteLedgerStore
 from sealtrail.seals.sqlite_store import SEALS_PART, SEALS_V5_PART, SQLiteSealStore
+from sealtrail.webhooks.sqlite_store import WEBHOOKS_PART, SQLiteWebhookStore
 
 #: every domain's SQLite tables, in the order a new database creates them
 SQLITE_PARTS: tuple[SchemaPart, ...] = (
@@ -33,6 +34,7 @@ SQLITE_PARTS: tuple[SchemaPart, ...] = (
     SEALS_V5_PART,
     MAP_PART,
     ANCHORS_V7_PART,
+    WEBHOOKS_PART,
 )
 
 
@@ -54,4 +56,5 @@ def sqlite_stores(db: SQLiteDatabase) -> Stores:
         directory=SQLiteDirectoryStore(db),
         seals=SQLiteSealStore(db),
         _close=db.close,
+        webhooks=SQLiteWebhookStore(db),
     )

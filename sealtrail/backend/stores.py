@@ -9,6 +9,7 @@ from sealtrail.anchoring.store import AnchorStore, TimestampStore
 from sealtrail.directory.store import DirectoryStore
 from sealtrail.ledger.store import CoordinationStore, LedgerStore, LogStatistics
 from sealtrail.seals.store import SealStore
+from sealtrail.webhooks.store import WebhookStore
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Stores:
     directory: DirectoryStore
     seals: SealStore
     _close: Callable[[], None] = field(repr=False)
+    #: callbacks (webhooks); None on a backend that does not store them (MongoDB, for now)
+    webhooks: WebhookStore | None = None
 
     def close(self) -> None:
         """Close the shared database handle (idempotent); every store is unusable after."""

@@ -83,6 +83,10 @@ class LogWriter:
         self._heads: dict[tuple[str, str], bytes] = {}
         self._head_cache_size = head_cache_size
         self._lock = threading.Lock()
+        #: called inside each commit's transaction with the new events (not the repeats), so
+        #: that what they cause (callback deliveries) commits with them or not at all; it must
+        #: be cheap when there is nothing to do, and raise only to abort the whole commit
+        self.on_commit: Callable[[Sequence[Event]], None] | None = None
 
     @property
     def store(self) -> LedgerStore:
@@ -197,6 +201,8 @@ class LogWriter:
                 results.append(out)
             if entries:
                 view.append(entries)
+                if self.on_commit is not None:
+                    self.on_commit([e.event for e in entries])
             outcomes = {
                 t: encode_outcome(r if isinstance(r, SealtrailError) else _pairs(r))
                 for t, r in zip(tickets, results, strict=False)

@@ -5,7 +5,8 @@ Public surface (``__all__``): :class:`Client` (sync, standard library only) and
 :class:`AsyncClient` (aiohttp); :func:`check_event_proof` (an event, its inclusion proof and the
 signed checkpoint it leads to), :func:`check_consistency` (two signed checkpoints and the
 proof between them), :func:`check_stream_head` and :func:`check_document_answer` (map proofs,
-docs/MAP.md: a stream's head, every event naming a document), all pure and offline;
+docs/MAP.md: a stream's head, every event naming a document), :func:`verify_callback` and
+:func:`check_callback` (a callback's signature and proof, docs/WEBHOOKS.md), all pure and offline;
 :class:`VerifiedEvent`, :class:`VerifiedStreamHead`, :class:`VerifiedDocument`,
 :class:`RetryPolicy`; the errors :class:`ApiError`, :class:`VerificationError`,
 :class:`MisbehaviourError` and :class:`NotProvableError`. The
@@ -36,6 +37,7 @@ from sealtrail.sdk.maps import (
     check_stream_head,
 )
 from sealtrail.sdk.state import FileState, MemoryState, StateStore, TrustedLog
+from sealtrail.sdk.webhooks import VerifiedCallback, check_callback, verify_callback
 
 __all__ = [
     "ApiError",
@@ -49,11 +51,14 @@ __all__ = [
     "StateStore",
     "TrustedLog",
     "VerificationError",
+    "VerifiedCallback",
     "VerifiedDocument",
     "VerifiedEvent",
     "VerifiedStreamHead",
+    "check_callback",
     "check_consistency",
     "check_document_answer",
     "check_event_proof",
     "check_stream_head",
+    "verify_callback",
 ]

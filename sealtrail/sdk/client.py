@@ -461,6 +461,60 @@ class Client:
 def _seg(value: str) -> str:
     """``value`` as one URL path segment (``/`` and the rest percent-encoded)."""
     return urllib.parse.quote(str(value), safe="")
+    # -- callback subscriptions (an admin key; docs/WEBHOOKS.md) ---------------------------
+
+    def create_webhook(
+        self, url: str, events: list[str], *, receipts: bool = False
+    ) -> dict[str, Any]:
+        """Subscribe ``url`` to ``events`` (``["*"]``: all); the answer holds ``id`` and the
+        ``secret`` (``whsec_…``), shown only here."""
+        body = {"url": url, "events": events, "receipts": receipts}
+        result: dict[str, Any] = self._request("POST", "/v1/webhooks", body=body)
+        return result
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        """The tenant's subscriptions (without secrets)."""
+        result: list[dict[str, Any]] = self._request("GET", "/v1/webhooks")["webhooks"]
+        return result
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        """Unsubscribe (pending deliveries are cancelled)."""
+        self._request("DELETE", f"/v1/webhooks/{urllib.parse.quote(webhook_id, safe='')}")
+
+    def rotate_webhook_secret(self, webhook_id: str) -> dict[str, Any]:
+        """A new secret; the old one keeps signing beside it for the overlap period."""
+        path = f"/v1/webhooks/{urllib.parse.quote(webhook_id, safe='')}/rotate-secret"
+        result: dict[str, Any] = self._request("POST", path, body={})
+        return result
+
+    def webhook_deliveries(self, webhook_id: str, *, page_size: int = 100) -> Iterator[Any]:
+        """The subscription's delivery log, oldest first."""
+        path = f"/v1/webhooks/{urllib.parse.quote(webhook_id, safe='')}/deliveries"
+        cursor = None
+        while True:
+            page = self._request("GET", path, params={"limit": page_size, "cursor": cursor})
+            yield from page["deliveries"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return
+
+    def replay_webhook(
+        self,
+        webhook_id: str,
+        *,
+        delivery_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[str]:
+        """Queue again one delivery, or those queued in [``since``, ``until``) (RFC 3339);
+        returns the new deliveries' ids."""
+        if delivery_id is not None:
+            body: dict[str, Any] = {"delivery_id": delivery_id}
+        else:
+            body = {"from": since, "to": until}
+        path = f"/v1/webhooks/{urllib.parse.quote(webhook_id, safe='')}/replay"
+        result: list[str] = self._request("POST", path, body=body)["replayed"]
+        return result
 
 
 def _needs_proof(log: TrustedLog, latest: Mapping[str, Any]) -> dict[str, int] | None:

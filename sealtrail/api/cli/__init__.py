@@ -111,6 +111,11 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "verify_cmd",
         "Verify a certification package offline (anchors on a chain with --rpc).",
     ),
+    "webhooks": LazyCommand(
+        "webhooks",
+        "webhooks",
+        "Manage callback subscriptions (webhooks) of the key's tenant on a running service.",
+    ),
 }
 
 

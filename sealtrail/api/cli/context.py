@@ -78,6 +78,10 @@ class Ctx:
         ledger = Ledger(
             stores.ledger, signer, coordinator=Coordinator(stores.coordination, ttl=s.lease_ttl)
         )
+        # appends made here queue their callbacks as the service's do (docs/WEBHOOKS.md)
+        from sealtrail.webhooks.outbox import install
+
+        install(ledger.writer, stores.webhooks)
         self.stores = stores
         try:
             yield ledger

@@ -113,6 +113,12 @@ OPERATIONS: list[tuple[str, str, str | None]] = [
     ("POST", "/v1/envelopes/{id}/validate", "aud_hq"),
     ("POST", "/v1/pdf/validate", "aud_hq"),
     ("POST", "/v1/public/pdf/validate", None),
+    ("POST", "/v1/webhooks", "adm_hq"),
+    ("GET", "/v1/webhooks", "adm_hq"),
+    ("DELETE", "/v1/webhooks/{id}", "adm_hq"),
+    ("POST", "/v1/webhooks/{id}/rotate-secret", "adm_hq"),
+    ("GET", "/v1/webhooks/{id}/deliveries", "adm_hq"),
+    ("POST", "/v1/webhooks/{id}/replay", "adm_hq"),
 ]
 # PDF bodies (seal routes): real PDFs, a truncated one and random bytes.
 schemathesis.openapi.media_type(
