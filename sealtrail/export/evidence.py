@@ -39,6 +39,7 @@ from sealtrail.export.errors import EmptySelectionError, TooManyEventsError
 from sealtrail.ledger.log import ConsistencyProof, InclusionProof, Ledger
 from sealtrail.ledger.maps import map_proof
 from sealtrail.ledger.store import EventQuery, LedgerStore, StoredCheckpoint
+from sealtrail.verifier.layout import is_whole_related
 
 #: the most events one package may hold (a query selecting more must be narrowed)
 MAX_PACKAGE_EVENTS = 200_000
@@ -71,7 +72,9 @@ class Selection:
 
     @classmethod
     def of_stream(cls, tenant: str, stream: str) -> Selection:
-        """A whole stream, from its first event."""
+        """A whole stream, from its first event, with the events of the same tenant that
+        concern it (:func:`related_events`: seal uses, approvals, envelope steps naming its
+        documents; envelope streams whole)."""
         return cls("stream", tenant=tenant, stream=stream)
 
     @classmethod
@@ -144,11 +147,60 @@ class Evidence:
     maps: MapEvidence | None = None
 
 
+def related_events(
+    store: EvidenceStore, tenant: str, stream: str, own: list[Event], cap: int
+) -> list[Event]:
+    """The events of ``tenant`` outside ``stream`` that concern it: every event naming a
+    document its events name, and, transitively, the documents those name (an envelope's
+    signed versions, a seal use's "after"); an envelope stream reached so is taken whole. In
+    log order. Other tenants' events are left out (the package's map proofs account for them
+    by index and leaf hash)."""
+    seen = {e.index for e in own}
+    docs: list[bytes] = []
+    known: set[bytes] = set()
+
+    def add_docs(e: Event) -> None:
+        for d in e.body()["documents"]:
+            h = bytes.fromhex(d["sha256"])
+            if h not in known:
+                known.add(h)
+                docs.append(h)
+
+    for e in own:
+        add_docs(e)
+    out: dict[int, Event] = {}
+    whole_done: set[str] = set()
+    i = 0
+    while i < len(docs):
+        found = store.ledger.by_document(docs[i], limit=cap + 1)
+        i += 1
+        for e in found:
+            if e.tenant != tenant or e.index in seen:
+                continue
+            batch = [e]
+            if is_whole_related(e.stream) and e.stream not in whole_done:
+                whole_done.add(e.stream)
+                batch = store.ledger.stream(tenant, e.stream)
+            for x in batch:
+                if x.index not in seen:
+                    seen.add(x.index)
+                    out[x.index] = x
+                    add_docs(x)
+            if len(seen) > cap:
+                raise TooManyEventsError(
+                    f"the stream and the events concerning it are more than {cap}; at most "
+                    f"{cap} per package"
+                )
+    return [out[k] for k in sorted(out)]
+
+
 def _select(store: EvidenceStore, sel: Selection, cap: int) -> list[Event]:
     if sel.kind == "stream":
         assert sel.tenant is not None
         assert sel.stream is not None
-        events = store.ledger.stream(sel.tenant, sel.stream)
+        own = store.ledger.stream(sel.tenant, sel.stream)
+        related = related_events(store, sel.tenant, sel.stream, own, cap)
+        events = sorted([*own, *related], key=lambda e: e.index)
     else:
         assert sel.query is not None
         events, after = [], -1
@@ -267,11 +319,15 @@ def _map_evidence(
     if selection.kind == "stream":
         assert selection.tenant is not None
         assert selection.stream is not None
-        a = map_proof(ledger, size, stream_key(selection.tenant, selection.stream))
-        head = None if a.value is None else decode_value(a.value)
-        if not isinstance(head, StreamHead):
-            raise StorageError(f"map of checkpoint {size}: no head for the selected stream")
-        streams.append(StreamHeadProof(selection.tenant, selection.stream, head, a.proof))
+        whole = {(selection.tenant, selection.stream)} | {
+            (e.tenant, e.stream) for e in events if is_whole_related(e.stream)
+        }
+        for tenant, stream in sorted(whole):
+            a = map_proof(ledger, size, stream_key(tenant, stream))
+            head = None if a.value is None else decode_value(a.value)
+            if not isinstance(head, StreamHead):
+                raise StorageError(f"map of checkpoint {size}: no head for stream {stream!r}")
+            streams.append(StreamHeadProof(tenant, stream, head, a.proof))
     named = sorted({bytes.fromhex(d["sha256"]) for e in events for d in e.body()["documents"]})
     documents: list[DocumentProof] = []
     budget = MAX_DOCUMENT_MEMBERS

@@ -49,13 +49,17 @@ EOF"""
 #: checks the ``prev`` chain of every stream in ``streams.json`` (docs/FORMAT.md §8.2)
 _CHAIN_SCRIPT = r"""python3 - <<'EOF'
 import hashlib, json
+sel = json.load(open("manifest.json"))["coverage"]["selection"]
+def whole(t, s):          # held whole: the selected stream, and its tenant's envelope streams
+    return sel["kind"] == "stream" and t == sel["tenant"] and (
+        s == sel["stream"] or s.startswith("envelope:"))
 bad = 0
 for st in json.load(open("streams.json")):
-    prev = None
-    for n, i in enumerate(st["events"]):
+    prev, w = None, whole(st["tenant"], st["stream"])
+    for i in st["events"]:
         raw = open("events/%012d.json" % i, "rb").read(); e = json.loads(raw)
         ok = (e["tenant"], e["stream"]) == (st["tenant"], st["stream"])
-        if n or st["complete"]:                 # a whole stream starts with prev null
+        if w:                                   # from prev null, each to the previous
             ok = ok and e["prev"] == prev
         bad += not ok
         if not ok: print("CHAIN BROKEN at", i, "in", st["stream"])
@@ -241,7 +245,9 @@ def verify_md(ev: Evidence, included_documents: Iterable[str]) -> str:
         "",
         "In each stream the events form a chain: an event's `prev` is the previous event's leaf",
         "hash (`null` for a stream's first event). `streams.json` lists each stream's events;",
-        "this script checks every stream's chain:",
+        "this script checks the chain of every stream held whole (a contract's own stream and",
+        "its envelope streams; a seal's stream holds only the events naming this package's",
+        "documents, which section 7 accounts for):",
         "",
         "```sh",
         _CHAIN_SCRIPT,

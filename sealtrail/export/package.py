@@ -124,13 +124,19 @@ def fingerprints(ev: Evidence) -> list[str]:
 
 def streams_json(ev: Evidence) -> list[dict[str, Any]]:
     """``streams.json``: per (tenant, stream), the event indices the package holds, and whether
-    they are the stream's whole chain from its first event (stream packages) or a selection."""
+    they are the stream's whole chain from its first event (a stream package's own stream and
+    the envelope streams concerning it) or a selection (a query's; a seal's events naming the
+    package's documents)."""
     groups: dict[tuple[str, str], list[int]] = {}
     for e in ev.events:
         groups.setdefault((e.tenant, e.stream), []).append(e.index)
-    complete = ev.selection.kind == "stream"
+    sel = ev.selection.to_json()
+
+    def complete(tenant: str, stream: str) -> bool:
+        return layout.must_be_whole(sel, tenant, stream)
+
     return [
-        {"tenant": t, "stream": s, "complete": complete, "events": idx}
+        {"tenant": t, "stream": s, "complete": complete(t, s), "events": idx}
         for (t, s), idx in sorted(groups.items())
     ]
 

@@ -213,7 +213,9 @@ def _streams(
                 raise _Bad("malformed", f"{where}: {x}") from None
             _verify(root, key, StreamHead(count, last, h).encode(), e["proof"], where)
             proven[(tenant, stream)] = (count, last, h)
-        want = {(selection.get("tenant"), selection.get("stream"))} | set(held)
+        want = {(selection.get("tenant"), selection.get("stream"))} | {
+            (t, s) for (t, s) in held if layout.must_be_whole(selection, t, s)
+        }
         problems: list[str] = []
         for t, s in sorted(want, key=repr):
             got = held.get((t, s), [])
@@ -233,13 +235,13 @@ def _streams(
                 )
         for t, s in sorted(set(proven) - want):
             problems.append(f"stream {s!r} of tenant {t!r} is proven but not the package's")
-        n = sum(len(v) for v in held.values())
+        n = sum(len(v) for k, v in held.items() if k in want)
         run.add(
             cid,
             problems,
             len(proven),
-            f"the package holds all {n} events of the stream as of checkpoint {size} (its "
-            "head is proven in the map)",
+            f"the package holds all {n} events of {len(want)} whole streams as of checkpoint "
+            f"{size} (their heads are proven in the map)",
             "incomplete_stream",
         )
     except _Bad as e:
@@ -258,7 +260,8 @@ def _documents(run: CheckRun, root: bytes, size: int, entries: list[Any], leaves
         problems: list[str] = []
         proven: set[str] = set()
         unlisted: list[str] = []
-        elsewhere = members_seen = 0
+        members_seen = 0
+        elsewhere: set[int] = set()
         for n, entry in enumerate(entries):
             where = f"{layout.MAP_PROOFS} documents[{n}]"
             e = _obj(entry, _DOC_KEYS, where)
@@ -307,7 +310,7 @@ def _documents(run: CheckRun, root: bytes, size: int, entries: list[Any], leaves
                         f"document {sha.hex()}: event {i} of the package is not among the "
                         "events naming it in the map"
                     )
-            elsewhere += len(pairs) - len(mine)
+            elsewhere.update(i for i, _ in pairs if i not in leaves)
         if problems:
             run.add(cid, problems, len(proven), "", "incomplete_document")
             return
@@ -325,9 +328,11 @@ def _documents(run: CheckRun, root: bytes, size: int, entries: list[Any], leaves
             "is accounted for"
         )
         if elsewhere:
+            shown = ", ".join(str(i) for i in sorted(elsewhere)[:10])
+            more = ", …" if len(elsewhere) > 10 else ""
             detail += (
-                f" ({elsewhere} of them outside this package, known by index and leaf hash "
-                f"in {layout.MAP_PROOFS})"
+                f" ({len(elsewhere)} of them outside this package, known by index and leaf hash "
+                f"in {layout.MAP_PROOFS}: events {shown}{more})"
             )
         run.add(cid, [], len(proven), detail, "ok")
     except _Bad as e:

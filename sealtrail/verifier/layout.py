@@ -56,6 +56,31 @@ _MODE = 0o100644 << 16
 _LEVEL = 6
 
 
+#: streams that concern one piece of business from start to end: a stream package holds them
+#: whole (with their head proofs) when one of their events names one of its documents
+WHOLE_RELATED_PREFIXES = ("envelope:",)
+
+
+def is_whole_related(stream: str) -> bool:
+    """Whether a related stream is held whole (an envelope's) rather than by its events naming
+    the package's documents (a seal's, which spans many contracts)."""
+    return stream.startswith(WHOLE_RELATED_PREFIXES)
+
+
+def must_be_whole(selection: object, tenant: object, stream: object) -> bool:
+    """Whether a package with manifest ``coverage.selection`` must hold stream (``tenant``,
+    ``stream``) whole, from ``prev = null`` to its head (docs/FORMAT.md §8.3): in a stream
+    package, the selected stream and the selected tenant's envelope streams; nothing in a query
+    package. Derived from the package's kind and the streams' names, never from a flag."""
+    if not isinstance(selection, dict) or selection.get("kind") != "stream":
+        return False
+    if (tenant, stream) == (selection.get("tenant"), selection.get("stream")):
+        return True
+    return (
+        tenant == selection.get("tenant") and isinstance(stream, str) and is_whole_related(stream)
+    )
+
+
 def event_name(index: int) -> str:
     """``events/<index, 12 digits>.json``: the event's canonical bytes."""
     return f"events/{index:012d}.json"

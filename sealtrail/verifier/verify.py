@@ -365,13 +365,14 @@ def _streams(
         if listed != sorted(leaves):
             problems.append("streams.json does not list exactly the package's events")
         selection = manifest["coverage"].get("selection")
-        whole = isinstance(selection, dict) and selection.get("kind") == "stream"
+        stream_package = isinstance(selection, dict) and selection.get("kind") == "stream"
     except (SealtrailError, KeyError, TypeError, AttributeError) as e:
         run.add("streams.chains", [f"streams.json: {e}"], 0, "", "bad_streams")
         return
     partial = 0
     for s in streams if not problems else []:
         prev: str | None = None
+        whole = layout.must_be_whole(selection, s["tenant"], s["stream"])
         complete = s["complete"] is True or whole
         if whole and s["complete"] is not True:
             problems.append(
@@ -389,6 +390,11 @@ def _streams(
         partial += not complete
     if problems or partial < len(streams):
         detail = f"{len(streams) - partial} streams link from their first event"
+        if stream_package and partial:
+            detail += (
+                f"; {partial} hold only the events naming the package's documents "
+                "(documents.complete accounts for them)"
+            )
         run.add("streams.chains", problems, len(streams), detail, "broken_chain")
     else:
         run.skip(
