@@ -115,6 +115,7 @@ TAGS: tuple[tuple[str, str], ...] = (
     ("public", "No key: fingerprint look-up, package and PDF checks (rate-limited)"),
     ("seals", "Electronic seals, their use policy, approvals and PDF validation"),
     ("envelopes", "Envelopes: documents signed by several parties in order or in parallel"),
+    ("webhooks", "Signed callbacks (Standard Webhooks): subscriptions, deliveries, replay"),
     ("admin", "Tenants and API keys"),
     ("console", "The auditors' console"),
     ("operations", "Health, readiness, metrics and this document"),

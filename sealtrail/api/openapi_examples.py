@@ -154,6 +154,7 @@ EXAMPLES: dict[str, Any] = {
     "SealDecision": {"reason": "checked against the OA approval"},
     "SealStatusChange": {"reason": "key custodian left the company"},
     "TenantCreate": {"id": "sub3", "name": "Acme Logistics", "parent": "hq"},
+    "WebhookReplay": {"from": "2026-12-07T00:00:00Z", "to": "2026-12-08T00:00:00Z"},
     "KeyCreate": {"tenant": "sub1", "role": "integrator", "label": "OA system"},
 }
 
@@ -175,6 +176,8 @@ def _string_example(name: str, schema: dict[str, Any]) -> str:
         return "0x5FbDB2315678afecb367f032d93F642f64180aa3"
     if pattern == "^[0-9]{4}-[0-9]{2}-[0-9]{2}$":
         return "2026-12-07"
+    if pattern == "^whsec_[A-Za-z0-9+/=]+$":
+        return "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     if pattern:
         return {"^[0-9]+$": "6"}.get(pattern, "sub3")
     if name.endswith("_at") or name in ("time", "gen_time"):

@@ -457,10 +457,6 @@ class Client:
         (getEnvelopeValidation)."""
         return self._json("GET", f"/v1/envelopes/{_seg(envelope_id)}/validation")
 
-
-def _seg(value: str) -> str:
-    """``value`` as one URL path segment (``/`` and the rest percent-encoded)."""
-    return urllib.parse.quote(str(value), safe="")
     # -- callback subscriptions (an admin key; docs/WEBHOOKS.md) ---------------------------
 
     def create_webhook(
@@ -515,6 +511,11 @@ def _seg(value: str) -> str:
         path = f"/v1/webhooks/{urllib.parse.quote(webhook_id, safe='')}/replay"
         result: list[str] = self._request("POST", path, body=body)["replayed"]
         return result
+
+
+def _seg(value: str) -> str:
+    """``value`` as one URL path segment (``/`` and the rest percent-encoded)."""
+    return urllib.parse.quote(str(value), safe="")
 
 
 def _needs_proof(log: TrustedLog, latest: Mapping[str, Any]) -> dict[str, int] | None:
