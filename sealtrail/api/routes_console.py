@@ -1,14 +1,19 @@
 """JSON routes the auditor console needs beyond the event API: who the key is, events per day
 by type, the anchoring state of recent checkpoints, and per-tenant counts for group auditors.
 
+The console shows times and counts days in the key's tenant's time zone (settings ``timezone``
+and ``tenant_timezones``): ``whoami`` names it, and the timeline's days are local days of it
+(sealtrail/ledger/local_days.py). Stored and returned times stay UTC.
+
 Aggregates are SQL over the columns the store keeps for queries (docs/FORMAT.md §9: ``tenant``,
 ``type``, ``recorded_at``), read on the calling thread's read connection, never the write path.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -25,7 +30,8 @@ from sealtrail.api.context import (
 )
 from sealtrail.api.openapi_kit import HEX64, TIME, json_content, operation, query_param, ref
 from sealtrail.api.routes_events import public_failure
-from sealtrail.core.event import format_time
+from sealtrail.api.settings import timezone_for
+from sealtrail.ledger.local_days import local_day_counts
 from sealtrail.ledger.log import utc_now
 
 MAX_DAYS = 366
@@ -64,25 +70,27 @@ async def whoami(request: web.Request) -> web.Response:
             ],
             "verifier_key": svc.ledger.verifier.vkey,
             "origin": svc.ledger.origin,
+            "timezone": timezone_for(svc.settings, p.tenant),
         }
 
     return json_response(await in_thread(build))
 
 
 async def timeline(request: web.Request) -> web.Response:
-    """GET /v1/console/timeline?days=N&tenant=T — events per UTC day by type, the last N days
-    (today included), every day listed even when empty."""
+    """GET /v1/console/timeline?days=N&tenant=T — events per local day by type, the last N days
+    (today included) in the key's tenant's time zone, every day listed even when empty."""
     p = await principal(request, "auditor")
     params = query_params(request, ("days", "tenant"))
     days = int_param(params, "days", lo=1, hi=MAX_DAYS) or DEFAULT_DAYS
     tenants = visible_tenant(p, params.get("tenant"))
-    today = utc_now().date()
+    svc = services(request)
+    zone_name = timezone_for(svc.settings, p.tenant)
+    zone = ZoneInfo(zone_name)  # validated when the settings were loaded
+    today = utc_now().astimezone(zone).date()
     first = today - timedelta(days=days - 1)
-    start = format_time(datetime(first.year, first.month, first.day, tzinfo=UTC))
-    after = today + timedelta(days=1)
-    end = format_time(datetime(after.year, after.month, after.day, tzinfo=UTC))
-    store = services(request).stores
-    rows = await in_thread(lambda: store.stats.event_counts(tenants, start, end))
+    store = svc.stores
+    counted = await in_thread(lambda: local_day_counts(store.stats, tenants, zone, first, days))
+    rows = [(d.isoformat(), t, n) for d, t, n in counted]
     totals: dict[str, int] = {}
     for _, t, n in rows:
         totals[t] = totals.get(t, 0) + n
@@ -102,6 +110,7 @@ async def timeline(request: web.Request) -> web.Response:
         {
             "from": first.isoformat(),
             "to": today.isoformat(),
+            "timezone": zone_name,
             "tenants": list(tenants),
             "types": sorted(kept) + (["other"] if other else []),
             "days": out_days,
@@ -214,7 +223,7 @@ def openapi_paths() -> dict[str, Any]:
         },
         "/v1/console/timeline": {
             "get": operation(
-                "Events per UTC day by type over the last N days",
+                "Events per local day (the key's tenant's time zone) by type over the last N days",
                 {"200": json_content(ref("ConsoleTimeline"), "counts")},
                 params=[
                     query_param(
@@ -255,6 +264,7 @@ def openapi_schemas() -> dict[str, Any]:
 
     day = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
     count = {"type": "integer", "minimum": 0}
+    zone = {"type": "string", "description": "IANA time zone, e.g. Asia/Shanghai"}
     nullable_count = {"type": ["integer", "null"], "minimum": 0}
     tenant_ref = {
         "type": "object",
@@ -270,7 +280,15 @@ def openapi_schemas() -> dict[str, Any]:
         "ConsoleWhoami": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["key_id", "tenant", "role", "visible", "verifier_key", "origin"],
+            "required": [
+                "key_id",
+                "tenant",
+                "role",
+                "visible",
+                "verifier_key",
+                "origin",
+                "timezone",
+            ],
             "properties": {
                 "key_id": {"type": "string"},
                 "tenant": {"type": "string"},
@@ -278,15 +296,17 @@ def openapi_schemas() -> dict[str, Any]:
                 "visible": {"type": "array", "items": tenant_ref, "minItems": 1},
                 "verifier_key": {"type": "string"},
                 "origin": {"type": "string"},
+                "timezone": zone,
             },
         },
         "ConsoleTimeline": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["from", "to", "tenants", "types", "days", "total"],
+            "required": ["from", "to", "timezone", "tenants", "types", "days", "total"],
             "properties": {
                 "from": day,
                 "to": day,
+                "timezone": zone,
                 "tenants": {"type": "array", "items": {"type": "string"}},
                 "types": {"type": "array", "items": {"type": "string"}},
                 "days": {

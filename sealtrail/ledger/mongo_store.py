@@ -64,6 +64,7 @@ from sealtrail.ledger.store import (
     Lease,
     MapStore,
     StoredCheckpoint,
+    check_count_prefix,
     subtree_location,
 )
 
@@ -397,11 +398,13 @@ class MongoLedgerStore:
     # -- console reads ---------------------------------------------------------------------
 
     def event_counts(
-        self, tenants: Collection[str], start: str, end: str
+        self, tenants: Collection[str], start: str, end: str, prefix: int = 10
     ) -> list[tuple[str, str, int]]:
-        """(UTC day, type, events) for these tenants' events with start <= recorded_at < end,
-        by day then type (``recorded_at`` is fixed-width RFC 3339: its first 10 characters are
-        the day, and text order is time order)."""
+        """(``recorded_at[:prefix]``, type, events) for these tenants' events with
+        start <= recorded_at < end, by that key then type (``recorded_at`` is fixed-width
+        RFC 3339: a prefix is a time granule, and text order is time order; ``prefix`` is one
+        of :data:`~sealtrail.ledger.store.COUNT_PREFIXES`)."""
+        check_count_prefix(prefix)
         if not tenants:
             return []
         pipeline: list[Doc] = [
@@ -411,16 +414,20 @@ class MongoLedgerStore:
                     "recorded_at": {"$gte": start, "$lt": end},
                 }
             },
-            # one group per "DAY TYPE" (the day has a fixed width, so the key splits back)
+            # one group per "KEY TYPE" (the key has a fixed width, so it splits back)
             {
                 "$group": {
-                    "_id": {"$concat": [{"$substrBytes": ["$recorded_at", 0, 10]}, " ", "$type"]},
+                    "_id": {
+                        "$concat": [{"$substrBytes": ["$recorded_at", 0, prefix]}, " ", "$type"]
+                    },
                     "n": {"$sum": 1},
                 }
             },
         ]
         rows = self._run(self._aggregate(self._c.events, pipeline))
-        return sorted((str(r["_id"])[:10], str(r["_id"])[11:], int(r["n"])) for r in rows)
+        return sorted(
+            (str(r["_id"])[:prefix], str(r["_id"])[prefix + 1 :], int(r["n"])) for r in rows
+        )
 
     def tenant_activity(self, tenants: Collection[str]) -> dict[str, tuple[int, str]]:
         """tenant → (events, latest recorded_at), for those of ``tenants`` that have events."""

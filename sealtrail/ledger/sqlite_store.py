@@ -32,6 +32,7 @@ from sealtrail.ledger.store import (
     Lease,
     MapStore,
     StoredCheckpoint,
+    check_count_prefix,
 )
 
 T = TypeVar("T")
@@ -274,19 +275,22 @@ class SQLiteLedgerStore:
     # -- console reads ---------------------------------------------------------------------
 
     def event_counts(
-        self, tenants: Collection[str], start: str, end: str
+        self, tenants: Collection[str], start: str, end: str, prefix: int = 10
     ) -> list[tuple[str, str, int]]:
-        """(UTC day, type, events) for these tenants' events with start <= recorded_at < end,
-        by day then type (``recorded_at`` is fixed-width RFC 3339, so its first 10 characters
-        are the day and text order is time order)."""
+        """(``recorded_at[:prefix]``, type, events) for these tenants' events with
+        start <= recorded_at < end, by that key then type. ``prefix`` is one of
+        :data:`~sealtrail.ledger.store.COUNT_PREFIXES` (10: the UTC day, 13: the UTC hour, 16:
+        the minute, 19: the second): ``recorded_at`` is fixed-width RFC 3339, so a prefix is a
+        time granule and text order is time order."""
+        check_count_prefix(prefix)
         if not tenants:
             return []
         marks = ",".join("?" * len(tenants))
         rows = self._con().execute(
-            "SELECT substr(recorded_at, 1, 10) AS day, type, COUNT(*) FROM events "
+            "SELECT substr(recorded_at, 1, ?) AS k, type, COUNT(*) FROM events "
             f"WHERE tenant IN ({marks}) AND recorded_at >= ? AND recorded_at < ? "
-            "GROUP BY day, type ORDER BY day, type",
-            [*tenants, start, end],
+            "GROUP BY k, type ORDER BY k, type",
+            [prefix, *tenants, start, end],
         )
         return [(str(d), str(t), int(n)) for d, t, n in rows]
 

@@ -275,13 +275,25 @@ class CoordinationStore(Protocol):
         """Delete queued appends that got their outcome before ``before``; return how many."""
 
 
+#: the ``recorded_at`` prefixes :meth:`LogStatistics.event_counts` groups by: the UTC day, hour,
+#: minute or second of an RFC 3339 time written ``YYYY-MM-DDTHH:MM:SS.ffffffZ``
+COUNT_PREFIXES = (10, 13, 16, 19)
+
+
+def check_count_prefix(prefix: int) -> None:
+    """ValueError unless ``prefix`` is one of :data:`COUNT_PREFIXES`."""
+    if isinstance(prefix, bool) or prefix not in COUNT_PREFIXES:
+        raise ValueError(f"count prefix {prefix!r}: want one of {COUNT_PREFIXES}")
+
+
 class LogStatistics(Protocol):
     """Read-only aggregates over the log (what the auditors' console shows)."""
 
     def event_counts(
-        self, tenants: Collection[str], start: str, end: str
+        self, tenants: Collection[str], start: str, end: str, prefix: int = 10
     ) -> list[tuple[str, str, int]]:
-        """(UTC day, type, events) with start <= recorded_at < end, by day then type."""
+        """(``recorded_at[:prefix]``, type, events) with start <= recorded_at < end, by that
+        key then type; ``prefix`` in :data:`COUNT_PREFIXES` (ValueError otherwise)."""
 
     def tenant_activity(self, tenants: Collection[str]) -> dict[str, tuple[int, str]]:
         """tenant → (events, latest recorded_at), for those of ``tenants`` that have events."""

@@ -80,7 +80,7 @@ def find_cjk_font() -> Path | None:
 def _font_file(font_path: Path | None) -> fonts.CjkFont:
     """The font to draw with: ``font_path``, else the installed CJK font (MissingGlyphError
     when there is none)."""
-    return fonts.cjk_font(pdf=False) if font_path is None else fonts.truetype_font(font_path)
+    return fonts.cjk_font(pdf=False) if font_path is None else fonts.picture_font(font_path)
 
 
 def _load_font(font_path: Path | None, size: int) -> Font:

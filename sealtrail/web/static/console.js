@@ -3,7 +3,8 @@
 // query with progress, and look at events per day, anchoring and per-tenant counts.
 
 import {
-  applyI18n, formatBytes, formatSeconds, formatTime, initI18n, onLangChange, t, typeLabel,
+  applyI18n, formatBytes, formatSeconds, formatTime, initI18n, onLangChange, setTimeZone, t,
+  typeLabel, wallTimeToIso,
 } from "./i18n.js";
 import {
   bytesToHex, eventLeafHash, hexToBytes, parseVerifierKey, verifyCheckpoint, verifyInclusion,
@@ -54,9 +55,12 @@ async function signIn(key) {
   sessionStorage.setItem(KEY_STORE, key);
   try {
     state.me = await api("/v1/console/whoami");
+    // times and day buckets in the tenant's zone (settings timezone / tenant_timezones)
+    setTimeZone(state.me.timezone);
   } catch (e) {
     sessionStorage.removeItem(KEY_STORE);
     state.me = null;
+    setTimeZone(null);
     $("login-error").textContent = t("login.bad", { detail: e.detail || e.message });
     return false;
   }
@@ -70,6 +74,7 @@ function signOut() {
   sessionStorage.removeItem(KEY_STORE);
   state.me = null;
   state.page = null;
+  setTimeZone(null);
   $("app").hidden = true;
   $("logout").hidden = true;
   $("login").hidden = false;
@@ -112,9 +117,10 @@ function selectTab(name) {
 // -- search -----------------------------------------------------------------------------------
 
 function toIso(local) {
-  // datetime-local values are read as UTC (the labels say so): "2026-11-24T10:00[:05]"
+  // datetime-local values ("2026-11-24T10:00[:05]") are wall times in the console's zone (the
+  // labels name it)
   if (!local) return null;
-  return (local.length === 16 ? `${local}:00` : local) + "Z";
+  return wallTimeToIso(local, state.me && state.me.timezone);
 }
 
 function readFilters() {
@@ -316,7 +322,7 @@ async function loadOverview() {
 function renderOverview() {
   const tl = state.timeline;
   if (tl) {
-    $("timeline-h").textContent = t("timeline.heading", { days: tl.days.length });
+    $("timeline-h").textContent = t("timeline.heading", { days: tl.days.length, zone: tl.timezone });
     const root = $("timeline");
     clear(root);
     root.append(el("p", {}, t("timeline.total", { n: tl.total })));

@@ -85,7 +85,7 @@ const STRINGS = {
     "events.heading": "Events naming this file",
     "col.index": "Event",
     "col.type": "Type",
-    "col.recorded": "Recorded (UTC)",
+    "col.recorded": "Recorded ({zone})",
     "col.proof": "Inclusion proof",
     "proof.ok": "verified here",
     "proof.none": "not yet in a checkpoint",
@@ -166,7 +166,7 @@ const STRINGS = {
     "login.note": "The key stays in this browser tab (session storage) and is sent only as an Authorization header to this server.",
     "login.bad": "This key was refused: {detail}",
     "logout": "Sign out",
-    "whoami": "Signed in as an auditor of {tenant} (key {key}).",
+    "whoami": "Signed in as an auditor of {tenant} (key {key}). Times in {zone}.",
     "nav.events": "Events",
     "nav.overview": "Overview",
     "nav.group": "Group",
@@ -175,8 +175,8 @@ const STRINGS = {
     "filter.type": "Type",
     "filter.actor": "Actor id",
     "filter.document": "Document SHA-256",
-    "filter.from": "Recorded from (UTC)",
-    "filter.to": "Recorded before (UTC)",
+    "filter.from": "Recorded from ({zone})",
+    "filter.to": "Recorded before ({zone})",
     "filter.tenant": "Tenant",
     "filter.tenant.all": "All I can see",
     "filter.limit": "Per page",
@@ -209,7 +209,7 @@ const STRINGS = {
     "export.done": "Done: {rows} rows, {bytes} — saved as {file}.",
     "export.failed": "Export failed: {reason}",
     "export.cancel": "Cancel",
-    "timeline.heading": "Events per day by type (last {days} days)",
+    "timeline.heading": "Events per day by type (last {days} days, days of {zone})",
     "timeline.days": "Days",
     "timeline.table": "Show as a table",
     "timeline.total": "{n} events in this period.",
@@ -310,7 +310,7 @@ const STRINGS = {
     "events.heading": "指向此文件的事件",
     "col.index": "事件",
     "col.type": "类型",
-    "col.recorded": "记录时间（UTC）",
+    "col.recorded": "记录时间（{zone}）",
     "col.proof": "包含证明",
     "proof.ok": "已在本页验证",
     "proof.none": "尚未进入检查点",
@@ -389,7 +389,7 @@ const STRINGS = {
     "login.note": "密钥只保存在本浏览器标签页（会话存储）中，仅作为 Authorization 请求头发送给本服务器。",
     "login.bad": "此密钥被拒绝：{detail}",
     "logout": "退出",
-    "whoami": "当前身份：{tenant} 的审计员（密钥 {key}）。",
+    "whoami": "当前身份：{tenant} 的审计员（密钥 {key}）。时间按 {zone} 显示。",
     "nav.events": "事件",
     "nav.overview": "概览",
     "nav.group": "集团",
@@ -398,8 +398,8 @@ const STRINGS = {
     "filter.type": "类型",
     "filter.actor": "操作人 ID",
     "filter.document": "文件 SHA-256",
-    "filter.from": "记录时间起（UTC）",
-    "filter.to": "记录时间止（UTC，不含）",
+    "filter.from": "记录时间起（{zone}）",
+    "filter.to": "记录时间止（{zone}，不含）",
     "filter.tenant": "租户",
     "filter.tenant.all": "我可查看的全部",
     "filter.limit": "每页条数",
@@ -432,7 +432,7 @@ const STRINGS = {
     "export.done": "完成：{rows} 行，{bytes}，已保存为 {file}。",
     "export.failed": "导出失败：{reason}",
     "export.cancel": "取消",
-    "timeline.heading": "按类型统计的每日事件数（最近 {days} 天）",
+    "timeline.heading": "按类型统计的每日事件数（最近 {days} 天，按 {zone} 的日期）",
     "timeline.days": "天数",
     "timeline.table": "以表格显示",
     "timeline.total": "此期间共 {n} 个事件。",
@@ -460,6 +460,9 @@ const STRINGS = {
 
 const KEY = "sealtrail.lang";
 let current = "en";
+// The IANA time zone times are shown in (the console sets its tenant's, /v1/console/whoami);
+// null: UTC, written "… UTC" in the language's style (the portal, which has no tenant).
+let zone = null;
 const listeners = [];
 
 export function lang() {
@@ -469,7 +472,8 @@ export function lang() {
 /** The string ``key`` in the current language, with {name} placeholders filled from ``vars``. */
 export function t(key, vars = {}) {
   const s = STRINGS[current][key] ?? STRINGS.en[key] ?? key;
-  return s.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
+  const all = { zone: zone || "UTC", ...vars };
+  return s.replace(/\{(\w+)\}/g, (m, name) => (name in all ? String(all[name]) : m));
 }
 
 /** A translated event type, or the type itself for custom types. */
@@ -524,10 +528,60 @@ export function initI18n() {
   applyI18n();
 }
 
+/** Show times in the IANA zone ``name`` from now on (null: UTC as before); relabels the page. */
+export function setTimeZone(name) {
+  zone = name || null;
+  applyI18n();
+}
+
+function wallClock(ms, tz) {
+  const f = new Intl.DateTimeFormat("en-US", {
+    timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+  });
+  const p = {};
+  for (const x of f.formatToParts(new Date(ms))) p[x.type] = x.value;
+  return p;
+}
+
+/** The UTC offset of ``tz`` at the instant ``ms``, in minutes (east positive). */
+export function zoneOffset(ms, tz) {
+  const p = wallClock(ms, tz);
+  const wall = Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second);
+  return Math.round((wall - Math.floor(ms / 1000) * 1000) / 60000);
+}
+
+/** "2026-12-08 01:30:00 +08:00": the instant ``ms`` in ``tz``, to the second, with its offset. */
+export function zonedTime(ms, tz) {
+  const p = wallClock(ms, tz);
+  const off = zoneOffset(ms, tz);
+  const a = Math.abs(off);
+  const hhmm = `${String(Math.floor(a / 60)).padStart(2, "0")}:${String(a % 60).padStart(2, "0")}`;
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second} ${off < 0 ? "-" : "+"}${hhmm}`;
+}
+
+/** A wall time typed in ``tz`` ("2026-12-08T01:30[:05]", as <input type=datetime-local> gives)
+ * → RFC 3339 UTC; null if it is not one. A time skipped by a daylight-saving change is read
+ * with the offset before the change; a repeated one as its first occurrence. */
+export function wallTimeToIso(local, tz) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(local || "");
+  if (!m) return null;
+  const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] || 0));
+  if (!tz) return new Date(wall).toISOString().replace(".000Z", "Z");
+  // the zone's offsets a day either side: a wall time is t + offset(t) for one of them,
+  // unless a change skipped it
+  const day = 86_400_000;
+  const offs = [zoneOffset(wall - day, tz), zoneOffset(wall + day, tz)];
+  const fits = offs.map((o) => wall - o * 60000).filter((t) => t + zoneOffset(t, tz) * 60000 === wall);
+  const best = fits.length ? Math.min(...fits) : wall - offs[0] * 60000;
+  return new Date(best).toISOString().replace(".000Z", "Z");
+}
+
 export function formatTime(iso) {
   if (!iso) return "—";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
+  if (zone) return zonedTime(d.getTime(), zone);
   const f = new Intl.DateTimeFormat(current, {
     dateStyle: "medium",
     timeStyle: "medium",

@@ -254,3 +254,119 @@ def test_console_in_chinese_on_a_phone(svc: Service, new_page: Any) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, width
     screenshot(page, "console-phone-zh-CN")
+
+
+# -- time zone (issue 18): the tenant's zone with its offset, local day buckets ---------------
+
+#: the instant the issue's examples use: 01:30 the next day in Shanghai
+EVENING_UTC = "2026-12-07T17:30:00.000000Z"
+PHONE_360 = {**PHONE, "viewport": {"width": 360, "height": 780}}
+
+
+def _shift_first_event(route: Any) -> None:
+    """Answer /v1/events with its first event recorded at :data:`EVENING_UTC` (display only:
+    the leaf hash no longer matches, which this test does not open)."""
+    resp = route.fetch()
+    body = resp.json()
+    if body.get("events"):
+        body["events"][0]["recorded_at"] = EVENING_UTC
+    route.fulfill(response=resp, body=json.dumps(body))
+
+
+def test_times_in_the_tenants_zone_with_the_offset(svc: Service, new_page: Any) -> None:
+    page = new_page()
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.route("**/v1/events?*", _shift_first_event)
+    login(page, svc, "aud_hq")
+    rows(page)
+    assert "Times in Asia/Shanghai" in page.locator("#whoami").inner_text()
+    assert page.locator("label[for=f-from]").inner_text() == "Recorded from (Asia/Shanghai)"
+    cell = page.locator("#events tbody tr").first.locator("td").nth(5)
+    assert cell.inner_text() == "2026-12-08 01:30:00 +08:00"
+    for cell in page.locator("#events tbody tr td:nth-child(6)").all()[1:]:
+        assert cell.inner_text().endswith(" +08:00"), cell.inner_text()
+
+    # the same instant in other zones, and across Berlin's changes, by the page's own code
+    got = page.evaluate(
+        """async () => {
+          const m = await import("/web/i18n.js");
+          const at = (iso, tz) => m.zonedTime(Date.parse(iso), tz);
+          return [
+            at("2026-12-07T17:30:00Z", "UTC"),
+            at("2026-12-07T17:30:00Z", "America/New_York"),
+            at("2026-03-29T00:59:59Z", "Europe/Berlin"),
+            at("2026-03-29T01:00:00Z", "Europe/Berlin"),
+            at("2026-12-07T17:30:00Z", "Asia/Kolkata"),
+            m.wallTimeToIso("2026-12-08T01:30", "Asia/Shanghai"),
+            m.wallTimeToIso("2026-03-29T02:30", "Europe/Berlin"),
+            m.wallTimeToIso("2026-10-25T02:30:05", "Europe/Berlin"),
+            m.wallTimeToIso("2026-12-07T12:30", "America/New_York"),
+            m.wallTimeToIso("not a time", "UTC"),
+          ];
+        }"""
+    )
+    assert got == [
+        "2026-12-07 17:30:00 +00:00",
+        "2026-12-07 12:30:00 -05:00",
+        "2026-03-29 01:59:59 +01:00",
+        "2026-03-29 03:00:00 +02:00",
+        "2026-12-07 23:00:00 +05:30",
+        "2026-12-07T17:30:00Z",
+        "2026-03-29T01:30:00Z",  # skipped by the change: read with the offset before it
+        "2026-10-25T00:30:05Z",  # repeated: its first occurrence (+02:00)
+        "2026-12-07T17:30:00Z",
+        None,
+    ]
+
+    # a filter typed in Shanghai time is sent as the UTC instant it names
+    requests.clear()
+    page.locator("#events-status").evaluate("e => e.textContent = ''")
+    page.fill("#f-from", "2026-12-08T01:30")
+    page.get_by_role("button", name="Search").click()
+    page.locator("#events-status").filter(has_text="No events").or_(
+        page.locator("#events-status").filter(has_text="event")
+    ).first.wait_for()
+    sent = [u for u in requests if "/v1/events?" in u]
+    assert sent
+    assert "from=2026-12-07T17%3A30%3A00Z" in sent[-1], sent
+
+
+def _overview(page: Any) -> str:
+    page.locator("#tab-overview").click()
+    page.locator("[data-testid=timeline-chart]").wait_for()
+    return page.locator("#timeline-h").inner_text()
+
+
+@pytest.mark.parametrize(
+    ("lang", "device", "heading"),
+    [
+        ("en", {}, "days of Asia/Shanghai"),
+        ("zh-CN", {}, "按 Asia/Shanghai 的日期"),
+        ("en", PHONE_360, "days of Asia/Shanghai"),
+        ("zh-CN", PHONE_360, "按 Asia/Shanghai 的日期"),
+    ],
+    ids=["en-desktop", "zh-desktop", "en-phone", "zh-phone"],
+)
+def test_timeline_days_are_shanghai_days(
+    svc: Service, new_page: Any, lang: str, device: dict[str, Any], heading: str
+) -> None:
+    page = new_page(locale=lang, **device)
+    login(page, svc, "aud_hq")
+    shown = page.locator("#events tbody tr td:nth-child(6)").first.inner_text()
+    assert shown.endswith(" +08:00"), shown
+    assert _overview(page).endswith(heading + ")" if lang == "en" else heading + "）")
+    labels = page.locator("[data-testid=timeline-chart] rect").evaluate_all(
+        "rs => rs.map((r) => r.dataset.day)"
+    )
+    # the fixture's events were appended within a second: one bar, on their Shanghai date
+    # (a UTC bucket would differ from 16:00 to 24:00 UTC)
+    assert labels
+    assert set(labels) == {shown[:10]}
+    if device:
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, width
+    kind = "phone" if device else "desktop"
+    screenshot(page, f"console-tz-overview-{kind}-{lang}")
+    page.get_by_role("tab", name="Events" if lang == "en" else "事件").click()
+    screenshot(page, f"console-tz-events-{kind}-{lang}")

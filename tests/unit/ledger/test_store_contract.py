@@ -20,9 +20,10 @@ import itertools
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -34,6 +35,7 @@ from sealtrail.core.errors import ConflictError, LeaseLostError, NotFoundError, 
 from sealtrail.core.event import build_event, format_time
 from sealtrail.core.note import NoteSigner, verify_checkpoint
 from sealtrail.directory.store import ApiKey, Tenant
+from sealtrail.ledger.local_days import local_day_counts
 from sealtrail.ledger.log import Ledger
 from sealtrail.ledger.maps import advance_map
 from sealtrail.ledger.store import (
@@ -861,13 +863,13 @@ def over_days(store: Stores) -> Stores:
 
 
 def naive_counts(
-    store: Stores, tenants: list[str], start: str, end: str
+    store: Stores, tenants: list[str], start: str, end: str, prefix: int = 10
 ) -> list[tuple[str, str, int]]:
     counts: dict[tuple[str, str], int] = {}
     for e in store.ledger.entries():
         ev = e.event
         if ev.tenant in tenants and start <= ev.recorded_at < end:
-            key = (ev.recorded_at[:10], ev.type)
+            key = (ev.recorded_at[:prefix], ev.type)
             counts[key] = counts.get(key, 0) + 1
     return [(d, t, n) for (d, t), n in sorted(counts.items())]
 
@@ -894,6 +896,135 @@ def test_event_counts_per_day_and_type(over_days: Stores) -> None:
         for d, _, _ in over_days.stats.event_counts(["acme", "globex", "initech"], at(0), at(10**6))
     }
     assert len(days) == 6
+
+
+def test_event_counts_per_hour_minute_and_second(over_days: Stores) -> None:
+    for prefix in (13, 16, 19):
+        for tenants, start_hours, end_hours in COUNT_CASES:
+            start = format_time(FIXED_TIME + timedelta(hours=start_hours))
+            end = format_time(FIXED_TIME + timedelta(hours=end_hours))
+            got = over_days.stats.event_counts(tenants, start, end, prefix)
+            assert got == naive_counts(over_days, tenants, start, end, prefix), (prefix, tenants)
+        keys = {k for k, _, _ in over_days.stats.event_counts(["acme"], at(0), at(10**6), prefix)}
+        assert {len(k) for k in keys} == {prefix}
+        assert len(keys) == 14  # acme's events are 9 hours apart: one granule each
+
+
+@pytest.mark.parametrize("prefix", [0, 9, 11, 20, 27, True, "13"])
+def test_event_counts_refuses_other_prefixes(store: Stores, prefix: Any) -> None:
+    with pytest.raises(ValueError, match="count prefix"):
+        store.stats.event_counts(["acme"], at(0), at(1), prefix)
+
+
+# -- local days of a time zone (sealtrail/ledger/local_days.py over each backend) -------------
+
+#: UTC times around local midnights: Asia/Shanghai (+08:00, 16:00Z), New York in December
+#: (-05:00, 05:00Z), Asia/Kolkata (+05:30, 18:30Z: not on an hour), and Europe/Berlin's 23-hour
+#: 2026-03-29 ([03-28T23:00Z, 03-29T22:00Z)) and 25-hour 2026-10-25 ([10-24T22:00Z,
+#: 10-25T23:00Z))
+ZONE_TIMES = [
+    "2026-03-28T22:59:59.999999Z",
+    "2026-03-28T23:00:00.000000Z",
+    "2026-03-29T01:30:00.000000Z",
+    "2026-03-29T21:59:59.999999Z",
+    "2026-03-29T22:00:00.000000Z",
+    "2026-10-24T21:59:59.999999Z",
+    "2026-10-24T22:00:00.000000Z",
+    "2026-10-25T22:30:00.000000Z",
+    "2026-10-25T23:00:00.000000Z",
+    "2026-12-07T04:59:59.999999Z",
+    "2026-12-07T05:00:00.000000Z",
+    "2026-12-07T15:59:59.999999Z",
+    "2026-12-07T16:00:00.000000Z",
+    "2026-12-07T17:30:00.000000Z",
+    "2026-12-07T18:29:59.999999Z",
+    "2026-12-07T18:30:00.000000Z",
+    "2026-12-07T23:59:59.999999Z",
+    "2026-12-08T00:00:00.000000Z",
+]
+
+
+@pytest.fixture
+def zoned(store: Stores) -> Stores:
+    """One event of tenant acme at each of :data:`ZONE_TIMES` (type ``sign`` for the
+    2026-12-07T17:30Z one, ``view`` for the others), and one of globex at 17:30Z."""
+    times = iter([*ZONE_TIMES, "2026-12-07T17:30:00.000000Z"])
+    ledger = Ledger(
+        store.ledger,
+        SIGNER,
+        clock=lambda: datetime.fromisoformat(next(times)),
+        random_bytes=counting_random(),
+    )
+    for i, t in enumerate(ZONE_TIMES):
+        etype = "sign" if t.startswith("2026-12-07T17:30") else "view"
+        ledger.append("acme", [event_input(f"z-{i}", etype=etype)])
+    ledger.append("globex", [event_input("g-0", etype="sign")])
+    assert [e.event.recorded_at for e in store.ledger.entries()][:-1] == ZONE_TIMES
+    return store
+
+
+def naive_local_days(
+    store: Stores, tenants: list[str], zone: ZoneInfo, first: date, days: int
+) -> list[tuple[date, str, int]]:
+    """The oracle: each event's own local date, one by one."""
+    last = first + timedelta(days=days - 1)
+    counts: dict[tuple[date, str], int] = {}
+    for e in store.ledger.entries():
+        d = datetime.fromisoformat(e.event.recorded_at).astimezone(zone).date()
+        if e.event.tenant in tenants and first <= d <= last:
+            counts[(d, e.event.type)] = counts.get((d, e.event.type), 0) + 1
+    return sorted((d, t, n) for (d, t), n in counts.items())
+
+
+def test_an_evening_event_in_utc_is_the_next_day_in_shanghai(zoned: Stores) -> None:
+    def day_of_sign(zone: str) -> list[date]:
+        got = local_day_counts(zoned.stats, ["acme"], ZoneInfo(zone), date(2026, 12, 6), 3)
+        return [d for d, t, _ in got if t == "sign"]
+
+    assert day_of_sign("Asia/Shanghai") == [date(2026, 12, 8)]
+    assert day_of_sign("UTC") == [date(2026, 12, 7)]
+    assert day_of_sign("America/New_York") == [date(2026, 12, 7)]
+    shanghai = local_day_counts(
+        zoned.stats, ["acme", "globex"], ZoneInfo("Asia/Shanghai"), date(2026, 12, 7), 2
+    )
+    # 12-07 (local) holds 04:59Z..15:59Z; 12-08 holds 16:00Z onwards (the two 17:30Z signs)
+    assert shanghai == [
+        (date(2026, 12, 7), "view", 3),
+        (date(2026, 12, 8), "sign", 2),
+        (date(2026, 12, 8), "view", 5),
+    ]
+
+
+def test_berlin_days_across_daylight_saving_changes(zoned: Stores) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    got = local_day_counts(zoned.stats, ["acme"], berlin, date(2026, 3, 28), 3)
+    # 22:59:59Z is 23:59:59 CET on the 28th; 23:00Z opens the 23-hour 29th, which ends at
+    # 22:00Z (00:00 CEST): a fixed +01:00 would count 21:59:59Z and 22:00Z in one day, a fixed
+    # +02:00 would put 22:59:59Z on the 29th
+    assert got == [
+        (date(2026, 3, 28), "view", 1),
+        (date(2026, 3, 29), "view", 3),
+        (date(2026, 3, 30), "view", 1),
+    ]
+    got = local_day_counts(zoned.stats, ["acme"], berlin, date(2026, 10, 24), 3)
+    assert got == [
+        (date(2026, 10, 24), "view", 1),
+        (date(2026, 10, 25), "view", 2),  # 25 hours: 22:00Z on the 24th to 23:00Z
+        (date(2026, 10, 26), "view", 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    "zone",
+    ["UTC", "Asia/Shanghai", "America/New_York", "Europe/Berlin", "Asia/Kolkata",
+     "Asia/Kathmandu", "Pacific/Chatham", "America/St_Johns", "Pacific/Kiritimati"],
+)  # fmt: skip
+def test_local_days_agree_with_each_events_own_local_date(zoned: Stores, zone: str) -> None:
+    tz = ZoneInfo(zone)
+    for first, days in ((date(2026, 3, 27), 5), (date(2026, 10, 23), 5), (date(2026, 12, 5), 5)):
+        for tenants in (["acme"], ["acme", "globex"], ["nobody"]):
+            got = local_day_counts(zoned.stats, tenants, tz, first, days)
+            assert got == naive_local_days(zoned, tenants, tz, first, days), (first, tenants)
 
 
 def test_tenant_activity(over_days: Stores) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -81,8 +82,56 @@ def test_cjk_names_render_as_distinct_glyphs() -> None:
 
 def test_without_cjk_font_generating_is_an_error_not_boxes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fonts, "CJK_FONT_CANDIDATES", ())
-    with pytest.raises(MissingGlyphError, match="no CJK TrueType font"):
+    monkeypatch.setattr(fonts, "PICTURE_ONLY_CANDIDATES", ())
+    with pytest.raises(MissingGlyphError, match="no CJK font is installed"):
         generate_seal(SealKind.ORGANIZATION, "Acme Ltd", purpose="Contracts")
+
+
+WQY = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+NOTO_CJK = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+
+
+@pytest.mark.skipif(not WQY.is_file(), reason="fonts-wqy-zenhei is not installed")
+def test_sfnt_cmap_reads_what_reportlab_reads() -> None:
+    got = fonts.sfnt_cmap(WQY.read_bytes())
+    # reportlab adds U+00A0 (as the space's glyph) when a font lacks it (ttfonts.py)
+    assert got == fonts._cmap(WQY) - {0xA0}
+    assert ord("韩") in got
+    assert 0x20000 not in got  # beyond the BMP: not in this font
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    ["empty", "truncated-header", "wrong-magic", "no-cmap-table"],
+)
+def test_unreadable_font_is_refused(tmp_path: Path, mutation: str) -> None:
+    data = WQY.read_bytes() if WQY.is_file() else b"ttcf" + bytes(64)
+    bad = {
+        "empty": b"",
+        "truncated-header": data[:20],
+        "wrong-magic": b"\x00" * 64,
+        "no-cmap-table": data.replace(b"cmap", b"xmap", 1),
+    }[mutation]
+    path = tmp_path / f"{mutation}.ttc"
+    path.write_bytes(bad)
+    with pytest.raises(MissingGlyphError, match="cannot read the font"):
+        fonts.picture_font(path)
+
+
+def test_a_cff_only_machine_still_makes_seal_pictures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without TrueType CJK fonts, a picture uses a PICTURE_ONLY_CANDIDATES font (Noto CJK when
+    installed, else the TrueType file standing in for it); the report keeps the CID font."""
+    stand_in = NOTO_CJK if NOTO_CJK.is_file() else WQY
+    if not stand_in.is_file():
+        pytest.skip("no CJK font installed to stand in")
+    monkeypatch.setattr(fonts, "CJK_FONT_CANDIDATES", ())
+    monkeypatch.setattr(fonts, "PICTURE_ONLY_CANDIDATES", (Path("/nonexistent.ttc"), stand_in))
+    assert fonts.cjk_font(pdf=True).path is None  # reportlab cannot embed CFF: STSong-Light
+    assert fonts.cjk_font(pdf=False).path == stand_in
+    png = generate_seal(SealKind.LEGAL_PERSON, "韩梅之印")
+    assert _image(png).getchannel("A").histogram()[255] > 10_000
+    with pytest.raises(MissingGlyphError, match="U\\+20000"):
+        generate_seal(SealKind.LEGAL_PERSON, "韩\U00020000")
 
 
 @pytest.mark.parametrize(
