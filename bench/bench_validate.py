@@ -45,9 +45,6 @@ SIZES = (100, 1_000)
 #: the issue's budget for a whole batch append; parse + validation + encoding must leave most
 #: of it to SQLite and the ledger logic (~24 µs and ~28 µs when last measured)
 HTTP_BUDGET = 35e-6
-#: decode_event may cost this many times the read + hash baseline (the audit's goal is 5× for
-#: the whole pass; re-validation is one part of it)
-DECODE_RATIO = 5.0
 
 
 def best(fn: Callable[[], Any], rounds: int) -> float:
@@ -148,15 +145,15 @@ def main(argv: list[str] | None = None) -> int:
         targets += [
             [
                 f"strict parse + validation, {n} per body",
-                f"well under {c.fmt_us(HTTP_BUDGET)} per event",
+                f"≤ {c.fmt_us(HTTP_BUDGET / 2)} (half the issue's {c.fmt_us(HTTP_BUDGET)})",
                 c.fmt_us(strict + valid),
                 c.verdict(strict + valid <= HTTP_BUDGET / 2),
             ],
             [
                 f"decode_event, {n} stored events",
-                f"≤ {DECODE_RATIO}× leaf hash",
-                f"{dec / leaf:.2f}×",
-                c.verdict(dec / leaf <= DECODE_RATIO),
+                "figure only (the audit's goal is for the whole pass: bench_audit.py)",
+                f"{dec / leaf:.1f}× leaf hash, {dec / oj:.1f}× orjson.loads",
+                "recorded",
             ],
         ]
     c.print_table(TABLE, ["events per body", "stage", "per event", "vs baseline"], rows)
