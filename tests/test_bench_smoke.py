@@ -81,6 +81,13 @@ EXPECTED = {
         "json.loads (baseline)",
         "strictjson.loads",
     ],
+    "bench_validate.py": [
+        "## Event validation",
+        "### Per event, best of rounds",
+        "### Validation targets",
+        "parse_event_input",
+        "stored: decode_event",
+    ],
 }
 
 
