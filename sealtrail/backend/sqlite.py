@@ -9,6 +9,7 @@ from pathlib import Path
 from sealtrail.anchoring.sqlite_store import (
     ANCHORS_PART,
     ANCHORS_V7_PART,
+    RENEWALS_V9_PART,
     TIMESTAMPS_PART,
     SQLiteAnchorStore,
     SQLiteTimestampStore,
@@ -33,6 +34,10 @@ SQLITE_PARTS: tuple[SchemaPart, ...] = (
     SEALS_V5_PART,
     MAP_PART,
     ANCHORS_V7_PART,
+    # version 8 is reserved for the webhooks' part (another branch); until it lands, the
+    # empty part keeps the upgrade path 7 → 8 → 9 unbroken
+    SchemaPart("reserved-v8", 8, ""),
+    RENEWALS_V9_PART,
 )
 
 
