@@ -6,9 +6,12 @@
   every tick (:class:`~sealtrail.anchoring.timestamping.CheckpointTimestamper`);
 * **anchoring** (:mod:`sealtrail.api.anchoring`), when a chain is configured: each new
   checkpoint nudges the anchoring loop;
+* **renewals**: every ``renewal_interval`` seconds, checkpoint timestamp chains whose last TSA
+  certificate expires within ``renewal_margin_days`` (or whose algorithm is deprecated) are
+  timestamped again (:class:`~sealtrail.anchoring.renewal.TimestampRenewer`);
 * **metrics**: the Prometheus figures all of these update, and this worker's sequencer lease.
 
-Timestamping and anchoring run only while this worker holds the sequencer lease (several
+Timestamping, renewals and anchoring run only while this worker holds the sequencer lease (several
 workers may share one database; docs/OPERATIONS.md).
 """
 
@@ -16,11 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptography import x509
+from prometheus_client import Counter, Gauge
 
+from sealtrail.anchoring.renewal import TimestampRenewer
 from sealtrail.anchoring.timestamping import CheckpointTimestamper
 from sealtrail.anchoring.tsa import TimestampClient
 from sealtrail.anchoring.worker import AnchorLoop
@@ -73,9 +79,46 @@ class Runtime:
             lambda: format_time(self.clock()),
             lease=coordinator.current,
         )
+        self.renewer = TimestampRenewer(
+            stores,
+            TimestampClient(list(tsa_urls), list(tsa_roots)),
+            list(tsa_roots),
+            self.clock,
+            margin=timedelta(days=settings.renewal_margin_days),
+            deprecated=settings.deprecated_hash_algorithms,
+            lease=coordinator.current,
+        )
+        self._renewed_at: float | None = None
+        r = self.metrics.registry
+        self.renewal_metrics = {
+            "renewed": Counter(
+                "sealtrail_timestamp_renewals", "Checkpoint timestamp chains renewed", registry=r
+            ),
+            "failures": Counter(
+                "sealtrail_timestamp_renewal_failures",
+                "Renewal attempts that got no valid token, or chains that no longer verify",
+                registry=r,
+            ),
+            "late": Counter(
+                "sealtrail_timestamp_renewals_late",
+                "Renewals dated after the last certificate expired (not stored: evidence lost)",
+                registry=r,
+            ),
+        }
+        self.renewals_due = Gauge(
+            "sealtrail_timestamp_renewals_due",
+            "Chains due for renewal that the last run could not renew",
+            registry=r,
+        )
+        self.renewal_expiry = Gauge(
+            "sealtrail_timestamp_chain_expiry_seconds",
+            "Seconds until the earliest expiry of a chain's last TSA certificate (0: none)",
+            registry=r,
+        )
         self.anchoring: AnchorLoop | None = None
         self.sealer.hooks.append(lambda cp: self.stamp())
         self.sealer.periodic.append(self.stamp)
+        self.sealer.periodic.append(self.renew)
         self.sealer.periodic.append(self.worker_metrics)
 
     def _sealed(self, cp: StoredCheckpoint) -> None:
@@ -92,6 +135,24 @@ class Runtime:
         self.metrics.timestamps_pending.set(
             len(await asyncio.to_thread(self.stores.timestamps.untimestamped))
         )
+
+    async def renew(self, *, force: bool = False) -> None:
+        """Renew due timestamp chains, at most every ``renewal_interval`` seconds (or now, with
+        ``force``); update the renewal metrics."""
+        started = time.monotonic()
+        interval = self.settings.renewal_interval
+        if not force and self._renewed_at is not None and started - self._renewed_at < interval:
+            return
+        self._renewed_at = started
+        stats = self.renewer.stats
+        before = (stats.renewed, stats.failures, stats.late)
+        await self.renewer.renew_due()
+        for name, old in zip(("renewed", "failures", "late"), before, strict=True):
+            self.renewal_metrics[name].inc(getattr(stats, name) - old)
+        self.renewals_due.set(stats.due)
+        expiry = stats.next_expiry
+        left = 0.0 if expiry is None else (expiry - self.clock()).total_seconds()
+        self.renewal_expiry.set(max(left, 0.0))
 
     async def worker_metrics(self) -> None:
         """This worker's lease, and the log's size (other workers' and the CLI's appends too)."""
