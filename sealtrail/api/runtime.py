@@ -24,7 +24,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from cryptography import x509
-from prometheus_client import Counter, Gauge
 
 from sealtrail.anchoring.renewal import TimestampRenewer
 from sealtrail.anchoring.timestamping import CheckpointTimestamper
@@ -89,32 +88,6 @@ class Runtime:
             lease=coordinator.current,
         )
         self._renewed_at: float | None = None
-        r = self.metrics.registry
-        self.renewal_metrics = {
-            "renewed": Counter(
-                "sealtrail_timestamp_renewals", "Checkpoint timestamp chains renewed", registry=r
-            ),
-            "failures": Counter(
-                "sealtrail_timestamp_renewal_failures",
-                "Renewal attempts that got no valid token, or chains that no longer verify",
-                registry=r,
-            ),
-            "late": Counter(
-                "sealtrail_timestamp_renewals_late",
-                "Renewals dated after the last certificate expired (not stored: evidence lost)",
-                registry=r,
-            ),
-        }
-        self.renewals_due = Gauge(
-            "sealtrail_timestamp_renewals_due",
-            "Chains due for renewal that the last run could not renew",
-            registry=r,
-        )
-        self.renewal_expiry = Gauge(
-            "sealtrail_timestamp_chain_expiry_seconds",
-            "Seconds until the earliest expiry of a chain's last TSA certificate (0: none)",
-            registry=r,
-        )
         self.anchoring: AnchorLoop | None = None
         self.sealer.hooks.append(lambda cp: self.stamp())
         self.sealer.periodic.append(self.stamp)
@@ -147,12 +120,14 @@ class Runtime:
         stats = self.renewer.stats
         before = (stats.renewed, stats.failures, stats.late)
         await self.renewer.renew_due()
-        for name, old in zip(("renewed", "failures", "late"), before, strict=True):
-            self.renewal_metrics[name].inc(getattr(stats, name) - old)
-        self.renewals_due.set(stats.due)
+        m = self.metrics
+        m.renewals.inc(stats.renewed - before[0])
+        m.renewal_failures.inc(stats.failures - before[1])
+        m.renewals_late.inc(stats.late - before[2])
+        m.renewals_due.set(stats.due)
         expiry = stats.next_expiry
         left = 0.0 if expiry is None else (expiry - self.clock()).total_seconds()
-        self.renewal_expiry.set(max(left, 0.0))
+        m.renewal_expiry.set(max(left, 0.0))
 
     async def worker_metrics(self) -> None:
         """This worker's lease, and the log's size (other workers' and the CLI's appends too)."""
