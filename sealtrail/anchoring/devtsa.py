@@ -116,7 +116,7 @@ def _name(common_name: str) -> x509.Name:
 
 
 def _make_pki(
-    now: datetime,
+    now: datetime, tsa_lifetime: timedelta = _TSA_LIFETIME
 ) -> tuple[rsa.RSAPrivateKey, x509.Certificate, rsa.RSAPrivateKey, x509.Certificate]:
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=_RSA_BITS)
     ca_name = _name("Sealtrail development TSA root - for development and tests only")
@@ -154,7 +154,7 @@ def _make_pki(
         .public_key(tsa_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - _BACKDATE)
-        .not_valid_after(now + _TSA_LIFETIME)
+        .not_valid_after(now + tsa_lifetime)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -187,7 +187,7 @@ def _key_pem(key: rsa.RSAPrivateKey) -> bytes:
     )
 
 
-def _create(directory: Path, now: datetime) -> None:
+def _create(directory: Path, now: datetime, tsa_lifetime: timedelta = _TSA_LIFETIME) -> None:
     """Make the four files in a fresh sibling directory and rename it into place.
 
     Crash-consistency: ``directory`` either does not exist (or is empty) or holds all four files;
@@ -198,7 +198,7 @@ def _create(directory: Path, now: datetime) -> None:
     tmp = directory.with_name(f".{directory.name}.tmp-{secrets.token_hex(4)}")
     tmp.mkdir(mode=0o700)
     try:
-        ca_key, ca_cert, tsa_key, tsa_cert = _make_pki(now)
+        ca_key, ca_cert, tsa_key, tsa_cert = _make_pki(now, tsa_lifetime)
         write_new(tmp / CA_KEY_FILE, _key_pem(ca_key), 0o600)
         write_new(tmp / TSA_KEY_FILE, _key_pem(tsa_key), 0o600)
         write_new(tmp / CA_CERT_FILE, ca_cert.public_bytes(serialization.Encoding.PEM), 0o644)
@@ -249,15 +249,18 @@ def _load_key(path: Path) -> rsa.RSAPrivateKey:
     return key
 
 
-def load_or_create(directory: Path, *, clock: Clock = _utc_now) -> DevTsa:
-    """Load the development TSA from ``directory``, creating its CA and TSA first if needed.
+def load_or_create(
+    directory: Path, *, clock: Clock = _utc_now, tsa_lifetime: timedelta = _TSA_LIFETIME
+) -> DevTsa:
+    """Load the development TSA from ``directory``, creating its CA and TSA first if needed
+    (the TSA certificate valid for ``tsa_lifetime``: tests make short-lived ones).
 
     Creates ``directory`` (mode 0700) when it is missing or empty; a directory holding only some
     of the files, or files that do not belong together, raises :class:`ConfigError` (delete it
     to start over: every token it issued then stops verifying against the new CA).
     """
     if not directory.exists() or (directory.is_dir() and not any(directory.iterdir())):
-        _create(directory, clock())
+        _create(directory, clock(), tsa_lifetime)
     ca_cert = x509.load_pem_x509_certificate(_read(directory / CA_CERT_FILE))
     tsa_cert = x509.load_pem_x509_certificate(_read(directory / TSA_CERT_FILE))
     _check_private(directory / CA_KEY_FILE)  # unused at run time; signs CRLs or certs by hand
@@ -461,14 +464,16 @@ async def _timestamp(request: web.Request) -> web.Response:
     return web.Response(body=reply, content_type=REPLY_TYPE)
 
 
-def create_tsa_app(directory: Path, *, clock: Clock = _utc_now) -> web.Application:
+def create_tsa_app(
+    directory: Path, *, clock: Clock = _utc_now, tsa_lifetime: timedelta = _TSA_LIFETIME
+) -> web.Application:
     """The development TSA as an aiohttp application: ``POST /`` answers RFC 3161 requests.
 
     Loads (or first creates, which takes about a second) the PKI in ``directory``. For
     development and tests only (module docstring).
     """
     app = web.Application()
-    app[_SERVER] = _Server(load_or_create(directory, clock=clock), clock)
+    app[_SERVER] = _Server(load_or_create(directory, clock=clock, tsa_lifetime=tsa_lifetime), clock)
     app.router.add_post("/", _timestamp)
     return app
 
@@ -508,10 +513,15 @@ class RunningTsa:
 
 
 async def start_tsa(
-    directory: Path, *, host: str = "127.0.0.1", port: int = 0, clock: Clock = _utc_now
+    directory: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    clock: Clock = _utc_now,
+    tsa_lifetime: timedelta = _TSA_LIFETIME,
 ) -> RunningTsa:
     """Start the development TSA on ``host:port`` (0: a free port); ``url`` says where."""
-    app = create_tsa_app(directory, clock=clock)
+    app = create_tsa_app(directory, clock=clock, tsa_lifetime=tsa_lifetime)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:

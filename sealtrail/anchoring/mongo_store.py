@@ -23,6 +23,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from sealtrail.anchoring.store import StoredAnchor, TimestampRecord
+from sealtrail.core.errors import ConflictError
 from sealtrail.ledger.mongo_base import Doc, MongoConnection, Txn
 from sealtrail.ledger.mongo_coordination import check_fence
 from sealtrail.ledger.mongo_db import MongoSchemaPart, find_all, find_one
@@ -56,6 +57,7 @@ def _ts(d: Doc) -> TimestampRecord:
         int(d["attempts"]),
         d.get("last_error"),
         d["updated_at"],
+        tuple(bytes(r["token"]) for r in d.get("renewals") or ()),
     )
 
 
@@ -197,6 +199,38 @@ class MongoTimestampStore(_Store):
     def timestamps(self) -> list[TimestampRecord]:
         found = find_all(self.conn, self._c.timestamps, {}, sort=[("size", ASCENDING)])
         return [_ts(d) for d in found]
+
+    def add_renewal(
+        self,
+        size: int,
+        index: int,
+        token: bytes,
+        gen_time: str,
+        tsa: str,
+        at: str,
+        *,
+        fence: Lease | None = None,
+    ) -> None:
+        """Append renewal ``index`` to the timestamp document's ``renewals`` array (fenced when
+        ``fence``); ConflictError unless it holds exactly ``index - 1`` and a token."""
+
+        def put(view: _View) -> None:
+            if fence is not None:
+                view.check_fence(fence)
+            current = view._one(self._c.timestamps, {"_id": size}, {"token": 1, "renewals": 1})
+            held = len((current or {}).get("renewals") or ())
+            if current is None or current.get("token") is None or held != index - 1:
+                raise ConflictError(
+                    f"checkpoint {size}: renewal {index} does not extend a chain of {held}"
+                )
+            entry = {"token": token, "gen_time": gen_time, "tsa": tsa, "created_at": at}
+            view._write(
+                self._c.timestamps.update_one(
+                    {"_id": size}, {"$push": {"renewals": entry}}, session=view._s
+                )
+            )
+
+        self._transaction(put)
 
 
 class MongoAnchorStore(_Store):

@@ -16,6 +16,7 @@ from collections.abc import Collection
 from typing import Any
 
 from sealtrail.anchoring.store import StoredAnchor, TimestampRecord
+from sealtrail.core.errors import ConflictError
 from sealtrail.ledger.sqlite_coordination import check_fence
 from sealtrail.ledger.sqlite_db import SchemaPart, SQLiteDatabase
 from sealtrail.ledger.sqlite_schema import checkpoint_from_row as _checkpoint
@@ -72,19 +73,35 @@ ALTER TABLE anchors ADD COLUMN contract_version INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE anchors ADD COLUMN map_root BLOB;
 """
 
+# Version 9 (8 is the webhooks'): renewals of checkpoint tokens, an archive chain per checkpoint
+# (docs/TIMESTAMPS.md §8). Row k of a size timestamps the note and tokens 0..k-1.
+_RENEWALS_V9_DDL = """
+CREATE TABLE IF NOT EXISTS timestamp_renewals (
+    size       INTEGER NOT NULL REFERENCES timestamps (size),
+    k          INTEGER NOT NULL,          -- 1 for the first renewal
+    token      BLOB NOT NULL,             -- RFC 3161 TimeStampToken (DER)
+    gen_time   TEXT NOT NULL,
+    tsa        TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (size, k)
+);
+"""
+
 #: RFC 3161 timestamps of checkpoints (schema version 1)
 TIMESTAMPS_PART = SchemaPart("timestamps", 1, _TIMESTAMPS_DDL)
 #: anchoring states of checkpoints (schema version 2)
 ANCHORS_PART = SchemaPart("anchors", 2, _ANCHORS_DDL)
 #: the contract version and map root of each anchor (schema version 7)
 ANCHORS_V7_PART = SchemaPart("anchors-v7", 7, _ANCHORS_V7_DDL)
+#: renewals of checkpoint tokens (schema version 9)
+RENEWALS_V9_PART = SchemaPart("timestamp-renewals-v9", 9, _RENEWALS_V9_DDL)
 
 _TS_COLS = "size, token, gen_time, serial, tsa, attempts, last_error, updated_at"
 
 
-def _ts(row: tuple[Any, ...]) -> TimestampRecord:
+def _ts(row: tuple[Any, ...], renewals: tuple[bytes, ...] = ()) -> TimestampRecord:
     token = None if row[1] is None else bytes(row[1])
-    return TimestampRecord(row[0], token, row[2], row[3], row[4], row[5], row[6], row[7])
+    return TimestampRecord(row[0], token, row[2], row[3], row[4], row[5], row[6], row[7], renewals)
 
 
 _ANCHOR_COLS = (
@@ -161,7 +178,12 @@ class SQLiteTimestampStore:
             .execute(f"SELECT {_TS_COLS} FROM timestamps WHERE size = ?", (size,))
             .fetchone()
         )
-        return None if row is None else _ts(row)
+        if row is None:
+            return None
+        found = self.db.read().execute(
+            "SELECT token FROM timestamp_renewals WHERE size = ? ORDER BY k", (size,)
+        )
+        return _ts(row, tuple(bytes(r[0]) for r in found))
 
     def untimestamped(self, limit: int = 100) -> list[StoredCheckpoint]:
         rows = self.db.read().execute(
@@ -214,8 +236,47 @@ class SQLiteTimestampStore:
         self.db.write(put)
 
     def timestamps(self) -> list[TimestampRecord]:
-        rows = self.db.read().execute(f"SELECT {_TS_COLS} FROM timestamps ORDER BY size")
-        return [_ts(r) for r in rows]
+        con = self.db.read()
+        renewals: dict[int, list[bytes]] = {}
+        for size, token in con.execute(
+            "SELECT size, token FROM timestamp_renewals ORDER BY size, k"
+        ):
+            renewals.setdefault(size, []).append(bytes(token))
+        rows = con.execute(f"SELECT {_TS_COLS} FROM timestamps ORDER BY size")
+        return [_ts(r, tuple(renewals.get(r[0], ()))) for r in rows]
+
+    def add_renewal(
+        self,
+        size: int,
+        index: int,
+        token: bytes,
+        gen_time: str,
+        tsa: str,
+        at: str,
+        *,
+        fence: Lease | None = None,
+    ) -> None:
+        def put(con: sqlite3.Connection) -> None:
+            if fence is not None:
+                check_fence(con, fence)
+            stamped = con.execute(
+                "SELECT 1 FROM timestamps WHERE size = ? AND token IS NOT NULL", (size,)
+            ).fetchone()
+            held = con.execute(
+                "SELECT count(*) FROM timestamp_renewals WHERE size = ?", (size,)
+            ).fetchone()[0]
+            if stamped is None or held != index - 1:
+                raise ConflictError(
+                    f"checkpoint {size}: renewal {index} does not extend a chain of {held} "
+                    f"renewals{'' if stamped else ' (not stamped)'}"
+                )
+            con.execute(
+                "INSERT INTO timestamp_renewals (size, k, token, gen_time, tsa, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (size, index, token, gen_time, tsa, at),
+            )
+
+        self.db.write(put)
 
 
 class SQLiteAnchorStore:

@@ -23,6 +23,9 @@ class TimestampRecord:
     attempts: int
     last_error: str | None
     updated_at: str
+    #: the renewals of ``token`` (docs/TIMESTAMPS.md §8), DER tokens, oldest first: renewal k
+    #: timestamps the note and the k tokens before it
+    renewals: tuple[bytes, ...] = ()
 
     @property
     def status(self) -> str:
@@ -109,6 +112,21 @@ class TimestampStore(Protocol):
 
     def timestamps(self) -> list[TimestampRecord]:
         """Every timestamp record, by size."""
+
+    def add_renewal(
+        self,
+        size: int,
+        index: int,
+        token: bytes,
+        gen_time: str,
+        tsa: str,
+        at: str,
+        *,
+        fence: Lease | None = None,
+    ) -> None:
+        """Store renewal ``index`` (1 for the first) of checkpoint ``size``'s token (fenced by
+        ``fence`` when given). Requires that the checkpoint is stamped and holds exactly
+        ``index - 1`` renewals, else ConflictError: a chain only grows at its end."""
 
 
 class AnchorStore(Protocol):

@@ -67,6 +67,29 @@ class Metrics:
         self.timestamps_pending = Gauge(
             "sealtrail_timestamps_pending", "Checkpoints still waiting for a timestamp", registry=r
         )
+        self.renewals = Counter(
+            "sealtrail_timestamp_renewals", "Checkpoint timestamp chains renewed", registry=r
+        )
+        self.renewal_failures = Counter(
+            "sealtrail_timestamp_renewal_failures",
+            "Renewal attempts that got no valid token, or chains that no longer verify",
+            registry=r,
+        )
+        self.renewals_late = Counter(
+            "sealtrail_timestamp_renewals_late",
+            "Renewals dated after the last certificate expired (not stored: evidence lost)",
+            registry=r,
+        )
+        self.renewals_due = Gauge(
+            "sealtrail_timestamp_renewals_due",
+            "Chains due for renewal that the last run could not renew",
+            registry=r,
+        )
+        self.renewal_expiry = Gauge(
+            "sealtrail_timestamp_chain_expiry_seconds",
+            "Seconds until the earliest expiry of a chain's last TSA certificate (0: none)",
+            registry=r,
+        )
         self.anchors_pending = Gauge(
             "sealtrail_anchors_pending", "Checkpoints not yet anchored final", registry=r
         )

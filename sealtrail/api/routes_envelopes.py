@@ -53,7 +53,7 @@ from sealtrail.seals.envelopes import Envelope, Invitation, SealSlot
 from sealtrail.seals.errors import ApprovalRequiredError
 from sealtrail.seals.trust import AttributedReport
 from sealtrail.signing.pdfinput import open_pdf
-from sealtrail.signing.sign import Placement
+from sealtrail.signing.sign import Placement, SignatureLevel
 
 #: a signer naming a party rather than a seal: ``tenant:TENANT_ID``
 PARTY_PREFIX = "tenant:"
@@ -201,6 +201,10 @@ async def sign_envelope(request: web.Request) -> web.Response:
             )  # fmt: skip
         pages = await in_thread(lambda: open_pdf(pdf, max_bytes=len(pdf)).pages)
         placement = Placement(field_name(), page=pages - 1, box=_box(slot.position))
+        # the signature that completes the envelope makes its final PDF: PAdES B-LTA (DSS and
+        # a document timestamp, renewed later by sealtrail.anchoring.pdf_renewal)
+        if sum(1 for s in env.signers if s.status == "pending") == 1:
+            level = SignatureLevel.B_LTA
         signed = await d.sign(
             seal, pdf, placement,
             reason=text_param(opt_str(body, "reason"), "reason")

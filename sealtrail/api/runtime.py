@@ -8,21 +8,26 @@
   checkpoint nudges the anchoring loop;
 * **callbacks** (:mod:`sealtrail.api.webhooks`): the delivery worker, nudged by each new
   checkpoint;
+* **renewals**: every ``renewal_interval`` seconds, checkpoint timestamp chains whose last TSA
+  certificate expires within ``renewal_margin_days`` (or whose algorithm is deprecated) are
+  timestamped again (:class:`~sealtrail.anchoring.renewal.TimestampRenewer`);
 * **metrics**: the Prometheus figures all of these update, and this worker's sequencer lease.
 
-Timestamping, anchoring and callback deliveries run only while this worker holds the sequencer
-lease (several workers may share one database; docs/OPERATIONS.md).
+Timestamping, renewals, anchoring and callback deliveries run only while this worker holds the
+sequencer lease (several workers may share one database; docs/OPERATIONS.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptography import x509
 
+from sealtrail.anchoring.renewal import TimestampRenewer
 from sealtrail.anchoring.timestamping import CheckpointTimestamper
 from sealtrail.anchoring.tsa import TimestampClient
 from sealtrail.anchoring.worker import AnchorLoop
@@ -76,11 +81,22 @@ class Runtime:
             lambda: format_time(self.clock()),
             lease=coordinator.current,
         )
+        self.renewer = TimestampRenewer(
+            stores,
+            TimestampClient(list(tsa_urls), list(tsa_roots)),
+            list(tsa_roots),
+            self.clock,
+            margin=timedelta(days=settings.renewal_margin_days),
+            deprecated=settings.deprecated_hash_algorithms,
+            lease=coordinator.current,
+        )
+        self._renewed_at: float | None = None
         self.anchoring: AnchorLoop | None = None
         #: the callbacks' delivery worker (None on a backend without callbacks)
         self.webhooks: DeliveryWorker | None = None
         self.sealer.hooks.append(lambda cp: self.stamp())
         self.sealer.periodic.append(self.stamp)
+        self.sealer.periodic.append(self.renew)
         self.sealer.periodic.append(self.worker_metrics)
 
     def _sealed(self, cp: StoredCheckpoint) -> None:
@@ -97,6 +113,26 @@ class Runtime:
         self.metrics.timestamps_pending.set(
             len(await asyncio.to_thread(self.stores.timestamps.untimestamped))
         )
+
+    async def renew(self, *, force: bool = False) -> None:
+        """Renew due timestamp chains, at most every ``renewal_interval`` seconds (or now, with
+        ``force``); update the renewal metrics."""
+        started = time.monotonic()
+        interval = self.settings.renewal_interval
+        if not force and self._renewed_at is not None and started - self._renewed_at < interval:
+            return
+        self._renewed_at = started
+        stats = self.renewer.stats
+        before = (stats.renewed, stats.failures, stats.late)
+        await self.renewer.renew_due()
+        m = self.metrics
+        m.renewals.inc(stats.renewed - before[0])
+        m.renewal_failures.inc(stats.failures - before[1])
+        m.renewals_late.inc(stats.late - before[2])
+        m.renewals_due.set(stats.due)
+        expiry = stats.next_expiry
+        left = 0.0 if expiry is None else (expiry - self.clock()).total_seconds()
+        m.renewal_expiry.set(max(left, 0.0))
 
     async def worker_metrics(self) -> None:
         """This worker's lease, and the log's size (other workers' and the CLI's appends too)."""

@@ -116,7 +116,7 @@ class SealDesk:
             key = registry.open_key(self.seals, self.protector, seal)
             png = registry.appearance(self.seals, seal.id)
             crls: tuple[x509.CertificateRevocationList, ...] = ()
-            if level is SignatureLevel.B_LT and seal.source == registry.SOURCE_INTERNAL:
+            if level is not SignatureLevel.B_T and seal.source == registry.SOURCE_INTERNAL:
                 now = datetime.now(UTC)
                 crls = (registry.tenant_crl(self.seals, self.protector, seal.tenant, now),)
             return sign_pdf(

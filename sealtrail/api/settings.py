@@ -52,6 +52,13 @@ class Settings:
     tsa_urls: tuple[str, ...] = ()
     #: PEM files of the roots TSA certificates must chain to (required with tsa_urls)
     tsa_ca_files: tuple[Path, ...] = ()
+    #: renew a timestamp chain (checkpoint tokens, envelopes' B-LTA PDFs) this many days before
+    #: its last TSA certificate expires (docs/OPERATIONS.md, "Renewing timestamps")
+    renewal_margin_days: int = 90
+    #: hash algorithms no longer trusted: a chain whose last token uses one is renewed now
+    deprecated_hash_algorithms: tuple[str, ...] = ()
+    #: look for due renewals every this many seconds (on the sequencer lease's holder)
+    renewal_interval: float = 3600.0
     #: EVM JSON-RPC endpoint to anchor checkpoints on; unset: anchoring is off
     chain_rpc_url: str | None = None
     #: the anchorer's private key, 0x + 64 hex digits (or use chain_key_file); never logged
@@ -280,6 +287,11 @@ def _choice(*allowed: str) -> Callable[[Any], str]:
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "tsa_urls": _list(_url),
     "tsa_ca_files": _list(Path),
+    "renewal_margin_days": int,
+    "deprecated_hash_algorithms": _list(
+        _choice("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
+    ),
+    "renewal_interval": float,
     "data_dir": Path,
     "db_url": _db_url,
     "busy_timeout": float,
@@ -335,6 +347,8 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "busy_timeout": lambda v: 0 <= v <= 3600,
     "lease_ttl": lambda v: 1 <= v <= 3600,
     "checkpoint_interval": lambda v: 0.1 <= v <= 86400,
+    "renewal_margin_days": lambda v: 1 <= v <= 3650,
+    "renewal_interval": lambda v: 1 <= v <= 30 * 86400,
     "checkpoint_size": lambda v: 1 <= v <= 10_000_000,
     "max_batch": lambda v: 1 <= v <= 100_000,
     "max_body_bytes": lambda v: 1024 <= v <= 1 << 30,

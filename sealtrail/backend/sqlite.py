@@ -9,6 +9,7 @@ from pathlib import Path
 from sealtrail.anchoring.sqlite_store import (
     ANCHORS_PART,
     ANCHORS_V7_PART,
+    RENEWALS_V9_PART,
     TIMESTAMPS_PART,
     SQLiteAnchorStore,
     SQLiteTimestampStore,
@@ -35,6 +36,7 @@ SQLITE_PARTS: tuple[SchemaPart, ...] = (
     MAP_PART,
     ANCHORS_V7_PART,
     WEBHOOKS_PART,
+    RENEWALS_V9_PART,
 )
 
 

@@ -23,6 +23,7 @@ from sealtrail.core.vmap import DocumentEvents, StreamHead
 from sealtrail.export.evidence import Evidence, MapEvidence
 from sealtrail.export.handcheck import verify_md, verify_zh_md
 from sealtrail.verifier import layout
+from sealtrail.verifier.renewal import ers_json
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,8 @@ def package_files(ev: Evidence, inputs: PackageInputs, report_pdf: bytes) -> dic
         ts = ev.timestamps.get(cp.size)
         if ts is not None and ts.token is not None:
             files[layout.token_name(cp.size)] = ts.token
+            if ts.renewals:  # the archive chain (TIMESTAMPS.md §8)
+                files[layout.ers_name(cp.size)] = ers_json(ts.renewals)
         a = ev.anchors.get(cp.size)
         if a is not None:
             files[layout.anchor_name(cp.size)] = _json(anchor_receipt(a, cp.size))

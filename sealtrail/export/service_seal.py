@@ -51,6 +51,7 @@ from sealtrail.signing.pki import (
     CertifiedKey,
     InternalCa,
     create_internal_ca,
+    issue_crl,
     issue_seal_certificate,
 )
 from sealtrail.signing.sign import Placement, SignatureLevel, SigningPolicy, async_sign_pdf
@@ -70,6 +71,9 @@ class ServiceSeal:
 
     key: CertifiedKey
     ca: x509.Certificate
+    #: an empty CRL of the CA, issued when the seal was loaded: the revocation data that the
+    #: report's B-LTA DSS carries (without it no validator can place the seal in the past)
+    crl: x509.CertificateRevocationList | None = None
 
     def pem(self) -> bytes:
         """The seal certificate then the CA certificate, PEM (``certs/service-seal.pem``)."""
@@ -129,14 +133,15 @@ def load_service_seal(data_dir: Path, master_key: bytes, *, now: datetime) -> Se
     ca_cert = x509.load_pem_x509_certificate(_read(directory / "ca.pem"))
     cert = x509.load_pem_x509_certificate(_read(directory / "seal.pem"))
     key = protector.open(_read(directory / "seal.key"), _SEAL_AD)
+    ca_key = protector.open(_read(directory / "ca.key"), _CA_AD)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise ConfigError("service seal: the CA key is not an EC key")
+    crl = issue_crl(InternalCa("Sealtrail", ca_key, ca_cert), [], now=now)
     raw = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     mismatched = key.public_key().public_bytes(*raw) != cert.public_key().public_bytes(*raw)
     # Renewal replaces seal.key, then seal.pem: a crash between the two leaves a key that does
     # not match the certificate, and the next load simply renews again.
     if now >= cert.not_valid_after_utc or mismatched:
-        ca_key = protector.open(_read(directory / "ca.key"), _CA_AD)
-        if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
-            raise ConfigError("service seal: the CA key is not an EC key")
         fresh = _issue(InternalCa("Sealtrail", ca_key, ca_cert), now)
         tmp_key = directory / f".seal.key.tmp-{secrets.token_hex(4)}"
         write_new(tmp_key, protector.seal(fresh.key, _SEAL_AD), 0o600)
@@ -145,8 +150,8 @@ def load_service_seal(data_dir: Path, master_key: bytes, *, now: datetime) -> Se
         write_new(tmp, fresh.certificate.public_bytes(serialization.Encoding.PEM), 0o644)
         tmp.replace(directory / "seal.pem")
         fsync_dir(directory)
-        return ServiceSeal(fresh, ca_cert)
-    return ServiceSeal(CertifiedKey(key, cert, (ca_cert,)), ca_cert)
+        return ServiceSeal(fresh, ca_cert, crl)
+    return ServiceSeal(CertifiedKey(key, cert, (ca_cert,)), ca_cert, crl)
 
 
 async def seal_report(
@@ -155,10 +160,15 @@ async def seal_report(
     tsa_urls: Sequence[str],
     tsa_roots: Sequence[x509.Certificate],
 ) -> bytes:
-    """``pdf`` sealed by the service seal, PAdES B-T (a signature timestamp from the first of
-    ``tsa_urls`` that answers with a token chaining to ``tsa_roots``)."""
+    """``pdf`` sealed by the service seal, PAdES B-LTA: a signature timestamp from the first of
+    ``tsa_urls`` that answers with a token chaining to ``tsa_roots``, the DSS (certificates and
+    the seal CA's CRL; the development TSA publishes no revocation data) and a document
+    timestamp over it. Reports are made anew at each export, so they are never renewed."""
     policy = SigningPolicy(
-        timestamper_urls=tuple(tsa_urls), trust_roots=(seal.ca,), tsa_trust_roots=tuple(tsa_roots)
+        timestamper_urls=tuple(tsa_urls),
+        trust_roots=(seal.ca,),
+        tsa_trust_roots=tuple(tsa_roots),
+        crls=() if seal.crl is None else (seal.crl,),
     )
     return await async_sign_pdf(
         pdf,
@@ -167,7 +177,7 @@ async def seal_report(
         policy,
         reason="Sealtrail certificate of evidence",
         location="Sealtrail",
-        level=SignatureLevel.B_T,
+        level=SignatureLevel.B_LTA,
     )
 
 
@@ -195,7 +205,7 @@ async def make_package(
     ev = await asyncio.to_thread(lambda: collect(ledger, store, selection, max_events=max_events))
     say(f"{len(ev.events)} events, proven in checkpoint {ev.target.size}; drawing the report")
     pdf = await asyncio.to_thread(render_report, ev, inputs)
-    say("sealing the report (PAdES B-T)")
+    say("sealing the report (PAdES B-LTA)")
     sealed = await seal_report(pdf, seal, tsa_urls, tsa_roots)
     files = await asyncio.to_thread(package_files, ev, inputs, sealed)
     await asyncio.to_thread(

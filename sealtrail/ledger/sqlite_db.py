@@ -25,8 +25,9 @@ its own connection.
 **Schema versions.** One version sequence for the whole file (``PRAGMA user_version``), as
 databases written before the stores were split by domain have it: 1 the ledger, its timestamps
 and directory; 2 anchors; 3 seals; 4 leases and the append queue; 5 envelope invitations and
-slot-bound seal requests; 6 the verifiable map; 7 anchors' contract version and map root; 8
-callbacks (webhooks). A part names the version
+slot-bound seal requests; 6 the verifiable map; 7 anchors' contract version and map root;
+8 webhooks; 9 renewals of checkpoint timestamps. A
+part names the version
 that introduced it; a new database gets every part and :data:`SCHEMA_VERSION`, an older one
 gets, in one transaction, the parts introduced after its version (every statement is
 ``CREATE … IF NOT EXISTS``). So the file format is that of the single-store schema, table for
@@ -59,7 +60,7 @@ log = logging.getLogger("sealtrail.ledger")
 DB_FILE_MODE = 0o600
 
 #: the schema version this Sealtrail writes (PRAGMA user_version)
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Sealing a PDF: a PAdES signature (B-T or B-LT) made with pyHanko, as an incremental update.
+"""Sealing a PDF: a PAdES signature (B-T, B-LT or B-LTA) made with pyHanko, as an incremental
+update.
 
 One call adds one signature, so a PDF signed by one party can be sealed by the next without
 disturbing earlier signatures (each is its own incremental update, ISO 32000-1 §7.5.6).
@@ -13,6 +14,13 @@ Profile (ETSI EN 319 142-1):
 * **B-LT**: B-T plus the validation data (certificates, and the CRLs passed in ``crls``) in the
   document security store (DSS, ETSI EN 319 142-1 §5.4), written in a further incremental
   update.
+* **B-LTA**: B-LT plus a document timestamp (``/SubFilter /ETSI.RFC3161``, ETSI EN 319 142-1
+  §5.5) over the whole file, DSS included, from the same TSA, followed by the DSS of that
+  timestamp's own chain. :mod:`sealtrail.signing.archive` renews that timestamp later.
+
+The development PKI publishes no OCSP responder; the DSS then holds the certificates and the
+CRLs given in ``crls`` (none for the service seal: its CA issues none), and pyHanko is never
+allowed to fetch.
 
 **Where the seal's remarks go.** The remarks (scope of use, authorised object) are written into
 the signature dictionary, in the build properties as ``/Prop_Build /App /SealtrailRemarks``
@@ -64,6 +72,8 @@ from sealtrail.signing.pki import CertifiedKey
 log = logging.getLogger("sealtrail.signing")
 
 MAX_TEXT_CHARS = 1000
+#: document timestamp fields are named ``SealtrailArchive<n>``, n counting from 1
+ARCHIVE_FIELD_PREFIX = "SealtrailArchive"
 MAX_APPEARANCE_BYTES = 2 * 1024 * 1024
 MAX_APPEARANCE_PIXELS = 4_000_000
 
@@ -86,6 +96,7 @@ class SignatureLevel(enum.Enum):
 
     B_T = "B-T"
     B_LT = "B-LT"
+    B_LTA = "B-LTA"
 
 
 @dataclass(frozen=True)
@@ -261,7 +272,9 @@ async def async_sign_pdf(
         location=location or None,
         subfilter=fields.SigSeedSubFilter.PADES,
         md_algorithm="sha256",
-        embed_validation_info=level is SignatureLevel.B_LT,
+        embed_validation_info=level is not SignatureLevel.B_T,
+        use_pades_lta=level is SignatureLevel.B_LTA,
+        timestamp_field_name=ARCHIVE_FIELD_PREFIX + "1" if level is SignatureLevel.B_LTA else None,
         validation_context=vc,
         app_build_props=_RemarksBuildProps(remarks),
         signer_key_usage={"non_repudiation"},

@@ -15,6 +15,12 @@ the signature may be right but cannot be shown to be so here (no chain to a trus
 timestamp, an untrusted TSA), *passed* otherwise. Every non-passing status carries
 machine-readable reason codes (``REASON_*``). Validation time is a parameter.
 
+Each signature report gives its PAdES baseline level (ETSI EN 319 142-1 §6), as the file shows
+it: ``B-B`` (no valid signature timestamp), ``B-T``, ``B-LT`` (the DSS holds the signer's
+certificate), ``B-LTA`` (and a later document timestamp, intact, valid and chaining to a TSA root,
+covers the signature's revision and the DSS). It describes the file, not a verdict:
+``status`` says whether the signature passed.
+
 Every signature report also says *who*: the signer certificate's subject and issuer (RFC 4514),
 its SHA-256, and the trust root its path was built to (none when untrusted). Which seal of
 which tenant a certificate belongs to is seal administration's business
@@ -38,6 +44,7 @@ from pyhanko.sign.diff_analysis import ModificationLevel, SuspiciousModification
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.errors import NoDSSFoundError
+from pyhanko.sign.validation.pdf_embedded import async_validate_pdf_timestamp
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
@@ -149,6 +156,12 @@ class SignatureReport:
     #: when no path to a given root was found
     trust_root_subject: str | None = None
     trust_root_sha256: str | None = None
+    #: the PAdES baseline level the file shows for this signature (module docstring); "" when
+    #: the signature is unreadable
+    level: str = ""
+    #: document timestamps (B-LTA archive chain) after this signature that validate, oldest
+    #: first: their genTimes
+    archive_times: tuple[datetime, ...] = ()
 
     def distrusted(self, reason: str) -> SignatureReport:
         """This report with ``trusted`` false and ``reason`` added (e.g. the root is not one
@@ -401,12 +414,57 @@ async def async_validate_pdf(
             status = await async_validate_pdf_signature(
                 embedded, signer_vc, ts_vc, key_usage_settings=usage
             )
+            report = _report(embedded, status)
+            archive = await _archive_times(reader, embedded, tsa_trust_roots, at_time)
+            level = _level(report, _in_dss(reader, status), archive)
         except Exception as e:  # hostile input: report it, never crash
             log.info("signature %s unreadable: %s: %s", embedded.field_name, type(e).__name__, e)
             reports.append(_unreadable(embedded, e))
             continue
-        reports.append(_report(embedded, status))
+        reports.append(dataclasses.replace(report, level=level, archive_times=archive))
     return summarise(reports)
+
+
+def _in_dss(reader: Any, status: PdfSignatureStatus) -> bool:
+    """Whether the document's DSS holds the signer's certificate (B-LT)."""
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+    except NoDSSFoundError:
+        return False
+    want = status.signing_cert.issuer_serial
+    return want in dss.certs
+
+
+async def _archive_times(
+    reader: Any,
+    embedded: Any,
+    tsa_trust_roots: Sequence[x509.Certificate],
+    at_time: datetime | None,
+) -> tuple[datetime, ...]:
+    """genTimes of the document timestamps after ``embedded``'s revision that are intact,
+    valid and chain to ``tsa_trust_roots`` (at ``at_time``, default now), oldest first."""
+    times: list[datetime] = []
+    for stamp in reader.embedded_timestamp_signatures:
+        if stamp.signed_revision <= embedded.signed_revision:
+            continue
+        kwargs: dict[str, Any] = {
+            "trust_roots": [asn1_cert(c) for c in tsa_trust_roots],
+            "allow_fetching": False,
+        }
+        if at_time is not None:
+            kwargs["moment"] = at_time
+        st = await async_validate_pdf_timestamp(stamp, ValidationContext(**kwargs), skip_diff=True)
+        if st.intact and st.valid and st.trusted and st.timestamp is not None:
+            times.append(st.timestamp)
+    return tuple(times)
+
+
+def _level(report: SignatureReport, in_dss: bool, archive: Sequence[datetime]) -> str:
+    if not (report.timestamp.present and report.timestamp.valid):
+        return "B-B"
+    if not in_dss:
+        return "B-T"
+    return "B-LTA" if archive else "B-LT"
 
 
 def validate_pdf(

@@ -337,7 +337,10 @@ def check_report(
     if rep.ok and seal_certs and rep.signatures[-1].signer_subject != _friendly(seal_certs[0]):
         problems.append("report.pdf is signed by another certificate than certs/service-seal.pem")
     who = rep.signatures[-1].signer_subject if rep.signatures else "?"
-    run.add("report.signature", problems, len(rep.signatures), f"sealed by {who}", "bad_report")
+    level = f", PAdES {rep.signatures[-1].level}" if rep.signatures else ""
+    run.add(
+        "report.signature", problems, len(rep.signatures), f"sealed by {who}{level}", "bad_report"
+    )
 
 
 def _friendly(cert: x509.Certificate) -> str:

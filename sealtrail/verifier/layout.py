@@ -47,7 +47,7 @@ NAME_RE = re.compile(
   | proofs/inclusion/{_IDX}\.json
   | proofs/consistency/{_IDX}-{_IDX}\.json
   | proofs/map\.json
-  | checkpoints/{_IDX}\.(note|tst|anchor\.json)
+  | checkpoints/{_IDX}\.(note|tst|anchor\.json|ers\.json)
   | documents/[0-9a-f]{{64}}
     """
 )
@@ -104,6 +104,11 @@ def note_name(size: int) -> str:
 def token_name(size: int) -> str:
     """``checkpoints/<size>.tst``: the DER RFC 3161 TimeStampToken over the note."""
     return f"checkpoints/{size:012d}.tst"
+
+
+def ers_name(size: int) -> str:
+    """``checkpoints/<size>.ers.json``: renewals of the checkpoint's token (TIMESTAMPS.md §8)."""
+    return f"checkpoints/{size:012d}.ers.json"
 
 
 def anchor_name(size: int) -> str:

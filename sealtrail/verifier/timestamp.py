@@ -335,3 +335,81 @@ def verify_token(
         trust_root_subject=root,
         signer_certificate=signer_crypto,
     )
+
+
+# -- renewal chains (archive timestamps in the spirit of RFC 4998) ------------------------------
+
+#: the most renewals a chain may hold (one a year is plenty; caps the work of a hostile file)
+MAX_RENEWALS = 64
+#: domain separation of the data a renewal timestamps (docs/TIMESTAMPS.md §8)
+RENEWAL_PREFIX = b"sealtrail-ers/v1\n"
+
+
+def renewal_data(note: bytes, earlier: Sequence[bytes]) -> bytes:
+    """The data the renewal after ``earlier`` timestamps (docs/TIMESTAMPS.md §8)::
+
+        "sealtrail-ers/v1\\n" ‖ SHA-256(note) ‖ SHA-256(earlier[0]) ‖ … ‖ SHA-256(earlier[-1])
+
+    ``earlier`` are the DER tokens before it, the checkpoint's own first. Requires at least one.
+    """
+    if not earlier:
+        raise ValueError("a renewal follows at least one token")
+    parts = [RENEWAL_PREFIX, hashlib.sha256(note).digest()]
+    parts += [hashlib.sha256(t).digest() for t in earlier]
+    return b"".join(parts)
+
+
+def verify_chain(
+    tokens: Sequence[bytes],
+    note: bytes,
+    trust_roots: Sequence[x509.Certificate],
+    *,
+    at: datetime,
+) -> list[TimestampInfo]:
+    """Verify a checkpoint's token and its renewals as proof, valid at ``at``, that ``note``
+    existed at the first token's genTime; or raise :class:`TimestampError` naming the link.
+
+    ``tokens[0]`` is the checkpoint's token over ``note``; ``tokens[k]`` (k ≥ 1) a renewal over
+    :func:`renewal_data` of ``note`` and ``tokens[:k]``. Checks, for each k: the token verifies
+    over its data (:func:`verify_token`, path at its own genTime); for k ≥ 1, its genTime is
+    after the previous token's, and the previous token still verified *at that genTime* (its TSA
+    certificate path was valid when it was renewed: a renewal after expiry proves nothing); and
+    the last token verifies at ``at``. A single token is the chain of length one: valid at
+    ``at`` only while its own TSA certificate is. Requires an aware ``at``.
+    """
+    if at.utcoffset() is None:
+        raise ValueError("at must be timezone-aware")
+    if not 1 <= len(tokens) <= MAX_RENEWALS + 1:
+        raise TimestampError(f"chain of {len(tokens)} tokens, want 1 to {MAX_RENEWALS + 1}")
+    infos: list[TimestampInfo] = []
+    for k, token in enumerate(tokens):
+        data = note if k == 0 else renewal_data(note, tokens[:k])
+        try:
+            info = verify_token(token, data, trust_roots)
+        except TimestampError as e:
+            raise TimestampError(f"token {k} of the chain: {e}") from None
+        if infos:
+            prev = infos[-1]
+            if info.gen_time <= prev.gen_time:
+                raise TimestampError(
+                    f"token {k} of the chain: genTime {info.gen_time.isoformat()} is not after "
+                    f"token {k - 1}'s {prev.gen_time.isoformat()}"
+                )
+            prev_data = note if k == 1 else renewal_data(note, tokens[: k - 1])
+            try:
+                verify_token(tokens[k - 1], prev_data, trust_roots, at=info.gen_time)
+            except TimestampError as e:
+                raise TimestampError(
+                    f"token {k} of the chain renews token {k - 1} too late, at "
+                    f"{info.gen_time.isoformat()}: {e}"
+                ) from None
+        infos.append(info)
+    last = len(tokens) - 1
+    try:
+        verify_token(tokens[last], note if last == 0 else renewal_data(note, tokens[:last]),
+                     trust_roots, at=at)  # fmt: skip
+    except TimestampError as e:
+        raise TimestampError(
+            f"token {last} of the chain (the last) does not verify at {at.isoformat()}: {e}"
+        ) from None
+    return infos

@@ -45,6 +45,7 @@ from sealtrail.verifier.external_checks import (
     check_report_facts,
     check_timestamps,
 )
+from sealtrail.verifier.renewal import check_renewals
 from sealtrail.verifier.results import Check, Status, TimelineEntry, VerificationReport
 from sealtrail.verifier.rpc import RpcAnchorChecker
 
@@ -121,6 +122,7 @@ def verify_package(
         run, "timestamps.tokens", no_stamps, check_timestamps, run, manifest, notes, pinned_tsa,
         bool(pinned_seal),
     )  # fmt: skip
+    _step(run, "timestamps.longterm", None, check_renewals, run, notes, pinned_tsa, at)
     _step(run, "anchors.receipts", None, check_anchors, run, manifest, notes, rpc)
     _step(run, "documents.fingerprints", None, check_documents, run, manifest, leaves)
     _step(run, "report.signature", None, check_report, run, pinned_seal, at, pinned_tsa)
