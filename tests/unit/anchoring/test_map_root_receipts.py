@@ -14,6 +14,7 @@ from sealtrail.backend import open_sqlite
 from sealtrail.core.canonical import canonicalize_restricted
 from sealtrail.core.note import Checkpoint
 from sealtrail.core.vmap import map_extension
+from sealtrail.ledger.sqlite_db import SCHEMA_VERSION
 from sealtrail.verifier import layout
 from sealtrail.verifier.checkrun import CheckRun
 from sealtrail.verifier.external_checks import check_anchors
@@ -97,4 +98,4 @@ def test_anchors_of_a_version_6_database_read_as_contract_version_1(tmp_path: Pa
         assert stores.anchors.anchor(2) == v2
     finally:
         stores.close()
-    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == 7
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
