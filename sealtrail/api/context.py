@@ -90,6 +90,21 @@ class Metrics:
             "Seconds until the earliest expiry of a chain's last TSA certificate (0: none)",
             registry=r,
         )
+        self.archive_renewals = Counter(
+            "sealtrail_archive_renewals",
+            "Completed envelopes' PDFs whose archive timestamp was renewed",
+            registry=r,
+        )
+        self.archive_renewal_failures = Counter(
+            "sealtrail_archive_renewal_failures",
+            "Archive timestamp renewals of envelopes' PDFs that failed (retried next round)",
+            registry=r,
+        )
+        self.archive_renewals_due = Gauge(
+            "sealtrail_archive_renewals_due",
+            "Completed envelopes found due for an archive renewal in the last round",
+            registry=r,
+        )
         self.anchors_pending = Gauge(
             "sealtrail_anchors_pending", "Checkpoints not yet anchored final", registry=r
         )

@@ -32,6 +32,7 @@ from sealtrail.anchoring.timestamping import CheckpointTimestamper
 from sealtrail.anchoring.tsa import TimestampClient
 from sealtrail.anchoring.worker import AnchorLoop
 from sealtrail.api.anchoring import start_anchoring
+from sealtrail.api.archive_renewal import EnvelopeArchiveRenewer
 from sealtrail.api.checkpointing import Sealer
 from sealtrail.api.context import Metrics
 from sealtrail.api.settings import Settings
@@ -90,6 +91,15 @@ class Runtime:
             deprecated=settings.deprecated_hash_algorithms,
             lease=coordinator.current,
         )
+        #: completed envelopes' PDFs: their archive timestamps renewed with the tokens'
+        self.archive_renewer = EnvelopeArchiveRenewer(
+            stores.seals,
+            list(tsa_urls),
+            list(tsa_roots),
+            self.clock,
+            margin=timedelta(days=settings.renewal_margin_days),
+            deprecated=settings.deprecated_hash_algorithms,
+        )
         self._renewed_at: float | None = None
         self.anchoring: AnchorLoop | None = None
         #: the callbacks' delivery worker (None on a backend without callbacks)
@@ -133,6 +143,13 @@ class Runtime:
         expiry = stats.next_expiry
         left = 0.0 if expiry is None else (expiry - self.clock()).total_seconds()
         m.renewal_expiry.set(max(left, 0.0))
+        if self.coordinator.current() is not None:
+            a = self.archive_renewer.stats
+            done, failed = a.renewed, a.failures
+            await self.archive_renewer.renew_due()
+            m.archive_renewals.inc(a.renewed - done)
+            m.archive_renewal_failures.inc(a.failures - failed)
+            m.archive_renewals_due.set(a.due)
 
     async def worker_metrics(self) -> None:
         """This worker's lease, and the log's size (other workers' and the CLI's appends too)."""

@@ -36,6 +36,7 @@ database is opened (:func:`~sealtrail.ledger.mongo_db.open_mongo`, idempotently)
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
 
@@ -565,6 +566,29 @@ class MongoSealStore:
         query = {"tenant": {"$in": list(tenants)}}
         sort = [("created_at", DESCENDING), ("_id", ASCENDING)]
         return [d["_id"] for d in self._list(ENVELOPES, query, sort, limit, {"_id": 1})]
+
+    def completed_envelope_ids(self, after: str = "", limit: int = 100) -> list[str]:
+        query = {"status": "completed", "_id": {"$gt": after}}
+        sort = [("_id", ASCENDING)]
+        return [d["_id"] for d in self._list(ENVELOPES, query, sort, limit, {"_id": 1})]
+
+    def renew_envelope_document(
+        self, envelope_id: str, before: bytes, document: bytes, events: Sequence[OutboxEvent]
+    ) -> None:
+        _check_size(document)
+        query = {"_id": envelope_id, "status": "completed"}
+        change = {"$set": {"document": document, "current": hashlib.sha256(document).digest()}}
+
+        def put(session: AsyncClientSession) -> None:
+            # compared here, not in the filter: not every MongoDB-compatible server matches
+            # binary values in a filter; the transaction keeps the read and the write together
+            got = self.conn.run(self._c[ENVELOPES].find_one(query, {"current": 1}, session=session))
+            if got is None or bytes(got["current"]) != before:
+                raise ConflictError(f"envelope {envelope_id} changed while renewing its archive")
+            self.conn.run(self._c[ENVELOPES].update_one(query, change, session=session))
+            self._enqueue(events, session)
+
+        self._txn(put)
 
     def commit_signature(
         self, commit: SignatureCommit, use: SealUse, events: Sequence[OutboxEvent]

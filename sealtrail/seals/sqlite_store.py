@@ -621,6 +621,28 @@ class SQLiteSealStore:
         )
         return [r[0] for r in rows]
 
+    def completed_envelope_ids(self, after: str = "", limit: int = 100) -> list[str]:
+        rows = self._read().execute(
+            "SELECT id FROM envelopes WHERE status = 'completed' AND id > ? ORDER BY id LIMIT ?",
+            (after, limit),
+        )
+        return [r[0] for r in rows]
+
+    def renew_envelope_document(
+        self, envelope_id: str, before: bytes, document: bytes, events: Sequence[OutboxEvent]
+    ) -> None:
+        def put(con: sqlite3.Connection) -> None:
+            row = con.execute(
+                "SELECT document FROM envelopes WHERE id = ? AND status = 'completed'",
+                (envelope_id,),
+            ).fetchone()
+            if row is None or hashlib.sha256(bytes(row[0])).digest() != before:
+                raise ConflictError(f"envelope {envelope_id} changed while renewing its archive")
+            con.execute("UPDATE envelopes SET document = ? WHERE id = ?", (document, envelope_id))
+            _enqueue(con, events)
+
+        self._write(put)
+
     def commit_signature(
         self, commit: SignatureCommit, use: SealUse, events: Sequence[OutboxEvent]
     ) -> None:

@@ -385,6 +385,17 @@ class SealStore(Protocol):
     def envelope_ids(self, tenants: Collection[str], limit: int = 1000) -> list[str]:
         """Ids of envelopes created by ``tenants``, newest first (then by id)."""
 
+    def completed_envelope_ids(self, after: str = "", limit: int = 100) -> list[str]:
+        """Ids of completed envelopes (every tenant's) greater than ``after``, in id order: the
+        archive renewal walks them page by page."""
+
+    def renew_envelope_document(
+        self, envelope_id: str, before: bytes, document: bytes, events: Sequence[OutboxEvent]
+    ) -> None:
+        """Replace a completed envelope's PDF whose SHA-256 is ``before`` by ``document`` (the
+        same PDF with its archive timestamp chain renewed) and queue ``events``, atomically;
+        ConflictError, writing nothing, if the envelope is not completed or its PDF changed."""
+
     def commit_signature(
         self, commit: SignatureCommit, use: SealUse, events: Sequence[OutboxEvent]
     ) -> None:

@@ -240,7 +240,8 @@ def _streams(
             cid,
             problems,
             len(proven),
-            f"the package holds all {n} events of {len(want)} whole streams as of checkpoint "
+            f"the package holds all {n} events of {len(want)} whole "
+            f"stream{'' if len(want) == 1 else 's'} as of checkpoint "
             f"{size} (their heads are proven in the map)",
             "incomplete_stream",
         )
@@ -324,8 +325,8 @@ def _documents(run: CheckRun, root: bytes, size: int, entries: list[Any], leaves
             run.skip(cid, "not_proven", "; ".join(parts), len(missing) + len(unlisted))
             return
         detail = (
-            f"every event naming each of the {len(proven)} documents as of checkpoint {size} "
-            "is accounted for"
+            f"every event naming each of the {len(proven)} "
+            f"document{'' if len(proven) == 1 else 's'} as of checkpoint {size} is accounted for"
         )
         if elsewhere:
             shown = ", ".join(str(i) for i in sorted(elsewhere)[:10])
