@@ -15,7 +15,6 @@ from sealtrail.backend import SQLITE_PARTS, open_mongodb, open_sqlite
 from sealtrail.core.errors import ConflictError
 from sealtrail.ledger.sqlite_db import SCHEMA_VERSION
 from sealtrail.seals.mongo_store import ENVELOPES, MongoSealStore
-from sealtrail.seals.sqlite_store import SEALS_V5_PART
 from sealtrail.seals.store import InvitationAnswer, InvitationRef, SealStore, StoredSigner
 
 from . import test_seal_store_contract as contract
@@ -91,8 +90,8 @@ def test_a_request_bound_to_a_slot_round_trips(store: SealStore) -> None:
 
 def test_a_version_4_sqlite_database_is_upgraded_with_parties(tmp_path: Path) -> None:
     db = tmp_path / "ledger.db"
-    con = sqlite3.connect(db)  # the version-4 schema: every part but version 5's
-    con.executescript("".join(p.ddl for p in SQLITE_PARTS if p is not SEALS_V5_PART))
+    con = sqlite3.connect(db)  # the version-4 schema: the parts of versions 1 to 4
+    con.executescript("".join(p.ddl for p in SQLITE_PARTS if p.version <= 4))
     con.execute("PRAGMA user_version = 4")
     con.execute(
         "INSERT INTO seals VALUES ('seal-a', 'acme', 'contract', 'n', 'p', 'c', 'r', 'active', "
