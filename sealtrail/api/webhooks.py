@@ -164,11 +164,9 @@ def secret_box(settings: Settings) -> SecretBox:
 
 
 def webhook_store(stores: Stores) -> WebhookStore:
-    """The callbacks' store; WebhooksUnavailableError on a backend without one (MongoDB)."""
+    """The callbacks' store; WebhooksUnavailableError on a backend without one."""
     if stores.webhooks is None:
-        raise WebhooksUnavailableError(
-            "callbacks (webhooks) are stored on SQLite only; this service runs on MongoDB"
-        )
+        raise WebhooksUnavailableError("this service's database does not store callbacks")
     return stores.webhooks
 
 
