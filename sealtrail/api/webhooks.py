@@ -89,7 +89,7 @@ _CUSTOM_TYPE_RE = re.compile(r"[a-z][a-z0-9-]{0,31}:[a-z][a-z0-9_.-]{0,63}\Z")
 CONCURRENCY = 8
 
 
-#: prefix of a subscription secret encrypted at rest (docs/FORMAT.md §10.4)
+#: prefix of a subscription secret encrypted at rest (docs/WEBHOOKS.md, "Safety")
 SEALED_PREFIX = "enc1:"
 _SECRET_INFO = b"sealtrail webhook secret v1"
 _SECRET_AD = b"sealtrail-webhook-secret/v1\x00"
