@@ -25,6 +25,7 @@ from sealtrail.api.webhooks import (
     create_subscription,
     delivery_json,
     find,
+    secret_box,
     subscription_json,
     time_text,
     webhook_store,
@@ -113,7 +114,9 @@ async def rotate_secret(request: web.Request) -> web.Response:
 
     def rotate() -> Any:
         find(rt.store, wid, p.tenant)
-        sub = rt.store.rotate(wid, secret, until)
+        box = secret_box(svc.settings)
+        # the old secret, if stored in plain text (before encryption at rest), is re-encrypted
+        sub = rt.store.rotate(wid, box.seal(wid, secret), until, lambda old: box.seal(wid, old))
         if sub is None:
             raise NotFoundError(f"no webhook {wid!r}")
         return sub

@@ -27,17 +27,25 @@ repeat is idempotent.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import functools
 import logging
+import os
 import random
 import re
 import secrets
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from sealtrail.anchoring.timestamping import timestamp_json
 from sealtrail.anchoring.worker import anchor_json
@@ -51,11 +59,12 @@ from sealtrail.core.vmap import stream_key
 from sealtrail.ledger.log import Ledger
 from sealtrail.ledger.maps import map_proof
 from sealtrail.ledger.store import EventQuery, StoredCheckpoint
+from sealtrail.signing.masterkey import load_master_key
 from sealtrail.webhooks.errors import WebhooksUnavailableError
 from sealtrail.webhooks.outbox import RECEIPT_TYPE, WebhookOutbox, new_delivery_id
 from sealtrail.webhooks.safety import parse_url, resolve_checked
 from sealtrail.webhooks.sender import DeliveryFailed, Response, send
-from sealtrail.webhooks.signing import headers, new_secret
+from sealtrail.webhooks.signing import SECRET_PREFIX, headers, new_secret
 from sealtrail.webhooks.store import (
     DEAD,
     DELIVERED,
@@ -80,12 +89,84 @@ _CUSTOM_TYPE_RE = re.compile(r"[a-z][a-z0-9-]{0,31}:[a-z][a-z0-9_.-]{0,63}\Z")
 CONCURRENCY = 8
 
 
-def webhook_store(stores: Stores) -> WebhookStore:
-    """The callbacks' store; WebhooksUnavailableError on a backend without one (MongoDB)."""
-    if stores.webhooks is None:
-        raise WebhooksUnavailableError(
-            "callbacks (webhooks) are stored on SQLite only; this service runs on MongoDB"
+#: prefix of a subscription secret encrypted at rest (docs/WEBHOOKS.md, "Safety")
+SEALED_PREFIX = "enc1:"
+_SECRET_INFO = b"sealtrail webhook secret v1"
+_SECRET_AD = b"sealtrail-webhook-secret/v1\x00"
+_NONCE = 12
+
+
+class SecretUnavailableError(SealtrailError):
+    """A stored subscription secret does not open (another master key, or a damaged value)."""
+
+
+class SecretBox:
+    """Subscription secrets encrypted at rest under the service's master key (the one that
+    protects seal keys, ``seal_key`` / ``seal_key_file`` / ``DATA_DIR/seal.key``).
+
+    A stored secret is ``enc1:`` + base64(nonce (12 bytes) ‖ AES-256-GCM(secret)) under
+    ``HKDF-SHA256(master key, info="sealtrail webhook secret v1")``, with the subscription id
+    as associated data (a value copied onto another subscription does not open). A stored value
+    without the prefix is a secret stored in plain text before encryption existed: it is used as
+    is, and re-encrypted when the subscription's secret is next rotated.
+    """
+
+    __slots__ = ("_aead",)
+
+    def __init__(self, master_key: bytes) -> None:
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SECRET_INFO).derive(
+            master_key
         )
+        self._aead = AESGCM(derived)
+
+    def __repr__(self) -> str:
+        return "SecretBox(<master key hidden>)"
+
+    def seal(self, webhook_id: str, secret: str) -> str:
+        """The stored form of ``secret`` (already sealed values are returned as they are)."""
+        if secret.startswith(SEALED_PREFIX):
+            return secret
+        nonce = os.urandom(_NONCE)
+        ct = self._aead.encrypt(nonce, secret.encode(), _SECRET_AD + webhook_id.encode())
+        return SEALED_PREFIX + base64.b64encode(nonce + ct).decode()
+
+    def open(self, webhook_id: str, stored: str) -> str:
+        """The secret of a stored value; SecretUnavailableError if it does not open."""
+        if not stored.startswith(SEALED_PREFIX):
+            if not stored.startswith(SECRET_PREFIX):
+                raise SecretUnavailableError(f"webhook {webhook_id}: stored secret is malformed")
+            return stored  # plain text, from before encryption at rest
+        try:
+            raw = base64.b64decode(stored[len(SEALED_PREFIX) :], validate=True)
+            if len(raw) < _NONCE + 16:
+                raise ValueError("short")
+            plain = self._aead.decrypt(
+                raw[:_NONCE], raw[_NONCE:], _SECRET_AD + webhook_id.encode()
+            ).decode()
+        except (ValueError, InvalidTag, UnicodeDecodeError):
+            raise SecretUnavailableError(
+                f"webhook {webhook_id}: stored secret does not open (another master key, or a "
+                "damaged or misplaced value)"
+            ) from None
+        if not plain.startswith(SECRET_PREFIX):
+            raise SecretUnavailableError(f"webhook {webhook_id}: stored secret is malformed")
+        return plain
+
+
+@functools.cache
+def _box(key_hex: str | None, key_file: Path | None, data_dir: Path) -> SecretBox:
+    return SecretBox(load_master_key(key_hex, key_file, data_dir))
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    """The service's :class:`SecretBox` (its master key, created on first use like seals')."""
+    return _box(settings.seal_key, settings.seal_key_file, settings.data_dir)
+
+
+def webhook_store(stores: Stores) -> WebhookStore:
+    """The callbacks' store; WebhooksUnavailableError on a backend without one."""
+    if stores.webhooks is None:
+        raise WebhooksUnavailableError("this service's database does not store callbacks")
     return stores.webhooks
 
 
@@ -167,9 +248,9 @@ async def create_subscription(
     if len(await asyncio.to_thread(store.for_tenant, tenant)) >= MAX_SUBSCRIPTIONS_PER_TENANT:
         raise InvalidInputError(f"a tenant has at most {MAX_SUBSCRIPTIONS_PER_TENANT} webhooks")
     secret = new_secret(secrets.token_bytes)
-    sub = Subscription(
-        "wh_" + secrets.token_hex(8), tenant, target.url, wanted, receipts, secret, now
-    )
+    wid = "wh_" + secrets.token_hex(8)
+    box = await asyncio.to_thread(secret_box, settings)
+    sub = Subscription(wid, tenant, target.url, wanted, receipts, box.seal(wid, secret), now)
     await asyncio.to_thread(store.add, sub)
     return sub, secret
 
@@ -264,10 +345,11 @@ class DeliveryWorker:
         now = self.clock()
         body = await asyncio.to_thread(self.payload, d, cp, now)
         ts = int(now)
-        hdrs = headers(sub.secrets(now), d.id, ts, body)
         resp: Response | None = None
         error: str | None = None
         try:
+            box = secret_box(self.settings)
+            hdrs = headers([box.open(sub.id, s) for s in sub.secrets(now)], d.id, ts, body)
             resp = await send(
                 sub.url,
                 hdrs,
@@ -275,7 +357,7 @@ class DeliveryWorker:
                 allow_hosts=self.settings.callback_allow_hosts,
                 timeout=self.settings.callback_timeout,
             )
-        except DeliveryFailed as e:
+        except (DeliveryFailed, SecretUnavailableError) as e:
             error = str(e)
         ok = resp is not None and 200 <= resp.status < 300
         if resp is not None and not ok:

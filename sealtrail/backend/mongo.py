@@ -10,6 +10,7 @@ from sealtrail.ledger.mongo_db import MongoSchemaPart, open_mongo
 from sealtrail.ledger.mongo_schema import LEDGER_PART
 from sealtrail.ledger.mongo_store import MongoLedgerStore
 from sealtrail.seals.mongo_store import SEALS_PART, MongoSealStore
+from sealtrail.webhooks.mongo_store import WEBHOOKS_PART, MongoWebhookStore
 
 #: every domain's collections and indexes, in the order they are laid out
 MONGO_PARTS: tuple[MongoSchemaPart, ...] = (
@@ -18,6 +19,7 @@ MONGO_PARTS: tuple[MongoSchemaPart, ...] = (
     DIRECTORY_PART,
     COORDINATION_PART,
     SEALS_PART,
+    WEBHOOKS_PART,
 )
 
 
@@ -35,4 +37,5 @@ def open_mongodb_stores(url: str, *, server_timeout: float = 10.0) -> Stores:
         directory=MongoDirectoryStore(conn),
         seals=MongoSealStore(conn),
         _close=conn.close,
+        webhooks=MongoWebhookStore(conn),
     )

@@ -30,7 +30,7 @@ class Stores:
     directory: DirectoryStore
     seals: SealStore
     _close: Callable[[], None] = field(repr=False)
-    #: callbacks (webhooks); None on a backend that does not store them (MongoDB, for now)
+    #: callbacks (webhooks); None on a backend that does not store them
     webhooks: WebhookStore | None = None
 
     def close(self) -> None:

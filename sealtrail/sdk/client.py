@@ -586,12 +586,20 @@ class AsyncClient:
         return (await self._send(method, path, body=body, params=params))[1]
 
     async def _send(
-        self, method: str, path: str, *, body: Any = None, params: Mapping[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        once: bool = False,
     ) -> tuple[int, Any]:
+        """One request; ``once``: no retry (operations that are not idempotent)."""
         if self._session is None:
             raise RuntimeError("use 'async with AsyncClient(...)'")
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
-        for attempt in range(self.retry.attempts):
+        attempts = 1 if once else self.retry.attempts
+        for attempt in range(attempts):
             try:
                 async with self._session.request(
                     method, self.base_url + path, json=body, params=query
@@ -599,14 +607,14 @@ class AsyncClient:
                     payload = await resp.read()
                     if resp.status < 400:
                         return resp.status, json.loads(payload)
-                    if resp.status in RETRY_STATUSES and attempt + 1 < self.retry.attempts:
+                    if resp.status in RETRY_STATUSES and attempt + 1 < attempts:
                         await asyncio.sleep(
                             self.retry.delay(attempt, resp.headers.get("Retry-After"))
                         )
                         continue
                     raise _error(resp.status, payload)
             except (TimeoutError, aiohttp.ClientConnectionError):
-                if attempt + 1 >= self.retry.attempts:
+                if attempt + 1 >= attempts:
                     raise
                 await asyncio.sleep(self.retry.delay(attempt, None))
         raise AssertionError("unreachable")
@@ -702,4 +710,64 @@ class AsyncClient:
     async def public_fingerprint(self, sha256: str) -> dict[str, Any]:
         """Public facts about a document fingerprint (no key needed)."""
         result: dict[str, Any] = await self._request("GET", f"/v1/public/fingerprints/{sha256}")
+        return result
+
+    # -- callback subscriptions (an admin key; docs/WEBHOOKS.md) ---------------------------
+    # Changes are sent once (no automatic retry): a repeated subscription, rotation or replay
+    # is not harmless.
+
+    async def create_webhook(
+        self, url: str, events: list[str], *, receipts: bool = False
+    ) -> dict[str, Any]:
+        """:meth:`Client.create_webhook`, asynchronously: the answer holds ``id`` and the
+        ``secret`` (``whsec_…``), shown only here."""
+        body = {"url": url, "events": events, "receipts": receipts}
+        result: dict[str, Any] = (await self._send("POST", "/v1/webhooks", body=body, once=True))[1]
+        return result
+
+    async def webhooks(self) -> list[dict[str, Any]]:
+        """The tenant's subscriptions (without secrets)."""
+        result: list[dict[str, Any]] = (await self._request("GET", "/v1/webhooks"))["webhooks"]
+        return result
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        """Unsubscribe (pending deliveries are cancelled)."""
+        await self._send("DELETE", f"/v1/webhooks/{_seg(webhook_id)}", once=True)
+
+    async def rotate_webhook_secret(self, webhook_id: str) -> dict[str, Any]:
+        """A new secret; the old one keeps signing beside it for the overlap period."""
+        path = f"/v1/webhooks/{_seg(webhook_id)}/rotate-secret"
+        result: dict[str, Any] = (await self._send("POST", path, body={}, once=True))[1]
+        return result
+
+    async def webhook_deliveries(
+        self, webhook_id: str, *, page_size: int = 100
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The subscription's delivery log, oldest first."""
+        path = f"/v1/webhooks/{_seg(webhook_id)}/deliveries"
+        cursor = None
+        while True:
+            page = await self._request("GET", path, params={"limit": page_size, "cursor": cursor})
+            for d in page["deliveries"]:
+                yield d
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return
+
+    async def replay_webhook(
+        self,
+        webhook_id: str,
+        *,
+        delivery_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> list[str]:
+        """Queue again one delivery, or those queued in [``since``, ``until``) (RFC 3339);
+        returns the new deliveries' ids."""
+        if delivery_id is not None:
+            body: dict[str, Any] = {"delivery_id": delivery_id}
+        else:
+            body = {"from": since, "to": until}
+        path = f"/v1/webhooks/{_seg(webhook_id)}/replay"
+        result: list[str] = (await self._send("POST", path, body=body, once=True))[1]["replayed"]
         return result

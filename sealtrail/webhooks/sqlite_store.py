@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS webhook (
     url             TEXT NOT NULL,
     events          TEXT NOT NULL,        -- JSON array of event types, or ["*"]
     receipts        INTEGER NOT NULL,     -- 1: append a callback_receipt event per delivery
-    secret          TEXT NOT NULL,        -- whsec_…
+    secret          TEXT NOT NULL,        -- enc1:… (encrypted by the service), or whsec_…
     previous_secret TEXT,                 -- still signing until previous_until (rotation)
     previous_until  REAL,
     created_at      TEXT NOT NULL
@@ -156,12 +156,22 @@ class SQLiteWebhookStore:
 
         return self.db.write(txn)
 
-    def rotate(self, webhook_id: str, secret: str, previous_until: float) -> Subscription | None:
+    def rotate(
+        self,
+        webhook_id: str,
+        secret: str,
+        previous_until: float,
+        reseal: Callable[[str], str] | None = None,
+    ) -> Subscription | None:
         def txn(con: sqlite3.Connection) -> Subscription | None:
+            old = con.execute("SELECT secret FROM webhook WHERE id = ?", (webhook_id,)).fetchone()
+            if old is None:
+                return None
+            previous = old[0] if reseal is None else reseal(old[0])
             con.execute(
-                "UPDATE webhook SET previous_secret = secret, previous_until = ?, secret = ? "
+                "UPDATE webhook SET previous_secret = ?, previous_until = ?, secret = ? "
                 "WHERE id = ?",
-                (previous_until, secret, webhook_id),
+                (previous, previous_until, secret, webhook_id),
             )
             row = con.execute(
                 f"SELECT {_SUB_COLS} FROM webhook WHERE id = ?", (webhook_id,)

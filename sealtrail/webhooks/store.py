@@ -21,9 +21,10 @@ PENDING, DELIVERED, DEAD, CANCELLED = "pending", "delivered", "dead", "cancelled
 class Subscription:
     """A tenant's callback subscription.
 
-    ``events``: event types wanted, or ``("*",)`` for all. ``secret`` is ``whsec_`` + base64 of
-    the HMAC key; ``previous_secret`` still signs (beside the new one) until
-    ``previous_until`` (Unix seconds) after a rotation.
+    ``events``: event types wanted, or ``("*",)`` for all. ``secret`` is the stored form of
+    ``whsec_`` + base64 of the HMAC key — opaque to this package (the service stores it
+    encrypted, ``enc1:…``, and decrypts it to sign); ``previous_secret`` still signs (beside
+    the new one) until ``previous_until`` (Unix seconds) after a rotation.
     """
 
     id: str
@@ -117,8 +118,16 @@ class WebhookStore(Protocol):
     def delete(self, webhook_id: str, at: str) -> bool:
         """Delete the subscription and cancel its pending deliveries; False if there was none."""
 
-    def rotate(self, webhook_id: str, secret: str, previous_until: float) -> Subscription | None:
-        """Make ``secret`` current, keep the old one signing until ``previous_until``."""
+    def rotate(
+        self,
+        webhook_id: str,
+        secret: str,
+        previous_until: float,
+        reseal: Callable[[str], str] | None = None,
+    ) -> Subscription | None:
+        """Make ``secret`` current, keep the old one signing until ``previous_until`` — stored
+        as ``reseal(old)`` when given (in the same transaction: e.g. a secret stored in plain
+        text re-encrypted)."""
 
     def enqueue_in_transaction(self, items: Sequence[NewDelivery]) -> None:
         """Queue deliveries inside the running ``LedgerStore.write`` transaction (same thread)."""
