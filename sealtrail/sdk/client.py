@@ -465,7 +465,7 @@ class Client:
         """Subscribe ``url`` to ``events`` (``["*"]``: all); the answer holds ``id`` and the
         ``secret`` (``whsec_…``), shown only here."""
         body = {"url": url, "events": events, "receipts": receipts}
-        result: dict[str, Any] = self._request("POST", "/v1/webhooks", body=body)
+        result: dict[str, Any] = self._json("POST", "/v1/webhooks", body=body)
         return result
 
     def webhooks(self) -> list[dict[str, Any]]:
@@ -475,12 +475,12 @@ class Client:
 
     def delete_webhook(self, webhook_id: str) -> None:
         """Unsubscribe (pending deliveries are cancelled)."""
-        self._request("DELETE", f"/v1/webhooks/{urllib.parse.quote(webhook_id, safe='')}")
+        self._json("DELETE", f"/v1/webhooks/{_seg(webhook_id)}")
 
     def rotate_webhook_secret(self, webhook_id: str) -> dict[str, Any]:
         """A new secret; the old one keeps signing beside it for the overlap period."""
         path = f"/v1/webhooks/{urllib.parse.quote(webhook_id, safe='')}/rotate-secret"
-        result: dict[str, Any] = self._request("POST", path, body={})
+        result: dict[str, Any] = self._json("POST", path, body={})
         return result
 
     def webhook_deliveries(self, webhook_id: str, *, page_size: int = 100) -> Iterator[Any]:
@@ -509,7 +509,7 @@ class Client:
         else:
             body = {"from": since, "to": until}
         path = f"/v1/webhooks/{urllib.parse.quote(webhook_id, safe='')}/replay"
-        result: list[str] = self._request("POST", path, body=body)["replayed"]
+        result: list[str] = self._json("POST", path, body=body)["replayed"]
         return result
 
 
