@@ -127,6 +127,31 @@ def test_quick_http_run_prints_its_tables(tmp_path: Path) -> None:
     assert ("PASS" in run.stdout) or ("MISS" in run.stdout)
 
 
+def test_quick_wrk_run_checks_stored_against_acknowledged(tmp_path: Path) -> None:
+    """bench_wrk.py drives a real service with wrk and checks the log against the 2xx answers."""
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (Debian: apt-get install wrk)")
+    args = [sys.executable, str(BENCH / "bench_wrk.py"), "--quick", "--tmp-dir", str(tmp_path)]
+    run = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    for heading in [
+        "## HTTP appends under wrk",
+        "### Single appends under wrk (POST /v1/events)",
+        "### Batches under wrk (POST /v1/events/batch)",
+        "### Stored versus acknowledged",
+        "### wrk targets (issue 20)",
+        "| service | 64 ",
+        "| trivial | 64 ",
+        "service CPU per event, batches of 100, c = 1",
+        "log size reported by the service:",
+    ]:
+        assert heading in run.stdout, f"{heading!r} missing from:\n{run.stdout}"
+    checks = run.stdout.split("### Stored versus acknowledged", 1)[1].split("###", 1)[0]
+    assert checks.count("| OK ") == 7, checks
+    assert "FAILED" not in checks, checks
+    assert ("PASS" in run.stdout) or ("MISS" in run.stdout)
+
+
 def test_quick_workers_run_prints_its_tables(tmp_path: Path) -> None:
     """bench_workers.py starts 1, 2 and 4 services on one data dir and checks each log."""
     args = [sys.executable, str(BENCH / "bench_workers.py"), "--quick", "--tmp-dir", str(tmp_path)]
