@@ -143,7 +143,7 @@ def test_quick_wrk_run_checks_stored_against_acknowledged(tmp_path: Path) -> Non
         "| service | 64 ",
         "| trivial | 64 ",
         "service CPU per event, batches of 100, c = 1",
-        "log size reported by the service:",
+        "log size reported by each service equal to the rows of its file: yes",
     ]:
         assert heading in run.stdout, f"{heading!r} missing from:\n{run.stdout}"
     checks = run.stdout.split("### Stored versus acknowledged", 1)[1].split("###", 1)[0]
