@@ -147,10 +147,8 @@ class Evidence:
     maps: MapEvidence | None = None
 
 
-def related_events(
-    store: EvidenceStore, tenant: str, stream: str, own: list[Event], cap: int
-) -> list[Event]:
-    """The events of ``tenant`` outside ``stream`` that concern it: every event naming a
+def related_events(store: EvidenceStore, tenant: str, own: list[Event], cap: int) -> list[Event]:
+    """The events of ``tenant`` outside the stream of ``own`` that concern it: every event naming a
     document its events name, and, transitively, the documents those name (an envelope's
     signed versions, a seal use's "after"); an envelope stream reached so is taken whole. In
     log order. Other tenants' events are left out (the package's map proofs account for them
@@ -199,7 +197,7 @@ def _select(store: EvidenceStore, sel: Selection, cap: int) -> list[Event]:
         assert sel.tenant is not None
         assert sel.stream is not None
         own = store.ledger.stream(sel.tenant, sel.stream)
-        related = related_events(store, sel.tenant, sel.stream, own, cap)
+        related = related_events(store, sel.tenant, own, cap)
         events = sorted([*own, *related], key=lambda e: e.index)
     else:
         assert sel.query is not None

@@ -479,13 +479,13 @@ class Client:
 
     def rotate_webhook_secret(self, webhook_id: str) -> dict[str, Any]:
         """A new secret; the old one keeps signing beside it for the overlap period."""
-        path = f"/v1/webhooks/{urllib.parse.quote(webhook_id, safe='')}/rotate-secret"
+        path = f"/v1/webhooks/{_seg(webhook_id)}/rotate-secret"
         result: dict[str, Any] = self._json("POST", path, body={})
         return result
 
     def webhook_deliveries(self, webhook_id: str, *, page_size: int = 100) -> Iterator[Any]:
         """The subscription's delivery log, oldest first."""
-        path = f"/v1/webhooks/{urllib.parse.quote(webhook_id, safe='')}/deliveries"
+        path = f"/v1/webhooks/{_seg(webhook_id)}/deliveries"
         cursor = None
         while True:
             page = self._request("GET", path, params={"limit": page_size, "cursor": cursor})
@@ -504,13 +504,17 @@ class Client:
     ) -> list[str]:
         """Queue again one delivery, or those queued in [``since``, ``until``) (RFC 3339);
         returns the new deliveries' ids."""
-        if delivery_id is not None:
-            body: dict[str, Any] = {"delivery_id": delivery_id}
-        else:
-            body = {"from": since, "to": until}
-        path = f"/v1/webhooks/{urllib.parse.quote(webhook_id, safe='')}/replay"
+        body = _replay_body(delivery_id, since, until)
+        path = f"/v1/webhooks/{_seg(webhook_id)}/replay"
         result: list[str] = self._json("POST", path, body=body)["replayed"]
         return result
+
+
+def _replay_body(delivery_id: str | None, since: str | None, until: str | None) -> dict[str, Any]:
+    """The body of ``POST /v1/webhooks/{id}/replay``: one delivery, or a time range."""
+    if delivery_id is not None:
+        return {"delivery_id": delivery_id}
+    return {"from": since, "to": until}
 
 
 def _seg(value: str) -> str:
@@ -764,10 +768,7 @@ class AsyncClient:
     ) -> list[str]:
         """Queue again one delivery, or those queued in [``since``, ``until``) (RFC 3339);
         returns the new deliveries' ids."""
-        if delivery_id is not None:
-            body: dict[str, Any] = {"delivery_id": delivery_id}
-        else:
-            body = {"from": since, "to": until}
+        body = _replay_body(delivery_id, since, until)
         path = f"/v1/webhooks/{_seg(webhook_id)}/replay"
         result: list[str] = (await self._send("POST", path, body=body, once=True))[1]["replayed"]
         return result
