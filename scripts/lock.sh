@@ -15,6 +15,9 @@ trap 'rm -rf "$tmp"' EXIT
 "$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
 # --universal: one lock for every platform (markers where they differ); Python 3.11 is the
 # oldest we support and the one CI and the image run.
+# The current lock seeds the output, so uv keeps every pin it can (only new or conflicting
+# dependencies move); delete constraints.txt first to take upstream releases on purpose.
+if [ -f constraints.txt ]; then grep -v '^#' constraints.txt > "$tmp/constraints.txt"; fi
 "$tmp/venv/bin/uv" pip compile pyproject.toml \
   --extra server --extra dev \
   --universal --python-version 3.11 \
