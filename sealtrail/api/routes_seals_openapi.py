@@ -234,7 +234,7 @@ def paths() -> dict[str, Any]:
         **status_ops,
         "/v1/seals/{id}/sign": {
             "post": _op(
-                "Seal an uploaded PDF (PAdES B-T or B-LT, visible); controlled seals need "
+                "Seal an uploaded PDF (PAdES B-T, B-LT or B-LTA, visible); controlled seals need "
                 "?request=",
                 {"200": _PDF_OUT},
                 (403, 404, 409, 502),
@@ -255,7 +255,9 @@ def paths() -> dict[str, Any]:
                         "request", {"type": "string", "maxLength": 64}, "an approved request"
                     ),
                     query_param(
-                        "level", {"enum": ["B-T", "B-LT"]}, "PAdES baseline level (default B-T)"
+                        "level",
+                        {"enum": ["B-T", "B-LT", "B-LTA"]},
+                        "PAdES baseline level (default B-T)",
                     ),
                 ],
             )

@@ -206,13 +206,14 @@ def parse_box(raw: str) -> Box:
 
 
 def level_param(raw: str | None) -> SignatureLevel:
-    """``level``: ``B-T`` (default) or ``B-LT`` (validation data embedded, PAdES baseline)."""
+    """``level``: ``B-T`` (default), ``B-LT`` (validation data embedded) or ``B-LTA`` (and a
+    document timestamp), PAdES baseline."""
     if raw is None:
         return SignatureLevel.B_T
     for level in SignatureLevel:
         if raw == level.value:
             return level
-    raise InvalidInputError(f"level {raw[:20]!r}: want B-T or B-LT")
+    raise InvalidInputError(f"level {raw[:20]!r}: want B-T, B-LT or B-LTA")
 
 
 def text_param(value: str, name: str) -> str:

@@ -350,7 +350,7 @@ class Client:
 
     def sign_pdf(self, seal_id: str, pdf: bytes, **params: Any) -> bytes:
         """Seal ``pdf`` (signPdfWithSeal); ``params``: page, box, reason, location, request (an
-        approved seal request, for controlled seals), level (B-T or B-LT). The sealed PDF."""
+        approved seal request, for controlled seals), level (B-T, B-LT or B-LTA). The sealed PDF."""
         path = f"/v1/seals/{_seg(seal_id)}/sign"
         result: bytes = self._send("POST", path, pdf=pdf, params=params, raw=True, once=True)[1]
         return result
