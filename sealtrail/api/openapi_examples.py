@@ -141,6 +141,7 @@ EXAMPLES: dict[str, Any] = {
         },
         "verifier_key": "sealtrail.local/log-3f2a9c1b7d4e+1a2b3c4d+AbcQ1n5m0rJ7S2Zr0r3aFq2v9x1c"
         "Gq8t0yQm5Wl3nXkP",
+        "display_timezone": "Asia/Shanghai",
         "timestamp": _PENDING,
         "anchor": {"status": "off"},
     },

@@ -126,6 +126,9 @@ async def public_fingerprint(request: web.Request) -> web.Response:
             "checkpoint": checkpoint_json(cp) if cp else None,
             "map": member,
             "verifier_key": ledger.verifier.vkey,
+            # how the portal writes times (with their UTC offset): the service's ``timezone``,
+            # as the report does — a display choice, never evidence
+            "display_timezone": svc.settings.timezone,
             "timestamp": public_failure(timestamp_json(store.timestamps.timestamp(cp.size)))
             if cp
             else {"status": "none"},

@@ -166,6 +166,12 @@ def schemas() -> dict[str, Any]:
                     "no map",
                 },
                 "verifier_key": {"type": "string"},
+                "display_timezone": {
+                    "type": "string",
+                    "description": "the IANA time zone the portal shows times in (the "
+                    "service's timezone setting, as in the report); a display choice, not "
+                    "evidence: every time above is UTC",
+                },
                 "timestamp": ref("Timestamp"),
                 "anchor": ref("Anchor"),
             },

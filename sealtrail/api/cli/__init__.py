@@ -93,7 +93,7 @@ COMMANDS: Mapping[str, LazyCommand] = {
     "sign": LazyCommand(
         "seals",
         "sign_cmd",
-        "Seal IN.pdf with seal ID (PAdES B-T, B-LT or B-LTA, visible), write OUT.pdf and record it.",
+        "Seal IN.pdf with seal ID (PAdES B-T/B-LT/B-LTA, visible), write OUT.pdf and record it.",
     ),
     "tenants": LazyCommand(
         "directory",

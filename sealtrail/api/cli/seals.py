@@ -200,7 +200,7 @@ def sign_cmd(
     ctx: Ctx, *, as_json: bool, tenant: str, seal_id: str, source: Path, output: Path,
     page: int | None, box: str | None, reason: str, location: str, level: str,
 ) -> None:  # fmt: skip
-    """Seal IN.pdf with seal ID (PAdES B-T, B-LT or B-LTA, visible), write OUT.pdf and record it."""
+    """Seal IN.pdf with seal ID (PAdES B-T/B-LT/B-LTA, visible), write OUT.pdf and record it."""
     lv = SignatureLevel(level)
     s = ctx.settings
     pdf = _read(source, s.max_pdf_bytes, "PDF")

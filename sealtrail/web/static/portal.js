@@ -3,7 +3,7 @@
 // saying anything is verified. Route: #/fingerprint/<sha256> (links in package reports use it).
 
 import {
-  applyI18n, formatTime, initI18n, onLangChange, t, typeLabel,
+  applyI18n, formatTime, initI18n, onLangChange, setTimeZone, t, typeLabel,
 } from "./i18n.js";
 import {
   bytesToHex, documentKey, documentValue, fileSha256, hasWebCrypto, hexToBytes, mapValue,
@@ -218,10 +218,26 @@ async function lookup(fp, source) {
     }
     if (answer) {
       state.answer = answer;
+      showTimesIn(answer.display_timezone);
       state.outcome = await verifyAnswer(answer, state.fp);
     }
   }
   render();
+}
+
+/** Times from now on in the service's zone (its ``timezone`` setting, as in the report), each
+ * with its UTC offset; UTC when the answer names none or one this browser does not know. */
+function showTimesIn(name) {
+  let zone = null;
+  if (typeof name === "string" && name.length <= 64) {
+    try {
+      new Intl.DateTimeFormat("en", { timeZone: name });
+      zone = name;
+    } catch {
+      zone = null;
+    }
+  }
+  setTimeZone(zone);
 }
 
 async function onFile(file) {

@@ -161,6 +161,9 @@ def test_dropped_signed_pdf_is_verified_in_the_browser(portal: Portal, new_page:
     assert f"in block {portal.block}" in text
     assert "chain 1337" in text
     assert "time-stamped by" in text
+    # times in the service's time zone (default Asia/Shanghai, as the report), with the offset
+    assert "+08:00" in text
+    assert "+08:00" in page.locator("[data-testid=events] tbody tr").first.inner_text()
     checked = page.locator("[data-testid=checked]").inner_text()
     assert portal.sha256[:16] in checked
     assert "signed by the verifier key" in checked
@@ -237,6 +240,31 @@ MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
         "root", _flip_hex(b["checkpoint"]["root"])
     ),
 }
+
+
+@pytest.mark.parametrize("zone", ["Not/A_Zone", 12, "Europe/Berlin"])
+def test_display_time_zone_is_only_a_display_choice(
+    portal: Portal, new_page: Any, zone: object
+) -> None:
+    """The answer's display_timezone changes how times are written, never the verdict; a zone
+    the browser does not know (or not a string) falls back to UTC instead of breaking the page."""
+    page = new_page(locale="en-US")
+
+    def rezone(route: Any) -> None:
+        resp = route.fetch()
+        body = resp.json()
+        body["display_timezone"] = zone
+        route.fulfill(response=resp, body=json.dumps(body))
+
+    page.route("**/v1/public/fingerprints/*", rezone)
+    page.goto(portal.url(f"#/fingerprint/{portal.sha256}"))
+    assert verdict(page) == "verified"
+    row = page.locator("[data-testid=events] tbody tr").first.inner_text()
+    if zone == "Europe/Berlin":
+        assert "+01:00" in row
+    else:
+        assert "UTC" in row
+        assert "+08:00" not in row
 
 
 @pytest.mark.parametrize("mutation", list(MUTATIONS))
