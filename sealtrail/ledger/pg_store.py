@@ -32,12 +32,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
 from sealtrail.core.errors import StorageError
+from sealtrail.core.event import Event
 from sealtrail.ledger.pg_coordination import check_fence
 from sealtrail.ledger.pg_db import PostgresDatabase
 from sealtrail.ledger.pg_map import PgMapStore
 from sealtrail.ledger.pg_schema import MAP_PART
 from sealtrail.ledger.sqlite_store import SQLiteLedgerStore, _View
-from sealtrail.core.event import Event
 from sealtrail.ledger.store import Entry, EventQuery, Lease, MapStore
 
 T = TypeVar("T")
