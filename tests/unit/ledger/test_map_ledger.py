@@ -1,8 +1,8 @@
 """The verifiable map on the ledger: sealing commits to it, audit recomputes it, proofs are
 served from storage (on every backend: SQLite, PostgreSQL — a real server, tests/pg.py — and
 MongoDB — the nx-27017 stand-in unless ``SEALTRAIL_TEST_MONGODB_URI`` is set), and a version-5
-SQLite database upgrades in place (issue 14). MongoDB's own cases (its upgrade, tampering with its collections) are in
-test_mongo_map.py."""
+SQLite database upgrades in place (issue 14). MongoDB's own cases (its upgrade, tampering with its
+collections) are in test_mongo_map.py."""
 
 from __future__ import annotations
 
