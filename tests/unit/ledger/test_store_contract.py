@@ -67,23 +67,7 @@ def _mongo(request: pytest.FixtureRequest, tmp: Path) -> StoreFactory:
     return lambda: open_mongodb(url)
 
 
-#: tests of the domains whose PostgreSQL stores are still to come (anchoring, the directory:
-#: sealtrail/backend/postgres.py, domain_stores); their postgres variant is skipped until then
-PG_PENDING = {
-    "test_timestamps_pending_then_stamped_and_never_replaced",
-    "test_a_first_try_token_and_later_checkpoints",
-    "test_anchor_round_trips_every_field",
-    "test_anchor_queries_follow_the_states",
-    "test_anchors_of_a_checkpoint_sealed_later_are_seen",
-    "test_tenants_form_groups",
-    "test_api_keys_are_listed_and_revoked",
-    "test_fenced_writes_with_a_stale_lease_fail_and_write_nothing",
-}
-
-
 def _postgres(request: pytest.FixtureRequest, tmp: Path) -> StoreFactory:
-    if request.node.originalname in PG_PENDING:
-        pytest.skip("needs the PostgreSQL stores of anchoring and the directory (not built yet)")
     url = request.getfixturevalue("pg_db_url")  # a fresh database on a real server (tests/pg.py)
     return lambda: open_postgres(url)
 
