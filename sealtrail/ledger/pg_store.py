@@ -59,6 +59,13 @@ class _PgView(_View):
     def append(self, entries: Sequence[Entry]) -> None:
         if not entries:
             return
+        # the head and the events must agree: a head row edited behind the log's back would
+        # otherwise leave a gap (head ahead) — behind, the primary key refuses the insert
+        row = self._con.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM events").fetchone()
+        if int(row[0]) != self._size:
+            raise StorageError(
+                f"the log's head says {self._size} entries, the events end at {int(row[0])}"
+            )
         super().append(entries)  # checks density against size(), inserts events and documents
         self._size += len(entries)
         self._con.execute("UPDATE log_head SET size = ? WHERE id = 1", (self._size,))
