@@ -14,15 +14,22 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from standardwebhooks import Webhook
 
+from sealtrail.sdk import Client
 from sealtrail.verifier import layout
 from tests.integration.api.client import Api, event, poll
 from tests.integration.service import SEALTRAIL, cli, env_for, start
+from tests.integration.webhooks.conftest import FAST
+from tests.integration.webhooks.receiver import Receiver
+from tests.integration.webhooks.test_webhooks import wait_acked
+from tests.unit.signing.pdfs import make_pdf
 
 pytestmark = pytest.mark.slow
 
@@ -192,3 +199,63 @@ def test_audit_on_postgresql_finds_a_row_edited_behind_the_service(
         ("chain_broken", 4),
         ("checkpoint_root_mismatch", None),
     } <= codes
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A callback receiver on a local port (tests/integration/webhooks/receiver.py)."""
+    r = Receiver()
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+def test_seals_and_callbacks_on_postgresql(
+    pg_db_url: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    """The seal registry (a seal made, used on a PDF, suspended) and callbacks (a subscription,
+    a delivery queued in the append's transaction and delivered signed) on PostgreSQL."""
+    data = tmp_path / "data"
+    env = env_for(db_url=pg_db_url)
+    cli(data, "init", env=env)
+    cli(data, "tenants", "create", "acme", env=env)
+    admin = cli(data, "keys", "create", "--tenant", "acme", "--role", "admin", env=env)
+    key = cli(data, "keys", "create", "--tenant", "acme", "--role", "integrator", env=env)
+    made = cli(data, "seals", "create", "--tenant", "acme", "--kind", "contract",
+               "--name", "Acme 合同专用章", env=env)  # fmt: skip
+    src, out = tmp_path / "in.pdf", tmp_path / "out.pdf"
+    src.write_bytes(make_pdf(1))
+    r = _run("--data-dir", str(data), "sign", "--tenant", "acme", "--seal", made["id"], str(src),
+             "-o", str(out), env=env, cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    cli(data, "seals", "suspend", made["id"], "--reason", "audit", env=env)
+    listed = cli(data, "seals", "list", "--tenant", "acme", env=env)
+    assert [(s["id"], s["status"]) for s in listed["seals"]] == [(made["id"], "suspended")]
+    assert _count(pg_db_url, "seal_uses") == 1
+
+    svc = start(data, tmp_path / "service.log", db_url=pg_db_url, **FAST)
+    try:
+        c = Client(svc.url, str(admin["key"]))
+        hook: dict[str, Any] = c.create_webhook(receiver.url, ["sign"])
+        assert [h["id"] for h in c.webhooks()] == [hook["id"]]
+        appended = Client(svc.url, str(key["key"])).append(event(1))
+        (call,) = wait_acked(receiver, 1)
+        Webhook(hook["secret"]).verify(call.body, call.headers)
+        assert call.json()["data"]["event"]["index"] == appended["index"]
+        log = list(c.webhook_deliveries(hook["id"]))
+        assert [(d["status"], d["event_index"]) for d in log] == [("delivered", appended["index"])]
+        # the seal's events reached the log through the outbox, which is empty now
+        poll(lambda: True if _count(pg_db_url, "seal_outbox") == 0 else None, 30,
+             "the seal outbox drained")  # fmt: skip
+    finally:
+        assert svc.stop() == 0, svc.log()
+    with psycopg.connect(pg_db_url, connect_timeout=10) as con:
+        row = con.execute("SELECT secret FROM webhook WHERE id = %s", (hook["id"],)).fetchone()
+        types = [t for (t,) in con.execute("SELECT type FROM events ORDER BY idx")]
+    assert row is not None
+    assert row[0].startswith("enc1:")
+    assert hook["secret"] not in row[0]
+    assert types == ["seal:created", "seal-use:used", "seal:suspended", "sign"]
+    audited = cli(data, "audit", env=env)
+    assert audited["ok"] is True, audited
