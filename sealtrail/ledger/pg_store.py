@@ -60,7 +60,9 @@ class _PgView(_View):
         if not entries:
             return
         # the head and the events must agree: a head row edited behind the log's back would
-        # otherwise leave a gap (head ahead) — behind, the primary key refuses the insert
+        # otherwise leave a gap (head ahead) — behind, the primary key refuses the insert. A
+        # statement of its own: in READ COMMITTED a subquery of the locking SELECT would read
+        # the snapshot taken before the lock was granted, missing the previous holder's events.
         row = self._con.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM events").fetchone()
         if int(row[0]) != self._size:
             raise StorageError(
