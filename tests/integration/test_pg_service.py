@@ -245,17 +245,28 @@ def test_seals_and_callbacks_on_postgresql(
         assert call.json()["data"]["event"]["index"] == appended["index"]
         log = list(c.webhook_deliveries(hook["id"]))
         assert [(d["status"], d["event_index"]) for d in log] == [("delivered", appended["index"])]
+        # a rotated secret: the next callback is signed with both (the overlap)
+        new = c.rotate_webhook_secret(hook["id"])["secret"]
+        Client(svc.url, str(key["key"])).append(event(2))
+        calls = wait_acked(receiver, 2)
+        assert len(calls[1].headers["webhook-signature"].split(" ")) == 2
+        Webhook(new).verify(calls[1].body, calls[1].headers)
+        Webhook(hook["secret"]).verify(calls[1].body, calls[1].headers)
         # the seal's events reached the log through the outbox, which is empty now
         poll(lambda: True if _count(pg_db_url, "seal_outbox") == 0 else None, 30,
              "the seal outbox drained")  # fmt: skip
     finally:
         assert svc.stop() == 0, svc.log()
     with psycopg.connect(pg_db_url, connect_timeout=10) as con:
-        row = con.execute("SELECT secret FROM webhook WHERE id = %s", (hook["id"],)).fetchone()
+        row = con.execute(
+            "SELECT secret, previous_secret FROM webhook WHERE id = %s", (hook["id"],)
+        ).fetchone()
         types = [t for (t,) in con.execute("SELECT type FROM events ORDER BY idx")]
     assert row is not None
     assert row[0].startswith("enc1:")
-    assert hook["secret"] not in row[0]
-    assert types == ["seal:created", "seal-use:used", "seal:suspended", "sign"]
+    assert row[1].startswith("enc1:")
+    assert hook["secret"] not in str(row)
+    assert new not in str(row)
+    assert types == ["seal:created", "seal-use:used", "seal:suspended", "sign", "sign"]
     audited = cli(data, "audit", env=env)
     assert audited["ok"] is True, audited
