@@ -37,8 +37,8 @@ def test_sqlite_to_postgres_and_back_copies_everything_and_verifies_it(
     assert r.returncode == 0, r.stdout + r.stderr
     out = json.loads(r.stdout)
     assert out["verified"] is True, out["problems"]
-    size = int(before["size"])  # 21 appended, and the seal's 3 events (made, used, suspended)
-    assert out["copied"]["events"] == size == 24
+    size = before["size"]
+    assert out["copied"]["events"] == size
     assert out["copied"]["map_nodes"] > 0
     assert out["copied"]["seal_registry_rows"] >= 2
     assert "@" not in out["to"]  # no user or password in what is printed
