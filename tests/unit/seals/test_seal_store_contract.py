@@ -27,6 +27,7 @@ import pytest
 from sealtrail.backend import Stores, open_mongodb, open_postgres, open_sqlite
 from sealtrail.core.errors import ConflictError, NotFoundError
 from sealtrail.ledger.mongo_store import MongoLedgerStore
+from sealtrail.ledger.pg_store import PgLedgerStore
 from sealtrail.seals import mongo_store
 from sealtrail.seals import sqlite_store as sql_store
 from sealtrail.seals.mongo_store import MAX_DOCUMENT_BYTES, MongoSealStore
@@ -295,9 +296,13 @@ def commit_rec(
 
 def test_factory_picks_the_backend_of_the_ledger_store(backend: Backend, tmp_path: Path) -> None:
     if isinstance(backend, PostgresBackend):
-        made = backend.open()
+        stores = open_postgres(backend.url)
+        backend.opened.append(stores)
+        made = stores.seals
         assert isinstance(made, PgSealStore)
         assert made.dialect.name == "postgresql"
+        assert isinstance(stores.ledger, PgLedgerStore)
+        assert made.db is stores.ledger.pg  # one shared database handle, one pool
     elif isinstance(backend, SQLiteBackend):
         stores = open_sqlite(tmp_path / "f.db")
         try:
