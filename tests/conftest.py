@@ -23,6 +23,7 @@ from sealtrail.ledger.audit import audit
 from sealtrail.ledger.log import Ledger
 from sealtrail.ledger.sqlite_db import SQLiteDatabase
 from sealtrail.ledger.sqlite_store import SQLiteLedgerStore
+from tests.pg import pg_cluster, pg_db_url, pg_url  # noqa: F401 - fixtures (real PostgreSQL)
 
 
 class SQLiteLedger(SQLiteLedgerStore):

@@ -96,6 +96,15 @@ class LedgerBusyError(StorageError):
     code = "ledger_busy"
 
 
+class DatabaseUnavailableError(LedgerBusyError):
+    """The database server cannot be reached (down, restarting, failing over, or the
+    connection was lost); transient like a busy ledger, so the edge answers 503 with
+    Retry-After. Raised after the connection was lost during a commit too: then the outcome is
+    unknown, and an append's retry with the same client event id finds it if it committed."""
+
+    code = "database_unavailable"
+
+
 class LeaseLostError(LedgerBusyError):
     """This process no longer holds the lease a fenced write needs (another took it over)."""
 

@@ -1,5 +1,8 @@
 """The sequencer lease, fencing and the append queue (sealtrail/ledger/coordination.py), with
-two ledgers on one real SQLite file standing for two service processes.
+two ledgers on one real SQLite file standing for two service processes. The coordinators queue
+appends (``queue_appends=True``, the mode MongoDB runs in) so that the queue is exercised on a
+store with real isolation; direct appends from every worker are
+tests/integration/test_workers_nofork.py.
 
 Time is a parameter: each coordinator reads a clock the test moves, so a lease expires when the
 test says so. The multi-process version (real ``sealtrail serve`` processes, SIGKILL and
@@ -43,7 +46,14 @@ class Clock:
 
 def worker(db: Path, name: str, clock: Clock, **kw: float) -> Ledger:
     store = SQLiteStore(db)
-    coord = Coordinator(SQLiteCoordinationStore(store.db), ttl=TTL, holder=name, clock=clock, **kw)
+    coord = Coordinator(
+        SQLiteCoordinationStore(store.db),
+        ttl=TTL,
+        holder=name,
+        clock=clock,
+        queue_appends=True,
+        **kw,  # type: ignore[arg-type]
+    )
     return Ledger(store, SIGNER, clock=fixed_clock, random_bytes=counting_random(),
                   coordinator=coord)  # fmt: skip
 
