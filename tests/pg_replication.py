@@ -22,108 +22,68 @@ is the first line of ``postmaster.pid``), :meth:`promote_standby` (``pg_ctl prom
 waits until it accepts a write), :meth:`stop_node`/:meth:`start_node` (a server unreachable for
 a while) and :meth:`stop`.
 
-PostgreSQL refuses to run as root: when the tests run as uid 0 every server binary runs as the
-``postgres`` user (``runuser -u postgres --``), which owns the temporary directory (created
-under ``/tmp``, not under pytest's ``tmp_path``, which is private to root). The binaries are
-found in ``/usr/lib/postgresql/*/bin`` (the newest) unless ``SEALTRAIL_TEST_PG_BIN`` names a
-directory.
+Each server is a :class:`tests.pg.PgCluster` (the single-cluster harness): when the tests run as
+uid 0 every server binary runs as the ``postgres`` user (``runuser -u postgres --``), which owns
+the temporary directory (created under ``/tmp``, not under pytest's ``tmp_path``, which is
+private to root). The binaries are found in ``/usr/lib/postgresql/*/bin`` (the newest).
 """
 
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import psycopg
 
-SUPERUSER = "postgres"
+from tests.pg import PG_SUPERUSER, PgCluster, pg_bin_dir
+
+__all__ = ["Node", "ReplicatedPostgres", "pg_bin_dir", "replicated"]
+
 REPLICATION_USER = "replicator"
 STANDBY_NAME = "standby1"
 
-
-def pg_bin_dir() -> Path | None:
-    """The directory of the PostgreSQL server binaries, or None when there are none."""
-    env = os.environ.get("SEALTRAIL_TEST_PG_BIN")
-    if env:
-        return Path(env) if (Path(env) / "initdb").exists() else None
-    found = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
-    )
-    return found[-1].parent if found else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+#: the primary's settings for streaming replication (``synchronous_standby_names`` comes later)
+PRIMARY_SETTINGS = (
+    "wal_level=replica",
+    "max_wal_senders=8",
+    "max_replication_slots=8",
+    "hot_standby=on",
+    "synchronous_commit=on",
+    "wal_keep_size=256MB",
+    "wal_sender_timeout=10s",
+    "log_min_messages=warning",
+)
+STANDBY_SETTINGS = ("hot_standby=on", "wal_receiver_timeout=10s", "log_min_messages=warning")
 
 
-def _run_as() -> list[str]:
-    """The prefix that runs a server binary as a non-root user (empty when not root)."""
-    if os.geteuid() != 0:
-        return []
-    try:
-        pwd.getpwnam("postgres")
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/bin/sh", "postgres"],
-            check=True,
-            capture_output=True,
-        )
-    return ["runuser", "-u", "postgres", "--"]
+class Node(PgCluster):
+    """One cluster of the pair: a :class:`~tests.pg.PgCluster` with a name and a socket
+    connection."""
 
-
-@dataclass
-class Node:
-    """One PostgreSQL cluster: its data directory, socket directory, port and log."""
-
-    name: str
-    base: Path
-    port: int
-
-    @property
-    def data(self) -> Path:
-        return self.base / self.name / "data"
-
-    @property
-    def socket_dir(self) -> Path:
-        return self.base / self.name / "sock"
-
-    @property
-    def log_path(self) -> Path:
-        return self.base / self.name / "server.log"
+    def __init__(self, name: str, workdir: Path, settings: tuple[str, ...]) -> None:
+        super().__init__(workdir, settings=settings)
+        self.name = name
 
     def log(self) -> str:
         try:
-            return self.log_path.read_text(errors="replace")
+            return self.log_file.read_text(errors="replace")
         except FileNotFoundError:
             return ""
 
-    def postmaster_pid(self) -> int | None:
-        """The postmaster's pid from ``postmaster.pid``, or None when there is no such file."""
-        try:
-            first = (self.data / "postmaster.pid").read_text().splitlines()[0]
-        except (FileNotFoundError, IndexError):
-            return None
-        return int(first)
-
-    def conninfo(self, dbname: str = "postgres", user: str = SUPERUSER) -> str:
+    def conninfo(self, dbname: str = "postgres", user: str = PG_SUPERUSER) -> str:
         return f"host={self.socket_dir} port={self.port} dbname={dbname} user={user}"
 
     def connect(self, dbname: str = "postgres", **kw: Any) -> psycopg.Connection[Any]:
+        """An autocommit connection over the Unix socket."""
         return psycopg.connect(self.conninfo(dbname), autocommit=True, connect_timeout=5, **kw)
 
 
@@ -142,7 +102,8 @@ def _pid_alive(pid: int) -> bool:
         return False
 
 
-def _children_of(pid: int) -> list[int]:
+def children_of(pid: int) -> list[int]:
+    """The pids whose parent is ``pid`` (from /proc)."""
     out = []
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
@@ -160,85 +121,28 @@ class ReplicatedPostgres:
     """A primary and a synchronous standby (see the module docstring). Use :func:`replicated`
     or call :meth:`start` and, always, :meth:`stop`."""
 
-    def __init__(self, dbname: str = "sealtrail", *, bin_dir: Path | None = None) -> None:
-        found = bin_dir or pg_bin_dir()
-        if found is None:
+    def __init__(self, dbname: str = "sealtrail") -> None:
+        if pg_bin_dir() is None:
             raise RuntimeError("no PostgreSQL server binaries (apt-get install postgresql)")
-        self.bin = found
         self.dbname = dbname
         self.base = Path(tempfile.mkdtemp(prefix="st-pgrep-", dir="/tmp"))
-        self._as = _run_as()
-        if self._as:
-            shutil.chown(self.base, "postgres", "postgres")
-        self.primary = Node("primary", self.base, free_port())
-        self.standby = Node("standby", self.base, free_port())
+        os.chmod(self.base, 0o755)  # each node's directory in it belongs to the server's user
+        self.primary = Node("primary", self.base / "primary", PRIMARY_SETTINGS)
+        self.standby = Node("standby", self.base / "standby", STANDBY_SETTINGS)
         self.promoted = False
 
-    # -- running binaries ------------------------------------------------------------------
-
-    def _pg(self, tool: str, *args: str, timeout: float = 120) -> str:
-        r = subprocess.run(
-            [*self._as, str(self.bin / tool), *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=self.base,
-        )
-        if r.returncode != 0:
-            raise RuntimeError(f"{tool} {' '.join(args)} failed ({r.returncode}):\n{r.stderr}")
-        return r.stdout
-
-    def _mkdir(self, path: Path) -> None:
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if self._as:
-            shutil.chown(path, "postgres", "postgres")
-
     def start_node(self, node: Node) -> None:
-        """``pg_ctl start`` on the node's port, socket directory and 127.0.0.1; waits."""
-        self._pg(
-            "pg_ctl",
-            "-D",
-            str(node.data),
-            "-l",
-            str(node.log_path),
-            "-w",
-            "-t",
-            "120",
-            "-o",
-            f"-p {node.port} -k {node.socket_dir} -c listen_addresses=127.0.0.1",
-            "start",
-        )
+        """Start one server (``pg_ctl start -w``)."""
+        node.start()
 
     def stop_node(self, node: Node, mode: str = "fast") -> None:
-        """``pg_ctl stop -m MODE`` (fast: disconnects clients, checkpoints; immediate: no
-        checkpoint, recovery on the next start)."""
-        if node.postmaster_pid() is None:
-            return
-        self._pg("pg_ctl", "-D", str(node.data), "-m", mode, "-w", "-t", "60", "stop")
-
-    # -- setting up ------------------------------------------------------------------------
+        """Stop one server (fast: disconnects clients, checkpoints; immediate: no checkpoint,
+        recovery on the next start)."""
+        node.stop(mode)
 
     def start(self) -> ReplicatedPostgres:
         p, s = self.primary, self.standby
-        for d in (p.base / p.name, p.socket_dir, s.base / s.name, s.socket_dir):
-            self._mkdir(d)
-        self._pg("initdb", "-D", str(p.data), "-A", "trust", "-U", SUPERUSER, "-E", "UTF8",
-                 "--locale=C", "--no-sync")  # fmt: skip
-        with (p.data / "postgresql.conf").open("a") as conf:
-            conf.write(
-                "\n# tests/pg_replication.py\n"
-                "wal_level = replica\n"
-                "max_wal_senders = 8\n"
-                "max_replication_slots = 8\n"
-                "hot_standby = on\n"
-                "synchronous_commit = on\n"
-                "fsync = on\n"
-                "max_connections = 200\n"
-                "wal_keep_size = '256MB'\n"
-                "wal_sender_timeout = '10s'\n"
-                "wal_receiver_timeout = '10s'\n"
-                "log_min_messages = warning\n"
-            )
+        p.init()
         (p.data / "pg_hba.conf").write_text(
             "# tests/pg_replication.py: local connections only (socket and 127.0.0.1)\n"
             "local   all          all                       trust\n"
@@ -246,33 +150,21 @@ class ReplicatedPostgres:
             f"local   replication  {REPLICATION_USER}                trust\n"
             f"host    replication  {REPLICATION_USER}  127.0.0.1/32  trust\n"
         )
-        self.start_node(p)
+        p.start()
         with p.connect() as con:
             con.execute(f"CREATE ROLE {REPLICATION_USER} WITH REPLICATION LOGIN")
             con.execute(f"CREATE DATABASE {self.dbname}")
-        self._pg(
-            "pg_basebackup",
-            "-D",
-            str(s.data),
-            "-h",
-            str(p.socket_dir),
-            "-p",
-            str(p.port),
-            "-U",
-            REPLICATION_USER,
-            "-X",
-            "stream",
-            "-c",
-            "fast",
-            "-R",
-        )
+        p.run(
+            ["pg_basebackup", "-D", str(s.data), "-h", str(p.socket_dir), "-p", str(p.port),
+             "-U", REPLICATION_USER, "-X", "stream", "-c", "fast", "-R"]
+        )  # fmt: skip
         # -R wrote standby.signal and a primary_conninfo; this later line wins (same file)
         with (s.data / "postgresql.auto.conf").open("a") as conf:
             conf.write(
                 f"primary_conninfo = 'host={p.socket_dir} port={p.port} "
                 f"user={REPLICATION_USER} application_name={STANDBY_NAME}'\n"
             )
-        self.start_node(s)
+        s.start()
         with p.connect() as con:
             con.execute(f"ALTER SYSTEM SET synchronous_standby_names = '{STANDBY_NAME}'")
             con.execute("SELECT pg_reload_conf()")
@@ -313,18 +205,18 @@ class ReplicatedPostgres:
         query.update(params)
         if tcp:
             hosts = ",".join(f"127.0.0.1:{n.port}" for n in self.nodes())
-            head = f"postgresql://{SUPERUSER}@{hosts}/{self.dbname}"
+            head = f"postgresql://{PG_SUPERUSER}@{hosts}/{self.dbname}"
         else:
             sockets = ",".join(quote(str(n.socket_dir), safe="") for n in self.nodes())
             ports = ",".join(str(n.port) for n in self.nodes())
-            head = f"postgresql://{SUPERUSER}@/{self.dbname}"
+            head = f"postgresql://{PG_SUPERUSER}@/{self.dbname}"
             query = {"host": sockets, "port": ports, **query}
         return head + "?" + "&".join(f"{k}={v}" for k, v in query.items())
 
     def node_url(self, node: Node) -> str:
         """A single-host URL of one node (Unix socket)."""
         sock = quote(str(node.socket_dir), safe="")
-        return f"postgresql://{SUPERUSER}@/{self.dbname}?host={sock}&port={node.port}"
+        return f"postgresql://{PG_SUPERUSER}@/{self.dbname}?host={sock}&port={node.port}"
 
     # -- faults ----------------------------------------------------------------------------
 
@@ -338,7 +230,7 @@ class ReplicatedPostgres:
         pid = self.primary.postmaster_pid()
         if pid is None:
             raise RuntimeError("the primary is not running")
-        children = _children_of(pid)
+        children = children_of(pid)
         os.kill(pid, signal.SIGKILL)
         killed_at = time.monotonic()
         deadline = killed_at + wait_children
@@ -351,8 +243,9 @@ class ReplicatedPostgres:
 
     def promote_standby(self, timeout: float = 60) -> None:
         """``pg_ctl promote`` the standby and wait until it accepts a write."""
-        self._pg("pg_ctl", "-D", str(self.standby.data), "-w", "-t", str(int(timeout)),
-                 "promote")  # fmt: skip
+        self.standby.run(
+            ["pg_ctl", "-D", str(self.standby.data), "-w", "-t", str(int(timeout)), "promote"]
+        )
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -374,8 +267,8 @@ class ReplicatedPostgres:
             pid = node.postmaster_pid()
             if pid is not None and _pid_alive(pid):
                 try:
-                    self.stop_node(node, "immediate")
-                except (RuntimeError, subprocess.TimeoutExpired):
+                    node.stop("immediate")
+                except subprocess.TimeoutExpired:
                     os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.base, ignore_errors=True)
 

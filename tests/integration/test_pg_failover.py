@@ -48,7 +48,7 @@ import pytest
 
 from tests.conftest import event_obj
 from tests.integration.service import Service, cli, env_for, start
-from tests.pg_replication import ReplicatedPostgres, _children_of, pg_bin_dir, replicated
+from tests.pg_replication import ReplicatedPostgres, children_of, pg_bin_dir, replicated
 
 pytestmark = [
     pytest.mark.slow,
@@ -301,7 +301,7 @@ def walreceiver_pid(pg: ReplicatedPostgres) -> int:
     """The standby's WAL receiver process."""
     pid = pg.standby.postmaster_pid()
     assert pid is not None
-    for child in _children_of(pid):
+    for child in children_of(pid):
         try:
             cmd = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
