@@ -35,6 +35,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -427,3 +429,44 @@ def test_database_unreachable_appends_answer_503_then_resume(deployment: Deploym
     log = check_log(d, [load, batches])
     assert_whole_batches(log, "b-", 50)
     stop_workers(d)
+
+
+# -- 5. the synchronous standby down ----------------------------------------------------------
+
+
+def test_standby_down_nothing_is_acknowledged_until_it_is_back(deployment: Deployment) -> None:
+    """Without its synchronous standby the primary cannot commit: no append may be
+    acknowledged meanwhile (it would be on one machine only); when the standby is back, the
+    appends resume and every acknowledged one is there."""
+    d = deployment
+    with Clients(d.workers, d.key, threads=3) as load:
+        wait_for(lambda: load.count() >= 60, "appends before the standby stops")
+        d.pg.stop_node(d.pg.standby)
+        time.sleep(1.0)  # answers of commits confirmed before the stop
+        stopped = load.count()
+        time.sleep(4.0)
+        assert load.count() == stopped, "acknowledged without the synchronous standby"
+        d.pg.start_node(d.pg.standby)
+        d.pg.wait_sync()
+        wait_for(lambda: load.count() >= stopped + 60, "appends once the standby is back", 120)
+    check_log(d, [load])
+    stop_workers(d)
+
+
+def test_failover_bench_quick_run(tmp_path: Path) -> None:
+    """bench/bench_pg_failover.py --quick runs, checks its log and prints its tables."""
+    bench = Path(__file__).resolve().parents[2] / "bench" / "bench_pg_failover.py"
+    run = subprocess.run(
+        [sys.executable, str(bench), "--quick", "--tmp-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    for heading in (
+        "## PostgreSQL failover",
+        "### Failover time (per run)",
+        "### Failover summary",
+    ):
+        assert heading in run.stdout, run.stdout
+    assert "| 1 " in run.stdout
