@@ -136,7 +136,7 @@ def create_app(settings: Settings) -> web.Application:
         # On SQLite the map's update before each checkpoint runs in a child process, so that it
         # does not take the interpreter from appends (docs/PERFORMANCE.md, "The map and appends").
         map_process = None
-        if not backend.is_mongodb(settings.db_url) and stores.ledger.maps is not None:
+        if not backend.is_remote(settings.db_url) and stores.ledger.maps is not None:
             map_process = MapProcess(db, busy_timeout=settings.busy_timeout)
             ledger.map_preparer = map_process
         # callbacks: deliveries are queued inside the append transactions (an outbox)

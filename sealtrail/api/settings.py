@@ -28,8 +28,9 @@ class Settings:
 
     #: where the ledger database and keys live
     data_dir: Path = Path("data")
-    #: the database: ``sqlite:///PATH`` or ``mongodb://…`` / ``mongodb+srv://…`` (a replica
-    #: set); unset: SQLite at DATA_DIR/ledger.db. Its password is never shown.
+    #: the database: ``sqlite:///PATH``, ``postgresql://…`` (a libpq URL) or ``mongodb://…`` /
+    #: ``mongodb+srv://…`` (a replica set); unset: SQLite at DATA_DIR/ledger.db. Its password
+    #: is never shown.
     db_url: str | None = field(default=None, repr=False)
     #: seconds a writer waits for another process's write lock before giving up
     busy_timeout: float = 10.0
@@ -193,9 +194,9 @@ def _db_url(v: Any) -> str:
     s = str(v).strip()
     if s.startswith("sqlite:///") and len(s) > len("sqlite:///"):
         return s
-    if re.fullmatch(r"mongodb(\+srv)?://\S+", s):
+    if re.fullmatch(r"(mongodb(\+srv)?|postgres(ql)?)://\S+", s):
         return s
-    raise ValueError("want sqlite:///PATH, mongodb://… or mongodb+srv://…")
+    raise ValueError("want sqlite:///PATH, postgresql://…, mongodb://… or mongodb+srv://…")
 
 
 def _list(item: Callable[[str], Any]) -> Callable[[Any], tuple[Any, ...]]:

@@ -108,9 +108,10 @@ SCHEMA_TABLE = "sealtrail_schema"
 _RETRY_STATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 _BUSY_STATES = {"55P03"}  # lock_not_available (lock_timeout)
 # connection/availability: 08* connection exceptions, 57P01-57P03 admin shutdown, crash
-# shutdown, cannot connect now; 25006 read-only transaction (connected to a standby)
+# shutdown, cannot connect now; 25006 read-only transaction (connected to a standby); 25P03/25P04
+# the session ended by idle_in_transaction_session_timeout / transaction_timeout
 _UNAVAILABLE_PREFIXES = ("08", "57P")
-_UNAVAILABLE_STATES = {"25006"}
+_UNAVAILABLE_STATES = {"25006", "25P03", "25P04"}
 
 
 def is_postgres_url(url: str | None) -> bool:

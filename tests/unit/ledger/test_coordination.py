@@ -1,8 +1,8 @@
 """The sequencer lease, fencing and the append queue (sealtrail/ledger/coordination.py), with
-two ledgers on one real SQLite file standing for two service processes. The coordinators queue
-appends (``queue_appends=True``, the mode MongoDB runs in) so that the queue is exercised on a
-store with real isolation; direct appends from every worker are
-tests/integration/test_workers_nofork.py.
+two ledgers on one real SQLite file — and on one real PostgreSQL database (tests/pg.py) — standing
+for two service processes. The coordinators queue appends (``queue_appends=True``, the mode
+MongoDB runs in) so that the queue is exercised on a store with real isolation; direct appends
+from every worker are tests/integration/test_workers_nofork.py.
 
 Time is a parameter: each coordinator reads a clock the test moves, so a lease expires when the
 test says so. The multi-process version (real ``sealtrail serve`` processes, SIGKILL and
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from sealtrail import backend
 from sealtrail.api.error_codes import http_status_for
 from sealtrail.core.errors import LeaseLostError, LedgerBusyError
 from sealtrail.core.note import NoteSigner
@@ -44,10 +45,16 @@ class Clock:
         return self.now
 
 
-def worker(db: Path, name: str, clock: Clock, **kw: float) -> Ledger:
-    store = SQLiteStore(db)
+def worker(db: Path | str, name: str, clock: Clock, **kw: float) -> Ledger:
+    """A ledger on the SQLite file ``db``, or on the PostgreSQL database at URL ``db``."""
+    if isinstance(db, str):
+        stores = backend.open_postgres(db)
+        store, coord_store = stores.ledger, stores.coordination
+    else:
+        store = SQLiteStore(db)
+        coord_store = SQLiteCoordinationStore(store.db)
     coord = Coordinator(
-        SQLiteCoordinationStore(store.db),
+        coord_store,
         ttl=TTL,
         holder=name,
         clock=clock,
@@ -58,14 +65,21 @@ def worker(db: Path, name: str, clock: Clock, **kw: float) -> Ledger:
                   coordinator=coord)  # fmt: skip
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where the two workers' database is: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_db_url"))
+    return tmp_path / "ledger.db"
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
 
 
 @pytest.fixture
-def pair(tmp_path: Path, clock: Clock) -> tuple[Ledger, Ledger]:
-    db = tmp_path / "ledger.db"
+def pair(db: Path | str, clock: Clock) -> tuple[Ledger, Ledger]:
     a, b = worker(db, "a", clock), worker(db, "b", clock)
     yield a, b
     a.close_sync()
@@ -200,9 +214,8 @@ def test_a_queued_append_that_conflicts_fails_with_the_holder_s_error(
 
 
 def test_a_queued_append_nobody_sequences_times_out_and_stays_queued(
-    tmp_path: Path, clock: Clock
+    db: Path | str, clock: Clock
 ) -> None:
-    db = tmp_path / "ledger.db"
     a = worker(db, "a", clock)
     b = worker(db, "b", clock, wait_timeout=0.3)
     try:

@@ -1,8 +1,8 @@
 """The verifiable map on the ledger: sealing commits to it, audit recomputes it, proofs are
-served from storage (on every backend: SQLite, and MongoDB — the nx-27017 stand-in unless
-``SEALTRAIL_TEST_MONGODB_URI`` is set), and a version-5 SQLite database upgrades in place
-(issue 14). MongoDB's own cases (its upgrade, tampering with its collections) are in
-test_mongo_map.py."""
+served from storage (on every backend: SQLite, PostgreSQL — a real server, tests/pg.py — and
+MongoDB — the nx-27017 stand-in unless ``SEALTRAIL_TEST_MONGODB_URI`` is set), and a version-5
+SQLite database upgrades in place (issue 14). MongoDB's own cases (its upgrade, tampering with its
+collections) are in test_mongo_map.py."""
 
 from __future__ import annotations
 
@@ -72,14 +72,18 @@ def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoServ
 OpenLedger = Callable[[NoteSigner], Ledger]
 
 
-@pytest.fixture(params=["mongo", "sqlite"])
+@pytest.fixture(params=["mongo", "postgres", "sqlite"])
 def open_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenLedger]:
     """Opens a ledger on a fresh database of each backend (the same one on every call)."""
     opened: list[backend.Stores] = []
-    url = request.getfixturevalue("mongo_server").fresh_url() if request.param == "mongo" else ""
+    url = ""
+    if request.param == "mongo":
+        url = request.getfixturevalue("mongo_server").fresh_url()
+    elif request.param == "postgres":
+        url = request.getfixturevalue("pg_db_url")  # a real server (tests/pg.py)
 
     def open_one(signer: NoteSigner) -> Ledger:
-        stores = backend.open_mongodb(url) if url else backend.open_sqlite(tmp_path / "l.db")
+        stores = backend.open_backend(tmp_path / "l.db", db_url=url or None)
         opened.append(stores)
         return Ledger(stores.ledger, signer, clock=fixed_clock, random_bytes=counting_random())
 

@@ -261,3 +261,11 @@ def test_a_server_restart_is_ridden_through(tmp_path_factory: pytest.TempPathFac
             assert d.read().execute("SELECT k FROM kv ORDER BY k").fetchall() == [("a",), ("c",)]
         finally:
             d.close()
+
+
+def test_an_unavailable_database_answers_503_at_the_edge() -> None:
+    from sealtrail.api.error_codes import EXIT_BUSY, exit_code_for, http_status_for
+
+    e = DatabaseUnavailableError("down")
+    assert isinstance(e, LedgerBusyError)
+    assert (http_status_for(e), exit_code_for(e)) == (503, EXIT_BUSY)

@@ -7,6 +7,9 @@ new backend joins by adding a factory to BACKENDS. Each factory opens one more h
 same backend instance: a second handle is how these tests see what was durably committed rather
 than what one connection cached.
 
+The ``postgres`` backend runs on a real PostgreSQL server the tests start (tests/pg.py): one
+cluster per session, a new database per test.
+
 The ``mongo`` backend runs on a real MongoDB when ``SEALTRAIL_TEST_MONGODB_URI`` is set, else on
 the nx-27017 stand-in (tests/mongo.py): one stand-in process per module, a new database per
 test. Tests whose mongo variant needs what the stand-in lacks use :func:`real_mongodb_variant`,
@@ -29,7 +32,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sealtrail.anchoring.store import StoredAnchor
-from sealtrail.backend import Stores, open_mongodb, open_sqlite
+from sealtrail.backend import Stores, open_mongodb, open_postgres, open_sqlite
 from sealtrail.core import merkle, vmap, vmap_tree
 from sealtrail.core.errors import ConflictError, LeaseLostError, NotFoundError, StorageError
 from sealtrail.core.event import build_event, format_time
@@ -64,10 +67,32 @@ def _mongo(request: pytest.FixtureRequest, tmp: Path) -> StoreFactory:
     return lambda: open_mongodb(url)
 
 
+#: tests of the domains whose PostgreSQL stores are still to come (anchoring, the directory:
+#: sealtrail/backend/postgres.py, domain_stores); their postgres variant is skipped until then
+PG_PENDING = {
+    "test_timestamps_pending_then_stamped_and_never_replaced",
+    "test_a_first_try_token_and_later_checkpoints",
+    "test_anchor_round_trips_every_field",
+    "test_anchor_queries_follow_the_states",
+    "test_anchors_of_a_checkpoint_sealed_later_are_seen",
+    "test_tenants_form_groups",
+    "test_api_keys_are_listed_and_revoked",
+    "test_fenced_writes_with_a_stale_lease_fail_and_write_nothing",
+}
+
+
+def _postgres(request: pytest.FixtureRequest, tmp: Path) -> StoreFactory:
+    if request.node.originalname in PG_PENDING:
+        pytest.skip("needs the PostgreSQL stores of anchoring and the directory (not built yet)")
+    url = request.getfixturevalue("pg_db_url")  # a fresh database on a real server (tests/pg.py)
+    return lambda: open_postgres(url)
+
+
 #: name → (the test's request, its tmp_path) → a factory of handles on one fresh database
 BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], StoreFactory]] = {
     "sqlite": lambda request, tmp: lambda: open_sqlite(tmp / "ledger.db"),
     "mongo": _mongo,
+    "postgres": _postgres,
 }
 
 

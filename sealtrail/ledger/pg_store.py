@@ -1,0 +1,116 @@
+"""The ledger's store on PostgreSQL: the log, checkpoints, settings and log statistics, on the
+shared :class:`~sealtrail.ledger.pg_db.PostgresDatabase`.
+
+The SQL is SQLite's: :class:`PgLedgerStore` is the SQLite store
+(:class:`~sealtrail.ledger.sqlite_store.SQLiteLedgerStore`) running on PostgreSQL connections
+of the same shape (``?`` placeholders, tuples, ``rowcount``). What differs is here, and only
+this:
+
+* **the log's head** (:mod:`.pg_schema`): :meth:`PgLedgerStore.write` first locks the
+  ``log_head`` row (``SELECT size … FOR UPDATE``), so writers are serialised as SQLite's
+  ``BEGIN IMMEDIATE`` serialises them, and the view's :meth:`_PgView.size` is the size read
+  under that lock. :meth:`_PgView.append` checks the entries continue the log densely at that
+  size, inserts them and sets the head's new size in the same transaction. A writer paused
+  between reading the head and committing holds the lock: every other writer waits (up to
+  ``busy_timeout``, then LedgerBusyError), and if the paused one is cut off (its session ends,
+  e.g. ``idle_in_transaction_session_timeout``) nothing of it commits and the next writer reads
+  the unchanged head — so no two writers ever both write at one index (no fork);
+* **fencing** (:func:`~sealtrail.ledger.pg_coordination.check_fence`): the lease row is read
+  ``FOR SHARE``, so a takeover waits for the fenced transaction and one that committed first
+  fails it;
+* **the map** (:class:`~sealtrail.ledger.pg_map.PgMapStore`);
+* an empty ``IN ()`` list, which SQLite reads as false and PostgreSQL refuses: a query for no
+  tenants answers nothing without asking.
+
+Durability is the shared database's (:mod:`.pg_db`): ``COMMIT`` returns once the WAL is flushed
+(and on the synchronous standby, when one is configured).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
+
+from sealtrail.core.errors import StorageError
+from sealtrail.core.event import Event
+from sealtrail.ledger.pg_coordination import check_fence
+from sealtrail.ledger.pg_db import PostgresDatabase
+from sealtrail.ledger.pg_map import PgMapStore
+from sealtrail.ledger.pg_schema import MAP_PART
+from sealtrail.ledger.sqlite_store import SQLiteLedgerStore, _View
+from sealtrail.ledger.store import Entry, EventQuery, Lease, MapStore
+
+T = TypeVar("T")
+
+#: the head row, locked by every write of the log
+_LOCK_HEAD = "SELECT size FROM log_head WHERE id = 1 FOR UPDATE"
+
+
+class _PgView(_View):
+    """The WriteView of one PostgreSQL transaction that holds the log's head row."""
+
+    def __init__(self, con: Any, size: int) -> None:
+        super().__init__(con)
+        self._size = size
+
+    def size(self) -> int:
+        return self._size
+
+    def append(self, entries: Sequence[Entry]) -> None:
+        if not entries:
+            return
+        # the head and the events must agree: a head row edited behind the log's back would
+        # otherwise leave a gap (head ahead) — behind, the primary key refuses the insert
+        row = self._con.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM events").fetchone()
+        if int(row[0]) != self._size:
+            raise StorageError(
+                f"the log's head says {self._size} entries, the events end at {int(row[0])}"
+            )
+        super().append(entries)  # checks density against size(), inserts events and documents
+        self._size += len(entries)
+        self._con.execute("UPDATE log_head SET size = ? WHERE id = 1", (self._size,))
+
+    def check_fence(self, lease: Lease) -> None:
+        check_fence(self._con, lease)
+
+
+class PgLedgerStore(SQLiteLedgerStore):
+    """The log, its checkpoints and settings, and statistics over them, in the shared
+    :class:`PostgresDatabase` (its ``ledger`` schema part). Safe to share between threads and
+    processes. ``close()`` closes the shared database."""
+
+    def __init__(self, db: PostgresDatabase) -> None:
+        # the SQLite store's queries run unchanged on db's connections (same shape)
+        self.db = cast(Any, db)
+        self.pg = db
+        #: where the database is, for messages
+        self.where = db.where
+        #: the verifiable map's tables, when the database was opened with their schema part
+        self.maps: MapStore | None = (
+            PgMapStore(db) if any(p.name == MAP_PART.name for p in db.parts) else None
+        )
+
+    def write(self, fn: Callable[[_PgView], T]) -> T:
+        """Run ``fn`` in one transaction holding the log's head (see LedgerStore.write).
+
+        ``fn`` may run more than once (after a deadlock or a connection lost before the
+        commit): only its database effects count."""
+
+        def txn(con: Any) -> T:
+            row = con.execute(_LOCK_HEAD).fetchone()
+            if row is None:
+                raise StorageError(f"{self.where}: the log's head row is missing")
+            return fn(_PgView(con, int(row[0])))
+
+        return self.pg.write(txn)
+
+    def query(self, q: EventQuery, *, after: int = -1, limit: int = 100) -> list[Event]:
+        if not q.tenants:  # SQLite reads "tenant IN ()" as false; PostgreSQL refuses it
+            return []
+        return super().query(q, after=after, limit=limit)
+
+    def size(self) -> int:
+        row = self.pg.read().execute("SELECT size FROM log_head WHERE id = 1").fetchone()
+        if row is None:
+            raise StorageError(f"{self.where}: the log's head row is missing")
+        return int(row[0])
