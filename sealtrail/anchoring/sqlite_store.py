@@ -3,6 +3,11 @@ and chain anchors (table ``anchors``, version 2; its columns ``contract_version`
 ``map_root``, version 7) of the ledger's checkpoints, on the shared
 :class:`~sealtrail.ledger.sqlite_db.SQLiteDatabase`.
 
+The SQL is shared with PostgreSQL (:mod:`.pg_store` subclasses these stores): it keeps to what
+both dialects mean alike (:mod:`~sealtrail.ledger.sql_dialect`), and the two places where they
+differ are attributes of the store — :attr:`SQLiteTimestampStore.dialect` (row locks, the
+integrity error) and :meth:`SQLiteTimestampStore.check_fence`.
+
 Reads join the ledger's ``checkpoints`` table (what is not stamped / anchored yet). A fenced
 write checks the sequencer lease inside its own ``BEGIN IMMEDIATE`` transaction
 (:func:`~sealtrail.ledger.sqlite_coordination.check_fence`), so a process that lost the lease
@@ -11,12 +16,12 @@ never writes.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection
 from typing import Any
 
 from sealtrail.anchoring.store import StoredAnchor, TimestampRecord
 from sealtrail.core.errors import ConflictError
+from sealtrail.ledger.sql_dialect import SQLITE, Dialect, SqlConnection, upsert
 from sealtrail.ledger.sqlite_coordination import check_fence
 from sealtrail.ledger.sqlite_db import SchemaPart, SQLiteDatabase
 from sealtrail.ledger.sqlite_schema import checkpoint_from_row as _checkpoint
@@ -110,6 +115,8 @@ _ANCHOR_COLS = (
     "effective_gas_price, confirmations, attempts, last_error, created_at, updated_at, final_at, "
     "contract_version, map_root"
 )
+#: insert an anchor, or overwrite every column of the one stored for its size
+_PUT_ANCHOR = upsert("anchors", _ANCHOR_COLS.split(", "), ["size"])
 
 
 def _int_or_none(v: Any) -> int | None:
@@ -169,8 +176,15 @@ def _anchor_row(a: StoredAnchor) -> tuple[Any, ...]:
 class SQLiteTimestampStore:
     """The timestamps of checkpoints in the shared SQLite database."""
 
+    #: the SQL dialect's peculiarities (row locks, integrity errors)
+    dialect: Dialect = SQLITE
+
     def __init__(self, db: SQLiteDatabase) -> None:
         self.db = db
+
+    def check_fence(self, con: SqlConnection, lease: Lease) -> None:
+        """LeaseLostError unless ``lease`` is still held (inside ``con``'s write transaction)."""
+        check_fence(con, lease)  # type: ignore[arg-type]
 
     def timestamp(self, size: int) -> TimestampRecord | None:
         row = (
@@ -205,9 +219,9 @@ class SQLiteTimestampStore:
         *,
         fence: Lease | None = None,
     ) -> None:
-        def put(con: sqlite3.Connection) -> None:
+        def put(con: SqlConnection) -> None:
             if fence is not None:
-                check_fence(con, fence)
+                self.check_fence(con, fence)
             con.execute(
                 "INSERT INTO timestamps (size, token, gen_time, serial, tsa, attempts, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT (size) DO UPDATE SET "
@@ -222,9 +236,9 @@ class SQLiteTimestampStore:
     def timestamp_failed(
         self, size: int, error: str, at: str, *, fence: Lease | None = None
     ) -> None:
-        def put(con: sqlite3.Connection) -> None:
+        def put(con: SqlConnection) -> None:
             if fence is not None:
-                check_fence(con, fence)
+                self.check_fence(con, fence)
             con.execute(
                 "INSERT INTO timestamps (size, attempts, last_error, updated_at) "
                 "VALUES (?, 1, ?, ?) ON CONFLICT (size) DO UPDATE SET "
@@ -256,11 +270,14 @@ class SQLiteTimestampStore:
         *,
         fence: Lease | None = None,
     ) -> None:
-        def put(con: sqlite3.Connection) -> None:
+        def put(con: SqlConnection) -> None:
             if fence is not None:
-                check_fence(con, fence)
+                self.check_fence(con, fence)
+            # the stamped row, locked: a concurrent renewal of this size waits here
             stamped = con.execute(
-                "SELECT 1 FROM timestamps WHERE size = ? AND token IS NOT NULL", (size,)
+                "SELECT 1 FROM timestamps WHERE size = ? AND token IS NOT NULL"
+                + self.dialect.for_update,
+                (size,),
             ).fetchone()
             held = con.execute(
                 "SELECT count(*) FROM timestamp_renewals WHERE size = ?", (size,)
@@ -270,11 +287,14 @@ class SQLiteTimestampStore:
                     f"checkpoint {size}: renewal {index} does not extend a chain of {held} "
                     f"renewals{'' if stamped else ' (not stamped)'}"
                 )
-            con.execute(
-                "INSERT INTO timestamp_renewals (size, k, token, gen_time, tsa, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (size, index, token, gen_time, tsa, at),
-            )
+            try:
+                con.execute(
+                    "INSERT INTO timestamp_renewals (size, k, token, gen_time, tsa, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (size, index, token, gen_time, tsa, at),
+                )
+            except self.dialect.integrity_error as e:
+                raise ConflictError(f"checkpoint {size}: renewal {index} is stored already") from e
 
         self.db.write(put)
 
@@ -284,6 +304,10 @@ class SQLiteAnchorStore:
 
     def __init__(self, db: SQLiteDatabase) -> None:
         self.db = db
+
+    def check_fence(self, con: SqlConnection, lease: Lease) -> None:
+        """LeaseLostError unless ``lease`` is still held (inside ``con``'s write transaction)."""
+        check_fence(con, lease)  # type: ignore[arg-type]
 
     def anchor(self, size: int) -> StoredAnchor | None:
         """The anchoring state of checkpoint ``size``, or None if anchoring never began."""
@@ -298,6 +322,8 @@ class SQLiteAnchorStore:
         """Anchoring states (of these statuses, default all), by size."""
         if statuses is None:
             rows = self.db.read().execute(f"SELECT {_ANCHOR_COLS} FROM anchors ORDER BY size")
+        elif not statuses:  # SQLite reads "IN ()" as false; PostgreSQL refuses it
+            return []
         else:
             marks = ", ".join("?" * len(statuses))
             rows = self.db.read().execute(
@@ -308,6 +334,8 @@ class SQLiteAnchorStore:
 
     def anchored_size(self, statuses: Collection[str] = ("final",)) -> int:
         """The largest checkpoint size with an anchor in one of ``statuses`` (0 if none)."""
+        if not statuses:
+            return 0
         marks = ", ".join("?" * len(statuses))
         row = (
             self.db.read()
@@ -320,13 +348,10 @@ class SQLiteAnchorStore:
         """Insert or replace the anchoring state of one checkpoint, durably (with ``fence``:
         only while that sequencer lease is held, else LeaseLostError)."""
 
-        def put(con: sqlite3.Connection) -> None:
+        def put(con: SqlConnection) -> None:
             if fence is not None:
-                check_fence(con, fence)
-            con.execute(
-                f"INSERT OR REPLACE INTO anchors ({_ANCHOR_COLS}) VALUES ({', '.join('?' * 27)})",
-                _anchor_row(anchor),
-            )
+                self.check_fence(con, fence)
+            con.execute(_PUT_ANCHOR, _anchor_row(anchor))
 
         self.db.write(put)
 

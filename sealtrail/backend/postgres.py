@@ -4,32 +4,36 @@ The ledger's stores (log, statistics, coordination, map) are built here on one
 :class:`~sealtrail.ledger.pg_db.PostgresDatabase`. The other domains' PostgreSQL stores
 (anchoring's timestamps and anchors, the directory, seals, webhooks) join in ONE place:
 :data:`DOMAIN_PARTS` (their schema parts) and :func:`domain_stores` (their stores on the shared
-handle). Until a domain has its PostgreSQL store, :func:`domain_stores` gives a stand-in that
-raises ConfigError naming the domain on first use, so the ledger runs on PostgreSQL (appends,
-checkpoints, proofs, audit, migration of the log) while that domain's features say plainly that
-they are not available there yet.
+handle). Each is its SQLite store running the same SQL on PostgreSQL connections, with the
+domain's few peculiarities in its ``pg_store`` module.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NoReturn, cast
+from typing import Any
 
+from sealtrail.anchoring.pg_store import ANCHORING_PARTS, PgAnchorStore, PgTimestampStore
 from sealtrail.anchoring.store import AnchorStore, TimestampStore
 from sealtrail.backend.stores import Stores
-from sealtrail.core.errors import ConfigError
+from sealtrail.directory.pg_store import DIRECTORY_PART, PgDirectoryStore
 from sealtrail.directory.store import DirectoryStore
 from sealtrail.ledger.pg_coordination import PgCoordinationStore
 from sealtrail.ledger.pg_db import PostgresDatabase, SchemaPart
 from sealtrail.ledger.pg_schema import LEDGER_PARTS
 from sealtrail.ledger.pg_store import PgLedgerStore
+from sealtrail.seals.pg_store import SEALS_PARTS, PgSealStore
 from sealtrail.seals.store import SealStore
+from sealtrail.webhooks.pg_store import WEBHOOKS_PART, PgWebhookStore
 from sealtrail.webhooks.store import WebhookStore
 
-# TODO(pgdomains): the other domains' PostgreSQL schema parts (anchoring, directory, seals,
-# webhooks), e.g. SchemaPart(name, version, POSTGRES.ddl(<their SQLite DDL>)).
-#: the other domains' PostgreSQL tables, laid out after the ledger's
-DOMAIN_PARTS: tuple[SchemaPart, ...] = ()
+#: the other domains' PostgreSQL tables, laid out after the ledger's (by version, as SQLite's)
+DOMAIN_PARTS: tuple[SchemaPart, ...] = (
+    *ANCHORING_PARTS,
+    DIRECTORY_PART,
+    *SEALS_PARTS,
+    WEBHOOKS_PART,
+)
 
 #: every domain's PostgreSQL tables, in the order a new database creates them
 POSTGRES_PARTS: tuple[SchemaPart, ...] = (*LEDGER_PARTS, *DOMAIN_PARTS)
@@ -46,34 +50,14 @@ class DomainStores:
     webhooks: WebhookStore | None
 
 
-class _NotOnPostgres:
-    """Stands in for a domain's store that has no PostgreSQL implementation yet."""
-
-    def __init__(self, domain: str) -> None:
-        self._domain = domain
-
-    def __getattr__(self, name: str) -> NoReturn:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        raise ConfigError(
-            f"the {self._domain} store is not available on PostgreSQL yet "
-            f"({self._domain}.{name}); use SQLite for this feature"
-        )
-
-    def __repr__(self) -> str:
-        return f"<{self._domain}: not on PostgreSQL yet>"
-
-
 def domain_stores(db: PostgresDatabase) -> DomainStores:
     """The other domains' stores on ``db`` (a handle opened with :data:`POSTGRES_PARTS`)."""
-    # TODO(pgdomains): build the PostgreSQL stores here, on ``db``.
-    del db
     return DomainStores(
-        timestamps=cast(TimestampStore, _NotOnPostgres("timestamps")),
-        anchors=cast(AnchorStore, _NotOnPostgres("anchors")),
-        directory=cast(DirectoryStore, _NotOnPostgres("directory")),
-        seals=cast(SealStore, _NotOnPostgres("seals")),
-        webhooks=None,
+        timestamps=PgTimestampStore(db),
+        anchors=PgAnchorStore(db),
+        directory=PgDirectoryStore(db),
+        seals=PgSealStore(db),
+        webhooks=PgWebhookStore(db),
     )
 
 

@@ -1,14 +1,19 @@
 """The directory on SQLite: tenants and API key records (tables ``tenants`` and ``api_keys``,
-schema version 1) on the shared :class:`~sealtrail.ledger.sqlite_db.SQLiteDatabase`."""
+schema version 1) on the shared :class:`~sealtrail.ledger.sqlite_db.SQLiteDatabase`.
+
+The SQL is shared with PostgreSQL (:mod:`.pg_store` subclasses the store): a second tenant with
+one id is the dialect's integrity error (:attr:`SQLiteDirectoryStore.dialect`) when it slips
+past the check (two processes adding it at once), and a look-up of no tenants answers nothing
+without asking (PostgreSQL refuses ``IN ()``)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection
 from typing import Any
 
 from sealtrail.core.errors import ConflictError, NotFoundError
 from sealtrail.directory.store import ApiKey, Tenant
+from sealtrail.ledger.sql_dialect import SQLITE, Dialect, SqlConnection
 from sealtrail.ledger.sqlite_db import SchemaPart, SQLiteDatabase
 
 _DIRECTORY_DDL = """
@@ -41,11 +46,14 @@ def _key(row: tuple[Any, ...]) -> ApiKey:
 class SQLiteDirectoryStore:
     """Tenants and API key records in the shared SQLite database."""
 
+    #: the SQL dialect's peculiarities (the integrity error)
+    dialect: Dialect = SQLITE
+
     def __init__(self, db: SQLiteDatabase) -> None:
         self.db = db
 
     def add_tenant(self, tenant: Tenant) -> None:
-        def put(con: sqlite3.Connection) -> None:
+        def put(con: SqlConnection) -> None:
             if con.execute("SELECT 1 FROM tenants WHERE id = ?", (tenant.id,)).fetchone():
                 raise ConflictError(f"tenant {tenant.id!r} already exists")
             if (
@@ -55,10 +63,13 @@ class SQLiteDirectoryStore:
                 ).fetchone()
             ):
                 raise NotFoundError(f"no tenant {tenant.parent!r}")
-            con.execute(
-                "INSERT INTO tenants (id, name, parent, created_at) VALUES (?, ?, ?, ?)",
-                (tenant.id, tenant.name, tenant.parent, tenant.created_at),
-            )
+            try:
+                con.execute(
+                    "INSERT INTO tenants (id, name, parent, created_at) VALUES (?, ?, ?, ?)",
+                    (tenant.id, tenant.name, tenant.parent, tenant.created_at),
+                )
+            except self.dialect.integrity_error as e:  # added meanwhile by another process
+                raise ConflictError(f"tenant {tenant.id!r} already exists") from e
 
         self.db.write(put)
 
@@ -86,7 +97,7 @@ class SQLiteDirectoryStore:
         return [r[0] for r in rows]
 
     def add_key(self, key: ApiKey) -> None:
-        def put(con: sqlite3.Connection) -> None:
+        def put(con: SqlConnection) -> None:
             con.execute(
                 f"INSERT INTO api_keys ({_KEY_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (key.id, key.tenant, key.role, key.secret_hash, key.label, key.created_at, None),
@@ -104,6 +115,8 @@ class SQLiteDirectoryStore:
 
     def keys(self, tenants: Collection[str]) -> list[ApiKey]:
         ids = list(tenants)
+        if not ids:  # SQLite reads "IN ()" as false; PostgreSQL refuses it
+            return []
         rows = self.db.read().execute(
             f"SELECT {_KEY_COLS} FROM api_keys WHERE tenant IN ({','.join('?' * len(ids))}) "
             "ORDER BY created_at, id",
@@ -112,7 +125,7 @@ class SQLiteDirectoryStore:
         return [_key(r) for r in rows]
 
     def revoke_key(self, key_id: str, at: str) -> ApiKey:
-        def put(con: sqlite3.Connection) -> ApiKey:
+        def put(con: SqlConnection) -> ApiKey:
             con.execute(
                 "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                 (at, key_id),

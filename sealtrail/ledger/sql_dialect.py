@@ -22,7 +22,8 @@ Where they differ, each peculiarity has one named place, a field of :class:`Dial
   ``BYTEA``, ``INTEGER`` → ``BIGINT`` (SQLite's integers are 64-bit, PostgreSQL's ``INTEGER``
   is 32), ``REAL`` → ``DOUBLE PRECISION``, ``TEXT`` → ``TEXT COLLATE "C"`` (byte order, as
   SQLite compares text, whatever the database's locale), ``INTEGER PRIMARY KEY
-  AUTOINCREMENT`` → an identity column, ``WITHOUT ROWID`` dropped;
+  AUTOINCREMENT`` → an identity column, ``WITHOUT ROWID`` dropped, ``REFERENCES`` dropped
+  (SQLite does not enforce foreign keys; neither table layout may refuse a row the other takes);
 * **row locking** — :attr:`Dialect.for_update` / :attr:`Dialect.for_share`, appended to a
   ``SELECT`` whose rows the transaction must hold until it ends. Empty in SQLite, whose write
   transaction (``BEGIN IMMEDIATE``) already excludes every other writer;
@@ -114,6 +115,10 @@ PG_TYPE_MAP: tuple[tuple[str, str], ...] = (
     (r"\bBLOB\b", "BYTEA"),
     (r"\bREAL\b", "DOUBLE PRECISION"),
     (r"\bTEXT\b", 'TEXT COLLATE "C"'),
+    # SQLite leaves foreign keys unenforced (PRAGMA foreign_keys is off) and the stores rely on
+    # it — an anchor or a timestamp may be stored before its checkpoint (an import, a repair):
+    # PostgreSQL gets no REFERENCES clause, so both accept the same rows
+    (r"\s+REFERENCES\s+\w+\s*\([^)]*\)", ""),
     (r"\)\s*WITHOUT\s+ROWID\s*;", ");"),
 )  # fmt: skip
 

@@ -7,12 +7,19 @@ same file as the ledger's. Every change runs in one
 it serialises with ledger appends across processes), together with the outbox rows it queues;
 reads use the calling thread's connection. Compare-and-swap is a conditional
 ``UPDATE … WHERE`` whose row count is checked inside that transaction.
+
+The SQL is shared with PostgreSQL (:mod:`.pg_store` subclasses the store). Where SQLite's
+file-wide write lock stands in for a row lock, the statement appends
+:attr:`SQLiteSealStore.dialect`'s ``for_update`` (empty on SQLite): a renewal of an envelope's
+archive reads the document it replaces, and an answer to an invitation reads its envelope,
+holding the row until the transaction ends. A duplicate id is the dialect's integrity error
+(ConflictError either way); uses restored with their ids move the id sequence past them
+(:meth:`SQLiteSealStore._after_restoring_uses`, a no-op for SQLite's ``AUTOINCREMENT``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import struct
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar
@@ -20,6 +27,7 @@ from typing import Any, TypeVar
 import orjson
 
 from sealtrail.core.errors import ConflictError, NotFoundError
+from sealtrail.ledger.sql_dialect import SQLITE, Dialect, SqlConnection, insert_or_ignore
 from sealtrail.ledger.sqlite_db import SchemaPart, SQLiteDatabase
 from sealtrail.seals.store import (
     PENDING_BATCH,
@@ -168,6 +176,9 @@ _REQ_COLS = (
 )
 
 
+#: a tenant's CA, unless it has one already (the first one stays)
+_ADD_CA = insert_or_ignore("seal_cas", ("tenant", "certificate", "key_blob", "created_at"))
+
 _SIGNER_COLS = (
     "position, seal_id, key_id, status, signed_by, signed_at, before, after, party, invitation, "
     "answered_by, answered_at"
@@ -210,14 +221,14 @@ def _bytes_or_none(v: Any) -> bytes | None:
     return None if v is None else bytes(v)
 
 
-def _enqueue(con: sqlite3.Connection, events: Sequence[OutboxEvent]) -> None:
+def _enqueue(con: SqlConnection, events: Sequence[OutboxEvent]) -> None:
     con.executemany(
         "INSERT INTO seal_outbox (tenant, event) VALUES (?, ?)",
         [(e.tenant, e.body) for e in events],
     )
 
 
-def _record_use(con: sqlite3.Connection, use: SealUse) -> None:
+def _record_use(con: SqlConnection, use: SealUse) -> None:
     if use.request_id is not None:  # a one-time authorisation: consumed by exactly one use
         cur = con.execute(
             "UPDATE seal_requests SET status = 'used', used_at = ? "
@@ -234,22 +245,29 @@ def _record_use(con: sqlite3.Connection, use: SealUse) -> None:
     )  # fmt: skip
 
 
-def _unique(e: sqlite3.IntegrityError, what: str) -> ConflictError:
+def _unique(e: Exception, what: str) -> ConflictError:
     return ConflictError(f"{what} exists already: {e}")
 
 
 class SQLiteSealStore:
     """Seal persistence in the shared SQLite database (module docstring)."""
 
+    #: the SQL dialect's peculiarities (row locks, the integrity error)
+    dialect: Dialect = SQLITE
+
     def __init__(self, db: SQLiteDatabase) -> None:
         self.db = db
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _write(self, fn: Callable[[SqlConnection], T]) -> T:
         """Run ``fn`` in one write transaction of the shared database (all or nothing)."""
         return self.db.write(fn)
 
-    def _read(self) -> sqlite3.Connection:
+    def _read(self) -> SqlConnection:
         return self.db.read()
+
+    def _after_restoring_uses(self, con: SqlConnection) -> None:
+        """After uses were inserted with their ids: make later uses get larger ids.
+        (SQLite's ``AUTOINCREMENT`` already continues after the largest id stored.)"""
 
     # -- internal CAs ------------------------------------------------------------------------
 
@@ -267,9 +285,7 @@ class SQLiteSealStore:
     def add_ca(self, ca: StoredCa) -> StoredCa:
         self._write(
             lambda con: con.execute(
-                "INSERT OR IGNORE INTO seal_cas (tenant, certificate, key_blob, created_at) "
-                "VALUES (?, ?, ?, ?)",
-                (ca.tenant, ca.certificate, ca.key_blob, ca.created_at),
+                _ADD_CA, (ca.tenant, ca.certificate, ca.key_blob, ca.created_at)
             )
         )
         stored = self.ca(ca.tenant)
@@ -315,7 +331,7 @@ class SQLiteSealStore:
             s.certificate, _pack(s.chain), key_blob, s.created_at,
         )  # fmt: skip
 
-        def put(con: sqlite3.Connection) -> None:
+        def put(con: SqlConnection) -> None:
             try:
                 con.execute(
                     "INSERT INTO seals (id, tenant, kind, name, purpose, code, remarks, status, "
@@ -324,7 +340,7 @@ class SQLiteSealStore:
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     row,
                 )
-            except sqlite3.IntegrityError as e:
+            except self.dialect.integrity_error as e:
                 raise _unique(e, f"seal {s.id}") from e
             _enqueue(con, events)
 
@@ -341,6 +357,8 @@ class SQLiteSealStore:
         where, args = [], []
         if tenants is not None:
             ids = list(tenants)
+            if not ids:  # SQLite reads "IN ()" as false; PostgreSQL refuses it
+                return []
             where.append(f"tenant IN ({_marks(len(ids))})")
             args += ids
         if status is not None:
@@ -372,7 +390,7 @@ class SQLiteSealStore:
     def set_seal_status(self, change: SealStatusChange, events: Sequence[OutboxEvent]) -> None:
         c = change
 
-        def put(con: sqlite3.Connection) -> None:
+        def put(con: SqlConnection) -> None:
             cur = con.execute(
                 "UPDATE seals SET status = ?, status_reason = ?, status_at = ? "
                 "WHERE id = ? AND status = ?",
@@ -401,7 +419,7 @@ class SQLiteSealStore:
     def events_done(self, ids: Collection[int]) -> None:
         done = list(ids)
 
-        def delete(con: sqlite3.Connection) -> None:
+        def delete(con: SqlConnection) -> None:
             for i in range(0, len(done), _CHUNK):
                 chunk = done[i : i + _CHUNK]
                 sql = f"DELETE FROM seal_outbox WHERE id IN ({_marks(len(chunk))})"
@@ -431,7 +449,7 @@ class SQLiteSealStore:
     def put_policy(self, policy: StoredPolicy, events: Sequence[OutboxEvent]) -> None:
         p = policy
 
-        def put(con: sqlite3.Connection) -> None:
+        def put(con: SqlConnection) -> None:
             con.execute(
                 "INSERT INTO seal_policies (tenant, controlled, approvers, updated_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (tenant) DO UPDATE SET controlled = "
@@ -449,7 +467,7 @@ class SQLiteSealStore:
     def insert_request(self, request: StoredRequest, events: Sequence[OutboxEvent]) -> None:
         r = request
 
-        def put(con: sqlite3.Connection) -> None:
+        def put(con: SqlConnection) -> None:
             try:
                 con.execute(
                     f"INSERT INTO seal_requests ({_REQ_COLS}) "
@@ -458,7 +476,7 @@ class SQLiteSealStore:
                      r.decided_by, r.decision_reason, r.created_at, r.decided_at, r.used_at,
                      r.envelope_id, r.position),
                 )  # fmt: skip
-            except sqlite3.IntegrityError as e:
+            except self.dialect.integrity_error as e:
                 raise _unique(e, f"seal request {r.id}") from e
             _enqueue(con, events)
 
@@ -473,6 +491,8 @@ class SQLiteSealStore:
         self, tenants: Collection[str], status: str | None = None, limit: int = 1000
     ) -> list[StoredRequest]:
         ids = list(tenants)
+        if not ids:
+            return []
         sql = f"SELECT {_REQ_COLS} FROM seal_requests WHERE tenant IN ({_marks(len(ids))})"
         args: list[Any] = ids
         if status is not None:
@@ -484,7 +504,7 @@ class SQLiteSealStore:
     def decide_request(self, decision: RequestDecision, events: Sequence[OutboxEvent]) -> None:
         d = decision
 
-        def put(con: sqlite3.Connection) -> None:
+        def put(con: SqlConnection) -> None:
             cur = con.execute(
                 "UPDATE seal_requests SET status = ?, decided_by = ?, decision_reason = ?, "
                 "decided_at = ? WHERE id = ? AND status = 'pending'",
@@ -504,14 +524,14 @@ class SQLiteSealStore:
     # -- seal uses ---------------------------------------------------------------------------
 
     def record_use(self, use: SealUse, events: Sequence[OutboxEvent]) -> None:
-        def put(con: sqlite3.Connection) -> None:
+        def put(con: SqlConnection) -> None:
             _record_use(con, use)
             _enqueue(con, events)
 
         self._write(put)
 
     def restore_uses(self, uses: Sequence[StoredUse]) -> None:
-        def put(con: sqlite3.Connection) -> None:
+        def put(con: SqlConnection) -> None:
             con.executemany(
                 "INSERT INTO seal_uses (id, tenant, seal_id, key_id, request_id, envelope_id, "
                 "before, after, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -521,11 +541,15 @@ class SQLiteSealStore:
                     for u in uses
                 ],
             )  # fmt: skip
+            self._after_restoring_uses(con)
 
-        self._write(put)
+        if uses:
+            self._write(put)
 
     def uses(self, tenants: Collection[str], limit: int = 1000) -> list[StoredUse]:
         ids = list(tenants)
+        if not ids:
+            return []
         rows = self._read().execute(
             "SELECT id, tenant, seal_id, key_id, request_id, envelope_id, before, after, at "
             f"FROM seal_uses WHERE tenant IN ({_marks(len(ids))}) ORDER BY id DESC LIMIT ?",
@@ -558,7 +582,7 @@ class SQLiteSealStore:
     ) -> None:
         e = envelope
 
-        def put(con: sqlite3.Connection) -> None:
+        def put(con: SqlConnection) -> None:
             try:
                 con.execute(
                     "INSERT INTO envelopes (id, tenant, title, ordered, status, document, "
@@ -567,7 +591,7 @@ class SQLiteSealStore:
                     (e.id, e.tenant, e.title, int(e.ordered), e.status, document, e.original,
                      e.version, e.created_by, e.created_at, e.completed_at),
                 )  # fmt: skip
-            except sqlite3.IntegrityError as err:
+            except self.dialect.integrity_error as err:
                 raise _unique(err, f"envelope {e.id}") from err
             con.executemany(
                 f"INSERT INTO envelope_signers ({_SIGNER_COLS}, envelope_id) "
@@ -614,6 +638,8 @@ class SQLiteSealStore:
 
     def envelope_ids(self, tenants: Collection[str], limit: int = 1000) -> list[str]:
         ids = list(tenants)
+        if not ids:
+            return []
         rows = self._read().execute(
             f"SELECT id FROM envelopes WHERE tenant IN ({_marks(len(ids))}) "
             "ORDER BY created_at DESC, id LIMIT ?",
@@ -631,9 +657,10 @@ class SQLiteSealStore:
     def renew_envelope_document(
         self, envelope_id: str, before: bytes, document: bytes, events: Sequence[OutboxEvent]
     ) -> None:
-        def put(con: sqlite3.Connection) -> None:
+        def put(con: SqlConnection) -> None:
             row = con.execute(
-                "SELECT document FROM envelopes WHERE id = ? AND status = 'completed'",
+                "SELECT document FROM envelopes WHERE id = ? AND status = 'completed'"
+                + self.dialect.for_update,
                 (envelope_id,),
             ).fetchone()
             if row is None or hashlib.sha256(bytes(row[0])).digest() != before:
@@ -648,7 +675,7 @@ class SQLiteSealStore:
     ) -> None:
         c = commit
 
-        def put(con: sqlite3.Connection) -> None:
+        def put(con: SqlConnection) -> None:
             cur = con.execute(
                 "UPDATE envelopes SET document = ?, version = version + 1, status = ?, "
                 "completed_at = ? WHERE id = ? AND version = ? AND status = 'open'",
@@ -671,6 +698,8 @@ class SQLiteSealStore:
 
     def invitations(self, parties: Collection[str], limit: int = 1000) -> list[InvitationRef]:
         ids = list(parties)
+        if not ids:
+            return []
         rows = self._read().execute(
             "SELECT s.envelope_id, s.position, s.party FROM envelope_signers s "
             "JOIN envelopes e ON e.id = s.envelope_id "
@@ -684,7 +713,11 @@ class SQLiteSealStore:
         a = answer
         accepted = a.seal_id is not None
 
-        def put(con: sqlite3.Connection) -> None:
+        def put(con: SqlConnection) -> None:
+            # the envelope, locked: a signature or another answer waits, and this answer sees
+            # the envelope's status as the last of them committed it
+            con.execute("SELECT status FROM envelopes WHERE id = ?" + self.dialect.for_update,
+                        (a.envelope_id,))  # fmt: skip
             cur = con.execute(
                 "UPDATE envelope_signers SET invitation = ?, seal_id = ?, key_id = ?, "
                 "answered_by = ?, answered_at = ? WHERE envelope_id = ? AND position = ? "

@@ -3,17 +3,24 @@
 ``webhook`` holds subscriptions, ``webhook_delivery`` the outbox and the delivery log (one row
 per delivery, updated after each attempt), ``webhook_cursor`` how far checkpoint notices went.
 A version-7 database gets these tables on open.
+
+The SQL is shared with PostgreSQL (:mod:`.pg_store` subclasses the store); where SQLite's
+file-wide write lock stands in for a row lock, the statement appends
+:attr:`SQLiteWebhookStore.dialect`'s ``for_update`` (empty on SQLite): a secret rotation reads
+the subscription it rotates, and a cursor-driven enqueue reads its cursor, holding the row until
+the transaction ends — so two processes rotating one secret, or notifying from one cursor, at
+once do not both act on the same old value.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 
 from sealtrail.core.errors import ConflictError
+from sealtrail.ledger.sql_dialect import SQLITE, Dialect, SqlConnection
 from sealtrail.ledger.sqlite_db import SchemaPart, SQLiteDatabase
 from sealtrail.webhooks.store import (
     CANCELLED,
@@ -90,7 +97,7 @@ def _delivery(row: Any) -> Delivery:
     )  # fmt: skip
 
 
-def _insert(con: sqlite3.Connection, items: Sequence[NewDelivery]) -> None:
+def _insert(con: SqlConnection, items: Sequence[NewDelivery]) -> None:
     con.executemany(
         "INSERT INTO webhook_delivery (id, webhook_id, tenant, ordering, type, event_index, "
         "data, created_at, status, next_attempt_at, replay_of) "
@@ -111,11 +118,14 @@ class SQLiteWebhookStore:
     with the events that cause them, or not at all.
     """
 
+    #: the SQL dialect's peculiarities (row locks, the integrity error)
+    dialect: Dialect = SQLITE
+
     def __init__(self, db: SQLiteDatabase) -> None:
         self.db = db
 
     def add(self, sub: Subscription) -> None:
-        def txn(con: sqlite3.Connection) -> None:
+        def txn(con: SqlConnection) -> None:
             try:
                 con.execute(
                     f"INSERT INTO webhook ({_SUB_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -123,7 +133,7 @@ class SQLiteWebhookStore:
                      int(sub.receipts), sub.secret, sub.created_at, sub.previous_secret,
                      sub.previous_until),
                 )  # fmt: skip
-            except sqlite3.IntegrityError as e:
+            except self.dialect.integrity_error as e:
                 raise ConflictError(f"webhook {sub.id!r} exists") from e
 
         self.db.write(txn)
@@ -144,7 +154,7 @@ class SQLiteWebhookStore:
         return [_sub(r) for r in self.db.read().execute(f"SELECT {_SUB_COLS} FROM webhook")]
 
     def delete(self, webhook_id: str, at: str) -> bool:
-        def txn(con: sqlite3.Connection) -> bool:
+        def txn(con: SqlConnection) -> bool:
             if con.execute("DELETE FROM webhook WHERE id = ?", (webhook_id,)).rowcount == 0:
                 return False
             con.execute(
@@ -163,8 +173,10 @@ class SQLiteWebhookStore:
         previous_until: float,
         reseal: Callable[[str], str] | None = None,
     ) -> Subscription | None:
-        def txn(con: sqlite3.Connection) -> Subscription | None:
-            old = con.execute("SELECT secret FROM webhook WHERE id = ?", (webhook_id,)).fetchone()
+        def txn(con: SqlConnection) -> Subscription | None:
+            old = con.execute(
+                "SELECT secret FROM webhook WHERE id = ?" + self.dialect.for_update, (webhook_id,)
+            ).fetchone()
             if old is None:
                 return None
             previous = old[0] if reseal is None else reseal(old[0])
@@ -191,11 +203,12 @@ class SQLiteWebhookStore:
         build: Callable[[int | None], tuple[Sequence[NewDelivery], int | None]],
         cursor: str | None = None,
     ) -> int:
-        def txn(con: sqlite3.Connection) -> int:
+        def txn(con: SqlConnection) -> int:
             value = None
             if cursor is not None:
                 row = con.execute(
-                    "SELECT value FROM webhook_cursor WHERE name = ?", (cursor,)
+                    "SELECT value FROM webhook_cursor WHERE name = ?" + self.dialect.for_update,
+                    (cursor,),
                 ).fetchone()
                 value = None if row is None else int(row[0])
             items, nxt = build(value)
@@ -232,7 +245,7 @@ class SQLiteWebhookStore:
         return [_delivery(r) for r in rows]
 
     def record(self, delivery_id: str, attempt: Attempt) -> None:
-        def txn(con: sqlite3.Connection) -> None:
+        def txn(con: SqlConnection) -> None:
             con.execute(
                 "UPDATE webhook_delivery SET attempts = attempts + 1, status = ?, "
                 "next_attempt_at = ?, last_attempt_at = ?, last_status = ?, last_error = ?, "
@@ -269,7 +282,7 @@ class SQLiteWebhookStore:
         new_id: Callable[[], str],
         limit: int,
     ) -> list[str]:
-        def txn(con: sqlite3.Connection) -> list[str]:
+        def txn(con: SqlConnection) -> list[str]:
             base = f"SELECT {_DEL_COLS} FROM webhook_delivery WHERE webhook_id = ? "
             if delivery_id is not None:
                 rows = con.execute(base + "AND id = ?", (webhook_id, delivery_id)).fetchall()
