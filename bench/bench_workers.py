@@ -1,33 +1,36 @@
 """Appends per second with 1, 2 and 4 ``sealtrail serve`` workers on one SQLite database.
 
-Issue 8. For each N in 1, 2, 4: a fresh provisioned data dir (bench_http's ``provision``: one
-tenant, one integrator key) in a temp dir, N ``sealtrail serve`` subprocesses on it (same data
-dir, distinct ports, default settings: lease TTL 10 s, a checkpoint every 10 s or 10,000
-events), and a wait until one of them holds the sequencer lease. The load generator is this
-process: one ``aiohttp.ClientSession`` with ``TCPConnector(limit=concurrency)`` and
-``concurrency`` client tasks that send ``POST /v1/events`` round-robin over the N workers
-(request k to worker k mod N), each event with its own ``client_event_id``. A warm-up (untimed)
-precedes a timed window of ``--seconds``; the requests in flight when it closes are waited for
-and counted. Then the same with batches of 100 events (``POST /v1/events/batch``, concurrency 8)
-unless ``--no-batches``.
+Issues 8 and 19. Every worker commits its own appends (group commit per process) under SQLite's
+write lock; the sequencer lease only elects the worker that seals, timestamps and anchors — no
+append goes through ``append_queue`` (a row there fails the run). For each N in 1, 2, 4: a fresh
+provisioned data dir (bench_http's ``provision``: one tenant, one integrator key) in a temp dir,
+N ``sealtrail serve`` subprocesses on it (same data dir, distinct ports, default settings: lease
+TTL 10 s, a checkpoint every 10 s or 10,000 events), and a wait until one of them holds the
+sequencer lease. The load generator is this process: one ``aiohttp.ClientSession`` with
+``TCPConnector(limit=concurrency)`` and ``concurrency`` client tasks that send
+``POST /v1/events`` round-robin over the N workers (request k to worker k mod N), each event
+with its own ``client_event_id``. A warm-up (untimed) precedes a timed window of ``--seconds``;
+the requests in flight when it closes are waited for and counted. Then the same with batches of
+100 events (``POST /v1/events/batch``, concurrency 8) unless ``--no-batches``.
 
 The figures per N: appends/s and its ratio to N = 1 in the same run, median and p99 latency, the
-share of requests served by the lease holder itself against those queued through the database
-(rows added to ``append_queue`` during the window), the CPU time of all workers together per
-append (from /proc, as bench_http), the load generator's CPU per request (it encodes each body
-as it sends it: the window's length, not a count, decides how many there are), how busy the
-machine's CPUs were (workers + generator CPU / (wall × CPUs)) and how much of them every other
-process took (/proc/stat). A second table splits latency and worker CPU between the requests
-sent to the lease holder and those sent to the others. ``--repeat R`` runs N = 1, 2, 4 R times,
-interleaved, and reports per N the repetition with the highest rate (all rates in a column):
-on a shared machine the best run is the one least disturbed.
+CPU time of all workers together per append (from /proc, as bench_http), the load generator's
+CPU per request (it encodes each body as it sends it: the window's length, not a count, decides
+how many there are), how busy the machine's CPUs were (workers + generator CPU / (wall × CPUs)),
+how much of them every other process took (/proc/stat), appends per CPU-second used (workers +
+generator) and its ratio to N = 1 — the ratio against the CPU actually available, which is what
+extra workers can add on a machine whose cores are already busy — and each worker's own CPU as
+a share of one core (the lease holder first). A second table splits latency and worker CPU
+between the requests sent to the lease holder and those sent to the others. ``--repeat R`` runs
+N = 1, 2, 4 R times, interleaved, and reports per N the repetition with the highest rate (all
+rates in a column): on a shared machine the best run is the one least disturbed.
 
 After each N the workers are stopped (SIGTERM, each must exit 0) and the log is checked: its
 size equals the appends acknowledged (warm-up included), every acknowledged client event id is
 at the index it was acknowledged with and no other event is there, the indices are dense, and
-``sealtrail.ledger.audit.audit`` passes. A failed check (or any request not answered 201) stops
-the run with exit code 1 before any figure is printed: a benchmark that loses events must not
-print a throughput.
+``sealtrail.ledger.audit.audit`` passes. A failed check (or any request not answered 201, or any
+append queued) stops the run with exit code 1 before any figure is printed: a benchmark that
+loses events must not print a throughput.
 
 The load generator and every worker share the machine's CPUs, so on a small machine these
 figures measure contention as much as the design; only the ratios to N = 1 travel.
@@ -202,7 +205,7 @@ class Window:
     wall: float
     worker_cpu: list[float] | None  # seconds, per worker
     client_cpu: float  # seconds, this process
-    queued: int  # requests that went through append_queue
+    queued: int  # rows added to append_queue (must stay 0: no append is queued)
     machine_cpu: float | None  # seconds, every process on the machine
     holder: int  # position of the worker holding the lease at the start of the window
     epochs: tuple[int, int]  # lease epoch at the start and the end
@@ -223,6 +226,19 @@ class Window:
 
     def p(self, q: float) -> float:
         return c.percentile(self.tally.sorted_all(), q)
+
+    def per_cpu_second(self) -> float | None:
+        """Events per CPU-second used by the workers and the load generator together."""
+        if self.server_cpu is None or not self.requests:
+            return None
+        return self.requests * self.per_request / (self.server_cpu + self.client_cpu)
+
+    def each_worker(self) -> str:
+        """Each worker's CPU as a share of one core, the lease holder first."""
+        if self.worker_cpu is None:
+            return "n/a"
+        order = [self.holder] + [i for i in range(len(self.worker_cpu)) if i != self.holder]
+        return " / ".join(f"{self.worker_cpu[i] / self.wall:.0%}" for i in order)
 
     def cpu_per_event(self) -> str:
         if self.server_cpu is None or not self.requests:
@@ -435,6 +451,9 @@ async def run_n(
         finally:
             stopped = cluster.stop()
         problems = failures[:20] + stopped
+        for w in (single, batch):
+            if w is not None and w.queued:
+                problems.append(f"{w.queued:,} appends went through append_queue")
         if len(failures) > 20:
             problems.append(f"… {len(failures) - 20:,} more failed requests")
         size, log_problems = cluster.check_log()
@@ -450,8 +469,12 @@ async def run_n(
         return Run(n, repetition, single, batch, size, checkpoints), []
 
 
-def fmt_share(part: int, whole: int) -> str:
-    return f"{part / whole:.0%}" if whole else "n/a"
+def fmt_per_cpu(w: Window, base: Window) -> tuple[str, str]:
+    """Events per CPU-second of ``w`` and its ratio to ``base``'s."""
+    mine, theirs = w.per_cpu_second(), base.per_cpu_second()
+    if mine is None or theirs is None:
+        return "n/a", "n/a"
+    return c.fmt_int(mine), c.fmt_ratio(mine / theirs)
 
 
 def best(runs: list[Run], variant: str) -> list[Run]:
@@ -479,7 +502,7 @@ def path_rows(r: Run) -> list[list[object]]:
     rows: list[list[object]] = []
     groups = (
         ("lease holder", [w.holder]),
-        ("other workers (queued)", [i for i in range(r.workers) if i != w.holder]),
+        ("other workers", [i for i in range(r.workers) if i != w.holder]),
     )
     for name, which in groups:
         values = sorted(x for i in which for x in w.tally.latencies[i])
@@ -513,12 +536,12 @@ def print_tables(runs: list[Run]) -> None:
                 c.fmt_ratio(w.rate / base.rate),
                 http.fmt_ms(w.p(50)),
                 http.fmt_ms(w.p(99)),
-                fmt_share(w.requests - w.queued, w.requests),
-                fmt_share(w.queued, w.requests),
                 w.cpu_per_event(),
                 c.fmt_us(w.client_cpu / w.requests) if w.requests else "n/a",
                 w.busy(),
                 w.others(),
+                *fmt_per_cpu(w, base),
+                w.each_worker(),
                 all_rates(runs, r.workers, "single"),
             ]
         )
@@ -531,12 +554,13 @@ def print_tables(runs: list[Run]) -> None:
             "vs 1 worker",
             "median",
             "p99",
-            "by holder",
-            "queued",
             "workers' CPU/append",
             "client CPU/req",
             "CPUs busy",
             "other load",
+            "appends per CPU-s",
+            "per CPU-s vs 1 worker",
+            "each worker's CPU (holder first)",
             "every repetition (appends/s)",
         ],
         rows,
@@ -562,10 +586,11 @@ def print_tables(runs: list[Run]) -> None:
                     c.fmt_ratio(w.rate / base_batch.rate),
                     http.fmt_ms(w.p(50)),
                     http.fmt_ms(w.p(99)),
-                    fmt_share(w.queued, w.requests),
                     w.cpu_per_event(),
                     w.busy(),
                     w.others(),
+                    *fmt_per_cpu(w, base_batch),
+                    w.each_worker(),
                     all_rates(runs, r.workers, "batch"),
                 ]
             )
@@ -578,10 +603,12 @@ def print_tables(runs: list[Run]) -> None:
                 "vs 1 worker",
                 "median",
                 "p99",
-                "queued",
                 "workers' CPU/event",
                 "CPUs busy",
                 "other load",
+                "events per CPU-s",
+                "per CPU-s vs 1 worker",
+                "each worker's CPU (holder first)",
                 "every repetition (events/s)",
             ],
             batch_rows,
@@ -632,11 +659,14 @@ async def measure(args: argparse.Namespace) -> int:
             f"{os.cpu_count()} CPUs with every worker",
             f"{args.repeat} repetition(s), N = 1, 2, 4 interleaved; each table shows, per N, the "
             "repetition with the highest rate, and every repetition's rate in the last column",
-            "by holder / queued: share of the window's requests the lease holder sequenced "
-            "itself / that went through `append_queue` (rows added during the window)",
+            "every worker commits its own appends (no append went through `append_queue`: "
+            "checked); the lease holder also seals and timestamps",
             "workers' CPU/append: CPU time of all N worker processes together (/proc) per "
             "appended event; CPUs busy: (workers' + load generator's CPU) / (wall × CPUs); other "
             "load: the CPU every other process of the machine used (/proc/stat), same unit",
+            "per CPU-s: appended events per CPU-second used by the workers and the load "
+            "generator together (the ratio against the CPU actually available); each worker's "
+            "CPU: its CPU time / wall, as a share of one core",
         ],
     )
     bodies = Bodies()
