@@ -336,7 +336,10 @@ def test_primary_killed_under_load_standby_promoted_every_ack_kept(
         d.pg.promote_standby()
         promoted_at = time.monotonic()
         wait_for(lambda: load.count() >= before + 150, "appends on the promoted standby", 120)
-    assert load.retries > 0, "the kill made no client retry: it was not under load"
+    # under load: requests in flight across the kill were answered after it (the worker rode
+    # through the failover) or retried by their client
+    across = [1 for done, sent in load.ack_times if sent < killed_at < done]
+    assert across or load.retries > 0, "nothing was in flight when the primary died"
     assert any(sent > promoted_at for _, sent in load.ack_times)
     log = check_log(d, [load])
     assert len(log) >= before + 150
