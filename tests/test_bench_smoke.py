@@ -65,6 +65,16 @@ EXPECTED = {
         "pyHanko, no timestamp (B-B)",
         "sign_pdf B-T (ours)",
     ],
+    "bench_pg.py": [
+        "## PostgreSQL: appends and proofs",
+        "### Single-worker appends per second on PostgreSQL (best of repetitions)",
+        "### Proof latency on PostgreSQL",
+        "### PostgreSQL targets",
+        "raw PostgreSQL (id, body), 1 per commit",
+        "ledger.append, batch 100",
+        "synchronous_commit=on",
+        "verified against the root: all OK.",
+    ],
     "bench_proofs.py": [
         "## Proof generation",
         "### Proof latency",

@@ -1,8 +1,9 @@
 """Copy a whole ledger database into another backend, then prove the copy (``sealtrail migrate``).
 
-Typical use: from the embedded SQLite file to MongoDB (docs/OPERATIONS.md, "Moving from SQLite
-to MongoDB"). The target must be empty. The source is held still during the copy by taking its
-sequencer lease (a running service holds it: stop the service first).
+Typical use: from the embedded SQLite file to PostgreSQL or MongoDB (docs/OPERATIONS.md, "Moving
+from SQLite to MongoDB"), or back from PostgreSQL to a SQLite file; any backend to any other.
+The target must be empty. The source is held still during the copy by taking its sequencer lease
+(a running service holds it: stop the service first).
 
 What is copied: the log (every entry with its canonical bytes, leaf hash, subtree hashes and the
 document index), checkpoints, timestamps, anchoring states, tenants, API key records, the ledger

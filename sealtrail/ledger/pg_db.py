@@ -70,7 +70,7 @@ from typing import Any, TypeVar
 import psycopg
 import psycopg.errors
 from psycopg import conninfo
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg.pq import TransactionStatus
 
 from sealtrail.core.errors import (
     DatabaseUnavailableError,
@@ -133,13 +133,28 @@ def where_of(url: str) -> str:
     return f"postgresql://{hp}/{params.get('dbname') or ''}"
 
 
+#: connection failures that waiting will not cure (libpq gives no SQLSTATE when connecting)
+_PERMANENT_CONNECT_FAILURES = (
+    "does not exist",  # database or role
+    "authentication failed",
+    "no pg_hba.conf entry",
+    "password",
+    "SSL",
+)
+
+
 def _unavailable(e: BaseException) -> bool:
     if isinstance(e, psycopg.Error):
         state = e.sqlstate or ""
         if state.startswith(_UNAVAILABLE_PREFIXES) or state in _UNAVAILABLE_STATES:
             return True
-        # connection-level failures carry no SQLSTATE (refused, reset, closed, timed out)
-        return isinstance(e, psycopg.OperationalError) and not state
+        # connection-level failures carry no SQLSTATE (refused, reset, closed, timed out,
+        # starting up, too many clients) — unless the server refused us for good
+        return (
+            isinstance(e, psycopg.OperationalError)
+            and not state
+            and not any(m in str(e) for m in _PERMANENT_CONNECT_FAILURES)
+        )
     return False
 
 
@@ -266,23 +281,16 @@ class PostgresDatabase:
             kwargs["connect_timeout"] = max(1, int(connect_timeout))
         if "application_name" not in given:
             kwargs["application_name"] = "sealtrail"
-        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            url,
-            kwargs=kwargs,
-            min_size=1,
-            max_size=max(1, pool_size),
-            open=False,
-            timeout=busy_timeout,
-            reconnect_timeout=max(30.0, 3 * busy_timeout),
-            name=f"sealtrail {self.where}",
-        )
+        self._pool = _Pool(url, kwargs, max(1, pool_size), busy_timeout)
         try:
-            self._pool.open(wait=True, timeout=connect_timeout)
-        except PoolTimeout as e:
-            self._pool.close(timeout=0)
-            raise DatabaseUnavailableError(
-                f"{self.where}: cannot connect within {connect_timeout:g} s"
-            ) from e
+            self._pool.putconn(self._pool.getconn())  # fail now if no server answers
+        except psycopg.Error as e:
+            self._pool.close()
+            cls = DatabaseUnavailableError if _unavailable(e) else StorageError
+            raise cls(f"{self.where}: cannot connect: {_first_line(e)}") from e
+        except _PoolTimeout as e:
+            self._pool.close()
+            raise self._no_connection() from e
         try:
             self._lay_out_schema()
         except BaseException:
@@ -453,7 +461,7 @@ class PostgresDatabase:
     def _getconn(self) -> psycopg.Connection[Any]:
         try:
             return self._pool.getconn()
-        except PoolTimeout as e:
+        except _PoolTimeout as e:
             raise self._no_connection() from e
         except psycopg.Error as e:
             raise (_Retry(e) if _unavailable(e) else self._translate(e)) from e
@@ -469,10 +477,7 @@ class PostgresDatabase:
 
     def _after_connection_error(self, e: psycopg.Error) -> None:
         log.warning("%s: connection lost (%s); reconnecting", self.where, _first_line(e))
-        try:
-            self._pool.check()  # drop every other pooled connection that is dead too
-        except Exception:  # best effort: the next getconn reconnects anyway
-            log.debug("pool check failed", exc_info=True)
+        self._pool.discard_idle()  # the other idle connections are likely dead too
         time.sleep(0.05)
 
     def _no_connection(self) -> DatabaseUnavailableError:
@@ -503,7 +508,73 @@ class PostgresDatabase:
         if self._closed:
             return
         self._closed = True
-        self._pool.close(timeout=5)
+        self._pool.close()
+
+
+class _PoolTimeout(Exception):
+    """Every connection of the pool stayed in use for the whole wait."""
+
+
+class _Pool:
+    """At most ``size`` connections, opened on demand and kept while healthy.
+
+    Not psycopg_pool's ConnectionPool: that one opens connections from a background worker
+    that, after failures, retries with a growing delay (1, 2, 4, 8… s), so after a failover the
+    first requests could wait for its next attempt well past the moment the promoted standby
+    accepts connections. Here a request that finds no idle connection opens one itself, at
+    once (bounded by ``connect_timeout``): a worker reconnects at its first request after the
+    server is back, and a broken connection is simply closed, never handed out again.
+    """
+
+    def __init__(self, url: str, kwargs: dict[str, Any], size: int, timeout: float) -> None:
+        self._url, self._kwargs, self._timeout = url, kwargs, timeout
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: list[psycopg.Connection[Any]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def getconn(self) -> psycopg.Connection[Any]:
+        """An idle connection, or a new one; _PoolTimeout if every slot stays taken."""
+        if not self._slots.acquire(timeout=self._timeout):
+            raise _PoolTimeout
+        with self._lock:
+            con = self._idle.pop() if self._idle else None
+        if con is not None:
+            return con
+        try:
+            return psycopg.connect(self._url, **self._kwargs)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def putconn(self, con: psycopg.Connection[Any]) -> None:
+        """Give ``con`` back: kept if healthy and idle, closed otherwise."""
+        try:
+            healthy = (
+                not con.closed
+                and not con.broken
+                and con.info.transaction_status == TransactionStatus.IDLE
+            )
+            with self._lock:
+                if healthy and not self._closed:
+                    self._idle.append(con)
+                    return
+            con.close()
+        finally:
+            self._slots.release()
+
+    def discard_idle(self) -> None:
+        """Close every idle connection (after one was found dead: so are they, likely)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for con in idle:
+            con.close()
+
+    def close(self) -> None:
+        """Close the idle connections; those in use are closed when given back."""
+        with self._lock:
+            self._closed = True
+        self.discard_idle()
 
 
 class _Retry(Exception):

@@ -19,6 +19,10 @@ this:
   ``FOR SHARE``, so a takeover waits for the fenced transaction and one that committed first
   fails it;
 * **the map** (:class:`~sealtrail.ledger.pg_map.PgMapStore`);
+* **look-ups by client event id** probe the unique index once per wanted id (a ``LATERAL``
+  subquery over ``unnest`` of one array parameter): SQLite's ``IN (…)`` list let PostgreSQL,
+  before a new table's first ``ANALYZE``, plan a scan of every event of the tenant — O(N) per
+  append;
 * an empty ``IN ()`` list, which SQLite reads as false and PostgreSQL refuses: a query for no
   tenants answers nothing without asking.
 
@@ -28,7 +32,7 @@ Durability is the shared database's (:mod:`.pg_db`): ``COMMIT`` returns once the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, TypeVar, cast
 
 from sealtrail.core.errors import StorageError
@@ -37,6 +41,7 @@ from sealtrail.ledger.pg_coordination import check_fence
 from sealtrail.ledger.pg_db import PostgresDatabase
 from sealtrail.ledger.pg_map import PgMapStore
 from sealtrail.ledger.pg_schema import MAP_PART
+from sealtrail.ledger.sqlite_schema import _EVENT_COLS, _event
 from sealtrail.ledger.sqlite_store import SQLiteLedgerStore, _View
 from sealtrail.ledger.store import Entry, EventQuery, Lease, MapStore
 
@@ -60,7 +65,9 @@ class _PgView(_View):
         if not entries:
             return
         # the head and the events must agree: a head row edited behind the log's back would
-        # otherwise leave a gap (head ahead) — behind, the primary key refuses the insert
+        # otherwise leave a gap (head ahead) — behind, the primary key refuses the insert. A
+        # statement of its own: in READ COMMITTED a subquery of the locking SELECT would read
+        # the snapshot taken before the lock was granted, missing the previous holder's events.
         row = self._con.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM events").fetchone()
         if int(row[0]) != self._size:
             raise StorageError(
@@ -69,6 +76,25 @@ class _PgView(_View):
         super().append(entries)  # checks density against size(), inserts events and documents
         self._size += len(entries)
         self._con.execute("UPDATE log_head SET size = ? WHERE id = 1", (self._size,))
+
+    def events_by_client_id(self, tenant: str, client_ids: Collection[str]) -> dict[str, Event]:
+        # One index probe per id, whatever the planner knows: with SQLite's "client_event_id IN
+        # (…)" (or a plain join), PostgreSQL, before the table's first ANALYZE, scanned every
+        # event of the tenant; a LATERAL probe per id can only use the unique index
+        ids = list(client_ids)
+        if not ids:
+            return {}
+        rows = self._con.execute(
+            f"SELECT e.* FROM unnest(?::text[]) AS wanted (id) CROSS JOIN LATERAL "
+            f"(SELECT {_EVENT_COLS} FROM events WHERE tenant = ? "
+            'AND client_event_id = wanted.id COLLATE "C" LIMIT 1) AS e',
+            (ids, tenant),
+        )
+        out: dict[str, Event] = {}
+        for row in rows:
+            e = _event(row)
+            out[e.client_event_id] = e  # type: ignore[index]
+        return out
 
     def check_fence(self, lease: Lease) -> None:
         check_fence(self._con, lease)

@@ -116,7 +116,7 @@ def test_a_target_that_is_not_empty_is_refused(tmp_path: Path) -> None:
 
 def test_bad_target_url_and_a_running_service_are_refused(tmp_path: Path) -> None:
     data = filled(tmp_path, seals=False)
-    bad = run(data, "migrate", "--to", "postgres://db/x")
+    bad = run(data, "migrate", "--to", "mysql://db/x")
     assert bad.returncode == 2
     assert "--to" in bad.stderr
     svc = start(data, tmp_path / "svc.log")

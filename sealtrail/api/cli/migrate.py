@@ -32,7 +32,8 @@ def _progress(what: str, done: int, total: int) -> None:
     "target",
     required=True,
     metavar="URL",
-    help="The empty target database: mongodb://… (a replica set) or sqlite:///PATH.",
+    help="The empty target database: postgresql://…, mongodb://… (a replica set) or "
+    "sqlite:///PATH.",
 )
 @command
 def migrate_cmd(ctx: Ctx, *, as_json: bool, target: str) -> None:

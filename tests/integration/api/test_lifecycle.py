@@ -210,7 +210,8 @@ BAD_SETTINGS = [
     ({"checkpoint_interval": "nan"}, "SEALTRAIL_CHECKPOINT_INTERVAL"),
     ({"max_body_bytes": "10"}, "SEALTRAIL_MAX_BODY_BYTES"),
     ({"public_rate_limit": "0"}, "SEALTRAIL_PUBLIC_RATE_LIMIT"),
-    ({"db_url": "postgres://db/x"}, "SEALTRAIL_DB_URL"),
+    ({"db_url": "mysql://db/x"}, "SEALTRAIL_DB_URL"),
+    ({"db_url": "postgresql://"}, "SEALTRAIL_DB_URL"),
     ({"foo": "1"}, "SEALTRAIL_FOO"),
 ]
 

@@ -269,3 +269,12 @@ def test_an_unavailable_database_answers_503_at_the_edge() -> None:
     e = DatabaseUnavailableError("down")
     assert isinstance(e, LedgerBusyError)
     assert (http_status_for(e), exit_code_for(e)) == (503, EXIT_BUSY)
+
+
+def test_a_database_that_does_not_exist_is_a_storage_error_not_unavailable(
+    pg_db_url: str,
+) -> None:
+    url = pg_db_url.rsplit("/", 1)[0] + "/no_such_database"
+    with pytest.raises(StorageError, match="cannot connect") as e:
+        PostgresDatabase(url, [PART])
+    assert not isinstance(e.value, LedgerBusyError)
