@@ -12,8 +12,9 @@ the lowest ``seq``. On SQLite ``seq`` follows commit order (one writer at a time
 an identity value is drawn when the row is inserted, so two transactions could commit out of
 ``seq`` order — but the deliveries of events are queued inside the ledger's write
 (:meth:`enqueue_in_transaction`), which holds the log's head row: they are drawn and committed
-one writer at a time, in log order, as on SQLite. Checkpoint notices are queued under their
-cursor's row lock, one process at a time.
+one writer at a time, in log order, as on SQLite. Checkpoint notices are queued by the holder
+of the sequencer lease, one kind after the other, each under its cursor's row lock (so a process
+that held the lease a moment ago cannot queue the same notices again).
 """
 
 from __future__ import annotations

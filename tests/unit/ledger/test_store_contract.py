@@ -67,23 +67,7 @@ def _mongo(request: pytest.FixtureRequest, tmp: Path) -> StoreFactory:
     return lambda: open_mongodb(url)
 
 
-#: tests of the domains whose PostgreSQL stores are still to come (anchoring, the directory:
-#: sealtrail/backend/postgres.py, domain_stores); their postgres variant is skipped until then
-PG_PENDING = {
-    "test_timestamps_pending_then_stamped_and_never_replaced",
-    "test_a_first_try_token_and_later_checkpoints",
-    "test_anchor_round_trips_every_field",
-    "test_anchor_queries_follow_the_states",
-    "test_anchors_of_a_checkpoint_sealed_later_are_seen",
-    "test_tenants_form_groups",
-    "test_api_keys_are_listed_and_revoked",
-    "test_fenced_writes_with_a_stale_lease_fail_and_write_nothing",
-}
-
-
 def _postgres(request: pytest.FixtureRequest, tmp: Path) -> StoreFactory:
-    if request.node.originalname in PG_PENDING:
-        pytest.skip("needs the PostgreSQL stores of anchoring and the directory (not built yet)")
     url = request.getfixturevalue("pg_db_url")  # a fresh database on a real server (tests/pg.py)
     return lambda: open_postgres(url)
 
@@ -692,6 +676,59 @@ def test_a_first_try_token_and_later_checkpoints(store: Stores) -> None:
     assert store.timestamps.untimestamped() == [cp4]
 
 
+def _race(n: int, attempt: Callable[[int], object]) -> tuple[int, list[BaseException]]:
+    """Run ``attempt(i)`` in ``n`` threads released together; (successes, errors)."""
+    barrier = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            attempt(i)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return n - len(errors), errors
+
+
+@real_mongodb_variant("$push of a subdocument with binary fields (it stores a JSON string)")
+def test_renewals_extend_the_chain_of_a_stamped_checkpoint(store_factory: StoreFactory) -> None:
+    store = store_factory()
+    sealed(store, [2, 4])
+    with pytest.raises(ConflictError):  # not stamped yet
+        store.timestamps.add_renewal(2, 1, b"r1", "g1", "https://tsa", "t1")
+    store.timestamps.put_timestamp(2, b"tok", "2026-11-24T10:00:03Z", 1, "https://tsa", "t")
+    store.timestamps.add_renewal(2, 1, b"r1", "g1", "https://tsa", "t1")
+    for index in (1, 3):  # a second first renewal; a gap
+        with pytest.raises(ConflictError):
+            store.timestamps.add_renewal(2, index, b"rx", "gx", "https://tsa", "tx")
+    store.timestamps.add_renewal(2, 2, b"r2", "g2", "https://tsa", "t2")
+    other = store_factory()
+    assert other.timestamps.timestamp(2).renewals == (b"r1", b"r2")  # type: ignore[union-attr]
+    assert [t.renewals for t in other.timestamps.timestamps()] == [(b"r1", b"r2")]
+
+
+@real_mongodb_variant("isolation of concurrent transactions and write-conflict detection")
+def test_racing_renewals_of_one_checkpoint_one_wins(store_factory: StoreFactory) -> None:
+    n = 6
+    handles = [store_factory() for _ in range(n)]
+    sealed(handles[0], [2])
+    handles[0].timestamps.put_timestamp(2, b"tok", "g", 1, "https://tsa", "t")
+
+    def attempt(i: int) -> None:
+        handles[i].timestamps.add_renewal(2, 1, bytes([i]), "g", "https://tsa", "t")
+
+    wins, errors = _race(n, attempt)
+    assert wins == 1, errors
+    assert all(isinstance(e, ConflictError) for e in errors), errors
+    assert len(handles[0].timestamps.timestamp(2).renewals) == 1  # type: ignore[union-attr]
+
+
 # -- anchoring state (AnchorStore) -----------------------------------------------------------
 
 #: every field set; the fee fields beyond 2^63 (BSON and SQLite integers stop there)
@@ -834,6 +871,18 @@ def test_tenants_form_groups(store_factory: StoreFactory) -> None:
     assert other.directory.subtree_tenants("acme-fr") == ["acme-fr"]
     assert other.directory.subtree_tenants("globex") == ["globex"]
     assert other.directory.subtree_tenants("nobody") == []
+
+
+@real_mongodb_variant("isolation of concurrent transactions and write-conflict detection")
+def test_racing_adds_of_one_tenant_one_wins(store_factory: StoreFactory) -> None:
+    n = 6
+    handles = [store_factory() for _ in range(n)]
+    wins, errors = _race(
+        n, lambda i: handles[i].directory.add_tenant(Tenant("acme", f"ACME {i}", None, "t"))
+    )
+    assert wins == 1, errors
+    assert all(isinstance(e, ConflictError) for e in errors), errors
+    assert [t.id for t in handles[0].directory.tenants()] == ["acme"]
 
 
 def test_api_keys_are_listed_and_revoked(store_factory: StoreFactory) -> None:

@@ -19,15 +19,22 @@ from sealtrail.seals.store import InvitationAnswer, InvitationRef, SealStore, St
 
 from . import test_seal_store_contract as contract
 from .test_seal_store_contract import (
+    ID_IN_INDEX,
+    ISOLATION,
     PDF,
+    POSITIONAL_BINARY,
     T1,
     Backend,
     MongoBackend,
+    _race,
     add_seal,
+    commit_rec,
     envelope_rec,
     ev,
+    on_backends,
     queued,
     request_rec,
+    use_rec,
 )
 
 # the contract suite's fixtures: each backend, a fresh database per test
@@ -76,6 +83,59 @@ def test_a_declined_invitation_ends_the_envelope(store: SealStore) -> None:
     assert got is not None
     assert (got.status, got.completed_at, got.signers[1].invitation) == ("declined", T1, "declined")
     assert got.signers[1].seal_id is None
+
+
+@on_backends(ISOLATION)
+def test_racing_answers_to_one_invitation_one_wins(backend: Backend) -> None:
+    n = 6
+    handles = [backend.open() for _ in range(n)]
+    handles[0].insert_envelope(_invited(), PDF, [])  # type: ignore[arg-type]
+
+    def attempt(i: int) -> None:
+        seal = f"seal-{i}" if i % 2 else None  # accept or decline
+        handles[i].answer_invitation(
+            InvitationAnswer("env-1", 1, seal, seal and f"key-{i}", f"k{i}", T1), [ev("acme", i)]
+        )
+
+    wins, errors = _race(n, attempt)
+    assert wins == 1, errors
+    assert all(isinstance(e, ConflictError) for e in errors), errors
+    ((_, event),) = queued(handles[0])
+    got = handles[0].envelope("env-1")
+    assert got is not None
+    winner = event["attributes"]["n"]
+    assert got.signers[1].answered_by == f"k{winner}"
+    assert got.status == ("open" if winner % 2 else "declined")
+
+
+@on_backends(ISOLATION, POSITIONAL_BINARY, ID_IN_INDEX)
+def test_a_decline_racing_the_completing_signature_never_undoes_it(backend: Backend) -> None:
+    """The last signature completes the envelope while the invited party declines: one of them
+    happens first and the other is refused. Never both (a declined envelope with a signature
+    that completed it, its completion overwritten)."""
+    signer, party = backend.open(), backend.open()
+    for round_ in range(8):
+        eid = f"env-{round_}"
+        env = _invited(eid)
+        signer.insert_envelope(env, PDF, [])  # type: ignore[arg-type]
+
+        def attempt(i: int, eid: str = eid, env: object = env) -> None:
+            if i == 0:
+                commit = commit_rec(env, 0, PDF + b"signed", completes=True)  # type: ignore[arg-type]
+                signer.commit_signature(commit, use_rec(envelope_id=eid), [ev("acme", 1)])
+            else:
+                answer = InvitationAnswer(eid, 1, None, None, "k-beta", T1)
+                party.answer_invitation(answer, [ev("acme", 2)])
+
+        wins, errors = _race(2, attempt)
+        assert wins == 1, errors
+        assert all(isinstance(e, ConflictError) for e in errors), errors
+        got = signer.envelope(eid)
+        assert got is not None
+        if got.status == "completed":
+            assert (got.version, got.signers[1].invitation) == (1, "invited")
+        else:
+            assert (got.status, got.version, got.signers[0].status) == ("declined", 0, "pending")
 
 
 def test_a_request_bound_to_a_slot_round_trips(store: SealStore) -> None:

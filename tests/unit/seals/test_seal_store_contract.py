@@ -1,4 +1,4 @@
-"""The SealStore contract (sealtrail/seals/store.py), run against SQLite and MongoDB.
+"""The SealStore contract (sealtrail/seals/store.py), run against SQLite, PostgreSQL and MongoDB.
 
 Only protocol methods are used, except in the fault-injection tests, which make each backend's
 outbox step fail *after* the change was written to show that the change is rolled back with it
@@ -6,8 +6,9 @@ outbox step fail *after* the change was written to show that the change is rolle
 events to be one atomic operation). Reads that matter go through a second handle on the same
 database, to see what was committed rather than what one connection cached.
 
-MongoDB is ``tests.mongo``: a real server when SEALTRAIL_TEST_MONGODB_URI is set, else one
-nx-27017 stand-in process per module, with a fresh database per test.
+PostgreSQL is ``tests.pg``: a real server the tests start (one cluster per session), a fresh
+database per test. MongoDB is ``tests.mongo``: a real server when SEALTRAIL_TEST_MONGODB_URI is
+set, else one nx-27017 stand-in process per module, with a fresh database per test.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ from typing import Any
 import orjson
 import pytest
 
-from sealtrail.backend import Stores, open_mongodb, open_sqlite
+from sealtrail.backend import Stores, open_mongodb, open_postgres, open_sqlite
 from sealtrail.core.errors import ConflictError, NotFoundError
 from sealtrail.ledger.mongo_store import MongoLedgerStore
+from sealtrail.ledger.pg_store import PgLedgerStore
 from sealtrail.seals import mongo_store
 from sealtrail.seals import sqlite_store as sql_store
 from sealtrail.seals.mongo_store import MAX_DOCUMENT_BYTES, MongoSealStore
 from sealtrail.seals.outbox import outbox_event
+from sealtrail.seals.pg_store import PgSealStore
 from sealtrail.seals.sqlite_store import SQLiteSealStore
 from sealtrail.seals.store import (
     OutboxEvent,
@@ -44,6 +47,7 @@ from sealtrail.seals.store import (
     StoredRequest,
     StoredSeal,
     StoredSigner,
+    StoredUse,
 )
 from sealtrail.signing.errors import PdfTooLargeError
 from tests.mongo import MongoServer, mongodb_server, stand_in_lacks
@@ -100,6 +104,22 @@ class SQLiteBackend(Backend):
             s.close()
 
 
+class PostgresBackend(SQLiteBackend):
+    """A fresh database on the session's PostgreSQL cluster: the SQLite store's SQL (and its
+    ``_enqueue``, which the fault injection breaks) on PostgreSQL connections."""
+
+    name = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.opened = []
+
+    def open(self) -> SealStore:
+        stores = open_postgres(self.url)
+        self.opened.append(stores)
+        return stores.seals
+
+
 class MongoBackend(Backend):
     name = "mongodb"
 
@@ -132,11 +152,17 @@ def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoServ
         yield server
 
 
-@pytest.fixture(params=["sqlite", "mongodb"])
+#: every backend the suite runs on
+BACKENDS = ("sqlite", "postgresql", "mongodb")
+
+
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     b: Backend
     if request.param == "sqlite":
         b = SQLiteBackend(tmp_path / "ledger.db")
+    elif request.param == "postgresql":
+        b = PostgresBackend(request.getfixturevalue("pg_db_url"))
     else:
         server: MongoServer = request.getfixturevalue("mongo_server")
         b = MongoBackend(server.fresh_url())
@@ -172,12 +198,12 @@ POSITIONAL_BINARY = "$set of a binary value through the positional operator (sig
 
 
 def on_backends(*gaps: str) -> pytest.MarkDecorator:
-    """Run on SQLite and MongoDB; on MongoDB only with a real server if the stand-in has
+    """Run on every backend; on MongoDB only with a real server if the stand-in has
     ``gaps``."""
     mongo: Any = "mongodb"
     if gaps:
         mongo = pytest.param("mongodb", marks=stand_in_lacks("; ".join(gaps)))
-    return pytest.mark.parametrize("backend", ["sqlite", mongo], indirect=True)
+    return pytest.mark.parametrize("backend", ["sqlite", "postgresql", mongo], indirect=True)
 
 
 MONGODB_ONLY = pytest.mark.parametrize("backend", ["mongodb"], indirect=True)
@@ -269,7 +295,15 @@ def commit_rec(
 
 
 def test_factory_picks_the_backend_of_the_ledger_store(backend: Backend, tmp_path: Path) -> None:
-    if isinstance(backend, SQLiteBackend):
+    if isinstance(backend, PostgresBackend):
+        stores = open_postgres(backend.url)
+        backend.opened.append(stores)
+        made = stores.seals
+        assert isinstance(made, PgSealStore)
+        assert made.dialect.name == "postgresql"
+        assert isinstance(stores.ledger, PgLedgerStore)
+        assert made.db is stores.ledger.pg  # one shared database handle, one pool
+    elif isinstance(backend, SQLiteBackend):
         stores = open_sqlite(tmp_path / "f.db")
         try:
             assert isinstance(stores.seals, SQLiteSealStore)
@@ -621,6 +655,69 @@ def test_signature_with_a_used_approval_leaves_the_envelope_unchanged(
     assert queued(other) == []
 
 
+@on_backends(ID_IN_INDEX)
+def test_restored_uses_keep_their_ids_and_later_uses_follow_them(
+    store: SealStore, other: SealStore
+) -> None:
+    """``sealtrail migrate`` restores uses with their ids; a use recorded afterwards must get a
+    new, larger id (on PostgreSQL the identity sequence is moved past the restored ids)."""
+    restored = [StoredUse(7, use_rec(key_id="k-7")), StoredUse(41, use_rec(key_id="k-41"))]
+    store.restore_uses(restored)
+    store.restore_uses([])  # nothing to restore: nothing happens
+    assert other.uses(["acme"]) == restored[::-1]
+    store.record_use(use_rec(key_id="k-new"), [ev("acme", 1)])
+    other.record_use(use_rec(key_id="k-newer"), [])
+    got = other.uses(["acme"])
+    assert [u.use.key_id for u in got] == ["k-newer", "k-new", "k-41", "k-7"]
+    assert got[0].id > got[1].id > 41
+    assert other.seal_use_counts(["acme", "beta"]) == {"acme": 4, "beta": 0}
+
+
+def _completed(store: SealStore) -> StoredEnvelope:
+    env = replace(envelope_rec(signers=1), status="completed", completed_at=T1)
+    store.insert_envelope(env, PDF, [])
+    return env
+
+
+def test_an_archive_renewal_replaces_the_document_it_read(
+    store: SealStore, other: SealStore
+) -> None:
+    _completed(store)
+    store.renew_envelope_document("env-1", sha(PDF), PDF + b"LTA1", [ev("acme", 1)])
+    assert other.envelope_document("env-1") == PDF + b"LTA1"
+    # a renewal made from the document as it was before is refused and changes nothing
+    with pytest.raises(ConflictError, match="changed while renewing"):
+        other.renew_envelope_document("env-1", sha(PDF), PDF + b"LTA2", [ev("acme", 2)])
+    assert store.envelope_document("env-1") == PDF + b"LTA1"
+    assert [b["attributes"]["n"] for _, b in queued(other)] == [1]
+    store.insert_envelope(envelope_rec("env-2"), PDF, [])
+    with pytest.raises(ConflictError):  # an open envelope's archive is never renewed
+        store.renew_envelope_document("env-2", sha(PDF), PDF + b"x", [])
+    assert other.envelope_document("env-2") == PDF
+
+
+@on_backends(ISOLATION)
+def test_racing_archive_renewals_of_one_document_one_wins(backend: Backend) -> None:
+    """Every racer read the same document; only one may replace it (a lost update would keep
+    one renewal's document and still queue both events)."""
+    n = 6
+    handles = [backend.open() for _ in range(n)]
+    _completed(handles[0])
+
+    def attempt(i: int) -> None:
+        handles[i].renew_envelope_document(
+            "env-1", sha(PDF), PDF + b"LTA" + bytes([i]), [ev("acme", i)]
+        )
+
+    wins, errors = _race(n, attempt)
+    assert wins == 1, errors
+    assert all(isinstance(e, ConflictError) for e in errors), errors
+    (event,) = queued(handles[0])
+    assert handles[0].envelope_document("env-1") == PDF + b"LTA" + bytes(
+        [event[1]["attributes"]["n"]]
+    )
+
+
 # -- atomicity: the outbox step fails after the change was written -------------------------------
 
 Op = Callable[[SealStore], None]
@@ -680,7 +777,7 @@ OPS_GAPS = {
         pytest.param(b, op, marks=[stand_in_lacks("; ".join(OPS_GAPS[op]))])
         if b == "mongodb" and op in OPS_GAPS
         else (b, op)
-        for b in ("sqlite", "mongodb")
+        for b in BACKENDS
         for op in sorted(OPS)
     ],
     indirect=["backend"],

@@ -1,11 +1,13 @@
 """The callbacks' storage contract (sealtrail/webhooks/store.py: WebhookStore), run against every
-backend as the composition root opens it: SQLite, and MongoDB (a real server when
+backend as the composition root opens it: SQLite, PostgreSQL (a real server the tests start,
+tests/pg.py: a fresh database per test), and MongoDB (a real server when
 ``SEALTRAIL_TEST_MONGODB_URI`` is set, else the nx-27017 stand-in, tests/mongo.py).
 
 A second handle on the same database is how these tests see what was durably committed."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from itertools import count
 from pathlib import Path
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sealtrail.backend import Stores, open_mongodb, open_sqlite
+from sealtrail.backend import Stores, open_mongodb, open_postgres, open_sqlite
 from sealtrail.core.errors import ConflictError, StorageError
 from sealtrail.core.note import NoteSigner
 from sealtrail.ledger.log import Ledger
@@ -28,7 +30,7 @@ from sealtrail.webhooks.store import (
     WebhookStore,
 )
 from tests.conftest import counting_random, event_input, fixed_clock
-from tests.mongo import MongoServer, mongodb_server
+from tests.mongo import MongoServer, is_stand_in, mongodb_server
 
 SIGNER = NoteSigner("test.example/hooks", Ed25519PrivateKey.from_private_bytes(bytes(32)))
 SECRET = "enc1:opaque-to-the-store"
@@ -41,7 +43,7 @@ def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoServ
         yield server
 
 
-@pytest.fixture(params=["mongo", "sqlite"])
+@pytest.fixture(params=["mongo", "postgresql", "sqlite"])
 def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
     opened: list[Stores] = []
     if request.param == "mongo":
@@ -49,6 +51,11 @@ def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]
 
         def make() -> Stores:
             return open_mongodb(url)
+    elif request.param == "postgresql":
+        pg_url = request.getfixturevalue("pg_db_url")
+
+        def make() -> Stores:
+            return open_postgres(pg_url)
     else:
 
         def make() -> Stores:
@@ -269,3 +276,66 @@ def test_enqueue_with_a_cursor(factory: Factory) -> None:
         a.enqueue(boom, cursor="c")
     assert b.cursor("c") == 10
     assert len(b.deliveries("wh_1", after=0, limit=10)) == 2
+
+
+# -- races between processes (separate handles, threads released together) --------------------
+
+
+def _race(n: int, attempt: Callable[[int], None]) -> list[BaseException]:
+    barrier = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            attempt(i)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return errors
+
+
+def _skip_on_the_stand_in(factory: Factory) -> None:
+    if factory().where.startswith("mongodb") and is_stand_in():
+        pytest.skip("the nx-27017 stand-in lacks isolation of concurrent transactions")
+
+
+def test_racing_rotations_chain_their_secrets(factory: Factory) -> None:
+    """Each rotation keeps the secret it replaced: n rotations at once must leave the last
+    one's predecessor as the previous secret — never the original one twice (a lost update
+    would stop signing with a secret a receiver may already hold)."""
+    _skip_on_the_stand_in(factory)
+    n = 6
+    handles = [hooks(factory()) for _ in range(n)]
+    handles[0].add(sub("wh_1"))
+    errors = _race(n, lambda i: handles[i].rotate("wh_1", f"enc1:s{i}", 100.0 + i))
+    assert errors == []
+    got = handles[0].get("wh_1")
+    assert got is not None
+    assert got.secret in {f"enc1:s{i}" for i in range(n)}
+    assert got.previous_secret in {f"enc1:s{i}" for i in range(n)} - {got.secret}
+
+
+def test_racing_enqueues_from_one_cursor_queue_once(factory: Factory) -> None:
+    """Several processes notifying from one cursor at once: each later one sees the cursor the
+    earlier one left, so a notice is queued once."""
+    _skip_on_the_stand_in(factory)
+    n = 6
+    handles = [hooks(factory()) for _ in range(n)]
+    handles[0].add(sub("wh_1"))
+    handles[0].enqueue(lambda last: ([], 0), cursor="c")  # the cursor row exists
+
+    def build(last: int | None) -> tuple[list[NewDelivery], int | None]:
+        if last is None or last >= 1:
+            return [], last
+        return [nd("wh_1", "checkpoints", None, 1.0)], 1
+
+    errors = _race(n, lambda i: handles[i].enqueue(build, cursor="c"))
+    assert errors == []
+    assert handles[0].cursor("c") == 1
+    assert len(handles[0].deliveries("wh_1", after=0, limit=100)) == 1
