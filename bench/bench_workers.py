@@ -119,6 +119,18 @@ def machine_cpu() -> float | None:
     return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
 
 
+def loop_thread_cpu(pid: int) -> float | None:
+    """CPU seconds of ``pid``'s main thread (the asyncio event loop: HTTP, validation,
+    routing) from /proc/<pid>/task/<pid>/stat; the rest of the process's CPU is its other
+    threads (the sequencer's commit thread, ``asyncio.to_thread`` workers)."""
+    try:
+        raw = Path(f"/proc/{pid}/task/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_workers(data_dir: Path, root: Path, n: int) -> list[http.Server]:
     """``n`` ``sealtrail serve`` on ``data_dir`` (provisioned), free ports, started together."""
     exe = str(Path(sys.executable).with_name("sealtrail"))
@@ -204,6 +216,7 @@ class Window:
     per_request: int  # events per request
     wall: float
     worker_cpu: list[float] | None  # seconds, per worker
+    loop_cpu: float | None  # seconds, the workers' main (event-loop) threads together
     client_cpu: float  # seconds, this process
     queued: int  # rows added to append_queue (must stay 0: no append is queued)
     machine_cpu: float | None  # seconds, every process on the machine
@@ -240,6 +253,13 @@ class Window:
         order = [self.holder] + [i for i in range(len(self.worker_cpu)) if i != self.holder]
         return " / ".join(f"{self.worker_cpu[i] / self.wall:.0%}" for i in order)
 
+    def split_per_event(self) -> str:
+        """Workers' CPU per event: event-loop threads / other threads."""
+        if self.server_cpu is None or self.loop_cpu is None or not self.requests:
+            return "n/a"
+        n = self.requests * self.per_request
+        return f"{c.fmt_us(self.loop_cpu / n)} / {c.fmt_us((self.server_cpu - self.loop_cpu) / n)}"
+
     def cpu_per_event(self) -> str:
         if self.server_cpu is None or not self.requests:
             return "n/a"
@@ -272,6 +292,10 @@ class Cluster:
     def cpu_seconds(self) -> list[float] | None:
         got = [w.cpu_seconds() for w in self.workers]
         return None if any(x is None for x in got) else [x for x in got if x is not None]
+
+    def loop_seconds(self) -> float | None:
+        got = [loop_thread_cpu(w.proc.pid) for w in self.workers]
+        return None if any(x is None for x in got) else sum(x for x in got if x is not None)
 
     def holder_position(self) -> tuple[int, int]:
         """(position in ``workers`` of the lease holder, lease epoch)."""
@@ -339,10 +363,12 @@ class Cluster:
             holder, epoch0 = self.holder_position()
             q0 = queue_rows(self.db)
             all0, cpu0, srv0 = machine_cpu(), time.process_time(), self.cpu_seconds()
+            loop0 = self.loop_seconds()
             t0 = time.perf_counter()
             tally = await self.drive(session, path, make, seconds, concurrency)
             wall = time.perf_counter() - t0
             cpu, srv1, all1 = time.process_time() - cpu0, self.cpu_seconds(), machine_cpu()
+            loop1 = self.loop_seconds()
             queued = queue_rows(self.db) - q0
             _, epoch1 = self.holder_position()
         server_cpu = (
@@ -356,6 +382,7 @@ class Cluster:
             per_request=per_request,
             wall=wall,
             worker_cpu=server_cpu,
+            loop_cpu=None if loop0 is None or loop1 is None else loop1 - loop0,
             client_cpu=cpu,
             machine_cpu=everything,
             queued=queued,
@@ -537,6 +564,7 @@ def print_tables(runs: list[Run]) -> None:
                 http.fmt_ms(w.p(50)),
                 http.fmt_ms(w.p(99)),
                 w.cpu_per_event(),
+                w.split_per_event(),
                 c.fmt_us(w.client_cpu / w.requests) if w.requests else "n/a",
                 w.busy(),
                 w.others(),
@@ -555,6 +583,7 @@ def print_tables(runs: list[Run]) -> None:
             "median",
             "p99",
             "workers' CPU/append",
+            "of it: event loop / other threads",
             "client CPU/req",
             "CPUs busy",
             "other load",
@@ -587,6 +616,7 @@ def print_tables(runs: list[Run]) -> None:
                     http.fmt_ms(w.p(50)),
                     http.fmt_ms(w.p(99)),
                     w.cpu_per_event(),
+                    w.split_per_event(),
                     w.busy(),
                     w.others(),
                     *fmt_per_cpu(w, base_batch),
@@ -604,6 +634,7 @@ def print_tables(runs: list[Run]) -> None:
                 "median",
                 "p99",
                 "workers' CPU/event",
+                "of it: event loop / other threads",
                 "CPUs busy",
                 "other load",
                 "events per CPU-s",
@@ -664,6 +695,9 @@ async def measure(args: argparse.Namespace) -> int:
             "workers' CPU/append: CPU time of all N worker processes together (/proc) per "
             "appended event; CPUs busy: (workers' + load generator's CPU) / (wall × CPUs); other "
             "load: the CPU every other process of the machine used (/proc/stat), same unit",
+            "event loop / other threads: the workers' CPU per event split between their main "
+            "threads (asyncio: HTTP, validation) and the rest (the commit thread: SQLite, "
+            "hashing, fsync; other to_thread work), from /proc/<pid>/task/<pid>/stat",
             "per CPU-s: appended events per CPU-second used by the workers and the load "
             "generator together (the ratio against the CPU actually available); each worker's "
             "CPU: its CPU time / wall, as a share of one core",

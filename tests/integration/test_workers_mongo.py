@@ -24,6 +24,15 @@ killed once it is idle — load stopped, the whole log sealed in a timestamped c
 transaction of it is open — and the load resumes for the takeover; against a real server it is
 killed mid-stream. Pausing the holder (SIGSTOP) in the middle of a transaction has the same
 problem, so the pause scenario runs on a real server only.
+
+**Two transactions at once in one process** break the stand-in too ("no such savepoint"): the
+holder timestamps a new checkpoint (a transaction, on a thread of its own) while its commit
+thread runs an append transaction. After the first fix this still failed 1 run in 8, at the
+first checkpoint. A real MongoDB runs concurrent transactions (that is what they are for), so
+on the stand-in the workers seal no checkpoint during this test (``checkpoint_interval`` an
+hour): what it tests there is the lease takeover and the appends through every worker. Sealing
+and timestamping across a takeover are tested on SQLite (tests/integration/test_workers.py) and,
+against a real server, here.
 """
 
 from __future__ import annotations
@@ -50,6 +59,8 @@ from tests.mongo import is_stand_in, mongodb_url, stand_in_lacks
 pytestmark = pytest.mark.slow
 
 TTL = "2"
+#: on the stand-in no checkpoint is sealed during the test (see the module docstring)
+SEALING = not is_stand_in()
 
 
 def lease_reader(url: str) -> Callable[[], tuple[str, int] | None]:
@@ -81,7 +92,8 @@ def mongo_workers(
                         tmp_path / f"worker{i}.log",
                         db_url=url,
                         lease_ttl=TTL,
-                        checkpoint_interval="0.5",
+                        checkpoint_interval="0.5" if SEALING else "3600",
+                        checkpoint_size="10000" if SEALING else "1000000",
                     )
                 )
             yield data, url, workers, str(key["key"])
@@ -130,9 +142,9 @@ def kill_holder_and_wait_for_takeover(
 
 def wait_until_idle(url: str, acked: int) -> None:
     """Wait until the holder has nothing left to write: every acknowledged event in the log,
-    the whole log in a checkpoint, every checkpoint timestamped. Read with a plain client
-    (opening the backend runs a probe transaction, which the stand-in cannot run beside the
-    holder's)."""
+    no queued append waiting, and (when checkpoints are sealed) the whole log in a checkpoint,
+    every checkpoint timestamped. Read with a plain client (opening the backend runs a probe
+    transaction, which the stand-in cannot run beside the holder's)."""
     client: MongoClient[dict[str, object]] = MongoClient(url, serverSelectionTimeoutMS=10_000)
     db = client.get_database()
 
@@ -141,8 +153,10 @@ def wait_until_idle(url: str, acked: int) -> None:
         if state is None:
             return False
         size, sealed = int(str(state["size"])), int(str(state.get("checkpoint") or 0))
+        if size < acked or db.get_collection("append_queue").find_one({"done_at": None}):
+            return False
         unstamped = db.get_collection("checkpoints").find_one({"stamped": False})
-        return size >= acked and sealed == size and unstamped is None
+        return not SEALING or (sealed == size and unstamped is None)
 
     try:
         wait_for(idle, "the sequencer to seal and stamp the whole log", timeout=60)

@@ -97,8 +97,9 @@ def _child(db: str, conn: Connection, reached: MpEvent, resume: MpEvent, stale_h
                     conn.send(("ok", [(a.event.index, a.duplicate) for a in got]))
                 elif kind == "lease":
                     conn.send(("ok", coord.refresh() is not None))
-                elif kind == "async":  # (prefix, count): concurrent appends, group commit
-                    prefix, count = args
+                elif kind == "async":  # (prefix, count[, pause]): concurrent, group commit
+                    prefix, count, *pause = args
+                    writer.pause_at = pause[0] if pause else None
                     conn.send(("ok", asyncio.run(_async_appends(ledger, prefix, count))))
             except Exception as e:
                 conn.send(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
@@ -316,6 +317,32 @@ def test_a_worker_without_the_lease_commits_itself_while_the_holder_is_idle(
     with sqlite3.connect(db, timeout=WAIT) as con:
         assert con.execute("SELECT COUNT(*) FROM append_queue").fetchone()[0] == 0
     check(db, a | b)
+
+
+@pytest.mark.parametrize("point", ["before_lock", "after_head"])
+def test_a_service_style_worker_paused_in_its_group_commit_does_not_fork(
+    db: Path, workers: list[Worker], point: str
+) -> None:
+    """The same pauses on the path the service takes: the asyncio Sequencer's group commit."""
+    a, b = Worker(db), Worker(db)
+    workers += [a, b]
+    warm = objs("a0", 5, stream="s:0")
+    acked = acked_of(warm, a.call("append", warm, None))  # a caches the head of s:0
+    a.send("async", "grp", 40, point)  # its first group stops at ``point``
+    assert a.reached.wait(WAIT)
+    theirs = objs("b", 6, stream="s:0")
+    b.send("append", theirs, None)
+    if point == "after_head":  # a holds the write lock: b waits, nothing is written
+        assert not b.conn.poll(1.0)
+        assert size_of(db) == 5
+    else:
+        acked |= acked_of(theirs, b.result())
+    a.resume.set()
+    acked |= dict(a.result())
+    if point == "after_head":
+        acked |= acked_of(theirs, b.result())
+    assert sorted(acked.values()) == list(range(51))
+    check(db, acked)
 
 
 def test_two_workers_appending_concurrently_interleave_without_a_fork(
