@@ -1,33 +1,36 @@
 """Appends per second with 1, 2 and 4 ``sealtrail serve`` workers on one SQLite database.
 
-Issue 8. For each N in 1, 2, 4: a fresh provisioned data dir (bench_http's ``provision``: one
-tenant, one integrator key) in a temp dir, N ``sealtrail serve`` subprocesses on it (same data
-dir, distinct ports, default settings: lease TTL 10 s, a checkpoint every 10 s or 10,000
-events), and a wait until one of them holds the sequencer lease. The load generator is this
-process: one ``aiohttp.ClientSession`` with ``TCPConnector(limit=concurrency)`` and
-``concurrency`` client tasks that send ``POST /v1/events`` round-robin over the N workers
-(request k to worker k mod N), each event with its own ``client_event_id``. A warm-up (untimed)
-precedes a timed window of ``--seconds``; the requests in flight when it closes are waited for
-and counted. Then the same with batches of 100 events (``POST /v1/events/batch``, concurrency 8)
-unless ``--no-batches``.
+Issues 8 and 19. Every worker commits its own appends (group commit per process) under SQLite's
+write lock; the sequencer lease only elects the worker that seals, timestamps and anchors — no
+append goes through ``append_queue`` (a row there fails the run). For each N in 1, 2, 4: a fresh
+provisioned data dir (bench_http's ``provision``: one tenant, one integrator key) in a temp dir,
+N ``sealtrail serve`` subprocesses on it (same data dir, distinct ports, default settings: lease
+TTL 10 s, a checkpoint every 10 s or 10,000 events), and a wait until one of them holds the
+sequencer lease. The load generator is this process: one ``aiohttp.ClientSession`` with
+``TCPConnector(limit=concurrency)`` and ``concurrency`` client tasks that send
+``POST /v1/events`` round-robin over the N workers (request k to worker k mod N), each event
+with its own ``client_event_id``. A warm-up (untimed) precedes a timed window of ``--seconds``;
+the requests in flight when it closes are waited for and counted. Then the same with batches of
+100 events (``POST /v1/events/batch``, concurrency 8) unless ``--no-batches``.
 
 The figures per N: appends/s and its ratio to N = 1 in the same run, median and p99 latency, the
-share of requests served by the lease holder itself against those queued through the database
-(rows added to ``append_queue`` during the window), the CPU time of all workers together per
-append (from /proc, as bench_http), the load generator's CPU per request (it encodes each body
-as it sends it: the window's length, not a count, decides how many there are), how busy the
-machine's CPUs were (workers + generator CPU / (wall × CPUs)) and how much of them every other
-process took (/proc/stat). A second table splits latency and worker CPU between the requests
-sent to the lease holder and those sent to the others. ``--repeat R`` runs N = 1, 2, 4 R times,
-interleaved, and reports per N the repetition with the highest rate (all rates in a column):
-on a shared machine the best run is the one least disturbed.
+CPU time of all workers together per append (from /proc, as bench_http), the load generator's
+CPU per request (it encodes each body as it sends it: the window's length, not a count, decides
+how many there are), how busy the machine's CPUs were (workers + generator CPU / (wall × CPUs)),
+how much of them every other process took (/proc/stat), appends per CPU-second used (workers +
+generator) and its ratio to N = 1 — the ratio against the CPU actually available, which is what
+extra workers can add on a machine whose cores are already busy — and each worker's own CPU as
+a share of one core (the lease holder first). A second table splits latency and worker CPU
+between the requests sent to the lease holder and those sent to the others. ``--repeat R`` runs
+N = 1, 2, 4 R times, interleaved, and reports per N the repetition with the highest rate (all
+rates in a column): on a shared machine the best run is the one least disturbed.
 
 After each N the workers are stopped (SIGTERM, each must exit 0) and the log is checked: its
 size equals the appends acknowledged (warm-up included), every acknowledged client event id is
 at the index it was acknowledged with and no other event is there, the indices are dense, and
-``sealtrail.ledger.audit.audit`` passes. A failed check (or any request not answered 201) stops
-the run with exit code 1 before any figure is printed: a benchmark that loses events must not
-print a throughput.
+``sealtrail.ledger.audit.audit`` passes. A failed check (or any request not answered 201, or any
+append queued) stops the run with exit code 1 before any figure is printed: a benchmark that
+loses events must not print a throughput.
 
 The load generator and every worker share the machine's CPUs, so on a small machine these
 figures measure contention as much as the design; only the ratios to N = 1 travel.
@@ -116,6 +119,18 @@ def machine_cpu() -> float | None:
     return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
 
 
+def loop_thread_cpu(pid: int) -> float | None:
+    """CPU seconds of ``pid``'s main thread (the asyncio event loop: HTTP, validation,
+    routing) from /proc/<pid>/task/<pid>/stat; the rest of the process's CPU is its other
+    threads (the sequencer's commit thread, ``asyncio.to_thread`` workers)."""
+    try:
+        raw = Path(f"/proc/{pid}/task/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_workers(data_dir: Path, root: Path, n: int) -> list[http.Server]:
     """``n`` ``sealtrail serve`` on ``data_dir`` (provisioned), free ports, started together."""
     exe = str(Path(sys.executable).with_name("sealtrail"))
@@ -201,8 +216,9 @@ class Window:
     per_request: int  # events per request
     wall: float
     worker_cpu: list[float] | None  # seconds, per worker
+    loop_cpu: float | None  # seconds, the workers' main (event-loop) threads together
     client_cpu: float  # seconds, this process
-    queued: int  # requests that went through append_queue
+    queued: int  # rows added to append_queue (must stay 0: no append is queued)
     machine_cpu: float | None  # seconds, every process on the machine
     holder: int  # position of the worker holding the lease at the start of the window
     epochs: tuple[int, int]  # lease epoch at the start and the end
@@ -223,6 +239,26 @@ class Window:
 
     def p(self, q: float) -> float:
         return c.percentile(self.tally.sorted_all(), q)
+
+    def per_cpu_second(self) -> float | None:
+        """Events per CPU-second used by the workers and the load generator together."""
+        if self.server_cpu is None or not self.requests:
+            return None
+        return self.requests * self.per_request / (self.server_cpu + self.client_cpu)
+
+    def each_worker(self) -> str:
+        """Each worker's CPU as a share of one core, the lease holder first."""
+        if self.worker_cpu is None:
+            return "n/a"
+        order = [self.holder] + [i for i in range(len(self.worker_cpu)) if i != self.holder]
+        return " / ".join(f"{self.worker_cpu[i] / self.wall:.0%}" for i in order)
+
+    def split_per_event(self) -> str:
+        """Workers' CPU per event: event-loop threads / other threads."""
+        if self.server_cpu is None or self.loop_cpu is None or not self.requests:
+            return "n/a"
+        n = self.requests * self.per_request
+        return f"{c.fmt_us(self.loop_cpu / n)} / {c.fmt_us((self.server_cpu - self.loop_cpu) / n)}"
 
     def cpu_per_event(self) -> str:
         if self.server_cpu is None or not self.requests:
@@ -256,6 +292,10 @@ class Cluster:
     def cpu_seconds(self) -> list[float] | None:
         got = [w.cpu_seconds() for w in self.workers]
         return None if any(x is None for x in got) else [x for x in got if x is not None]
+
+    def loop_seconds(self) -> float | None:
+        got = [loop_thread_cpu(w.proc.pid) for w in self.workers]
+        return None if any(x is None for x in got) else sum(x for x in got if x is not None)
 
     def holder_position(self) -> tuple[int, int]:
         """(position in ``workers`` of the lease holder, lease epoch)."""
@@ -323,10 +363,12 @@ class Cluster:
             holder, epoch0 = self.holder_position()
             q0 = queue_rows(self.db)
             all0, cpu0, srv0 = machine_cpu(), time.process_time(), self.cpu_seconds()
+            loop0 = self.loop_seconds()
             t0 = time.perf_counter()
             tally = await self.drive(session, path, make, seconds, concurrency)
             wall = time.perf_counter() - t0
             cpu, srv1, all1 = time.process_time() - cpu0, self.cpu_seconds(), machine_cpu()
+            loop1 = self.loop_seconds()
             queued = queue_rows(self.db) - q0
             _, epoch1 = self.holder_position()
         server_cpu = (
@@ -340,6 +382,7 @@ class Cluster:
             per_request=per_request,
             wall=wall,
             worker_cpu=server_cpu,
+            loop_cpu=None if loop0 is None or loop1 is None else loop1 - loop0,
             client_cpu=cpu,
             machine_cpu=everything,
             queued=queued,
@@ -435,6 +478,9 @@ async def run_n(
         finally:
             stopped = cluster.stop()
         problems = failures[:20] + stopped
+        for w in (single, batch):
+            if w is not None and w.queued:
+                problems.append(f"{w.queued:,} appends went through append_queue")
         if len(failures) > 20:
             problems.append(f"… {len(failures) - 20:,} more failed requests")
         size, log_problems = cluster.check_log()
@@ -450,8 +496,12 @@ async def run_n(
         return Run(n, repetition, single, batch, size, checkpoints), []
 
 
-def fmt_share(part: int, whole: int) -> str:
-    return f"{part / whole:.0%}" if whole else "n/a"
+def fmt_per_cpu(w: Window, base: Window) -> tuple[str, str]:
+    """Events per CPU-second of ``w`` and its ratio to ``base``'s."""
+    mine, theirs = w.per_cpu_second(), base.per_cpu_second()
+    if mine is None or theirs is None:
+        return "n/a", "n/a"
+    return c.fmt_int(mine), c.fmt_ratio(mine / theirs)
 
 
 def best(runs: list[Run], variant: str) -> list[Run]:
@@ -479,7 +529,7 @@ def path_rows(r: Run) -> list[list[object]]:
     rows: list[list[object]] = []
     groups = (
         ("lease holder", [w.holder]),
-        ("other workers (queued)", [i for i in range(r.workers) if i != w.holder]),
+        ("other workers", [i for i in range(r.workers) if i != w.holder]),
     )
     for name, which in groups:
         values = sorted(x for i in which for x in w.tally.latencies[i])
@@ -513,12 +563,13 @@ def print_tables(runs: list[Run]) -> None:
                 c.fmt_ratio(w.rate / base.rate),
                 http.fmt_ms(w.p(50)),
                 http.fmt_ms(w.p(99)),
-                fmt_share(w.requests - w.queued, w.requests),
-                fmt_share(w.queued, w.requests),
                 w.cpu_per_event(),
+                w.split_per_event(),
                 c.fmt_us(w.client_cpu / w.requests) if w.requests else "n/a",
                 w.busy(),
                 w.others(),
+                *fmt_per_cpu(w, base),
+                w.each_worker(),
                 all_rates(runs, r.workers, "single"),
             ]
         )
@@ -531,12 +582,14 @@ def print_tables(runs: list[Run]) -> None:
             "vs 1 worker",
             "median",
             "p99",
-            "by holder",
-            "queued",
             "workers' CPU/append",
+            "of it: event loop / other threads",
             "client CPU/req",
             "CPUs busy",
             "other load",
+            "appends per CPU-s",
+            "per CPU-s vs 1 worker",
+            "each worker's CPU (holder first)",
             "every repetition (appends/s)",
         ],
         rows,
@@ -562,10 +615,12 @@ def print_tables(runs: list[Run]) -> None:
                     c.fmt_ratio(w.rate / base_batch.rate),
                     http.fmt_ms(w.p(50)),
                     http.fmt_ms(w.p(99)),
-                    fmt_share(w.queued, w.requests),
                     w.cpu_per_event(),
+                    w.split_per_event(),
                     w.busy(),
                     w.others(),
+                    *fmt_per_cpu(w, base_batch),
+                    w.each_worker(),
                     all_rates(runs, r.workers, "batch"),
                 ]
             )
@@ -578,10 +633,13 @@ def print_tables(runs: list[Run]) -> None:
                 "vs 1 worker",
                 "median",
                 "p99",
-                "queued",
                 "workers' CPU/event",
+                "of it: event loop / other threads",
                 "CPUs busy",
                 "other load",
+                "events per CPU-s",
+                "per CPU-s vs 1 worker",
+                "each worker's CPU (holder first)",
                 "every repetition (events/s)",
             ],
             batch_rows,
@@ -632,11 +690,17 @@ async def measure(args: argparse.Namespace) -> int:
             f"{os.cpu_count()} CPUs with every worker",
             f"{args.repeat} repetition(s), N = 1, 2, 4 interleaved; each table shows, per N, the "
             "repetition with the highest rate, and every repetition's rate in the last column",
-            "by holder / queued: share of the window's requests the lease holder sequenced "
-            "itself / that went through `append_queue` (rows added during the window)",
+            "every worker commits its own appends (no append went through `append_queue`: "
+            "checked); the lease holder also seals and timestamps",
             "workers' CPU/append: CPU time of all N worker processes together (/proc) per "
             "appended event; CPUs busy: (workers' + load generator's CPU) / (wall × CPUs); other "
             "load: the CPU every other process of the machine used (/proc/stat), same unit",
+            "event loop / other threads: the workers' CPU per event split between their main "
+            "threads (asyncio: HTTP, validation) and the rest (the commit thread: SQLite, "
+            "hashing, fsync; other to_thread work), from /proc/<pid>/task/<pid>/stat",
+            "per CPU-s: appended events per CPU-second used by the workers and the load "
+            "generator together (the ratio against the CPU actually available); each worker's "
+            "CPU: its CPU time / wall, as a share of one core",
         ],
     )
     bodies = Bodies()

@@ -123,9 +123,14 @@ def create_app(settings: Settings) -> web.Application:
             busy_timeout=settings.busy_timeout,
             db_url=settings.db_url,
         )
-        # Several workers may share the database: one holds the sequencer lease at a time
-        # (appends, sealing, timestamping, anchoring); the others queue their appends for it.
-        coordinator = Coordinator(stores.coordination, ttl=settings.lease_ttl)
+        # Several workers may share the database: each commits its own appends; one holds the
+        # sequencer lease at a time and runs the background jobs (sealing, timestamping,
+        # anchoring). On MongoDB appends still go through the holder (coordination.py).
+        coordinator = Coordinator(
+            stores.coordination,
+            ttl=settings.lease_ttl,
+            queue_appends=backend.is_mongodb(settings.db_url),
+        )
         await asyncio.to_thread(coordinator.refresh)
         ledger = Ledger(stores.ledger, signer, coordinator=coordinator)
         # On SQLite the map's update before each checkpoint runs in a child process, so that it
@@ -159,7 +164,9 @@ def create_app(settings: Settings) -> web.Application:
             stores.ledger.size(),
             "this worker is the sequencer"
             if coordinator.current()
-            else "another worker is the sequencer; appends are queued for it",
+            else "another worker is the sequencer; appends are queued for it"
+            if coordinator.queue_appends
+            else "another worker is the sequencer (runs the background jobs)",
         )
         try:
             yield

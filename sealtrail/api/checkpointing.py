@@ -74,6 +74,8 @@ class Sealer:
 
     def appended(self, log_size: int) -> None:
         """Tell the sealer the log reached ``log_size``; seals when K events are waiting."""
+        if not self._ledger.is_sequencer():
+            return  # another worker seals (and this one's sealed size never moves: no task)
         if log_size - self._sealed_size >= self._size_trigger and (
             self._nudge is None or self._nudge.done()
         ):

@@ -1,23 +1,35 @@
-"""Several service processes on one database: the sequencer lease and the append queue.
+"""Several service processes on one database: the sequencer lease (and, on MongoDB only, the
+append queue).
 
-Exactly one process at a time *sequences* the log (assigns indices, links stream chains,
-commits): the holder of the lease named ``sequencer`` (docs/OPERATIONS.md, "Several workers").
+Every process appends on its own: it commits its own groups, and the database's serialisation
+of the log head (SQLite's write lock, PostgreSQL's row lock on the log's head) orders them
+(sealtrail/ledger/sequencer.py). One process at a time runs the *background jobs* —
+checkpointing, timestamping, anchoring, renewals, callback delivery, map sealing: the holder of
+the lease named ``sequencer`` (docs/OPERATIONS.md, "Several workers").
 
 * **Lease.** A row/document ``leases/sequencer`` with ``holder``, ``epoch`` and ``expires_at``.
   The holder renews it every third of its time to live; any other process takes it (epoch + 1)
   once it has expired, so a dead holder is replaced within about ``ttl``.
-* **Fencing.** Every write the sequencer makes (appends, checkpoints, timestamps, anchoring
-  state) checks, inside its own transaction, that the stored lease still has this process's
-  holder and epoch (:meth:`WriteView.check_fence`). A holder that was paused or cut off and
-  lost the lease therefore cannot write anything after the takeover: its transaction fails
-  with LeaseLostError and nothing of it is kept. Expiry times only decide when a takeover is
-  *allowed* (liveness); clocks that disagree cannot make two writers (safety is the epoch).
-* **Append queue.** A process that does not hold the lease stores each append request durably
-  (``append_queue``) and waits for its outcome; the holder takes queued requests into its next
-  group commit and stores each outcome *in the same transaction* as the events. So a queued
-  request is appended exactly once, whoever holds the lease when it is taken, and a request
-  whose process dies while waiting is still appended (like any request in flight). A caller
-  that gives up waiting gets LedgerBusyError naming the ticket; retrying with the same
+* **Fencing.** Every write of a background job (checkpoints, timestamps, anchoring state)
+  checks, inside its own transaction, that the stored lease still has this process's holder and
+  epoch (:meth:`WriteView.check_fence`). A holder that was paused or cut off and lost the lease
+  therefore cannot write anything after the takeover: its transaction fails with LeaseLostError
+  and nothing of it is kept. Expiry times only decide when a takeover is *allowed* (liveness);
+  clocks that disagree cannot make two sealers (safety is the epoch). Appends are not fenced:
+  they need no single writer.
+* **Append queue — MongoDB only** (``Coordinator(queue_appends=True)``). Direct appends from
+  every worker are safe only if the store's write transactions really serialise writers. On
+  MongoDB that rests on snapshot isolation and write-conflict detection on the ``log`` state
+  document (mongo_store.py), which a real replica set has but which has never run here: the
+  test stand-in (nx-27017) has no isolation, detects no write conflicts, and breaks when two
+  clients run transactions at once (tests/mongo.py). So on MongoDB the old division stays —
+  the lease holder is the only process that runs append transactions, fenced: a process that
+  does not hold the lease stores each append request durably (``append_queue``, a
+  single-document write) and waits for its outcome; the holder takes queued requests into its
+  next group commit and stores each outcome *in the same transaction* as the events. So a
+  queued request is appended exactly once, whoever holds the lease when it is taken, and a
+  request whose process dies while waiting is still appended (like any request in flight). A
+  caller that gives up waiting gets LedgerBusyError naming the ticket; retrying with the same
   ``client_event_id`` is safe, as always.
 """
 
@@ -85,7 +97,7 @@ def decode_inputs(body: bytes) -> tuple[EventInput, ...]:
 
 
 class Coordinator:
-    """This process's side of the sequencer lease and the append queue.
+    """This process's side of the sequencer lease and (with ``queue_appends``) the append queue.
 
     Thread-safe. ``ttl`` is the lease's time to live in seconds; ``clock`` gives Unix time.
     """
@@ -98,8 +110,12 @@ class Coordinator:
         holder: str | None = None,
         clock: Callable[[], float] = time.time,
         wait_timeout: float | None = None,
+        queue_appends: bool = False,
     ) -> None:
         self.store = store
+        #: appends go through the lease holder (the append queue) instead of being committed
+        #: by every process: for MongoDB only (see the module docstring)
+        self.queue_appends = queue_appends
         self.ttl = ttl
         self.holder = holder or new_holder_id()
         self._clock = clock

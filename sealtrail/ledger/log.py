@@ -117,7 +117,7 @@ class Ledger:
         coordinator: Coordinator | None = None,
     ) -> None:
         self.store = store
-        #: the sequencer lease and append queue when several processes share the database
+        #: the sequencer lease (background jobs) when several processes share the database
         self.coordinator = coordinator
         self.signer = signer
         self.origin = signer.name
@@ -139,10 +139,13 @@ class Ledger:
     def append(self, tenant: str, inputs: list[EventInput]) -> list[Appended]:
         """Append ``inputs`` atomically from synchronous code; durable on return.
 
-        With a coordinator: commits itself when this process holds (or can take) the sequencer
-        lease, else queues the request for the holder and waits for it.
+        Commits itself, serialised with every other writer by the store. Only with a
+        coordinator that queues appends (MongoDB): commits itself when this process holds (or
+        can take) the sequencer lease, else queues the request for the holder and waits for it.
         """
         coord = self.coordinator
+        if coord is not None and not coord.queue_appends:
+            coord = None  # appends need no lease (sealtrail/ledger/sequencer.py)
         lease = None if coord is None else coord.current() or coord.refresh()
         if coord is None or lease is not None:
             try:

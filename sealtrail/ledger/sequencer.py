@@ -6,17 +6,30 @@ committed (in a dedicated thread, so fsync never blocks the event loop), new req
 and form the next group — group commit, so throughput grows with concurrency. A caller's future
 resolves only after its group's ``COMMIT`` returned, i.e. after its events are durable.
 
-Commit protocol and its crash states (see also sqlite_store):
+Several processes (``sealtrail serve`` workers, the CLI) may commit to one database at once:
+each commits its own groups, and the store's write transaction (SQLite's write lock, a row lock
+on the log's head in PostgreSQL) is what serialises them. Nothing else is needed for safety,
+because everything a commit builds on is read *under* that serialisation:
 
 1. take the write lock; read the log size. If it is not the size this writer last committed
    (another process appended, or a commit failed), reload the right edge of the tree and forget
-   the stream-head cache — so a second process never forks the log;
-2. per request, resolve idempotency against stored events and earlier requests of the group;
-   a request with a conflict fails whole (all or nothing) and the others go on;
+   the stream-head cache. What a writer remembers from its last commit is therefore only ever
+   used when the size proves nobody wrote since — a worker paused for any time between two
+   commits, with a stale right edge and stale stream heads, re-reads them and cannot fork the
+   log or a stream chain (tests/integration/test_workers_nofork.py);
+2. per request, resolve idempotency against stored events (read in this transaction, so an
+   event another worker committed a moment ago with the same client event id is found and
+   returned as a duplicate) and earlier requests of the group; a request with a conflict fails
+   whole (all or nothing) and the others go on;
 3. build events (index, server time, salt, previous stream hash), extend the tree;
 4. insert and COMMIT. A crash before COMMIT returns leaves no trace and acknowledged nothing; a
    crash after it leaves every event durable, and a retry with the same client event id returns
    the original event (``duplicate=True``) instead of a second one.
+
+The sequencer lease (:mod:`sealtrail.ledger.coordination`) does not guard appends; it elects
+the one worker that runs background jobs. Only on a backend whose transactions cannot be
+trusted to serialise several writers (MongoDB: see ``Coordinator.queue_appends``) does the
+lease holder still commit every append, the others queueing theirs in the database.
 """
 
 from __future__ import annotations
@@ -307,11 +320,13 @@ class Sequencer:
     waits for those already queued.
 
     With a :class:`~sealtrail.ledger.coordination.Coordinator` (several processes on one
-    database), only the holder of the sequencer lease commits: it renews the lease, takes the
-    appends other processes queued in the database into its groups, and fences every commit.
-    While another process holds the lease, ``append`` queues the request in the database and
-    waits for its outcome; requests caught by a lost lease are re-routed the same way (their
-    commit failed whole, so nothing of them was written).
+    database) it also keeps the sequencer lease: renews it, or takes it when it expired. Appends
+    do not depend on it: every process commits its own groups, serialised by the store (see the
+    module docstring). Only with ``coordinator.queue_appends`` (MongoDB) does the old division
+    hold: the holder commits, fenced, and takes the appends other processes queued in the
+    database into its groups; while another process holds the lease, ``append`` queues the
+    request in the database and waits for its outcome, and requests caught by a lost lease are
+    re-routed the same way (their commit failed whole, so nothing of them was written).
     """
 
     def __init__(
@@ -339,6 +354,11 @@ class Sequencer:
         """The lease and queue of a multi-process deployment (None: this process only)."""
         return self._coord
 
+    @property
+    def _queued(self) -> Coordinator | None:
+        """The coordinator when appends go through the lease holder (MongoDB), else None."""
+        return self._coord if self._coord is not None and self._coord.queue_appends else None
+
     def start(self) -> None:
         """Start the commit loop on the running event loop (again, if an earlier loop ended)."""
         loop = asyncio.get_running_loop()
@@ -358,9 +378,9 @@ class Sequencer:
             raise StorageError("sequencer is shutting down")
         loop = asyncio.get_running_loop()
         task = self._task
-        if self._coord is not None:
+        if self._queued is not None:
             self.start()
-            if self._coord.current() is None:
+            if self._queued.current() is None:
                 return await self._remote(tenant, inputs)
         elif task is None or task.done() or task.get_loop() is not loop:
             self.start()  # else the commit loop runs on this loop already: nothing to start
@@ -375,7 +395,7 @@ class Sequencer:
 
     async def _remote(self, tenant: str, inputs: Sequence[EventInput]) -> list[Appended]:
         """Queue the append in the database for the lease holder and wait for its outcome."""
-        coord = self._coord
+        coord = self._queued
         assert coord is not None
         ticket = await asyncio.to_thread(coord.submit, tenant, inputs)
         deadline = asyncio.get_running_loop().time() + coord.wait_timeout
@@ -422,7 +442,7 @@ class Sequencer:
     def _round(
         self, local: list[AppendRequest], lease: Lease | None
     ) -> tuple[list[list[Appended] | SealtrailError], int]:
-        return commit_round(self._writer, self._coord, local, lease, self._max)
+        return commit_round(self._writer, self._queued, local, lease, self._max)
 
     async def _wait_wakeup(self, timeout: float | None) -> bool:
         """Wait for a wake-up (True) or until ``timeout`` seconds pass (False; None: forever)."""
@@ -444,8 +464,11 @@ class Sequencer:
             # can sleep through it. Clearing after a round erased such wake-ups (a lost wake-up:
             # the append waited for the next poll, up to ``queue_poll``).
             self._wakeup.clear()
-            lease = self._coord.current() if self._coord is not None else None
-            holder = self._coord is None or lease is not None
+            # Direct appends (no queue): every process commits its own groups, unfenced; the
+            # store serialises them. With a queue only the lease holder commits, fenced.
+            queued = self._queued
+            lease = queued.current() if queued is not None else None
+            holder = queued is None or lease is not None
             group: list[tuple[AppendRequest, asyncio.Future[list[Appended]]]] = []
             if holder:
                 n = 0
@@ -459,18 +482,16 @@ class Sequencer:
             if not group and (lease is None or self._closing):
                 if self._closing and not self._queue:
                     return
-                await self._wait_wakeup(
-                    None if lease is None and self._coord is None else self._poll_max
-                )
+                await self._wait_wakeup(None if queued is None else self._poll_max)
                 continue
             try:
                 results, taken = await loop.run_in_executor(
                     self._executor, self._round, [r for r, _ in group], lease
                 )
             except LeaseLostError:
-                assert self._coord is not None
+                assert queued is not None
                 assert lease is not None
-                self._coord.lost(lease)
+                queued.lost(lease)
                 for req, fut in group:
                     self._reroute(req, fut)
                 continue

@@ -394,26 +394,83 @@ def test_published_port_is_the_listen_port_on_localhost(
     assert served >= 2, "want two serve workers (the second may sit in a profile)"
 
 
+def serve_workers(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {n: s for n, s in services.items() if is_ours(s) and command_list(s) == ["serve"]}
+
+
 def test_workers_share_the_database_and_the_data_volume(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    workers = {n: s for n, s in services.items() if is_ours(s) and command_list(s) == ["serve"]}
-    urls = {settings_mod.load(environ=environment(s)).db_url for s in workers.values()}
-    assert len(urls) == 1
-    url = urls.pop()
-    assert url is not None
-    assert url.startswith("mongodb://"), "several workers need the shared MongoDB"
-    data_volumes = set()
-    for s in workers.values():
-        data_dir = environment(s)["SEALTRAIL_DATA_DIR"]
-        data_volumes |= {src for src, target, _ in volume_mounts(s) if target == data_dir}
-    assert len(data_volumes) == 1, f"workers mount different data volumes: {data_volumes}"
-    host_ports = [p[1] for s in workers.values() for p in published_ports(s)]
-    assert len(host_ports) == len(set(host_ports)), "two workers on one host port"
+    """Workers are grouped by database: each group shares one data volume (the same keys), no
+    two groups share one (a data directory's checkpoint key is bound to one database), and the
+    default deployment (no profile) runs on PostgreSQL."""
+    groups: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, svc in serve_workers(services).items():
+        url = settings_mod.load(environ=environment(svc)).db_url
+        assert url is not None, f"{name}: several workers need a shared database"
+        groups.setdefault(url, {})[name] = svc
+    default_urls = {url for url, ws in groups.items() for s in ws.values() if not s.get("profiles")}
+    assert len(default_urls) == 1
+    assert default_urls.pop().startswith("postgresql://"), "PostgreSQL is the default example"
+    assert any(url.startswith("mongodb://") for url in groups), "the MongoDB profile is kept"
+    volumes_of: dict[str, str] = {}
+    for url, workers in groups.items():
+        data_volumes = set()
+        for s in workers.values():
+            data_dir = environment(s)["SEALTRAIL_DATA_DIR"]
+            data_volumes |= {src for src, target, _ in volume_mounts(s) if target == data_dir}
+        assert len(data_volumes) == 1, f"workers mount different data volumes: {data_volumes}"
+        volume = str(data_volumes.pop())
+        assert volume not in volumes_of.values(), f"{volume} serves two databases"
+        volumes_of[url] = volume
+    host_ports = [p[1] for s in services.values() for p in published_ports(s)]
+    assert len(host_ports) == len(set(host_ports)), "two services on one host port"
+
+
+def test_postgres_workers_name_the_primary_and_its_synchronous_standby(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    url = environment(services["sealtrail"])["SEALTRAIL_DB_URL"]
+    parts = urlsplit(url)
+    hosts = [h.rsplit(":", 1) for h in parts.netloc.rpartition("@")[2].split(",")]
+    assert [h for h, _ in hosts] == ["postgres-primary", "postgres-standby"]
+    assert parse_qs(parts.query)["target_session_attrs"] == ["read-write"]
+    db = parts.path.lstrip("/")
+    user = parts.netloc.rpartition("@")[0]
+    primary, standby = services["postgres-primary"], services["postgres-standby"]
+    for svc, (_, port) in zip((primary, standby), hosts, strict=True):
+        assert str(svc["image"]).startswith("postgres:")
+        env = environment(svc)
+        assert (env["POSTGRES_USER"], env["POSTGRES_DB"]) == (user, db)
+        assert port == "5432"
+        mounts = {target for _, target, _ in volume_mounts(svc)}
+        assert "/var/lib/postgresql/data" in mounts
+    p_script = "\n".join(command_list(primary))
+    s_script = "\n".join(command_list(standby))
+    # the primary: replication, and the standby it waits for
+    assert "wal_level=replica" in p_script
+    assert "synchronous_commit=on" in p_script
+    name = re.search(r"synchronous_standby_names = '(\w+)'", p_script)
+    assert name is not None
+    assert "CREATE ROLE replicator WITH REPLICATION LOGIN" in p_script
+    assert "host replication replicator" in p_script
+    assert "exec docker-entrypoint.sh postgres" in p_script
+    # the standby: a base backup of the primary, named as the primary expects, no waiting of
+    # its own once promoted
+    assert "pg_basebackup -h postgres-primary" in s_script
+    assert " -R" in s_script
+    assert f"application_name={name.group(1)}" in s_script
+    assert "synchronous_standby_names = ''" in s_script
+    assert depends_on(standby) == {"postgres-primary": "service_healthy"}
+    for worker in ("sealtrail-init", "sealtrail", "sealtrail-2"):
+        deps = depends_on(services[worker])
+        assert deps["postgres-primary"] == deps["postgres-standby"] == "service_healthy"
+    assert "pg_stat_wal_receiver" in " ".join(standby["healthcheck"]["test"])
+    assert "-h" in primary["healthcheck"]["test"], "TCP: init runs a socket-only server"
 
 
 def test_mongo_is_the_replica_set_the_url_names(services: dict[str, dict[str, Any]]) -> None:
-    url = environment(services["sealtrail"])["SEALTRAIL_DB_URL"]
+    url = environment(services["sealtrail-mongo"])["SEALTRAIL_DB_URL"]
     parts = urlsplit(url)
     rs = parse_qs(parts.query)["replicaSet"][0]
     host, port = parts.hostname, parts.port or 27017

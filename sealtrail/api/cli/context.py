@@ -73,11 +73,13 @@ class Ctx:
             busy_timeout=s.busy_timeout,
             db_url=s.db_url,
         )
-        # Appends from the CLI go through the sequencer lease like a service's: when a running
-        # service holds it, they are queued for it; else the CLI holds it while it runs.
-        ledger = Ledger(
-            stores.ledger, signer, coordinator=Coordinator(stores.coordination, ttl=s.lease_ttl)
+        # Appends from the CLI commit like a service's, serialised by the database; on MongoDB
+        # they go through the sequencer lease: when a running service holds it, they are queued
+        # for it, else the CLI holds it while it runs.
+        coordinator = Coordinator(
+            stores.coordination, ttl=s.lease_ttl, queue_appends=backend.is_mongodb(s.db_url)
         )
+        ledger = Ledger(stores.ledger, signer, coordinator=coordinator)
         # appends made here queue their callbacks as the service's do (docs/WEBHOOKS.md)
         from sealtrail.webhooks.outbox import install
 

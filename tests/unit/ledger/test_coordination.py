@@ -1,6 +1,8 @@
 """The sequencer lease, fencing and the append queue (sealtrail/ledger/coordination.py), with
 two ledgers on one real SQLite file — and on one real PostgreSQL database (tests/pg.py) — standing
-for two service processes.
+for two service processes. The coordinators queue appends (``queue_appends=True``, the mode
+MongoDB runs in) so that the queue is exercised on a store with real isolation; direct appends
+from every worker are tests/integration/test_workers_nofork.py.
 
 Time is a parameter: each coordinator reads a clock the test moves, so a lease expires when the
 test says so. The multi-process version (real ``sealtrail serve`` processes, SIGKILL and
@@ -51,7 +53,14 @@ def worker(db: Path | str, name: str, clock: Clock, **kw: float) -> Ledger:
     else:
         store = SQLiteStore(db)
         coord_store = SQLiteCoordinationStore(store.db)
-    coord = Coordinator(coord_store, ttl=TTL, holder=name, clock=clock, **kw)
+    coord = Coordinator(
+        coord_store,
+        ttl=TTL,
+        holder=name,
+        clock=clock,
+        queue_appends=True,
+        **kw,  # type: ignore[arg-type]
+    )
     return Ledger(store, SIGNER, clock=fixed_clock, random_bytes=counting_random(),
                   coordinator=coord)  # fmt: skip
 

@@ -53,7 +53,9 @@ class HookedSequencer(Sequencer):
 def open_ledger(tmp_path: Path, *, coordinated: bool) -> Ledger:
     store = SQLiteStore(tmp_path / "ledger.db")
     coordination = SQLiteCoordinationStore(store.db)
-    coord = Coordinator(coordination, ttl=HOUR, holder="w") if coordinated else None
+    coord = (  # the holder polls the append queue only when appends are queued (MongoDB)
+        Coordinator(coordination, ttl=HOUR, holder="w", queue_appends=True) if coordinated else None
+    )
     return Ledger(
         store, SIGNER, clock=fixed_clock, random_bytes=counting_random(), coordinator=coord
     )
