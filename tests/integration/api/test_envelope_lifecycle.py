@@ -274,7 +274,8 @@ def test_the_ceremony_is_in_the_package_and_its_report(
         assert "Pat Two" in text
         assert text.index("Pat One") < text.index("Pat Two")
         first = text[text.index("Pat One") : text.index("Pat Two")]
-        order = [first.find(t) for t in ("link-opened", "code-sent", "identity-verified",
-                                         "document-viewed", "intent-confirmed", "envelope:signed")]  # fmt: skip
+        steps = ("link-opened", "code-sent", "identity-verified", "document-viewed",
+                 "intent-confirmed", "envelope:signed")  # fmt: skip
+        order = [first.find(t) for t in steps]
         assert -1 not in order, first
         assert order == sorted(order), first
