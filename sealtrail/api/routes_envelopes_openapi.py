@@ -57,7 +57,10 @@ def schemas() -> dict[str, Any]:
          "status": {"enum": ["open", "completed", "declined", "voided", "expired"]},
          "signatures": {"type": "integer"}, "original_sha256": HEX64, "current_sha256": HEX64,
          "created_by": s, "created_at": TIME, "completed_at": NULLABLE_STR,
-         "signers": {"type": "array", "items": signer}},
+         "signers": {"type": "array", "items": signer},
+         "state": {"enum": ["draft", "sent", "partly_signed", "completed", "declined",
+                            "voided", "expired"]},
+         "expires_at": NULLABLE_STR},
     )  # fmt: skip
     invitation = _obj(
         ["envelope", "title", "from", "position", "party", "order", "current_sha256",

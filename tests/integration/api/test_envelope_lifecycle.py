@@ -218,6 +218,8 @@ def test_expired_envelope_is_expired_when_read(api: Api) -> None:
     r = create(api, [individual("late@example.com")], expires_at=in_days(1.5 / 86400))
     env = r.json()
     time.sleep(2)
+    direct = api.get(f"/v1/envelopes/{env['id']}", "int_sub1").json()
+    assert (direct["status"], direct["state"]) == ("expired", "expired")
     listed = api.get("/v1/envelopes", "int_sub1", params={"state": "expired"}).json()
     assert env["id"] in [e["id"] for e in listed["envelopes"]]
     for _ in range(3):
