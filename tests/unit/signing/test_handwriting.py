@@ -86,7 +86,7 @@ def test_a_decompression_bomb_is_refused_from_its_header() -> None:
         b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 6, 0, 0, 0)
     )
     bomb = head + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b"")
-    with pytest.raises(AppearanceError, match="decompression bomb|60000×60000"):
+    with pytest.raises(AppearanceError, match=r"decompression bomb|60000×60000"):
         handwriting.drawn_appearance(bomb)
 
 
@@ -110,8 +110,10 @@ def test_typed_names_render_in_each_style_including_chinese() -> None:
 def test_signer_certificate_binds_name_identity_and_envelope() -> None:
     ca = pki.create_internal_ca("sub1", now=NOW)
     digest = hashlib.sha256(b"alice@example.com").hexdigest()
-    ck = pki.issue_signer_certificate(ca, name="Alice Zhang", identity_sha256=digest,
-                                      envelope_id="env-0011223344556677", position=1, now=NOW)  # fmt: skip
+    ck = pki.issue_signer_certificate(
+        ca, name="Alice Zhang", identity_sha256=digest, envelope_id="env-0011223344556677",
+        position=1, now=NOW,
+    )  # fmt: skip
     cert = ck.certificate
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "Alice Zhang"
     assert cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)[0].value == (
