@@ -59,6 +59,8 @@ COOKIE = "st_sign"
 #: codes a client address may ask for per minute, and one e-mail address
 CODE_RATE_PER_CLIENT = 60
 CODE_RATE_PER_ADDRESS = 3
+#: link opens (each one a ledger event) a client address may make per minute
+OPEN_RATE_PER_CLIENT = 120
 MAILER = web.AppKey("signer_mailer", Mailer)
 LIMITS = web.AppKey("signer_limits", dict[str, RateLimiter])
 LANGUAGES = ("en", "zh-CN")
@@ -134,6 +136,7 @@ async def sign_page(request: web.Request) -> web.Response:
 @_signer_errors
 async def get_link(request: web.Request) -> web.Response:
     """GET /v1/sign/{token} — who asks whom to sign what (nothing of the document)."""
+    _limit(request, "open", request.remote or "-")  # each open is a ledger event
     d, env, link = await _resolve(request)
     client = _client(request, d)
     await in_thread(lambda: sl.record(d.seals, env, link, "envelope:link-opened", client))
@@ -481,6 +484,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     app[LIMITS] = {
         "client": RateLimiter(CODE_RATE_PER_CLIENT),
         "address": RateLimiter(CODE_RATE_PER_ADDRESS),
+        "open": RateLimiter(OPEN_RATE_PER_CLIENT),
     }
     r = app.router
     r.add_get("/sign/{token}", sign_page)

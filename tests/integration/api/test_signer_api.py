@@ -419,6 +419,10 @@ def test_invalid_links_all_answer_the_same_404(api: Api, inbox: Inbox, svc: Serv
         assert t not in log
     assert "/v1/sign/*" in log
     assert "/sign/*" in log
+    metrics = api.get("/metrics").body.decode()
+    assert 'route="/v1/sign/{token}"' in metrics
+    for t in (token, live, tampered, unknown, soon):
+        assert t not in metrics
 
 
 def test_drawn_signatures_are_checked(api: Api, inbox: Inbox) -> None:
