@@ -591,3 +591,24 @@ def test_parallel_signers_on_two_workers_both_land(
         assert names == {"Par One", "Par Two"}
     finally:
         second.stop()
+
+
+def test_parallel_guesses_do_not_get_more_tries(api: Api, inbox: Inbox) -> None:
+    """Twenty wrong codes at once: each try must win the link's compare-and-swap, so at most
+    five are counted and the link ends locked (the others are refused, never counted twice)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    env, token = _one(api, "race@example.com")
+    s = Signer(api, token, "race@example.com", inbox)
+    code = s.send_code()
+    wrong = [f"{(int(code) + k) % 10**6:06d}" for k in range(1, 21)]
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(s.verify, wrong))
+    assert all(a.status in (400, 409, 423) for a in answers), answers
+    assert not [a for a in answers if a.status == 200]
+    for _ in range(5):  # losers of the swap were not counted: finish the five
+        if s.verify(wrong[0]).status == 423:
+            break
+    assert_problem(s.verify(code), 423)
+    failed = [e for e in events_of(api, env["id"]) if e["type"] == "envelope:identity-failed"]
+    assert [e["attributes"]["locked"] for e in failed] == [False] * 4 + [True]
