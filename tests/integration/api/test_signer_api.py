@@ -612,3 +612,41 @@ def test_parallel_guesses_do_not_get_more_tries(api: Api, inbox: Inbox) -> None:
     assert_problem(s.verify(code), 423)
     failed = [e for e in events_of(api, env["id"]) if e["type"] == "envelope:identity-failed"]
     assert [e["attributes"]["locked"] for e in failed] == [False] * 4 + [True]
+
+
+def test_a_controlled_seal_signs_from_the_link_once_approved(api: Api, inbox: Inbox) -> None:
+    from ..signing.test_seal_service import make_seal, new_key
+
+    seal = make_seal(api, "sub2")
+    approver_id, approver = new_key(api, "sub2")
+    r = api.request("PUT", "/v1/seal-policy", key="adm_hq",
+                    json_body={"tenant": "sub2", "controlled": [seal["id"]],
+                               "approvers": [approver_id]})  # fmt: skip
+    assert r.status == 200, r
+    keeper_mail = "keeper@sub2.example"
+    made = create(api, [{"kind": "enterprise", "tenant": "sub2", "email": keeper_mail,
+                         "fields": [{"page": 1, "box": [300, 300, 440, 440]}]}])  # fmt: skip
+    assert made.status == 201, made
+    eid = made.json()["id"]
+    keeper = Signer(api, token_of(made.json()["signers"][0]), keeper_mail, inbox)
+    keeper.login()
+    by_seal = {"intent": True, "language": "en",
+               "signature": {"kind": "seal", "seal_id": seal["id"]}}  # fmt: skip
+    first = keeper.post("/sign", by_seal)
+    assert_problem(first, 409)
+    assert first.json()["type"].endswith("approval_required"), first
+    req = api.post(f"/v1/envelopes/{eid}/seal-requests",
+                   {"seal": seal["id"], "purpose": "handover"}, key="int_sub2")  # fmt: skip
+    assert req.status == 201, req
+    assert_problem(keeper.post("/sign", by_seal), 409)  # still pending
+    ok = api.post(f"/v1/seal-requests/{req.json()['id']}/approve", {},
+                  headers={"Authorization": f"Bearer {approver}"})  # fmt: skip
+    assert ok.status == 200, ok
+    done = keeper.post("/sign", by_seal, timeout=120)
+    assert done.status == 200, done
+    assert done.json()["envelope_state"] == "completed"
+    used = api.get(f"/v1/seal-requests/{req.json()['id']}", "aud_hq").json()
+    assert used["status"] == "used"
+    types = [e["type"] for e in events_of(api, eid)]
+    assert types.count("envelope:invitation-accepted") == 1
+    assert "envelope:signed" in types
