@@ -787,6 +787,22 @@ class MongoSealStore:
 
         self._txn(put)
 
+    def replace_link_token(
+        self, old_hash: bytes, new_hash: bytes, events: Sequence[OutboxEvent]
+    ) -> None:
+        links = self._c[LINKS]
+
+        def put(s: AsyncClientSession) -> None:
+            d = self.conn.run(links.find_one({"_id": old_hash.hex()}, session=s))
+            if d is None:
+                raise ConflictError("the signing link changed meanwhile: try again")
+            self.conn.run(links.delete_one({"_id": old_hash.hex()}, session=s))
+            moved = {**d, "_id": new_hash.hex(), "rev": int(d["rev"]) + 1}
+            self.conn.run(links.insert_one(moved, session=s))
+            self._enqueue(events, s)
+
+        self._txn(put)
+
     def end_envelope(
         self, envelope_id: str, status: str, reason: str | None, at: str,
         events: Sequence[OutboxEvent],

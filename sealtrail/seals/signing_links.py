@@ -419,6 +419,26 @@ def void(
     return get_envelope(seals, env.id)
 
 
+def renew_link(
+    seals: SealStore, env: Envelope, link: Link, *, actor: dict[str, Any], now: datetime
+) -> str:
+    """A new token for ``link`` (the old one stops working), with ``envelope:link-renewed``;
+    return it. Tokens are never stored, so a reminder that carries a link carries a new one."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    event = {
+        "stream": f"envelope:{env.id}",
+        "type": "envelope:link-renewed",
+        "actor": actor,
+        "documents": [{"name": env.title[:512], "sha256": env.current.hex()}],
+        "occurred_at": format_time(now),
+        "attributes": {"envelope_id": env.id, "signer": link.position},
+    }
+    seals.replace_link_token(
+        link.stored.token_hash, token_hash(token), [outbox_event(env.tenant, event)]
+    )
+    return token
+
+
 def links_of(seals: SealStore, env_id: str) -> dict[int, Link]:
     """The envelope's links by position (empty for an envelope made without links)."""
     return {k.position: Link(k, Session.load(k.session)) for k in seals.links(env_id)}

@@ -827,6 +827,20 @@ class SQLiteSealStore:
 
         self._write(put)
 
+    def replace_link_token(
+        self, old_hash: bytes, new_hash: bytes, events: Sequence[OutboxEvent]
+    ) -> None:
+        def put(con: sqlite3.Connection) -> None:
+            cur = con.execute(
+                "UPDATE envelope_links SET token_hash = ?, rev = rev + 1 WHERE token_hash = ?",
+                (new_hash, old_hash),
+            )
+            if cur.rowcount != 1:
+                raise ConflictError("the signing link changed meanwhile: try again")
+            _enqueue(con, events)
+
+        self._write(put)
+
     def end_envelope(
         self, envelope_id: str, status: str, reason: str | None, at: str,
         events: Sequence[OutboxEvent],

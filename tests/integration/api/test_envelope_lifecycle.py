@@ -212,6 +212,21 @@ def test_links_are_mailed_and_reminders_sent(api: Api, inbox: Inbox) -> None:
     assert len(inbox.to("m2@example.com")) == 1
     types = [e["type"] for e in events_of(api, env["id"])]
     assert "envelope:reminded" in types
+    # new links: mailed and returned; the first link stops working
+    old = token_of(env["signers"][0])
+    fresh = api.post(f"/v1/envelopes/{env['id']}/remind", {"new_links": True}, key="int_sub1")
+    assert fresh.status == 200, fresh
+    (link,) = fresh.json()["links"]
+    assert link["position"] == 0
+    assert link["sign_url"] != env["signers"][0]["sign_url"]
+    (_, _, third) = inbox.wait_for("m1@example.com", 3)
+    assert link["sign_url"] in third.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert api.get(f"/sign/{old}").status == 404
+    assert api.get(f"/sign/{token_of(link)}").status == 200
+    assert_problem(api.post(f"/v1/envelopes/{env['id']}/remind", {"new_links": "yes"},
+                            key="int_sub1"), 400)  # fmt: skip
+    renewed = [e for e in events_of(api, env["id"]) if e["type"] == "envelope:link-renewed"]
+    assert [e["attributes"]["signer"] for e in renewed] == [0]
 
 
 def test_expired_envelope_is_expired_when_read(api: Api) -> None:

@@ -936,3 +936,18 @@ def test_ending_an_envelope_once_and_signing_without_a_seal(
     with pytest.raises(ConflictError):
         store.commit_link_signature(commit_rec(env2, 0, doc), [])
     assert [b["attributes"]["n"] for _, b in queued(other)] == [1, 3]
+
+
+def test_a_link_gets_a_new_token_hash_once(store: SealStore, other: SealStore) -> None:
+    env = envelope_rec()
+    link = link_rec(env, 0)
+    store.insert_envelope_with_links(env, PDF, StoredTerms("env-1", None), [link], [])
+    new = sha(b"new token")
+    store.replace_link_token(link.token_hash, new, [ev("acme", 5)])
+    assert other.link(link.token_hash) is None
+    moved = other.link(new)
+    assert moved is not None
+    assert (moved.envelope_id, moved.position, moved.rev) == ("env-1", 0, 1)
+    with pytest.raises(ConflictError):  # the old token is gone: a second renewal from it fails
+        store.replace_link_token(link.token_hash, sha(b"third"), [ev("acme", 6)])
+    assert [b["attributes"]["n"] for _, b in queued(other)] == [5]
