@@ -313,7 +313,9 @@ def test_sdk_creates_lists_and_voids(api: Api, svc: Service) -> None:
     assert env["expires_at"] is not None
     found = list(c.envelopes(page_size=2, signer="sdk@example.com"))
     assert [e["id"] for e in found] == [env["id"]]
-    assert c.remind_envelope(env["id"]) == [0]
+    assert c.remind_envelope(env["id"]) == {"reminded": [0]}
+    relinked = c.remind_envelope(env["id"], new_links=True)
+    assert [x["position"] for x in relinked["links"]] == [0]
     voided = c.void_envelope(env["id"], "made by mistake")
     assert voided["state"] == "voided"
     with pytest.raises(ApiError) as err:
