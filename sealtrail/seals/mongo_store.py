@@ -787,6 +787,20 @@ class MongoSealStore:
 
         self._txn(put)
 
+    def expiring_envelope_ids(self, before: str, limit: int = 100) -> list[str]:
+        due = self._list(
+            TERMS, {"expires_at": {"$ne": None, "$lte": before}},
+            [("expires_at", ASCENDING), ("_id", ASCENDING)], None, {"_id": 1},
+        )  # fmt: skip
+        out: list[str] = []
+        for d in due:
+            env = self._find(ENVELOPES, {"_id": d["_id"]}, {"status": 1})
+            if env is not None and env["status"] == "open":
+                out.append(d["_id"])
+                if len(out) >= limit:
+                    break
+        return out
+
     def replace_link_token(
         self, old_hash: bytes, new_hash: bytes, events: Sequence[OutboxEvent]
     ) -> None:

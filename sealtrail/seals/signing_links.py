@@ -397,6 +397,16 @@ def expire_if_due(seals: SealStore, env: Envelope, now: datetime) -> Envelope:
     return get_envelope(seals, env.id)
 
 
+def expire_due(seals: SealStore, now: datetime, limit: int = 100) -> int:
+    """Expire the open envelopes whose deadline has passed (the background sweep, so that
+    ``envelope:expired`` — and its callbacks — need no read); how many were expired."""
+    n = 0
+    for env_id in seals.expiring_envelope_ids(format_time(now), limit):
+        if expire_if_due(seals, get_envelope(seals, env_id), now).status == "expired":
+            n += 1
+    return n
+
+
 def void(
     seals: SealStore, env: Envelope, reason: str, *, actor: dict[str, Any], now: datetime
 ) -> Envelope:

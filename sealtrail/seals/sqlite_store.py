@@ -827,6 +827,15 @@ class SQLiteSealStore:
 
         self._write(put)
 
+    def expiring_envelope_ids(self, before: str, limit: int = 100) -> list[str]:
+        rows = self._read().execute(
+            "SELECT t.envelope_id FROM envelope_terms t JOIN envelopes e ON e.id = t.envelope_id "
+            "WHERE e.status = 'open' AND t.expires_at IS NOT NULL AND t.expires_at <= ? "
+            "ORDER BY t.expires_at, t.envelope_id LIMIT ?",
+            (before, limit),
+        )
+        return [r[0] for r in rows]
+
     def replace_link_token(
         self, old_hash: bytes, new_hash: bytes, events: Sequence[OutboxEvent]
     ) -> None:

@@ -352,3 +352,22 @@ def test_cli_lists_and_voids_on_the_data_dir(api: Api, svc: Service) -> None:
     assert [e["actor"]["id"] for e in voided] == ["cli:operator"]
     with pytest.raises(RuntimeError, match="voided"):
         cli(svc.data_dir, "envelopes", "void", env["id"], "--reason", "again")
+
+
+def test_an_unread_envelope_expires_in_the_background(api: Api) -> None:
+    from .client import poll
+
+    r = create(api, [individual("bg@example.com")], key="int_sub2",
+               expires_at=in_days(1.5 / 86400))  # fmt: skip
+    env_id = r.json()["id"]
+
+    def expired() -> list[dict[str, Any]] | None:
+        # the stream only: reading the envelope itself would expire it on read
+        found = [e for e in events_of(api, env_id, "sub2") if e["type"] == "envelope:expired"]
+        return found or None
+
+    (event,) = poll(expired, 15, "the background expiry")
+    assert event["actor"]["id"] == "sealtrail"
+    got = api.get(f"/v1/envelopes/{env_id}", "int_sub2").json()
+    assert got["state"] == "expired"
+    assert len(expired() or []) == 1

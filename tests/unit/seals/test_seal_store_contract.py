@@ -951,3 +951,15 @@ def test_a_link_gets_a_new_token_hash_once(store: SealStore, other: SealStore) -
     with pytest.raises(ConflictError):  # the old token is gone: a second renewal from it fails
         store.replace_link_token(link.token_hash, sha(b"third"), [ev("acme", 6)])
     assert [b["attributes"]["n"] for _, b in queued(other)] == [5]
+
+
+def test_expiring_envelopes_are_the_open_ones_past_their_deadline(
+    store: SealStore, other: SealStore
+) -> None:
+    for eid, deadline in (("env-a", T1), ("env-b", T0), ("env-c", T2), ("env-d", None)):
+        store.insert_envelope_with_links(envelope_rec(eid), PDF, StoredTerms(eid, deadline), [], [])
+    store.insert_envelope(envelope_rec("env-e"), PDF, [])  # made without terms
+    assert other.expiring_envelope_ids(T1) == ["env-b", "env-a"]
+    assert other.expiring_envelope_ids(T1, limit=1) == ["env-b"]
+    store.end_envelope("env-b", "voided", "x", T1, [])
+    assert other.expiring_envelope_ids(T2) == ["env-a", "env-c"]
