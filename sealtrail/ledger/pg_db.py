@@ -49,7 +49,7 @@ Sessions run with ``lock_timeout = busy_timeout`` and ``idle_in_transaction_sess
 session — and the row locks it held, e.g. the log's head — instead of stalling every other
 writer; its ``COMMIT`` then fails and nothing of it is kept.
 
-**Schema versions.** One version sequence with SQLite (:data:`SCHEMA_VERSION`, 9): the table
+**Schema versions.** One version sequence with SQLite (:data:`SCHEMA_VERSION`, 10): the table
 ``sealtrail_schema (part, version)`` holds a row per schema part applied (its name and the
 version that introduced it) and the row ``('*', version)``, the database's version. On open,
 parts not yet applied are created (their DDL is ``CREATE … IF NOT EXISTS``) and the version set,

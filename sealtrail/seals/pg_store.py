@@ -29,15 +29,25 @@ from typing import Any, cast
 
 from sealtrail.ledger.pg_db import POSTGRES, PostgresDatabase, SchemaPart
 from sealtrail.ledger.sql_dialect import SqlConnection
-from sealtrail.seals.sqlite_store import SEALS_PART, SEALS_V5_PART, SQLiteSealStore
+from sealtrail.seals.sqlite_store import (
+    SEALS_PART,
+    SEALS_V5_PART,
+    SEALS_V10_PART,
+    SQLiteSealStore,
+)
 
 
 def _pg(part: SchemaPart) -> SchemaPart:
     return SchemaPart(part.name, part.version, POSTGRES.ddl(part.ddl))
 
 
-#: the seal registry (version 3) and invitations with slot-bound requests (version 5)
-SEALS_PARTS: tuple[SchemaPart, ...] = (_pg(SEALS_PART), _pg(SEALS_V5_PART))
+#: the seal registry (version 3), invitations with slot-bound requests (version 5), envelope
+#: terms and signer links (version 10)
+SEALS_PARTS: tuple[SchemaPart, ...] = (
+    _pg(SEALS_PART),
+    _pg(SEALS_V5_PART),
+    _pg(SEALS_V10_PART),
+)
 
 
 class PgSealStore(SQLiteSealStore):
