@@ -109,6 +109,28 @@ def queue_rows(db: Path) -> int:
         con.close()
 
 
+def log_end(db: Path) -> int:
+    """The log's size now (its largest index + 1)."""
+    con = sqlite3.connect(db, timeout=30)
+    try:
+        return int(con.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM events").fetchone()[0])
+    finally:
+        con.close()
+
+
+def commits_in(db: Path, lo: int, hi: int) -> int:
+    """Group commits that wrote the events ``lo`` ≤ index < ``hi``: every commit stamps its
+    events with one ``recorded_at`` (microseconds), so the distinct values count the commits."""
+    con = sqlite3.connect(db, timeout=30)
+    try:
+        row = con.execute(
+            "SELECT COUNT(DISTINCT recorded_at) FROM events WHERE idx >= ? AND idx < ?", (lo, hi)
+        ).fetchone()
+        return int(row[0])
+    finally:
+        con.close()
+
+
 def machine_cpu() -> float | None:
     """CPU seconds all processes of the machine used so far, from /proc/stat (Linux)."""
     try:
@@ -222,6 +244,12 @@ class Window:
     machine_cpu: float | None  # seconds, every process on the machine
     holder: int  # position of the worker holding the lease at the start of the window
     epochs: tuple[int, int]  # lease epoch at the start and the end
+    commits: int  # group commits (all workers) that wrote the window's events
+
+    def per_commit(self) -> str:
+        """Events per group commit in the window."""
+        n = self.requests * self.per_request
+        return f"{n / self.commits:.1f}" if self.commits else "n/a"
 
     @property
     def requests(self) -> int:
@@ -362,6 +390,7 @@ class Cluster:
             warmed = await self.drive(session, path, make, warm, concurrency)
             holder, epoch0 = self.holder_position()
             q0 = queue_rows(self.db)
+            end0 = log_end(self.db)
             all0, cpu0, srv0 = machine_cpu(), time.process_time(), self.cpu_seconds()
             loop0 = self.loop_seconds()
             t0 = time.perf_counter()
@@ -370,6 +399,7 @@ class Cluster:
             cpu, srv1, all1 = time.process_time() - cpu0, self.cpu_seconds(), machine_cpu()
             loop1 = self.loop_seconds()
             queued = queue_rows(self.db) - q0
+            commits = commits_in(self.db, end0, log_end(self.db))
             _, epoch1 = self.holder_position()
         server_cpu = (
             None
@@ -388,6 +418,7 @@ class Cluster:
             queued=queued,
             holder=holder,
             epochs=(epoch0, epoch1),
+            commits=commits,
         )
         return window, warmed.failures + tally.failures
 
@@ -563,6 +594,7 @@ def print_tables(runs: list[Run]) -> None:
                 c.fmt_ratio(w.rate / base.rate),
                 http.fmt_ms(w.p(50)),
                 http.fmt_ms(w.p(99)),
+                w.per_commit(),
                 w.cpu_per_event(),
                 w.split_per_event(),
                 c.fmt_us(w.client_cpu / w.requests) if w.requests else "n/a",
@@ -582,6 +614,7 @@ def print_tables(runs: list[Run]) -> None:
             "vs 1 worker",
             "median",
             "p99",
+            "appends per commit",
             "workers' CPU/append",
             "of it: event loop / other threads",
             "client CPU/req",
@@ -615,6 +648,7 @@ def print_tables(runs: list[Run]) -> None:
                     c.fmt_ratio(w.rate / base_batch.rate),
                     http.fmt_ms(w.p(50)),
                     http.fmt_ms(w.p(99)),
+                    w.per_commit(),
                     w.cpu_per_event(),
                     w.split_per_event(),
                     w.busy(),
@@ -633,6 +667,7 @@ def print_tables(runs: list[Run]) -> None:
                 "vs 1 worker",
                 "median",
                 "p99",
+                "events per commit",
                 "workers' CPU/event",
                 "of it: event loop / other threads",
                 "CPUs busy",
@@ -695,6 +730,8 @@ async def measure(args: argparse.Namespace) -> int:
             "workers' CPU/append: CPU time of all N worker processes together (/proc) per "
             "appended event; CPUs busy: (workers' + load generator's CPU) / (wall × CPUs); other "
             "load: the CPU every other process of the machine used (/proc/stat), same unit",
+            "per commit: the window's events / the group commits (all workers) that wrote them "
+            "(distinct `recorded_at`: one per commit)",
             "event loop / other threads: the workers' CPU per event split between their main "
             "threads (asyncio: HTTP, validation) and the rest (the commit thread: SQLite, "
             "hashing, fsync; other to_thread work), from /proc/<pid>/task/<pid>/stat",
