@@ -53,6 +53,7 @@ TABLE: Final[dict[str, Mapping]] = {
     "storage_error": Mapping(500, EXIT_INTERNAL),
     "ledger_busy": Mapping(503, EXIT_BUSY),
     "database_unavailable": Mapping(503, EXIT_BUSY),
+    "commit_pending": Mapping(503, EXIT_BUSY),
     "lease_lost": Mapping(503, EXIT_BUSY),
     "sequencer_held": Mapping(503, EXIT_SERVICE_RUNNING),
     "not_initialized": Mapping(503, EXIT_NOT_INITIALIZED),

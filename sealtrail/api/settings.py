@@ -34,6 +34,9 @@ class Settings:
     db_url: str | None = field(default=None, repr=False)
     #: seconds a writer waits for another process's write lock before giving up
     busy_timeout: float = 10.0
+    #: seconds an HTTP append waits for its commit before it is answered 503 commit_pending
+    #: (the commit goes on; a retry with the same client event id finds it if it committed)
+    append_timeout: float = 30.0
     #: seconds the sequencer lease lasts unless renewed (renewed every third of it); another
     #: process takes the sequencer over this long after its holder died
     lease_ttl: float = 10.0
@@ -320,6 +323,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "data_dir": Path,
     "db_url": _db_url,
     "busy_timeout": float,
+    "append_timeout": float,
     "lease_ttl": float,
     "listen": _listen,
     "checkpoint_interval": float,
@@ -373,6 +377,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
 _SECRETS = {"chain_key", "seal_key", "db_url", "smtp_url"}
 _CHECKS: dict[str, Callable[[Any], bool]] = {
     "busy_timeout": lambda v: 0 <= v <= 3600,
+    "append_timeout": lambda v: 0.1 <= v <= 3600,
     "lease_ttl": lambda v: 1 <= v <= 3600,
     "checkpoint_interval": lambda v: 0.1 <= v <= 86400,
     "renewal_margin_days": lambda v: 1 <= v <= 3650,

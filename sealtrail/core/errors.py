@@ -105,6 +105,16 @@ class DatabaseUnavailableError(LedgerBusyError):
     code = "database_unavailable"
 
 
+class CommitPendingError(LedgerBusyError):
+    """An append's commit has not returned within the service's bound (``append_timeout``):
+    the database has neither confirmed nor refused it — e.g. a synchronous standby is away and
+    the primary waits for it. The commit goes on; its outcome is unknown to the caller, and a
+    retry with the same client event id returns the event if it committed (never a second one).
+    """
+
+    code = "commit_pending"
+
+
 class LeaseLostError(LedgerBusyError):
     """This process no longer holds the lease a fenced write needs (another took it over)."""
 

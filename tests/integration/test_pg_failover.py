@@ -67,6 +67,9 @@ BUSY_TIMEOUT = 5.0
 #: an append must be answered (2xx or 503) within this many seconds, whatever the database does
 #: (a request may wait for the group commit ahead of it, then fail its own: 2 × busy_timeout)
 ANSWER_BOUND = 4 * BUSY_TIMEOUT
+#: the workers' append_timeout: a commit that has not returned (a synchronous standby away) is
+#: answered 503 commit_pending after this long, and goes on
+APPEND_TIMEOUT = 3.0
 
 
 @dataclass
@@ -232,6 +235,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
                         lease_ttl=TTL,
                         checkpoint_interval="0.5",
                         busy_timeout=str(BUSY_TIMEOUT),
+                        append_timeout=str(APPEND_TIMEOUT),
                     )
                 )
             yield Deployment(pg, url, data, workers, str(key["key"]), str(aud["key"]))
@@ -450,16 +454,20 @@ def test_database_unreachable_appends_answer_503_then_resume(deployment: Deploym
 
 def test_standby_down_nothing_is_acknowledged_until_it_is_back(deployment: Deployment) -> None:
     """Without its synchronous standby the primary cannot commit: no append may be
-    acknowledged meanwhile (it would be on one machine only); when the standby is back, the
-    appends resume and every acknowledged one is there."""
+    acknowledged meanwhile (it would be on one machine only), yet every request is answered
+    (503, the commit in flight ``commit_pending``) — never a hang; when the standby is back, the
+    appends resume and every acknowledged one is there, once."""
     d = deployment
     with Clients(d.workers, d.key, threads=3) as load:
         wait_for(lambda: load.count() >= 60, "appends before the standby stops")
         d.pg.stop_node(d.pg.standby)
         time.sleep(1.0)  # answers of commits confirmed before the stop
         stopped = load.count()
-        time.sleep(4.0)
+        answered = len(load.unavailable)
+        time.sleep(3 * APPEND_TIMEOUT + 2)
         assert load.count() == stopped, "acknowledged without the synchronous standby"
+        assert len(load.unavailable) > answered, "no 503 while the standby was away"
+        assert not load.no_answer, f"requests left without an answer: {load.no_answer[:3]}"
         d.pg.start_node(d.pg.standby)
         d.pg.wait_sync()
         wait_for(lambda: load.count() >= stopped + 60, "appends once the standby is back", 120)
