@@ -627,6 +627,10 @@ function main() {
   $("pad-clear").addEventListener("click", () => pad && pad.clear());
   $("pad-undo").addEventListener("click", () => pad && pad.undo());
   $("typed-text").addEventListener("input", updateSamples);
+  $("decline-reason").addEventListener("input", () => say($("decline-status"), null));
+  $("code").addEventListener("input", () => {
+    if (!state.locked) say($("verify-status"), null);
+  });
   $("intent").addEventListener("change", () => {
     if ($("intent").checked && $("sign-status").dataset.msg === "sign.intent.missing") say($("sign-status"), null);
   });

@@ -1,0 +1,400 @@
+"""The signer's page (issue 16) in headless Chromium.
+
+Part 1 drives the real page (its HTML, scripts, styles and security headers from
+``sealtrail.web``) against a stand-in of the signer's HTTP contract (signer_stub.py) that
+renders real page images: on a 360-px phone with touch input and on a desktop with a mouse, in
+English and 简体中文 — the pad's export, the fields' overlays, the pages seen, wrong codes until
+locked, decline, invalid links, the language switch, a session that ended.
+
+Screenshots of every step go to tests/integration/web/artifacts/.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import secrets
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from ...unit.signing.pdfs import make_pdf
+from .conftest import screenshot
+from .signer_stub import SignerStub, StubEnvelope, StubSigner
+
+pytestmark = pytest.mark.browser
+
+PHONE_360 = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True,
+             "device_scale_factor": 2}  # fmt: skip
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+#: the accessible names the issue fixes, per language
+NAMES = {
+    "en": {"send": "Send code", "code": "Code", "verify": "Verify", "pad": "Signature pad",
+           "sign": "Sign", "decline": "Decline", "download": "Download",
+           "intent": "I have read the document and agree to sign"},
+    "zh-CN": {"send": "发送验证码", "code": "验证码", "verify": "验证", "pad": "签名板",
+              "sign": "签署", "decline": "拒签", "download": "下载",
+              "intent": "我已阅读本文件并同意签署"},
+}  # fmt: skip
+A4 = (595.2756, 841.8898)
+FIELD = {"page": 2, "box": [340, 90, 540, 170]}
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[SignerStub]:
+    s = SignerStub()
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def envelope(
+    stub: SignerStub, *, kind: str = "individual", pages: int = 3, **kw: Any
+) -> StubSigner:
+    """A new envelope with one signer (fields on page 2) and a fresh link; its signer."""
+    signer = StubSigner(
+        token=secrets.token_urlsafe(24),
+        name="Zhang Wei" if kind == "individual" else "Acme Ltd",
+        kind=kind,
+        fields=[dict(FIELD), {"page": pages, "box": [60, 60, 200, 120]}],
+    )
+    stub.add(StubEnvelope(title="Logistics agreement 物流协议 2026-118", pdf=make_pdf(pages),
+                          signers=[signer], **kw))  # fmt: skip
+    return signer
+
+
+def context_for(lang: str) -> dict[str, Any]:
+    return {"locale": lang}
+
+
+def button(page: Any, lang: str, what: str) -> Any:
+    return page.get_by_role("button", name=NAMES[lang][what], exact=True)
+
+
+def open_and_verify(
+    page: Any, stub: SignerStub, signer: StubSigner, lang: str, shots: str = ""
+) -> None:
+    """Open the link, ask for a code, type it (as read from the stub), verify."""
+    page.goto(f"{stub.url}/sign/{signer.token}")
+    page.locator("#intro-h").wait_for()
+    if shots:
+        screenshot(page, f"{shots}-1-invitation")
+    button(page, lang, "send").click()
+    page.locator("#send-status").filter(has_text=signer.address_masked).wait_for()
+    assert signer.codes, "no code was asked for"
+    page.get_by_label(NAMES[lang]["code"], exact=True).fill(signer.codes[-1])
+    if shots:
+        screenshot(page, f"{shots}-2-identity")
+    button(page, lang, "verify").click()
+    page.locator("figure.page img").first.wait_for()
+
+
+def load_all_pages(page: Any) -> None:
+    """Scroll every page into view and wait until its image is decoded (they load lazily)."""
+    for fig in page.locator("figure.page").all():
+        fig.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "f => f.querySelector('img').complete && f.querySelector('img').naturalWidth > 0",
+            arg=fig.element_handle(),
+        )
+
+
+def draw_touch(page: Any) -> None:
+    """A signature drawn with a finger: CDP touch events (Chromium turns them into pointer events
+    of pointerType "touch"), two strokes."""
+    pad = page.locator("#pad")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    cdp = page.context.new_cdp_session(page)
+    x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
+    for stroke in (
+        [(0.15 + 0.05 * i, 0.6 - 0.3 * ((i % 4) / 3)) for i in range(12)],
+        [(0.3 + 0.04 * i, 0.35 + 0.02 * i) for i in range(10)],
+    ):
+        pts = [{"x": x0 + fx * w, "y": y0 + fy * h} for fx, fy in stroke]
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [pts[0]]})
+        for p in pts[1:]:
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [p]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+def draw_mouse(page: Any) -> None:
+    pad = page.locator("#pad")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    page.mouse.move(box["x"] + 40, box["y"] + box["height"] * 0.6)
+    page.mouse.down()
+    for i in range(1, 20):
+        page.mouse.move(
+            box["x"] + 40 + i * 14, box["y"] + box["height"] * (0.6 - 0.25 * (i % 3) / 2)
+        )
+    page.mouse.up()
+
+
+def no_horizontal_scroll(page: Any) -> None:
+    widths = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1], f"horizontal scrolling: content {widths[0]} px > {widths[1]} px"
+
+
+def png_ink(raw: bytes) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
+    """(size, bounding box of the ink) of a drawn signature PNG."""
+    assert raw.startswith(b"\x89PNG\r\n\x1a\n")
+    with Image.open(io.BytesIO(raw)) as im:
+        im.load()
+        alpha = im.convert("RGBA").getchannel("A")
+        bbox = alpha.getbbox()
+        assert bbox is not None, "the PNG has no ink"
+        return im.size, bbox
+
+
+# ------------------------------------------------------------------ part 1: the page on its own
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_phone_signs_with_a_finger(stub: SignerStub, new_page: Any, lang: str) -> None:
+    signer = envelope(stub)
+    page = new_page(**PHONE_360, **context_for(lang))
+    shots = f"signer-phone-{lang}"
+    page.goto(f"{stub.url}/sign/{signer.token}")
+    page.locator("#intro-h").wait_for()
+    # (1) who asks whom to sign what, and nothing of the document
+    assert "Logistics agreement" in page.locator("#intro-h").inner_text()
+    assert "Zhang Wei" in page.locator("#intro-ask").inner_text()
+    assert page.locator("figure.page").count() == 0
+    assert not any(
+        "/document" in p or "/pages/" in p for _, p in stub.requests if signer.token in p
+    )
+    assert page.evaluate("document.documentElement.lang") == lang
+    no_horizontal_scroll(page)
+    # (2) identity, (3) the document
+    open_and_verify(page, stub, signer, lang, shots)
+    assert page.locator("figure.page").count() == 3
+    load_all_pages(page)
+    no_horizontal_scroll(page)
+    # the field's overlay sits on the field: PDF points from the bottom-left → CSS from the top
+    fig = page.locator("figure.page[data-page='2']")
+    img, field = fig.locator("img").bounding_box(), fig.locator(".field").bounding_box()
+    x1, y1, x2, y2 = FIELD["box"]
+    k = img["width"] / A4[0]
+    assert abs(field["x"] - (img["x"] + x1 * k)) < 1.5
+    assert abs(field["y"] - (img["y"] + (A4[1] - y2) * k)) < 1.5
+    assert abs(field["width"] - (x2 - x1) * k) < 1.5
+    assert abs(field["height"] - (y2 - y1) * k) < 1.5
+    fig.scroll_into_view_if_needed()
+    screenshot(page, f"{shots}-3-document")
+    # pages seen are reported, in batches, each page once
+    page.locator("#pad").scroll_into_view_if_needed()
+    page.wait_for_timeout(1800)
+    seen = [p for batch in signer.viewed for p in batch]
+    assert sorted(seen) == [1, 2, 3], signer.viewed
+    assert len(signer.viewed) < 3, signer.viewed  # batched
+    # (4) a signature drawn with a finger; intent is required
+    pad = page.get_by_label(NAMES[lang]["pad"], exact=True)
+    assert pad.evaluate("c => getComputedStyle(c).touchAction") == "none"
+    draw_touch(page)
+    assert pad.get_attribute("data-strokes") == "2"
+    button(page, lang, "sign").click()
+    page.locator("#sign-status").filter(has_text=NAMES[lang]["intent"]).wait_for()
+    assert signer.signature is None
+    screenshot(page, f"{shots}-4-signature")
+    page.get_by_label(NAMES[lang]["intent"], exact=True).check()
+    button(page, lang, "sign").click()
+    # (5) done
+    download = page.get_by_role("link", name=NAMES[lang]["download"], exact=True)
+    download.wait_for()
+    screenshot(page, f"{shots}-5-done")
+    assert signer.signature is not None
+    assert signer.signature["kind"] == "drawn"
+    assert signer.language == lang
+    size, bbox = png_ink(base64.b64decode(signer.signature["png_base64"]))
+    assert size[0] <= 2000
+    assert size[1] <= 1000
+    # trimmed to the ink: a margin of a few pixels at most on every side
+    assert bbox[0] < 40
+    assert bbox[1] < 40
+    assert size[0] - bbox[2] < 40
+    assert size[1] - bbox[3] < 40
+    with page.expect_download() as d:
+        download.click()
+    assert open(d.value.path(), "rb").read() == stub.find(signer.token)[0].pdf  # noqa: SIM115
+    assert signer.downloads == 1
+    no_horizontal_scroll(page)
+
+
+def test_desktop_types_a_name_in_a_style(stub: SignerStub, new_page: Any) -> None:
+    signer = envelope(stub, pages=1)
+    page = new_page(**DESKTOP, **context_for("en"))
+    open_and_verify(page, stub, signer, "en", "signer-desktop-en")
+    load_all_pages(page)
+    page.get_by_role("tab", name="Type").click()
+    page.get_by_label("Your name as it will appear").fill("Zhang Wei 张伟")
+    page.get_by_label("Formal").check()
+    page.get_by_label(NAMES["en"]["intent"]).check()
+    screenshot(page, "signer-desktop-en-4-typed")
+    button(page, "en", "sign").click()
+    page.get_by_role("link", name="Download", exact=True).wait_for()
+    screenshot(page, "signer-desktop-en-5-done")
+    assert signer.signature == {"kind": "typed", "text": "Zhang Wei 张伟", "style": "serif"}
+
+
+def test_desktop_draws_with_the_mouse_clears_and_redraws(stub: SignerStub, new_page: Any) -> None:
+    signer = envelope(stub, pages=1)
+    page = new_page(**DESKTOP, **context_for("zh-CN"))
+    open_and_verify(page, stub, signer, "zh-CN", "signer-desktop-zh")
+    draw_mouse(page)
+    page.get_by_role("button", name="清除").click()
+    page.get_by_label(NAMES["zh-CN"]["intent"]).check()
+    button(page, "zh-CN", "sign").click()
+    page.locator("#sign-status").filter(has_text="请先在框内写下您的签名").wait_for()
+    assert signer.signature is None
+    draw_mouse(page)
+    screenshot(page, "signer-desktop-zh-4-signature")
+    button(page, "zh-CN", "sign").click()
+    page.get_by_role("link", name="下载", exact=True).wait_for()
+    screenshot(page, "signer-desktop-zh-5-done")
+    size, _bbox = png_ink(base64.b64decode(signer.signature["png_base64"]))  # type: ignore[index]
+    assert size[0] > size[1]  # one wide stroke, trimmed (the pad itself is wider still)
+
+
+def test_enterprise_chooses_a_seal(stub: SignerStub, new_page: Any) -> None:
+    signer = envelope(stub, kind="enterprise", pages=1)
+    page = new_page(**PHONE_360, **context_for("zh-CN"))
+    open_and_verify(page, stub, signer, "zh-CN")
+    assert page.locator("#methods").is_hidden()  # one method: no tabs
+    assert page.get_by_label(NAMES["zh-CN"]["pad"]).is_hidden()
+    page.get_by_label("Acme Ltd 公章").check()
+    page.get_by_label(NAMES["zh-CN"]["intent"]).check()
+    screenshot(page, "signer-phone-zh-CN-4-seal")
+    no_horizontal_scroll(page)
+    button(page, "zh-CN", "sign").click()
+    page.get_by_role("link", name="下载", exact=True).wait_for()
+    assert signer.signature == {"kind": "seal", "seal_id": "seal-official"}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_wrong_codes_until_locked(stub: SignerStub, new_page: Any, lang: str) -> None:
+    signer = envelope(stub, pages=1)
+    page = new_page(**PHONE_360, **context_for(lang))
+    page.goto(f"{stub.url}/sign/{signer.token}")
+    button(page, lang, "send").click()
+    page.locator("#send-status").filter(has_text=signer.address_masked).wait_for()
+    assert button(page, lang, "send").is_disabled()  # resend countdown
+    code = page.get_by_label(NAMES[lang]["code"], exact=True)
+    wrong = "000000" if signer.codes[-1] != "000000" else "111111"
+    for left in (4, 3, 2, 1):
+        code.fill(wrong)
+        button(page, lang, "verify").click()
+        page.locator("#verify-status").filter(has_text=str(left)).wait_for()
+    screenshot(page, f"signer-phone-{lang}-2-wrong-code")
+    code.fill(wrong)
+    button(page, lang, "verify").click()
+    page.locator("body[data-locked=true]").wait_for()
+    screenshot(page, f"signer-phone-{lang}-2-locked")
+    assert signer.locked
+    assert button(page, lang, "verify").is_disabled()
+    assert button(page, lang, "send").is_disabled()
+    assert page.locator("figure.page").count() == 0
+
+
+def test_decline_with_a_reason(stub: SignerStub, new_page: Any) -> None:
+    signer = envelope(stub, pages=1)
+    page = new_page(**PHONE_360, **context_for("en"))
+    # before identity there is nothing to decline with
+    page.goto(f"{stub.url}/sign/{signer.token}")
+    page.locator("#intro-h").wait_for()
+    assert button(page, "en", "decline").is_hidden()
+    open_and_verify(page, stub, signer, "en")
+    button(page, "en", "decline").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Confirm decline").click()
+    dialog.locator("#decline-status").filter(has_text="Give a reason").wait_for()
+    assert signer.decline_reason is None
+    dialog.get_by_label("Reason").fill("The delivery date is wrong.")
+    screenshot(page, "signer-phone-en-6-decline")
+    dialog.get_by_role("button", name="Confirm decline").click()
+    page.locator("#declined").wait_for()
+    screenshot(page, "signer-phone-en-6-declined")
+    assert signer.decline_reason == "The delivery date is wrong."
+    assert signer.state == "declined"
+    assert page.locator("#signing").is_hidden()
+
+
+def _fetch(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_invalid_links_show_one_view(stub: SignerStub, new_page: Any) -> None:
+    live = envelope(stub, pages=1)
+    voided = envelope(stub, pages=1, state="voided")
+    tampered = live.token[:-1] + ("A" if live.token[-1] != "A" else "B")
+    ok_status, ok_body = _fetch(f"{stub.url}/sign/{live.token}")
+    assert ok_status == 200
+    texts = set()
+    for lang in ("en", "zh-CN"):
+        for token in (voided.token, tampered, secrets.token_urlsafe(24), "x"):
+            status, body = _fetch(f"{stub.url}/sign/{token}")
+            assert status == 404
+            assert body == ok_body
+            page = new_page(**PHONE_360, **context_for(lang))
+            page.goto(f"{stub.url}/sign/{token}")
+            page.locator("#invalid").wait_for()
+            assert page.locator("#intro").is_hidden()
+            assert page.locator("#identity").is_hidden()
+            texts.add((lang, page.locator("main").inner_text()))
+        screenshot(page, f"signer-phone-{lang}-invalid")
+    assert len(texts) == 2, texts  # one message per language, whatever the reason
+    # a 200 page whose API answers 404 (the link died meanwhile) shows the same view
+    page = new_page(**DESKTOP)
+    page.route("**/v1/sign/*", lambda route: route.fulfill(status=404, body="{}"))
+    page.goto(f"{stub.url}/sign/{live.token}")
+    page.locator("#invalid").wait_for()
+
+
+def test_language_is_switched_and_remembered(stub: SignerStub, new_page: Any) -> None:
+    signer = envelope(stub, pages=1)
+    page = new_page(**DESKTOP, **context_for("en-GB"))
+    page.goto(f"{stub.url}/sign/{signer.token}")
+    for what in ("send", "verify"):
+        button(page, "en", what).wait_for()
+    page.get_by_label("Language").select_option("zh-CN")
+    for what in ("send", "verify"):
+        button(page, "zh-CN", what).wait_for()
+    assert page.get_by_label("验证码", exact=True).is_visible()
+    assert "邀请" in page.locator("#intro-ask").inner_text()
+    page.reload()
+    button(page, "zh-CN", "send").wait_for()
+    open_and_verify(page, stub, signer, "zh-CN")
+    for what in ("sign", "decline"):
+        assert button(page, "zh-CN", what).is_visible()
+    assert page.get_by_label("签名板", exact=True).is_visible()
+    assert page.get_by_label(NAMES["zh-CN"]["intent"], exact=True).is_visible()
+    page.get_by_label("语言").select_option("en")
+    for what in ("sign", "decline"):
+        assert button(page, "en", what).is_visible()
+    assert page.get_by_label("Signature pad", exact=True).is_visible()
+    assert page.locator("figure.page img").get_attribute("alt") == "Page 1 of 1"
+
+
+def test_ended_session_asks_for_identity_again(stub: SignerStub, new_page: Any) -> None:
+    signer = envelope(stub, pages=1)
+    page = new_page(**DESKTOP, **context_for("en"))
+    open_and_verify(page, stub, signer, "en")
+    signer.session = None  # the server forgot the session (expired)
+    draw_mouse(page)
+    page.get_by_label(NAMES["en"]["intent"]).check()
+    button(page, "en", "sign").click()
+    page.locator("#verify-status").filter(has_text="session has ended").wait_for()
+    assert button(page, "en", "send").is_visible()
+    assert signer.signature is None
