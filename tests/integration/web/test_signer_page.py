@@ -124,16 +124,16 @@ def draw_touch(page: Any) -> None:
     cdp.detach()
 
 
-def draw_mouse(page: Any) -> None:
+def draw_mouse(page: Any, span: float = 0.4) -> None:
+    """A zigzag drawn with the mouse across ``span`` of the pad's width."""
     pad = page.locator("#pad")
     pad.scroll_into_view_if_needed()
     box = pad.bounding_box()
-    page.mouse.move(box["x"] + 40, box["y"] + box["height"] * 0.6)
+    x0, w, h = box["x"] + 0.04 * box["width"], span * box["width"], box["height"]
+    page.mouse.move(x0, box["y"] + h * 0.6)
     page.mouse.down()
-    for i in range(1, 20):
-        page.mouse.move(
-            box["x"] + 40 + i * 14, box["y"] + box["height"] * (0.6 - 0.25 * (i % 3) / 2)
-        )
+    for i in range(1, 21):
+        page.mouse.move(x0 + w * i / 20, box["y"] + h * (0.6 - 0.25 * (i % 3) / 2))
     page.mouse.up()
 
 
@@ -255,13 +255,21 @@ def test_desktop_draws_with_the_mouse_clears_and_redraws(stub: SignerStub, new_p
     button(page, "zh-CN", "sign").click()
     page.locator("#sign-status").filter(has_text="请先在框内写下您的签名").wait_for()
     assert signer.signature is None
-    draw_mouse(page)
+    draw_mouse(page, span=0.92)  # the whole width: the export is scaled down to 2000 px
     screenshot(page, "signer-desktop-zh-4-signature")
     button(page, "zh-CN", "sign").click()
     page.get_by_role("link", name="下载", exact=True).wait_for()
     screenshot(page, "signer-desktop-zh-5-done")
-    size, _bbox = png_ink(base64.b64decode(signer.signature["png_base64"]))  # type: ignore[index]
-    assert size[0] > size[1]  # one wide stroke, trimmed (the pad itself is wider still)
+    assert signer.signature is not None
+    size, bbox = png_ink(base64.b64decode(signer.signature["png_base64"]))
+    assert size[0] <= 2000
+    assert size[1] <= 1000
+    assert size[0] > 3 * size[1]  # one wide zigzag, trimmed to the ink (the pad is taller)
+    # nothing cut off: a margin on every side
+    assert bbox[0] > 0
+    assert bbox[1] > 0
+    assert bbox[2] < size[0]
+    assert bbox[3] < size[1]
 
 
 def test_enterprise_chooses_a_seal(stub: SignerStub, new_page: Any) -> None:
