@@ -469,7 +469,6 @@ const SIGN_STRINGS = {
     "sign.invalid.text":
       "It may have expired, been used already, or been mistyped. Ask the sender for a new link.",
     "sign.ask": "{sender} asks {signer} to sign this document.",
-    "sign.sender": "{name} of {tenant}",
     "sign.deadline": "Sign before {time}.",
     "sign.deadline.none": "No deadline.",
     "sign.note.signed": "You have signed this document.",
@@ -549,7 +548,6 @@ const SIGN_STRINGS = {
     "sign.invalid.heading": "此链接无效",
     "sign.invalid.text": "链接可能已过期、已被使用或输入有误。请向发件人索取新的链接。",
     "sign.ask": "{sender} 邀请 {signer} 签署此文件。",
-    "sign.sender": "{tenant} 的 {name}",
     "sign.deadline": "请在 {time} 前签署。",
     "sign.deadline.none": "无截止时间。",
     "sign.note.signed": "您已签署此文件。",

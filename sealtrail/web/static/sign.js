@@ -132,11 +132,8 @@ function setStep(step) {
 function renderIntro() {
   const { envelope, signer } = state.info;
   $("intro-h").textContent = envelope.title;
-  const sender = envelope.from && envelope.from.name
-    ? { key: "sign.sender", vars: { name: envelope.from.name, tenant: envelope.from.tenant } }
-    : null;
-  const senderText = sender ? t(sender.key, sender.vars) : (envelope.from && envelope.from.tenant) || "";
-  $("intro-ask").textContent = t("sign.ask", { sender: senderText, signer: signer.name });
+  const from = envelope.from || {};
+  $("intro-ask").textContent = t("sign.ask", { sender: from.name || from.tenant || "", signer: signer.name });
   if (envelope.expires_at) say($("intro-deadline"), "sign.deadline", { time: formatTime(envelope.expires_at) });
   else say($("intro-deadline"), "sign.deadline.none");
   const note = $("intro-note");

@@ -63,7 +63,7 @@ class StubEnvelope:
     order: str = "parallel"
     expires_at: str = "2031-01-31T16:00:00Z"
     sender: dict[str, str] = field(
-        default_factory=lambda: {"tenant": "Acme Shanghai", "name": "Li Lei"}
+        default_factory=lambda: {"tenant": "sub1", "name": "Acme Shanghai 上海物流"}
     )
 
 
