@@ -17,6 +17,7 @@ import secrets
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -406,3 +407,244 @@ def test_ended_session_asks_for_identity_again(stub: SignerStub, new_page: Any) 
     page.locator("#verify-status").filter(has_text="session has ended").wait_for()
     assert button(page, "en", "send").is_visible()
     assert signer.signature is None
+
+
+# ------------------------------------------------------------------ part 2: against the service
+#
+# The real service (envelopes, links, codes by SMTP to a local aiosmtpd, PAdES B-T signing with
+# the tenant CA's signer certificate and the development TSA, the ledger), driven from the page
+# as a signer would: an individual on a phone with touch, an enterprise's seal keeper on a
+# desktop, in both languages.
+
+ALICE = "alice@example.com"
+KEEPER = "keeper@other.example"
+PHONE_UA = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0 Mobile Safari/537.36 sealtrail-test"
+)
+CEREMONY = [
+    "envelope:link-opened",
+    "envelope:code-sent",
+    "envelope:identity-verified",
+    "envelope:document-viewed",
+    "envelope:intent-confirmed",
+    "envelope:signed",
+]
+
+
+@pytest.fixture(scope="module")
+def inbox() -> Iterator[Any]:
+    from ...smtp import smtp_server
+
+    with smtp_server() as box:
+        yield box
+
+
+@pytest.fixture(scope="module")
+def svc(provisioned: Any, tmp_path_factory: pytest.TempPathFactory, inbox: Any) -> Iterator[Any]:
+    from ..conftest import _service_factory
+
+    factory, started = _service_factory(provisioned, tmp_path_factory.mktemp("signpage"))
+    yield factory(smtp_url=inbox.url, smtp_from="sign@acme.example")
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def api(svc: Any) -> Any:
+    from ..api.client import Api
+
+    return Api(svc)
+
+
+@pytest.fixture(scope="module")
+def other_seal(api: Any) -> str:
+    """An active seal of tenant ``other`` (the enterprise signer), made by its admin."""
+    from ..service import cli
+
+    if "adm_other" not in api.svc.keys:
+        made = cli(api.svc.data_dir, "keys", "create", "--tenant", "other", "--role", "admin")
+        api.svc.keys["adm_other"] = made["key"]
+    body = {"tenant": "other", "kind": "contract", "name": "Other Corp", "purpose": "合同专用章"}
+    r = api.post("/v1/seals", body, key="adm_other")
+    assert r.status == 201, r
+    return str(r.json()["id"])
+
+
+def create_envelope(api: Any, signers: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    body = {
+        "title": "Logistics handover 物流交接单",
+        "document": {"name": "handover.pdf", "pdf_base64": base64.b64encode(make_pdf(2)).decode()},
+        "order": "sequential",
+        "signers": signers,
+        **extra,
+    }
+    r = api.post("/v1/envelopes", body, key="int_sub1")
+    assert r.status == 201, r
+    return dict(r.json())
+
+
+def alice_spec(email: str = ALICE) -> dict[str, Any]:
+    return {"kind": "individual", "name": "Alice Zhang", "email": email,
+            "fields": [{"page": 1, "box": [100, 100, 260, 160]}]}  # fmt: skip
+
+
+def keeper_spec() -> dict[str, Any]:
+    return {"kind": "enterprise", "tenant": "other", "email": KEEPER,
+            "fields": [{"page": 2, "box": [300, 100, 440, 240]}]}  # fmt: skip
+
+
+def token_of(signer: dict[str, Any]) -> str:
+    return str(signer["sign_url"]).rsplit("/sign/", 1)[1]
+
+
+def verify_from_mail(page: Any, inbox: Any, address: str, lang: str, shots: str = "") -> None:
+    """Send a code from the page, read it from the SMTP server, type it, verify."""
+    before = len(inbox.to(address))
+    button(page, lang, "send").click()
+    code = inbox.last_code(address, before + 1)
+    page.locator("#send-status").filter(has_text="@").wait_for()
+    page.get_by_label(NAMES[lang]["code"], exact=True).fill(code)
+    if shots:
+        screenshot(page, f"{shots}-2-identity")
+    button(page, lang, "verify").click()
+    page.locator("figure.page img").first.wait_for()
+
+
+def events_of(api: Any, env_id: str) -> list[dict[str, Any]]:
+    r = api.get(f"/v1/streams/envelope:{env_id}", "aud_hq", params={"tenant": "sub1"})
+    assert r.status == 200, r
+    assert r.json()["chain_intact"]
+    return list(r.json()["events"])
+
+
+def pdfsig(pdf: bytes, tmp: Any) -> str:
+    import shutil
+    import subprocess
+
+    if not (shutil.which("pdfsig") and shutil.which("certutil")):
+        pytest.fail("pdfsig and certutil are needed (apt-get install poppler-utils libnss3-tools)")
+    db = tmp / "nss"
+    db.mkdir(exist_ok=True)
+    subprocess.run(["certutil", "-N", "-d", f"sql:{db}", "--empty-password"], check=True)
+    doc = tmp / "signed.pdf"
+    doc.write_bytes(pdf)
+    run = subprocess.run(["pdfsig", "-nssdir", f"sql:{db}", str(doc)],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    return run.stdout + run.stderr
+
+
+def pyhanko_signatures(pdf: bytes) -> list[Any]:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    out = []
+    for s in PdfFileReader(io.BytesIO(pdf)).embedded_signatures:
+        status = validate_pdf_signature(s)
+        assert status.intact, status.pretty_print_details()
+        assert status.valid, status.pretty_print_details()
+        assert status.timestamp_validity is not None, "PAdES B-T: a signature timestamp"
+        out.append(s)
+    return out
+
+
+def test_two_signers_sign_from_the_page(
+    svc: Any, api: Any, inbox: Any, other_seal: str, new_page: Any, tmp_path: Any
+) -> None:
+    import hashlib
+    import json
+    import zipfile
+
+    deadline = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    env = create_envelope(api, [alice_spec(), keeper_spec()], expires_at=deadline)
+    env_id = env["id"]
+    alice_token, keeper_token = token_of(env["signers"][0]), token_of(env["signers"][1])
+
+    # Alice, on a phone, in Chinese, draws with a finger
+    phone = new_page(**PHONE_360, locale="zh-CN", user_agent=PHONE_UA)
+    phone.goto(f"{svc.url}/sign/{alice_token}")
+    phone.locator("#intro-h").wait_for()
+    assert "Acme Shanghai" in phone.locator("#intro-ask").inner_text()
+    assert phone.locator("figure.page").count() == 0
+    screenshot(phone, "e2e-phone-zh-CN-1-invitation")
+    verify_from_mail(phone, inbox, ALICE, "zh-CN", "e2e-phone-zh-CN")
+    load_all_pages(phone)
+    no_horizontal_scroll(phone)
+    fig = phone.locator("figure.page[data-page='1']")
+    img, field = fig.locator("img").bounding_box(), fig.locator(".field").bounding_box()
+    k = img["width"] / A4[0]
+    assert abs(field["x"] - (img["x"] + 100 * k)) < 1.5
+    assert abs(field["y"] - (img["y"] + (A4[1] - 160) * k)) < 1.5
+    screenshot(phone, "e2e-phone-zh-CN-3-document")
+    draw_touch(phone)
+    phone.get_by_label(NAMES["zh-CN"]["intent"], exact=True).check()
+    screenshot(phone, "e2e-phone-zh-CN-4-signature")
+    button(phone, "zh-CN", "sign").click()
+    download = phone.get_by_role("link", name=NAMES["zh-CN"]["download"], exact=True)
+    download.wait_for(timeout=120_000)
+    screenshot(phone, "e2e-phone-zh-CN-5-done")
+    with phone.expect_download() as d:
+        download.click()
+    partly = open(d.value.path(), "rb").read()  # noqa: SIM115
+    assert len(pyhanko_signatures(partly)) == 1
+
+    # the keeper of Other Corp's seals, on a desktop, in English, chooses the seal
+    desk = new_page(**DESKTOP, locale="en-US")
+    desk.goto(f"{svc.url}/sign/{keeper_token}")
+    desk.locator("#intro-h").wait_for()
+    screenshot(desk, "e2e-desktop-en-1-invitation")
+    verify_from_mail(desk, inbox, KEEPER, "en", "e2e-desktop-en")
+    load_all_pages(desk)
+    desk.get_by_label("Other Corp").check()
+    desk.get_by_label(NAMES["en"]["intent"], exact=True).check()
+    screenshot(desk, "e2e-desktop-en-4-seal")
+    button(desk, "en", "sign").click()
+    download = desk.get_by_role("link", name="Download", exact=True)
+    download.wait_for(timeout=120_000)
+    assert "Every signer has signed" in desk.locator("#done-text").inner_text()
+    screenshot(desk, "e2e-desktop-en-5-done")
+    with desk.expect_download() as d:
+        download.click()
+    final = open(d.value.path(), "rb").read()  # noqa: SIM115
+
+    # the signed PDF: two PAdES B-T signatures, valid for pyHanko and for poppler's pdfsig
+    sigs = pyhanko_signatures(final)
+    assert len(sigs) == 2
+    assert sigs[0].signer_cert.subject.native["common_name"] == "Alice Zhang"
+    out = pdfsig(final, tmp_path)
+    assert out.count("Signature is Valid") == 2, out
+    assert "Alice Zhang" in out
+
+    # every step is an event of the envelope's stream, per signer, in order
+    events = events_of(api, env_id)
+    for who in (0, 1):
+        mine = [e["type"] for e in events if e["attributes"].get("signer") == who]
+        steps = [t for t in mine if t in CEREMONY]
+        firsts = sorted(CEREMONY, key=steps.index)
+        assert firsts == CEREMONY, (who, mine)
+    viewed = [e for e in events if e["type"] == "envelope:document-viewed"
+              and e["attributes"].get("signer") == 0]  # fmt: skip
+    assert sorted({p for e in viewed for p in e["attributes"]["pages"]}) == [1, 2]
+    intent = next(e for e in events if e["type"] == "envelope:intent-confirmed"
+                  and e["attributes"].get("signer") == 0)  # fmt: skip
+    assert intent["attributes"]["language"] == "zh-CN"
+    opened = next(e for e in events if e["type"] == "envelope:link-opened")
+    assert opened["attributes"]["user_agent"] == PHONE_UA
+    assert opened["attributes"]["email_sha256"] == hashlib.sha256(ALICE.encode()).hexdigest()
+    assert ALICE not in json.dumps(events)
+    assert any(e["type"] == "download" for e in events)
+
+    # ... and in the envelope's certification package, which verifies
+    r = api.get(f"/v1/streams/envelope:{env_id}/package", "aud_hq", params={"tenant": "sub1"},
+                timeout=120)  # fmt: skip
+    assert r.status == 200, r
+    with zipfile.ZipFile(io.BytesIO(r.body)) as z:
+        packaged = [json.loads(z.read(n)) for n in z.namelist() if n.startswith("events/")]
+    packaged.sort(key=lambda e: e["index"])
+    assert [e["type"] for e in packaged] == [e["type"] for e in events][: len(packaged)]
+    assert {t for t in CEREMONY} <= {e["type"] for e in packaged}
+    report = api.request("POST", "/v1/public/packages/verify", body=r.body,
+                         content_type="application/zip", timeout=120)  # fmt: skip
+    assert report.status == 200, report
+    failed = [c for c in report.json()["checks"] if c["status"] == "failed"]
+    assert not failed, failed
