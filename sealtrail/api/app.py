@@ -30,6 +30,7 @@ from sealtrail.api import (
     routes_packages,
     routes_public,
     routes_seals,
+    routes_signer,
     routes_webhooks,
     seals,
 )
@@ -179,6 +180,7 @@ def create_app(settings: Settings) -> web.Application:
     routes_packages.setup(app, tsa_urls, trust_roots)  # certification packages (§8)
     routes_admin.setup(app)
     routes_webhooks.setup(app)  # callbacks (docs/WEBHOOKS.md)
+    routes_signer.setup(app, settings)  # signing links (docs/FORMAT.md, envelopes)
     routes_public.setup(app)
     routes_console.setup(app)
     web_routes.setup(app, settings.frame_ancestors)  # the portal and the console (static pages)

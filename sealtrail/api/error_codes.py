@@ -89,8 +89,13 @@ TABLE: Final[dict[str, Mapping]] = {
     "signing_timestamp_error": Mapping(502, EXIT_UPSTREAM),
     "seal_use_forbidden": Mapping(403, EXIT_BAD_INPUT),
     "approval_required": Mapping(409, EXIT_CONFLICT),
+    "link_locked": Mapping(423, EXIT_BUSY),
+    "wrong_code": Mapping(400, EXIT_BAD_INPUT),
+    "signing_session_required": Mapping(401, EXIT_BAD_INPUT),
     # callbacks (webhooks)
     "callback_url_refused": Mapping(400, EXIT_BAD_INPUT),
+    # e-mail (one-time codes, signing links)
+    "mail_unavailable": Mapping(503, EXIT_UPSTREAM),
     "webhooks_unavailable": Mapping(501, EXIT_BAD_INPUT),
     # the HTTP edge
     "unauthorized": Mapping(401, EXIT_BAD_INPUT),

@@ -22,13 +22,18 @@ is trusted for all of them (``GET /v1/envelopes/{id}/validation``; an uploaded c
 
 from __future__ import annotations
 
+import base64
+import binascii
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from sealtrail.api import routes_signer
 from sealtrail.api.context import (
     body_object,
     in_thread,
+    int_param,
     json_response,
     principal,
     query_params,
@@ -47,11 +52,16 @@ from sealtrail.api.seals import (
     report_json,
     text_param,
 )
+from sealtrail.api.settings import public_url
 from sealtrail.core.errors import ConflictError, InvalidInputError, NotFoundError
-from sealtrail.seals import approvals, envelopes, registry
+from sealtrail.core.event import format_time
+from sealtrail.seals import approvals, envelopes, registry, signing_links
 from sealtrail.seals.envelopes import Envelope, Invitation, SealSlot
 from sealtrail.seals.errors import ApprovalRequiredError
+from sealtrail.seals.outbox import outbox_event
 from sealtrail.seals.trust import AttributedReport
+from sealtrail.signing import pages
+from sealtrail.signing.errors import PdfTooLargeError
 from sealtrail.signing.pdfinput import open_pdf
 from sealtrail.signing.sign import Placement, SignatureLevel
 
@@ -106,7 +116,10 @@ def _seal_slot(d: SealDesk, seal_id: str, key: str | None, visible: tuple[str, .
 
 
 async def post_envelope(request: web.Request) -> web.Response:
-    """POST /v1/envelopes — create an envelope for the uploaded PDF."""
+    """POST /v1/envelopes — create an envelope: a JSON body (signers sign from links), or the
+    uploaded PDF with signers in the query (seals and invitations)."""
+    if request.content_type == "application/json":
+        return await post_envelope_json(request)
     p = await principal(request, "integrator")
     for k in request.query:
         if k not in ("title", "order", "signer"):
@@ -332,10 +345,260 @@ async def post_validate(request: web.Request) -> web.Response:
     return json_response(report_json(await validate_in_context(d, pdf, env)))
 
 
+# -- the lifecycle: envelopes signed from links (issue 16) ----------------------------------------
+
+#: how many envelopes a listing returns at most, and by default
+MAX_LIST = 200
+DEFAULT_LIST = 50
+#: how many of the tenants' newest envelopes a filtered listing looks through
+LIST_SCAN = 10_000
+
+
+def _pdf_b64(doc: Any, limit: int) -> tuple[str, bytes]:
+    if not isinstance(doc, dict) or set(doc) - {"name", "pdf_base64"}:
+        raise InvalidInputError('document: want {"name", "pdf_base64"}')
+    name = doc.get("name", "document.pdf")
+    if not isinstance(name, str) or not 1 <= len(name) <= 256 or not name.isprintable():
+        raise InvalidInputError("document.name: want 1 to 256 printable characters")
+    raw = doc.get("pdf_base64")
+    if not isinstance(raw, str) or not raw:
+        raise InvalidInputError("document.pdf_base64: is required")
+    if len(raw) > limit * 4 // 3 + 8:
+        raise PdfTooLargeError(f"PDF exceeds {limit} bytes")
+    try:
+        pdf = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInputError("document.pdf_base64: not base64") from None
+    if len(pdf) > limit:
+        raise PdfTooLargeError(f"PDF of {len(pdf)} bytes, want at most {limit}")
+    return name, pdf
+
+
+def _links_json(d: SealDesk, env: Envelope, tokens: list[str] | None = None) -> dict[str, Any]:
+    links = signing_links.links_of(d.seals, env.id)
+    base = public_url(d.settings)
+    out = signing_links.envelope_json(env, links, base, tokens or ())
+    terms = d.seals.envelope_terms(env.id)
+    out["expires_at"] = None if terms is None else terms.expires_at
+    out["ended_reason"] = None if terms is None else terms.ended_reason
+    return out
+
+
+async def _deliver(request: web.Request, env: Envelope, tokens: list[str]) -> int:
+    """E-mail each individual (or enterprise with an address) its link; how many were sent."""
+    d = desk(request)
+    mail = request.config_dict[routes_signer.MAILER]
+    links = await in_thread(lambda: signing_links.links_of(d.seals, env.id))
+    base, sent = public_url(d.settings), 0
+    for pos, link in sorted(links.items()):
+        if link.stored.email:
+            await mail.send(
+                link.stored.email,
+                f"Please sign / 请签署: {env.title}",
+                f'{env.tenant} asks you to sign "{env.title}".\nOpen: {base}/sign/{tokens[pos]}\n\n'
+                f"{env.tenant} 请您签署《{env.title}》。\n打开链接：{base}/sign/{tokens[pos]}\n",
+            )
+            sent += 1
+    return sent
+
+
+async def post_envelope_json(request: web.Request) -> web.Response:
+    """POST /v1/envelopes (JSON) — an envelope whose signers sign from links."""
+    p = await principal(request, "integrator")
+    query_params(request, ())
+    d = desk(request)
+    body = body_object(
+        await read_json(request),
+        ("title", "document", "order", "expires_at", "signers", "deliver"),
+    )
+    order = body.get("order", "sequential")
+    if order not in ("sequential", "parallel"):
+        raise InvalidInputError("order: want sequential or parallel")
+    deliver = body.get("deliver", "none")
+    if deliver not in ("email", "none"):
+        raise InvalidInputError("deliver: want email or none")
+    name, pdf = _pdf_b64(body.get("document"), d.settings.max_pdf_bytes)
+    title = body.get("title", name)
+    await in_thread(lambda: open_pdf(pdf, max_bytes=d.settings.max_pdf_bytes))
+    sizes = await in_thread(lambda: pages.page_sizes(pdf))
+    raw_signers = body.get("signers")
+    if not isinstance(raw_signers, list) or not 1 <= len(raw_signers) <= envelopes.MAX_SIGNERS:
+        raise InvalidInputError(f"signers: want 1 to {envelopes.MAX_SIGNERS} signers")
+    specs = [signing_links.parse_signer(s, sizes, i) for i, s in enumerate(raw_signers)]
+    now = d.clock()
+    expires = signing_links.parse_deadline(body.get("expires_at"), now)
+    env, tokens = await in_thread(
+        lambda: signing_links.create(
+            d.seals, tenant=p.tenant, title=title, ordered=order == "sequential",
+            signers=specs, pdf=pdf, expires_at=expires, created_by=p.key_id, actor=actor(p),
+            now=now,
+        )
+    )  # fmt: skip
+    await d.flush()
+    out = await in_thread(lambda: _links_json(d, env, tokens))
+    if deliver == "email":
+        out["delivered"] = await _deliver(request, env, tokens)
+    return json_response(out, status=201)
+
+
+def _cursor(raw: str) -> tuple[str, str]:
+    try:
+        text = base64.urlsafe_b64decode(raw.encode() + b"=" * (-len(raw) % 4)).decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidInputError("cursor: not a cursor this service issued") from None
+    at, sep, env_id = text.partition("|")
+    if not sep or len(text) > 200:
+        raise InvalidInputError("cursor: not a cursor this service issued")
+    return at, env_id
+
+
+def _make_cursor(env: Envelope) -> str:
+    return base64.urlsafe_b64encode(f"{env.created_at}|{env.id}".encode()).decode().rstrip("=")
+
+
+def _matches_signer(env: Envelope, links: dict[int, Any], wanted: str) -> bool:
+    w = wanted.strip().lower()
+    for s in env.signers:
+        link = links.get(s.position)
+        if s.party.lower() == w and (link is None or link.kind == "enterprise"):
+            return True
+        if (
+            link is not None
+            and link.stored.email
+            and (
+                link.stored.email.lower() == w or signing_links.email_sha256(link.stored.email) == w
+            )
+        ):
+            return True
+        if link is not None and link.stored.name.lower() == w:
+            return True
+    return False
+
+
+def _time_param(params: dict[str, str], name: str) -> str | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        t = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInputError(f"{name}: want an RFC 3339 time") from None
+    if t.tzinfo is None:
+        raise InvalidInputError(f"{name}: want a time with an offset")
+    return format_time(t)
+
+
+async def list_envelopes(request: web.Request) -> web.Response:
+    """GET /v1/envelopes — the inbox: envelopes the key's tenants created, newest first,
+    filtered by ``state``, ``signer`` (e-mail, its SHA-256, name or tenant), ``from``/``to``
+    (creation time), paged by ``cursor`` (``limit`` 1..200, default 50)."""
+    p = await principal(request, *ANY_ROLE)
+    params = query_params(request, ("state", "signer", "from", "to", "cursor", "limit"))
+    state = params.get("state")
+    if state is not None and state not in signing_links.STATES:
+        raise InvalidInputError(f"state: want one of {', '.join(signing_links.STATES)}")
+    limit = int_param(params, "limit", lo=1, hi=MAX_LIST) or DEFAULT_LIST
+    since, until = _time_param(params, "from"), _time_param(params, "to")
+    after = _cursor(params["cursor"]) if "cursor" in params else None
+    signer = params.get("signer")
+    if signer is not None and not 1 <= len(signer) <= 254:
+        raise InvalidInputError("signer: want 1 to 254 characters")
+    d = desk(request)
+    now = d.clock()
+
+    def run() -> tuple[list[dict[str, Any]], str | None]:
+        out: list[dict[str, Any]] = []
+        last: Envelope | None = None
+        for env_id in envelopes.envelopes_of(d.seals, p.visible, LIST_SCAN):
+            env = signing_links.expire_if_due(d.seals, envelopes.get_envelope(d.seals, env_id), now)
+            key = (env.created_at, env.id)
+            if after is not None and not (
+                key[0] < after[0] or (key[0] == after[0] and key[1] > after[1])
+            ):
+                continue
+            if since is not None and env.created_at < since:
+                continue
+            if until is not None and env.created_at >= until:
+                continue
+            if state is not None and signing_links.state_of(env) != state:
+                continue
+            if signer is not None and not _matches_signer(
+                env, signing_links.links_of(d.seals, env.id), signer
+            ):
+                continue
+            if len(out) == limit:
+                return out, None if last is None else _make_cursor(last)
+            out.append(_links_json(d, env))
+            last = env
+        return out, None
+
+    items, cursor = await in_thread(run)
+    await d.flush()  # expiries found while listing
+    return json_response({"envelopes": items, "next_cursor": cursor})
+
+
+async def void_envelope(request: web.Request) -> web.Response:
+    """POST /v1/envelopes/{id}/void — end an open envelope, with a reason."""
+    p = await principal(request, "integrator")
+    query_params(request, ())
+    body = body_object(await read_json(request), ("reason",))
+    d = desk(request)
+    env = await _envelope(request, p)
+    if env.tenant not in p.visible:
+        raise NotFoundError(f"no envelope {env.id}")  # only its creator voids it
+    async with d.lock(env.id):
+        env = await _envelope(request, p)
+        updated = await in_thread(
+            lambda: signing_links.void(
+                d.seals, env, opt_str(body, "reason"), actor=actor(p), now=d.clock()
+            )
+        )  # fmt: skip
+    await d.flush()
+    return json_response(await in_thread(lambda: _links_json(d, updated)))
+
+
+async def remind(request: web.Request) -> web.Response:
+    """POST /v1/envelopes/{id}/remind — e-mail every pending signer who may sign now a
+    reminder (links are not stored: the reminder names the envelope and asks the signer to
+    open the link first sent; ``envelope:reminded`` is recorded)."""
+    p = await principal(request, "integrator")
+    query_params(request, ())
+    d = desk(request)
+    env = await _envelope(request, p)
+    env = await in_thread(lambda: signing_links.expire_if_due(d.seals, env, d.clock()))
+    if env.status != "open":
+        raise ConflictError(f"envelope {env.id} is {signing_links.state_of(env)}")
+    links = await in_thread(lambda: signing_links.links_of(d.seals, env.id))
+    mail = request.config_dict[routes_signer.MAILER]
+    reminded = []
+    for pos, link in sorted(links.items()):
+        if link.stored.email and signing_links.turn(env, link):
+            await mail.send(
+                link.stored.email,
+                f"Reminder: please sign / 提醒：请签署 {env.title}",
+                f'{env.tenant} is waiting for your signature on "{env.title}". Open the '
+                f"signing link you received earlier.\n\n"
+                f"{env.tenant} 正在等待您签署《{env.title}》，"
+                "请打开之前收到的签署链接。\n",
+            )
+            reminded.append(pos)
+    event = {
+        "stream": f"envelope:{env.id}", "type": "envelope:reminded", "actor": actor(p),
+        "documents": [{"name": env.title[:512], "sha256": env.current.hex()}],
+        "attributes": {"envelope_id": env.id, "signers": ",".join(map(str, reminded))},
+    }  # fmt: skip
+    await in_thread(lambda: d.seals.enqueue([outbox_event(env.tenant, event)]))
+    await d.flush()
+    return json_response({"reminded": reminded})
+
+
 def setup(app: web.Application) -> None:
     """Register this module's routes."""
     r = app.router
     r.add_post("/v1/envelopes", post_envelope)
+    r.add_get("/v1/envelopes", list_envelopes)
+    r.add_post("/v1/envelopes/{id}/void", void_envelope)
+    r.add_post("/v1/envelopes/{id}/remind", remind)
     r.add_get("/v1/envelope-invitations", list_invitations)
     r.add_get("/v1/envelopes/{id}", get_envelope)
     r.add_get("/v1/envelopes/{id}/document", get_document)

@@ -104,6 +104,15 @@ class Settings:
     keepalive_timeout: float = 15.0
     #: most connections that may wait idle; beyond it, the longest idle is closed
     max_idle_connections: int = 256
+    # -- e-mail (signing links and one-time codes; sealtrail/api/mail.py)
+    #: ``smtp://[user:password@]host[:port]``, ``smtp+starttls://…`` or ``smtps://…``; unset:
+    #: mails (codes included) go to the service log, for development only. Never logged.
+    smtp_url: str | None = field(default=None, repr=False)
+    #: the From address of those mails
+    smtp_from: str = "sealtrail@localhost"
+    #: seconds a signing link's token stays valid at most (the envelope's deadline may end it
+    #: earlier)
+    signing_link_ttl: float = 30 * 86400.0
     # -- how times and words are shown (stored times stay UTC): report.pdf, the console
     #: IANA time zone of the deployment, e.g. Asia/Shanghai (the offset is always printed)
     timezone: str = "Asia/Shanghai"
@@ -251,6 +260,21 @@ def _public_url(v: Any) -> str:
     return s.rstrip("/")
 
 
+def _smtp_url(v: Any) -> str:
+    """``smtp://``, ``smtp+starttls://`` or ``smtps://`` with a host (credentials allowed)."""
+    s = str(v).strip()
+    if not re.fullmatch(r"(smtp|smtp\+starttls|smtps)://([^@/\s]+@)?[A-Za-z0-9.\[\]:-]+/?", s):
+        raise ValueError("want smtp://, smtp+starttls:// or smtps://[user:password@]host[:port]")
+    return s
+
+
+def _mail_address(v: Any) -> str:
+    s = str(v).strip()
+    if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", s) or len(s) > 254:
+        raise ValueError(s)
+    return s
+
+
 def _origin(v: str) -> str:
     """A web origin ``scheme://host[:port]``, lower-cased (as browsers send ``Origin``)."""
     m = re.fullmatch(rf"(https?)://{_HOST}{_PORT}/?", v, re.I)
@@ -327,6 +351,9 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "report_language": _language,
     "tenant_report_languages": _per_tenant(_language),
     "public_url": _public_url,
+    "smtp_url": _smtp_url,
+    "smtp_from": _mail_address,
+    "signing_link_ttl": float,
     "trusted_proxies": _list(_network),
     "proxy_header": _choice("x-forwarded-for", "forwarded"),
     "cors_origins": _list(_origin),
@@ -342,7 +369,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "callback_secret_overlap": float,
 }
 #: never echoed in an error message
-_SECRETS = {"chain_key", "seal_key", "db_url"}
+_SECRETS = {"chain_key", "seal_key", "db_url", "smtp_url"}
 _CHECKS: dict[str, Callable[[Any], bool]] = {
     "busy_timeout": lambda v: 0 <= v <= 3600,
     "lease_ttl": lambda v: 1 <= v <= 3600,
@@ -359,6 +386,7 @@ _CHECKS: dict[str, Callable[[Any], bool]] = {
     "chain_replace_after": lambda v: 1 <= v <= 86400,
     "max_pdf_bytes": lambda v: 1024 <= v <= 1 << 30,
     "public_pdf_rate_limit": lambda v: 1 <= v <= 1_000_000,
+    "signing_link_ttl": lambda v: 60 <= v <= 400 * 86400,
     "header_timeout": lambda v: 0.1 <= v <= 3600,
     "body_timeout": lambda v: 0.1 <= v <= 86400,
     "keepalive_timeout": lambda v: 0.1 <= v <= 3600,
@@ -383,7 +411,8 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     try:
         v = _PARSERS[key](value)
     except (TypeError, ValueError) as e:
-        why = f" ({e})" if key in ("db_url", "chain_key", "seal_key", *_EXPLAINED) else ""
+        explained = ("db_url", "chain_key", "seal_key", "smtp_url", *_EXPLAINED)
+        why = f" ({e})" if key in explained else ""
         raise ConfigError(f"{source}: {key} = {shown} is not a valid value{why}") from None
     check = _CHECKS.get(key)
     if check is not None and not check(v):

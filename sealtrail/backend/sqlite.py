@@ -21,7 +21,12 @@ from sealtrail.ledger.sqlite_db import SchemaPart, SQLiteDatabase
 from sealtrail.ledger.sqlite_map import MAP_PART
 from sealtrail.ledger.sqlite_schema import COORDINATION_PART, LEDGER_PART
 from sealtrail.ledger.sqlite_store import SQLiteLedgerStore
-from sealtrail.seals.sqlite_store import SEALS_PART, SEALS_V5_PART, SQLiteSealStore
+from sealtrail.seals.sqlite_store import (
+    SEALS_PART,
+    SEALS_V5_PART,
+    SEALS_V10_PART,
+    SQLiteSealStore,
+)
 from sealtrail.webhooks.sqlite_store import WEBHOOKS_PART, SQLiteWebhookStore
 
 #: every domain's SQLite tables, in the order a new database creates them
@@ -37,6 +42,7 @@ SQLITE_PARTS: tuple[SchemaPart, ...] = (
     ANCHORS_V7_PART,
     WEBHOOKS_PART,
     RENEWALS_V9_PART,
+    SEALS_V10_PART,
 )
 
 

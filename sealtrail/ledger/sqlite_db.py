@@ -26,7 +26,7 @@ its own connection.
 databases written before the stores were split by domain have it: 1 the ledger, its timestamps
 and directory; 2 anchors; 3 seals; 4 leases and the append queue; 5 envelope invitations and
 slot-bound seal requests; 6 the verifiable map; 7 anchors' contract version and map root;
-8 webhooks; 9 renewals of checkpoint timestamps. A
+8 webhooks; 9 renewals of checkpoint timestamps; 10 envelope terms and signer links. A
 part names the version
 that introduced it; a new database gets every part and :data:`SCHEMA_VERSION`, an older one
 gets, in one transaction, the parts introduced after its version (every statement is
@@ -60,7 +60,7 @@ log = logging.getLogger("sealtrail.ledger")
 DB_FILE_MODE = 0o600
 
 #: the schema version this Sealtrail writes (PRAGMA user_version)
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 
 @dataclass(frozen=True, slots=True)

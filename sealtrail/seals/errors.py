@@ -32,3 +32,40 @@ class SealCertificateUntrustedError(CertificateError):
     does not validate), and the tenant is not allowed self-declared seals."""
 
     code = "seal_certificate_untrusted"
+
+
+class LinkLockedError(SealtrailError):
+    """Too many wrong one-time codes: the signing link is locked for ``retry_after`` seconds."""
+
+    code = "link_locked"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class CodeRateLimitedError(SealtrailError):
+    """One-time codes are sent too often to this link or address; retry after
+    ``retry_after`` seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class WrongCodeError(SealtrailError):
+    """The one-time code is wrong or expired; ``attempts_left`` before the link locks."""
+
+    code = "wrong_code"
+
+    def __init__(self, message: str, attempts_left: int) -> None:
+        super().__init__(message)
+        self.attempts_left = attempts_left
+
+
+class SigningSessionError(SealtrailError):
+    """The request carries no verified signing session for this link (verify a code first)."""
+
+    code = "signing_session_required"

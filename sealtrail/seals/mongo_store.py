@@ -60,10 +60,12 @@ from sealtrail.seals.store import (
     StoredCa,
     StoredEnvelope,
     StoredKey,
+    StoredLink,
     StoredPolicy,
     StoredRequest,
     StoredSeal,
     StoredSigner,
+    StoredTerms,
     StoredUse,
 )
 from sealtrail.signing.errors import PdfTooLargeError
@@ -76,7 +78,10 @@ MAX_DOCUMENT_BYTES = 15 * 1024 * 1024
 
 CAS, SEALS, OUTBOX, POLICIES = "seal_cas", "seals", "seal_outbox", "seal_policies"
 REQUESTS, USES, ENVELOPES, COUNTERS = "seal_requests", "seal_uses", "envelopes", "seal_counters"
-_COLLECTIONS = (CAS, SEALS, OUTBOX, POLICIES, REQUESTS, USES, ENVELOPES, COUNTERS)
+TERMS, LINKS = "envelope_terms", "envelope_links"
+_COLLECTIONS = (
+    CAS, SEALS, OUTBOX, POLICIES, REQUESTS, USES, ENVELOPES, COUNTERS, TERMS, LINKS,
+)  # fmt: skip
 #: secondary indexes, per collection — the SQLite schema's, plus envelopes by tenant
 _INDEXES: dict[str, list[IndexModel]] = {
     SEALS: [IndexModel([("tenant", ASCENDING), ("created_at", ASCENDING)], name="seals_tenant")],
@@ -87,6 +92,13 @@ _INDEXES: dict[str, list[IndexModel]] = {
     ENVELOPES: [
         IndexModel([("tenant", ASCENDING), ("created_at", DESCENDING)], name="envelopes_tenant"),
         IndexModel([("signers.party", ASCENDING)], name="envelopes_party"),
+    ],
+    LINKS: [
+        IndexModel(
+            [("envelope_id", ASCENDING), ("position", ASCENDING)],
+            name="envelope_links_slot",
+            unique=True,
+        )
     ],
 }
 
@@ -170,6 +182,17 @@ def _check_size(document: bytes) -> None:
             f"PDF of {len(document)} bytes, want at most {MAX_DOCUMENT_BYTES} in a MongoDB "
             "envelope (BSON documents hold 16 MiB)"
         )
+
+
+def _link(d: Doc) -> StoredLink:
+    return StoredLink(
+        bytes(d["_id"]), d["envelope_id"], int(d["position"]), d["kind"], d["name"],
+        d.get("email"), d["fields"], d["session"], int(d["rev"]),
+    )  # fmt: skip
+
+
+def _terms(d: Doc) -> StoredTerms:
+    return StoredTerms(d["_id"], d.get("expires_at"), d.get("ended_reason"), d.get("ended_at"))
 
 
 class MongoSealStore:
@@ -685,6 +708,133 @@ class MongoSealStore:
             )
             if r.matched_count != 1:
                 raise ConflictError(f"envelope {a.envelope_id} changed meanwhile: answer again")
+            self._enqueue(events, session)
+
+        self._txn(put)
+
+    # -- signer links and envelope terms (schema 10) -------------------------------------------
+
+    def insert_envelope_with_links(
+        self,
+        envelope: StoredEnvelope,
+        document: bytes,
+        terms: StoredTerms,
+        links: Sequence[StoredLink],
+        events: Sequence[OutboxEvent],
+    ) -> None:
+        _check_size(document)
+        e = envelope
+        doc = {
+            "_id": e.id, "tenant": e.tenant, "title": e.title, "ordered": e.ordered,
+            "status": e.status, "version": e.version, "original": e.original,
+            "current": e.current, "document": document, "created_by": e.created_by,
+            "created_at": e.created_at, "completed_at": e.completed_at,
+            "signers": [
+                {"position": s.position, "seal_id": s.seal_id, "key_id": s.key_id,
+                 "status": s.status, "signed_by": s.signed_by, "signed_at": s.signed_at,
+                 "before": s.before, "after": s.after, "party": s.party,
+                 "invitation": s.invitation, "answered_by": s.answered_by,
+                 "answered_at": s.answered_at}
+                for s in e.signers
+            ],
+        }  # fmt: skip
+        tdoc = {"_id": e.id, "expires_at": terms.expires_at,
+                "ended_reason": terms.ended_reason, "ended_at": terms.ended_at}  # fmt: skip
+        ldocs = [
+            {"_id": k.token_hash, "envelope_id": k.envelope_id, "position": k.position,
+             "kind": k.kind, "name": k.name, "email": k.email, "fields": k.fields,
+             "session": k.session, "rev": k.rev}
+            for k in links
+        ]  # fmt: skip
+
+        def put(session: AsyncClientSession) -> None:
+            self.conn.run(self._c[ENVELOPES].insert_one(doc, session=session))
+            self.conn.run(self._c[TERMS].insert_one(tdoc, session=session))
+            if ldocs:
+                self.conn.run(self._c[LINKS].insert_many(ldocs, session=session))
+            self._enqueue(events, session)
+
+        self._txn(put)
+
+    def envelope_terms(self, envelope_id: str) -> StoredTerms | None:
+        d = self._find(TERMS, {"_id": envelope_id})
+        return None if d is None else _terms(d)
+
+    def link(self, token_hash: bytes) -> StoredLink | None:
+        d = self._find(LINKS, {"_id": token_hash})
+        return None if d is None else _link(d)
+
+    def links(self, envelope_id: str) -> list[StoredLink]:
+        docs = self._list(LINKS, {"envelope_id": envelope_id}, [("position", ASCENDING)])
+        return [_link(d) for d in docs]
+
+    def update_link(
+        self, token_hash: bytes, rev: int, session: str, events: Sequence[OutboxEvent]
+    ) -> None:
+        def put(s: AsyncClientSession) -> None:
+            r = self.conn.run(
+                self._c[LINKS].update_one(
+                    {"_id": token_hash, "rev": rev},
+                    {"$set": {"session": session}, "$inc": {"rev": 1}},
+                    session=s,
+                )
+            )
+            if r.matched_count != 1:
+                raise ConflictError("the signing link changed meanwhile: try again")
+            self._enqueue(events, s)
+
+        self._txn(put)
+
+    def end_envelope(
+        self, envelope_id: str, status: str, reason: str | None, at: str,
+        events: Sequence[OutboxEvent],
+    ) -> None:  # fmt: skip
+        def put(s: AsyncClientSession) -> None:
+            r = self.conn.run(
+                self._c[ENVELOPES].update_one(
+                    {"_id": envelope_id, "status": "open"},
+                    {"$set": {"status": status, "completed_at": at}},
+                    session=s,
+                )
+            )
+            if r.matched_count != 1:
+                raise ConflictError(f"envelope {envelope_id} is no longer open")
+            self.conn.run(
+                self._c[TERMS].update_one(
+                    {"_id": envelope_id},
+                    {"$set": {"ended_reason": reason, "ended_at": at}},
+                    upsert=True,
+                    session=s,
+                )
+            )
+            self._enqueue(events, s)
+
+        self._txn(put)
+
+    def commit_link_signature(self, commit: SignatureCommit, events: Sequence[OutboxEvent]) -> None:
+        _check_size(commit.document)
+        c = commit
+        query = {"_id": c.envelope_id, "version": c.version, "status": "open",
+                 "signers.position": c.position}  # fmt: skip
+        change = {
+            "$set": {
+                "document": c.document,
+                "current": c.after,
+                "status": "completed" if c.completes else "open",
+                "completed_at": c.at if c.completes else None,
+                "signers.$.status": "signed",
+                "signers.$.signed_by": c.signed_by,
+                "signers.$.signed_at": c.at,
+                "signers.$.before": c.before,
+                "signers.$.after": c.after,
+            },
+            "$inc": {"version": 1},
+        }
+
+        def put(session: AsyncClientSession) -> None:
+            r = self.conn.run(self._c[ENVELOPES].update_one(query, change, session=session))
+            if r.matched_count != 1:
+                raise ConflictError(f"envelope {c.envelope_id} changed while signing: sign again")
             self._enqueue(events, session)
 
         self._txn(put)

@@ -34,10 +34,12 @@ from sealtrail.seals.store import (
     StoredCa,
     StoredEnvelope,
     StoredKey,
+    StoredLink,
     StoredPolicy,
     StoredRequest,
     StoredSeal,
     StoredSigner,
+    StoredTerms,
     StoredUse,
 )
 
@@ -155,6 +157,31 @@ ALTER TABLE seal_requests ADD COLUMN position INTEGER;
 """
 #: invitations (signer parties) and seal requests bound to envelope slots (schema version 5)
 SEALS_V5_PART = SchemaPart("seals-v5", 5, _SEALS_V5_DDL)
+# Version 10: envelope terms (deadline, why it ended) and signers' links (individuals and
+# enterprises signing from a link: the token's hash, the identity channel, the placement fields
+# and the link's session — codes, tries, lock — as JSON, updated by compare-and-swap on rev).
+_SEALS_V10_DDL = """
+CREATE TABLE IF NOT EXISTS envelope_terms (
+    envelope_id  TEXT PRIMARY KEY,
+    expires_at   TEXT,                    -- the deadline (NULL: none)
+    ended_reason TEXT,                    -- why it was voided or declined
+    ended_at     TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS envelope_links (
+    token_hash  BLOB PRIMARY KEY,         -- SHA-256 of the link's token (never the token)
+    envelope_id TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    kind        TEXT NOT NULL,            -- individual, enterprise
+    name        TEXT NOT NULL,
+    email       TEXT,
+    fields      TEXT NOT NULL,            -- JSON [{"page", "box"}]
+    session     TEXT NOT NULL,            -- JSON: the link's codes, tries, lock, verification
+    rev         INTEGER NOT NULL          -- compare-and-swap on update
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS envelope_links_slot ON envelope_links (envelope_id, position);
+"""
+#: envelope terms and signer links (schema version 10)
+SEALS_V10_PART = SchemaPart("seals-v10", 10, _SEALS_V10_DDL)
 #: at most this many "?" per statement (SQLite's limit is 32766 since 3.32, 999 before)
 _CHUNK = 500
 
@@ -236,6 +263,49 @@ def _record_use(con: sqlite3.Connection, use: SealUse) -> None:
 
 def _unique(e: sqlite3.IntegrityError, what: str) -> ConflictError:
     return ConflictError(f"{what} exists already: {e}")
+
+
+def _insert_envelope(con: sqlite3.Connection, e: StoredEnvelope, document: bytes) -> None:
+    try:
+        con.execute(
+            "INSERT INTO envelopes (id, tenant, title, ordered, status, document, "
+            "original, version, created_by, created_at, completed_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (e.id, e.tenant, e.title, int(e.ordered), e.status, document, e.original,
+             e.version, e.created_by, e.created_at, e.completed_at),
+        )  # fmt: skip
+    except sqlite3.IntegrityError as err:
+        raise _unique(err, f"envelope {e.id}") from err
+    con.executemany(
+        f"INSERT INTO envelope_signers ({_SIGNER_COLS}, envelope_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(s.position, s.seal_id or "", s.key_id, s.status, s.signed_by, s.signed_at,
+          s.before, s.after, s.party, s.invitation, s.answered_by, s.answered_at, e.id)
+         for s in e.signers],
+    )  # fmt: skip
+
+
+_LINK_COLS = "token_hash, envelope_id, position, kind, name, email, fields, session, rev"
+
+
+def _link(r: tuple[Any, ...]) -> StoredLink:
+    return StoredLink(bytes(r[0]), r[1], int(r[2]), r[3], r[4], r[5], r[6], r[7], int(r[8]))
+
+
+def _update_signed(con: sqlite3.Connection, c: SignatureCommit) -> None:
+    cur = con.execute(
+        "UPDATE envelopes SET document = ?, version = version + 1, status = ?, "
+        "completed_at = ? WHERE id = ? AND version = ? AND status = 'open'",
+        (c.document, "completed" if c.completes else "open",
+         c.at if c.completes else None, c.envelope_id, c.version),
+    )  # fmt: skip
+    if cur.rowcount != 1:
+        raise ConflictError(f"envelope {c.envelope_id} changed while signing: sign again")
+    con.execute(
+        "UPDATE envelope_signers SET status = 'signed', signed_by = ?, signed_at = ?, "
+        "before = ?, after = ? WHERE envelope_id = ? AND position = ?",
+        (c.signed_by, c.at, c.before, c.after, c.envelope_id, c.position),
+    )
 
 
 class SQLiteSealStore:
@@ -556,26 +626,8 @@ class SQLiteSealStore:
     def insert_envelope(
         self, envelope: StoredEnvelope, document: bytes, events: Sequence[OutboxEvent]
     ) -> None:
-        e = envelope
-
         def put(con: sqlite3.Connection) -> None:
-            try:
-                con.execute(
-                    "INSERT INTO envelopes (id, tenant, title, ordered, status, document, "
-                    "original, version, created_by, created_at, completed_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (e.id, e.tenant, e.title, int(e.ordered), e.status, document, e.original,
-                     e.version, e.created_by, e.created_at, e.completed_at),
-                )  # fmt: skip
-            except sqlite3.IntegrityError as err:
-                raise _unique(err, f"envelope {e.id}") from err
-            con.executemany(
-                f"INSERT INTO envelope_signers ({_SIGNER_COLS}, envelope_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(s.position, s.seal_id or "", s.key_id, s.status, s.signed_by, s.signed_at,
-                  s.before, s.after, s.party, s.invitation, s.answered_by, s.answered_at, e.id)
-                 for s in e.signers],
-            )  # fmt: skip
+            _insert_envelope(con, envelope, document)
             _enqueue(con, events)
 
         self._write(put)
@@ -702,6 +754,104 @@ class SQLiteSealStore:
                     "UPDATE envelopes SET status = 'declined', completed_at = ? WHERE id = ?",
                     (a.at, a.envelope_id),
                 )
+            _enqueue(con, events)
+
+        self._write(put)
+
+    # -- signer links and envelope terms (schema 10) -------------------------------------------
+
+    def insert_envelope_with_links(
+        self,
+        envelope: StoredEnvelope,
+        document: bytes,
+        terms: StoredTerms,
+        links: Sequence[StoredLink],
+        events: Sequence[OutboxEvent],
+    ) -> None:
+        def put(con: sqlite3.Connection) -> None:
+            _insert_envelope(con, envelope, document)
+            con.execute(
+                "INSERT INTO envelope_terms (envelope_id, expires_at, ended_reason, ended_at) "
+                "VALUES (?, ?, ?, ?)",
+                (envelope.id, terms.expires_at, terms.ended_reason, terms.ended_at),
+            )
+            con.executemany(
+                f"INSERT INTO envelope_links ({_LINK_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(k.token_hash, k.envelope_id, k.position, k.kind, k.name, k.email, k.fields,
+                  k.session, k.rev) for k in links],
+            )  # fmt: skip
+            _enqueue(con, events)
+
+        self._write(put)
+
+    def envelope_terms(self, envelope_id: str) -> StoredTerms | None:
+        row = (
+            self._read()
+            .execute(
+                "SELECT envelope_id, expires_at, ended_reason, ended_at FROM envelope_terms "
+                "WHERE envelope_id = ?",
+                (envelope_id,),
+            )
+            .fetchone()
+        )
+        return None if row is None else StoredTerms(row[0], row[1], row[2], row[3])
+
+    def link(self, token_hash: bytes) -> StoredLink | None:
+        row = (
+            self._read()
+            .execute(f"SELECT {_LINK_COLS} FROM envelope_links WHERE token_hash = ?",
+                     (token_hash,))
+            .fetchone()
+        )  # fmt: skip
+        return None if row is None else _link(row)
+
+    def links(self, envelope_id: str) -> list[StoredLink]:
+        rows = self._read().execute(
+            f"SELECT {_LINK_COLS} FROM envelope_links WHERE envelope_id = ? ORDER BY position",
+            (envelope_id,),
+        )
+        return [_link(r) for r in rows]
+
+    def update_link(
+        self, token_hash: bytes, rev: int, session: str, events: Sequence[OutboxEvent]
+    ) -> None:
+        def put(con: sqlite3.Connection) -> None:
+            cur = con.execute(
+                "UPDATE envelope_links SET session = ?, rev = rev + 1 "
+                "WHERE token_hash = ? AND rev = ?",
+                (session, token_hash, rev),
+            )
+            if cur.rowcount != 1:
+                raise ConflictError("the signing link changed meanwhile: try again")
+            _enqueue(con, events)
+
+        self._write(put)
+
+    def end_envelope(
+        self, envelope_id: str, status: str, reason: str | None, at: str,
+        events: Sequence[OutboxEvent],
+    ) -> None:  # fmt: skip
+        def put(con: sqlite3.Connection) -> None:
+            cur = con.execute(
+                "UPDATE envelopes SET status = ?, completed_at = ? WHERE id = ? "
+                "AND status = 'open'",
+                (status, at, envelope_id),
+            )
+            if cur.rowcount != 1:
+                raise ConflictError(f"envelope {envelope_id} is no longer open")
+            con.execute(
+                "INSERT INTO envelope_terms (envelope_id, expires_at, ended_reason, ended_at) "
+                "VALUES (?, NULL, ?, ?) ON CONFLICT (envelope_id) DO UPDATE SET "
+                "ended_reason = excluded.ended_reason, ended_at = excluded.ended_at",
+                (envelope_id, reason, at),
+            )
+            _enqueue(con, events)
+
+        self._write(put)
+
+    def commit_link_signature(self, commit: SignatureCommit, events: Sequence[OutboxEvent]) -> None:
+        def put(con: sqlite3.Connection) -> None:
+            _update_signed(con, commit)
             _enqueue(con, events)
 
         self._write(put)

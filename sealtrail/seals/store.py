@@ -251,6 +251,36 @@ class InvitationRef:
     party: str
 
 
+@dataclass(frozen=True, slots=True)
+class StoredTerms:
+    """An envelope's terms beyond its signers (schema 10): the deadline, and why and when it
+    ended early (voided, declined, expired). Envelopes made before have none."""
+
+    envelope_id: str
+    expires_at: str | None
+    ended_reason: str | None = None
+    ended_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLink:
+    """A signer's link (schema 10): slot ``position`` of envelope ``envelope_id``, found by the
+    SHA-256 of its token (the token itself is never stored). ``kind``: individual or
+    enterprise; ``name`` and ``email`` the identity channel; ``fields`` JSON ``[{"page",
+    "box"}]``; ``session`` JSON, the link's changing state (codes, tries, lock, verification),
+    updated by compare-and-swap on ``rev``."""
+
+    token_hash: bytes
+    envelope_id: str
+    position: int
+    kind: str
+    name: str
+    email: str | None
+    fields: str
+    session: str
+    rev: int = 0
+
+
 class SealStore(Protocol):
     """Persistence of the seal registry, seal-use control, envelopes and their event outbox.
 
@@ -412,3 +442,45 @@ class SealStore(Protocol):
     def answer_invitation(self, answer: InvitationAnswer, events: Sequence[OutboxEvent]) -> None:
         """Apply ``answer`` and queue ``events``, atomically, if the slot is still ``invited``
         and the envelope open; else nothing is written and ConflictError is raised."""
+
+    # -- signer links and envelope terms (schema 10) -------------------------------------------
+
+    def insert_envelope_with_links(
+        self,
+        envelope: StoredEnvelope,
+        document: bytes,
+        terms: StoredTerms,
+        links: Sequence[StoredLink],
+        events: Sequence[OutboxEvent],
+    ) -> None:
+        """:meth:`insert_envelope` plus the envelope's terms and signer links, atomically."""
+
+    def envelope_terms(self, envelope_id: str) -> StoredTerms | None:
+        """The envelope's terms, or None (an envelope made before schema 10, or none)."""
+
+    def link(self, token_hash: bytes) -> StoredLink | None:
+        """The link whose token hashes to ``token_hash``, or None."""
+
+    def links(self, envelope_id: str) -> list[StoredLink]:
+        """The envelope's links, by position."""
+
+    def update_link(
+        self, token_hash: bytes, rev: int, session: str, events: Sequence[OutboxEvent]
+    ) -> None:
+        """Set the link's ``session`` (and ``rev`` + 1) and queue ``events``, atomically, if
+        its ``rev`` is still ``rev``; else nothing is written and ConflictError is raised."""
+
+    def end_envelope(
+        self,
+        envelope_id: str,
+        status: str,
+        reason: str | None,
+        at: str,
+        events: Sequence[OutboxEvent],
+    ) -> None:
+        """Set an open envelope's status to ``status`` (voided, declined, expired), record
+        ``reason`` and ``at`` in its terms and queue ``events``, atomically; ConflictError,
+        writing nothing, if it is no longer open."""
+
+    def commit_link_signature(self, commit: SignatureCommit, events: Sequence[OutboxEvent]) -> None:
+        """:meth:`commit_signature` for an individual signer (no seal, so no seal use)."""

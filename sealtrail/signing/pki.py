@@ -196,6 +196,74 @@ def issue_seal_certificate(
     return CertifiedKey(key, cert, (ca.certificate,))
 
 
+def issue_signer_certificate(
+    ca: InternalCa,
+    *,
+    name: str,
+    identity_sha256: str,
+    envelope_id: str,
+    position: int,
+    now: datetime,
+    validity: timedelta = SEAL_VALIDITY,
+) -> CertifiedKey:
+    """Certify a fresh P-256 key for one individual's signature in one envelope, under ``ca``.
+
+    Subject: CN = ``name`` (the signer's name as the initiator gave it), O = the tenant, OU =
+    ``Sealtrail individual signer``, serialNumber = ``<envelope_id>/<position>``. The subject
+    alternative name holds two URIs binding the certificate to the verified identity and the
+    envelope: ``urn:sealtrail:identity:email-sha256:<hex>`` (SHA-256 of the e-mail address the
+    one-time code was sent to, lower-cased) and ``urn:sealtrail:envelope:<envelope_id>:<position>``.
+    Key usage and extended key usage as :func:`issue_seal_certificate`. Requires a non-empty
+    ``name``, a 64-hex-digit ``identity_sha256`` and an aware ``now`` inside the CA's validity.
+    """
+    _require_aware("now", now)
+    if not name.strip() or not envelope_id.strip():
+        raise ValueError("name and envelope_id must not be empty")
+    if len(identity_sha256) != 64 or any(c not in "0123456789abcdef" for c in identity_sha256):
+        raise ValueError("identity_sha256 must be 64 lower-case hex digits")
+    if not ca.certificate.not_valid_before_utc <= now < ca.certificate.not_valid_after_utc:
+        raise CertificateError(f"the internal CA of {ca.tenant} is not valid at {now.isoformat()}")
+    key = new_seal_key()
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ca.tenant),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Sealtrail individual signer"),
+            x509.NameAttribute(NameOID.COMMON_NAME, name[:64]),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, f"{envelope_id}/{position}"[:64]),
+        ]
+    )
+    san = x509.SubjectAlternativeName(
+        [
+            x509.UniformResourceIdentifier(
+                f"urn:sealtrail:identity:email-sha256:{identity_sha256}"
+            ),
+            x509.UniformResourceIdentifier(f"urn:sealtrail:envelope:{envelope_id}:{position}"),
+        ]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _BACKDATE)
+        .not_valid_after(min(now + validity, ca.certificate.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(signing=True, ca=False), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION]),
+            critical=False,
+        )
+        .add_extension(san, critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), False
+        )
+        .sign(ca.key, hashes.SHA256())
+    )
+    return CertifiedKey(key, cert, (ca.certificate,))
+
+
 def issue_crl(
     ca: InternalCa,
     revoked: Sequence[tuple[int, datetime]],

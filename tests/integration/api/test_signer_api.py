@@ -1,0 +1,304 @@
+"""The signer's API against a real service: a real SMTP server (aiosmtpd) receives the codes,
+real PDFs are signed with real certificates and timestamps, and the signed PDF is checked by
+pyHanko and by poppler's pdfsig.
+
+Tenants (tests/integration/service.py): ``hq`` with ``sub1`` and ``sub2``, and ``other``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw
+
+from ...smtp import Inbox, smtp_server
+from ...unit.signing.pdfs import make_pdf
+from ..conftest import Provisioned, _service_factory
+from ..service import Service
+from .client import Api, Resp, assert_problem
+
+PDFSIG = shutil.which("pdfsig")
+CERTUTIL = shutil.which("certutil")
+ALICE = "alice@example.com"
+KEEPER = "keeper@other.example"
+A4 = (595.2756, 841.8898)
+
+
+@pytest.fixture(scope="module")
+def inbox() -> Iterator[Inbox]:
+    with smtp_server() as box:
+        yield box
+
+
+@pytest.fixture(scope="module")
+def svc(
+    provisioned: Provisioned, tmp_path_factory: pytest.TempPathFactory, inbox: Inbox
+) -> Iterator[Service]:
+    factory, started = _service_factory(provisioned, tmp_path_factory.mktemp("signer"))
+    yield factory(smtp_url=inbox.url, smtp_from="sign@acme.example")
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def api(svc: Service) -> Api:
+    return Api(svc)
+
+
+def pad_png(width: int = 600, height: int = 200, *, opaque: bool = False) -> bytes:
+    """A signature as a pad draws it: a stroke on a transparent (or white) background."""
+    bg = (255, 255, 255, 255) if opaque else (0, 0, 0, 0)
+    img = Image.new("RGBA", (width, height), bg)
+    ImageDraw.Draw(img).line(
+        [(20, height - 40), (width // 3, 30), (width // 2, height - 30), (width - 20, 40)],
+        fill=(10, 10, 60, 255), width=6,
+    )  # fmt: skip
+    out = io.BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()
+
+
+def create(
+    api: Api, signers: list[dict[str, Any]], *, order: str = "sequential", pages: int = 2,
+    key: str = "int_sub1", **extra: Any,
+) -> Resp:  # fmt: skip
+    body = {
+        "title": "Logistics handover",
+        "document": {"name": "handover.pdf",
+                     "pdf_base64": base64.b64encode(make_pdf(pages)).decode()},
+        "order": order,
+        "signers": signers,
+        **extra,
+    }  # fmt: skip
+    return api.post("/v1/envelopes", body, key=key)
+
+
+def individual(email: str = ALICE, name: str = "Alice Zhang", page: int = 1) -> dict[str, Any]:
+    return {"kind": "individual", "name": name, "email": email,
+            "fields": [{"page": page, "box": [100, 100, 260, 160]}]}  # fmt: skip
+
+
+def in_days(days: float) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
+
+
+def token_of(signer: dict[str, Any]) -> str:
+    return str(signer["sign_url"]).rsplit("/sign/", 1)[1]
+
+
+class Signer:
+    """One signer's side of the conversation (the session cookie kept)."""
+
+    def __init__(self, api: Api, token: str, address: str, inbox: Inbox) -> None:
+        self.api, self.token, self.address, self.inbox = api, token, address, inbox
+        self.cookie: str | None = None
+
+    def path(self, rest: str = "") -> str:
+        return f"/v1/sign/{self.token}{rest}"
+
+    def headers(self) -> dict[str, str]:
+        h = {"User-Agent": "Mozilla/5.0 (iPhone) test"}
+        if self.cookie:
+            h["Cookie"] = f"st_sign={self.cookie}"
+        return h
+
+    def get(self, rest: str = "", **kw: Any) -> Resp:
+        return self.api.get(self.path(rest), headers=self.headers(), **kw)
+
+    def post(self, rest: str, obj: Any = None, **kw: Any) -> Resp:
+        return self.api.post(self.path(rest), {} if obj is None else obj,
+                             headers=self.headers(), **kw)  # fmt: skip
+
+    def send_code(self) -> str:
+        before = len(self.inbox.to(self.address))
+        r = self.post("/code")
+        assert r.status == 202, r
+        return self.inbox.last_code(self.address, before + 1)
+
+    def verify(self, code: str) -> Resp:
+        r = self.post("/verify", {"code": code})
+        if r.status == 200:
+            cookie = r.headers["Set-Cookie"]
+            self.cookie = cookie.split("st_sign=", 1)[1].split(";", 1)[0]
+        return r
+
+    def login(self) -> None:
+        r = self.verify(self.send_code())
+        assert r.status == 200, r
+
+    def sign_drawn(self, png: bytes | None = None) -> Resp:
+        sig = {"kind": "drawn", "png_base64": base64.b64encode(png or pad_png()).decode()}
+        return self.post("/sign", {"intent": True, "language": "en", "signature": sig},
+                         timeout=120)  # fmt: skip
+
+
+def events_of(api: Api, env_id: str, tenant: str = "sub1") -> list[dict[str, Any]]:
+    r = api.get(f"/v1/streams/envelope:{env_id}", "aud_hq", params={"tenant": tenant})
+    assert r.status == 200, r
+    assert r.json()["chain_intact"]
+    return list(r.json()["events"])
+
+
+def _pdfsig(pdf: bytes, tmp_path: Path) -> str:
+    db = tmp_path / "nss"
+    db.mkdir(exist_ok=True)
+    subprocess.run(["certutil", "-N", "-d", f"sql:{db}", "--empty-password"], check=True)
+    doc = tmp_path / "signed.pdf"
+    doc.write_bytes(pdf)
+    run = subprocess.run(["pdfsig", "-nssdir", f"sql:{db}", str(doc)],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    return run.stdout + run.stderr
+
+
+def test_two_signers_sign_in_order_with_codes_from_the_mail(
+    api: Api, inbox: Inbox, tmp_path: Path
+) -> None:
+    seal = make_seal_of_other(api)
+    r = create(api, [
+        individual(),
+        {"kind": "enterprise", "tenant": "other", "email": KEEPER,
+         "fields": [{"page": 2, "box": [300, 100, 440, 240]}]},
+    ], expires_at=in_days(30))  # fmt: skip
+    assert r.status == 201, r
+    env = r.json()
+    assert env["state"] == "sent"
+    assert [s["kind"] for s in env["signers"]] == ["individual", "enterprise"]
+    alice = Signer(api, token_of(env["signers"][0]), ALICE, inbox)
+    keeper = Signer(api, token_of(env["signers"][1]), KEEPER, inbox)
+
+    # the page, and the link's JSON: who asks whom, nothing of the document
+    page = api.get(f"/sign/{alice.token}")
+    assert page.status == 200, page
+    assert page.content_type == "text/html", page
+    info = alice.get()
+    assert info.status == 200, info
+    j = info.json()
+    assert j["envelope"]["title"] == "Logistics handover"
+    assert j["envelope"]["from"] == {"tenant": "sub1", "name": "Acme Shanghai"}
+    assert j["signer"]["address_masked"] == "a***@example.com"
+    assert j["signer"] == {**j["signer"], "kind": "individual", "state": "pending",
+                           "verified": False, "turn": True}  # fmt: skip
+    assert "sha256" not in info.body.decode()
+    assert "pdf" not in info.body.decode().lower()
+    assert {s["id"] for s in j["typed_styles"]} >= {"ink"}
+    # nothing of the document without a session
+    assert_problem(alice.get("/document"), 401)
+    assert keeper.get().json()["signer"]["turn"] is False  # sequential: Alice first
+
+    alice.login()
+    assert alice.get().json()["signer"]["verified"] is True
+    doc = alice.get("/document")
+    assert doc.status == 200, doc
+    d = doc.json()
+    assert [p["number"] for p in d["pages"]] == [1, 2]
+    assert d["fields"] == [{"page": 1, "box": [100.0, 100.0, 260.0, 160.0]}]
+    png = alice.get("/pages/1.png", params={"width": 400})
+    assert png.status == 200, png
+    assert png.content_type == "image/png", png
+    assert png.headers["Cache-Control"] == "private, no-store"
+    assert Image.open(io.BytesIO(png.body)).size[0] == 400
+    assert alice.post("/viewed", {"pages": [1, 2]}).status == 204
+
+    # out of turn: the keeper may verify but not sign yet
+    keeper.login()
+    by_seal = {"kind": "seal", "seal_id": seal}
+    assert_problem(
+        keeper.post("/sign", {"intent": True, "language": "en", "signature": by_seal}), 409
+    )
+
+    signed = alice.sign_drawn()
+    assert signed.status == 200, signed
+    assert signed.json() == {"signer_state": "signed", "envelope_state": "partly_signed",
+                             "download": f"/v1/sign/{alice.token}/download"}  # fmt: skip
+    assert_problem(alice.sign_drawn(), 409)  # signing twice
+
+    seals = keeper.get("/seals").json()["seals"]
+    assert seal in [s["id"] for s in seals]
+    done = keeper.post(
+        "/sign", {"intent": True, "language": "zh-CN", "signature": by_seal}, timeout=120
+    )
+    assert done.status == 200, done
+    assert done.json()["envelope_state"] == "completed"
+
+    pdf = keeper.get("/download")
+    assert pdf.status == 200, pdf
+    assert pdf.content_type == "application/pdf", pdf
+    assert pdf.body.startswith(b"%PDF")
+    env_id = env["id"]
+    got = api.get(f"/v1/envelopes/{env_id}", "int_sub1")
+    assert got.status == 200, got
+    assert got.json()["status"] == "completed"
+
+    # the service's own validation in the envelope's trust context
+    v = api.get(f"/v1/envelopes/{env_id}/validation", "int_sub1")
+    assert v.status == 200, v
+    sigs = v.json()["signatures"]
+    assert len(sigs) == 2, v
+    assert all(s["intact"] and s["valid"] for s in sigs), v
+    assert "CN=Alice Zhang" in sigs[0]["subject"] or "Alice Zhang" in str(sigs[0]), sigs[0]
+
+    # pyHanko, independently
+    _pyhanko_checks(pdf.body)
+    if PDFSIG and CERTUTIL:
+        out = _pdfsig(pdf.body, tmp_path)
+        assert out.count("Signature is Valid") == 2, out
+        assert "Alice Zhang" in out, out
+    elif os.environ.get("CI"):
+        raise AssertionError("pdfsig missing in CI")
+
+    types = [(e["type"], e["attributes"].get("signer")) for e in events_of(api, env_id)]
+    ceremony = [
+        "envelope:link-opened", "envelope:code-sent", "envelope:identity-verified",
+        "envelope:document-viewed", "envelope:intent-confirmed", "envelope:signed",
+    ]  # fmt: skip
+    for t in ceremony:
+        assert (t, 0) in types, (t, types)
+    assert ("envelope:signed", 1) in types or any(t == "envelope:signed" for t, _ in types)
+    assert ("envelope:completed", None) in types
+    assert ("download", 1) in types
+    opened = next(e for e in events_of(api, env_id) if e["type"] == "envelope:link-opened")
+    assert opened["attributes"]["email_sha256"] == hashlib.sha256(ALICE.encode()).hexdigest()
+    assert opened["attributes"]["user_agent"] == "Mozilla/5.0 (iPhone) test"
+    assert opened["attributes"]["client_ip"] == "127.0.0.1"
+    assert ALICE not in str(events_of(api, env_id))
+
+
+def make_seal_of_other(api: Api) -> str:
+    from ...integration.service import cli
+
+    if "adm_other" not in api.svc.keys:
+        made = cli(api.svc.data_dir, "keys", "create", "--tenant", "other", "--role", "admin")
+        api.svc.keys["adm_other"] = made["key"]
+    body = {"tenant": "other", "kind": "contract", "name": "Other Corp", "purpose": "合同专用章"}
+    r = api.post("/v1/seals", body, key="adm_other")
+    assert r.status == 201, r
+    return str(r.json()["id"])
+
+
+def _pyhanko_checks(pdf: bytes) -> None:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    reader = PdfFileReader(io.BytesIO(pdf))
+    sigs = reader.embedded_signatures
+    assert len(sigs) == 2
+    for s in sigs:
+        status = validate_pdf_signature(s)
+        assert status.intact, status.pretty_print_details()
+        assert status.valid, status.pretty_print_details()
+        assert status.timestamp_validity is not None, "B-T: a signature timestamp"
+    cert = sigs[0].signer_cert
+    assert cert.subject.native["common_name"] == "Alice Zhang"
+    sans = [g.native for g in cert.subject_alt_name_value]
+    digest = hashlib.sha256(ALICE.encode()).hexdigest()
+    assert f"urn:sealtrail:identity:email-sha256:{digest}" in sans
