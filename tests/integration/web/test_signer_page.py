@@ -535,17 +535,25 @@ def pdfsig(pdf: bytes, tmp: Any) -> str:
 
 
 def pyhanko_signatures(pdf: bytes) -> list[Any]:
+    """The PDF's signatures, each intact, valid and time-stamped for pyHanko (which runs its
+    own asyncio loop: in a thread, since Playwright's sync API holds this thread's loop)."""
+    import concurrent.futures
+
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
 
-    out = []
-    for s in PdfFileReader(io.BytesIO(pdf)).embedded_signatures:
-        status = validate_pdf_signature(s)
-        assert status.intact, status.pretty_print_details()
-        assert status.valid, status.pretty_print_details()
-        assert status.timestamp_validity is not None, "PAdES B-T: a signature timestamp"
-        out.append(s)
-    return out
+    def check() -> list[Any]:
+        out = []
+        for s in PdfFileReader(io.BytesIO(pdf)).embedded_signatures:
+            status = validate_pdf_signature(s)
+            assert status.intact, status.pretty_print_details()
+            assert status.valid, status.pretty_print_details()
+            assert status.timestamp_validity is not None, "PAdES B-T: a signature timestamp"
+            out.append(s)
+        return out
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(check).result(timeout=120)
 
 
 def test_two_signers_sign_from_the_page(
@@ -617,14 +625,21 @@ def test_two_signers_sign_from_the_page(
 
     # every step is an event of the envelope's stream, per signer, in order
     events = events_of(api, env_id)
+    # (by the actor: the enterprise's "envelope:signed" names no "signer" attribute)
     for who in (0, 1):
-        mine = [e["type"] for e in events if e["attributes"].get("signer") == who]
+        actor = f"signer:{env_id}:{who}"
+        mine = [e["type"] for e in events if e["actor"]["id"] == actor]
         steps = [t for t in mine if t in CEREMONY]
-        firsts = sorted(CEREMONY, key=steps.index)
-        assert firsts == CEREMONY, (who, mine)
+        assert set(steps) == set(CEREMONY), (who, mine)
+        assert sorted(CEREMONY, key=steps.index) == CEREMONY, (who, mine)
+    assert events[-1]["type"] == "download"
+    assert [e["type"] for e in events].index("envelope:completed") > max(
+        i for i, e in enumerate(events) if e["type"] == "envelope:signed"
+    )
     viewed = [e for e in events if e["type"] == "envelope:document-viewed"
               and e["attributes"].get("signer") == 0]  # fmt: skip
-    assert sorted({p for e in viewed for p in e["attributes"]["pages"]}) == [1, 2]
+    # attributes are strings: the pages seen, comma-separated
+    assert sorted({int(p) for e in viewed for p in e["attributes"]["pages"].split(",")}) == [1, 2]
     intent = next(e for e in events if e["type"] == "envelope:intent-confirmed"
                   and e["attributes"].get("signer") == 0)  # fmt: skip
     assert intent["attributes"]["language"] == "zh-CN"
