@@ -120,23 +120,37 @@ export class SignaturePad {
   }
 
   /** The ink as a PNG (transparent background), trimmed to its bounds, at most MAX_W × MAX_H
-   * pixels, base64 without a data: prefix. Requires a non-empty pad. */
+   * pixels and MAX_BYTES bytes, base64 without a data: prefix. Requires a non-empty pad. */
   async toPngBase64() {
     const [x0, y0, x1, y1] = this.bounds();
     const w = x1 - x0, h = y1 - y0;
-    const scale = Math.min(3, MAX_W / w, MAX_H / h);
-    const out = document.createElement("canvas");
-    out.width = Math.max(1, Math.min(MAX_W, Math.round(w * scale)));
-    out.height = Math.max(1, Math.min(MAX_H, Math.round(h * scale)));
-    const ctx = out.getContext("2d");
-    ctx.setTransform(scale, 0, 0, scale, 0, 0);
-    draw(ctx, this.strokes, x0, y0);
-    const blob = await new Promise((resolve) => out.toBlob(resolve, "image/png"));
-    const bytes = new Uint8Array(await blob.arrayBuffer());
-    let bin = "";
-    for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    return btoa(bin);
+    let scale = Math.min(3, MAX_W / w, MAX_H / h);
+    for (;;) {
+      const bytes = await render(this.strokes, x0, y0, w, h, scale);
+      // a dense drawing at full size may exceed the server's limit: draw it smaller
+      if (bytes.length <= MAX_BYTES || scale < 0.5) return base64(bytes);
+      scale *= 0.7;
+    }
   }
+}
+
+export const MAX_BYTES = 256 * 1024;
+
+async function render(strokes, x0, y0, w, h, scale) {
+  const out = document.createElement("canvas");
+  out.width = Math.max(1, Math.min(MAX_W, Math.round(w * scale)));
+  out.height = Math.max(1, Math.min(MAX_H, Math.round(h * scale)));
+  const ctx = out.getContext("2d");
+  ctx.setTransform(scale, 0, 0, scale, 0, 0);
+  draw(ctx, strokes, x0, y0);
+  const blob = await new Promise((resolve) => out.toBlob(resolve, "image/png"));
+  return new Uint8Array(await blob.arrayBuffer());
+}
+
+function base64(bytes) {
+  let bin = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
 }
 
 /** Draw the strokes translated by (-dx, -dy): a dot for a tap, else a smoothed line through the

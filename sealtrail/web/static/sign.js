@@ -430,7 +430,10 @@ function renderStyles() {
     const input = el("input", { type: "radio", name: "typed-style", id, value: s.id });
     input.checked = s.id === state.typedStyle;
     input.addEventListener("change", () => { state.typedStyle = s.id; });
-    const sample = el("span", { class: `sample sample-${i % 4}`, "data-sample": "" }, $("typed-text").value || state.info.signer.name);
+    // the server's styles are inks and a slant (sealtrail/signing/handwriting.py): a sample
+    // shows the known ones, any other in plain ink
+    const known = ["ink", "blue", "italic"].includes(s.id) ? s.id : "ink";
+    const sample = el("span", { class: `sample sample-${known}`, "data-sample": "" }, $("typed-text").value || state.info.signer.name);
     box.append(el("label", { class: "choice", for: id }, input, el("span", {}, lang() === "zh-CN" ? s.label_zh : s.label_en), sample));
   });
 }

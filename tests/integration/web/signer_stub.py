@@ -68,9 +68,9 @@ class StubEnvelope:
 
 
 TYPED_STYLES = [
-    {"id": "script", "label_en": "Handwriting", "label_zh": "手写体"},
-    {"id": "serif", "label_en": "Formal", "label_zh": "正式"},
-    {"id": "kai", "label_en": "Regular script", "label_zh": "楷体"},
+    {"id": "ink", "label_en": "Black ink", "label_zh": "黑色墨迹"},
+    {"id": "blue", "label_en": "Blue ink", "label_zh": "蓝色墨迹"},
+    {"id": "italic", "label_en": "Slanted", "label_zh": "斜体"},
 ]
 SEALS = [
     {"id": "seal-contract", "name": "Acme Ltd 合同专用章", "kind": "contract"},

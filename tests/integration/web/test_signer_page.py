@@ -237,13 +237,13 @@ def test_desktop_types_a_name_in_a_style(stub: SignerStub, new_page: Any) -> Non
     load_all_pages(page)
     page.get_by_role("tab", name="Type").click()
     page.get_by_label("Your name as it will appear").fill("Zhang Wei 张伟")
-    page.get_by_label("Formal").check()
+    page.get_by_label("Blue ink").check()
     page.get_by_label(NAMES["en"]["intent"]).check()
     screenshot(page, "signer-desktop-en-4-typed")
     button(page, "en", "sign").click()
     page.get_by_role("link", name="Download", exact=True).wait_for()
     screenshot(page, "signer-desktop-en-5-done")
-    assert signer.signature == {"kind": "typed", "text": "Zhang Wei 张伟", "style": "serif"}
+    assert signer.signature == {"kind": "typed", "text": "Zhang Wei 张伟", "style": "blue"}
 
 
 def test_desktop_draws_with_the_mouse_clears_and_redraws(stub: SignerStub, new_page: Any) -> None:
@@ -663,3 +663,120 @@ def test_two_signers_sign_from_the_page(
     assert report.status == 200, report
     failed = [c for c in report.json()["checks"] if c["status"] == "failed"]
     assert not failed, failed
+
+
+def test_decline_from_the_page_ends_the_envelope(
+    svc: Any, api: Any, inbox: Any, new_page: Any
+) -> None:
+    env = create_envelope(api, [alice_spec("decline@example.com"), keeper_spec()])
+    token = token_of(env["signers"][0])
+    page = new_page(**PHONE_360, locale="en-US")
+    page.goto(f"{svc.url}/sign/{token}")
+    page.locator("#intro-h").wait_for()
+    assert button(page, "en", "decline").is_hidden()  # only after identity
+    verify_from_mail(page, inbox, "decline@example.com", "en")
+    button(page, "en", "decline").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Reason").fill("The delivery date is wrong. 交货日期有误。")
+    screenshot(page, "e2e-phone-en-6-decline")
+    dialog.get_by_role("button", name="Confirm decline").click()
+    page.locator("#declined").wait_for()
+    screenshot(page, "e2e-phone-en-6-declined")
+    got = api.get(f"/v1/envelopes/{env['id']}", "int_sub1")
+    assert got.json()["status"] == "declined", got
+    declined = [e for e in events_of(api, env["id"]) if e["type"] == "envelope:declined"]
+    assert len(declined) == 1
+    # every link of a declined envelope is dead: the same invalid view, for both signers
+    for t in (token, token_of(env["signers"][1])):
+        other = new_page(**DESKTOP, locale="zh-CN")
+        other.goto(f"{svc.url}/sign/{t}")
+        other.locator("#invalid").wait_for()
+        assert other.locator("#invalid-h").inner_text() == "此链接无效"
+
+
+def test_wrong_codes_lock_the_link(svc: Any, api: Any, inbox: Any, new_page: Any) -> None:
+    address = "lock@example.com"
+    env = create_envelope(api, [alice_spec(address)])
+    page = new_page(**PHONE_360, locale="zh-CN")
+    page.goto(f"{svc.url}/sign/{token_of(env['signers'][0])}")
+    button(page, "zh-CN", "send").click()
+    right = inbox.last_code(address, 1)
+    wrong = f"{(int(right) + 1) % 10**6:06d}"
+    code = page.get_by_label("验证码", exact=True)
+    for left in (4, 3, 2, 1):
+        code.fill(wrong)
+        button(page, "zh-CN", "verify").click()
+        page.locator("#verify-status").filter(has_text=f"还可尝试 {left} 次").wait_for()
+    code.fill(wrong)
+    button(page, "zh-CN", "verify").click()
+    page.locator("body[data-locked=true]").wait_for()
+    assert "已被锁定" in page.locator("#verify-status").inner_text()
+    screenshot(page, "e2e-phone-zh-CN-2-locked")
+    # the right code no longer opens it: the server refuses, not only the page
+    r = api.post(f"/v1/sign/{token_of(env['signers'][0])}/verify", {"code": right})
+    assert r.status == 423, r
+    assert int(r.headers["Retry-After"]) > 0
+    failed = [e for e in events_of(api, env["id"]) if e["type"] == "envelope:identity-failed"]
+    assert len(failed) == 5
+    assert page.locator("figure.page").count() == 0
+
+
+def test_a_link_past_its_deadline_shows_the_invalid_view(
+    svc: Any, api: Any, inbox: Any, new_page: Any
+) -> None:
+    import time
+
+    deadline = datetime.now(UTC) + timedelta(seconds=4)
+    env = create_envelope(api, [alice_spec("late@example.com")], expires_at=deadline.isoformat())
+    token = token_of(env["signers"][0])
+    page = new_page(**DESKTOP, locale="en-US")
+    page.goto(f"{svc.url}/sign/{token}")
+    page.locator("#intro-h").wait_for()  # live: the invitation
+    time.sleep(max(0.0, (deadline - datetime.now(UTC)).total_seconds()) + 0.5)
+    # the page was opened in time; the next call to the server finds the link expired
+    button(page, "en", "send").click()
+    page.locator("#invalid").wait_for()
+    assert page.locator("#identity").is_hidden()
+    screenshot(page, "e2e-desktop-en-expired")
+    assert not inbox.to("late@example.com")  # no code was sent
+    page.reload()
+    page.locator("#invalid").wait_for()
+    got = api.get(f"/v1/envelopes/{env['id']}", "int_sub1")
+    assert got.json()["status"] == "expired", got
+    assert any(e["type"] == "envelope:expired" for e in events_of(api, env["id"]))
+
+
+def test_a_link_reused_after_signing_cannot_sign_again(
+    svc: Any, api: Any, inbox: Any, new_page: Any
+) -> None:
+    address = "again@example.com"
+    env = create_envelope(api, [alice_spec(address), keeper_spec()])
+    token = token_of(env["signers"][0])
+    page = new_page(**DESKTOP, locale="en-US")
+    page.goto(f"{svc.url}/sign/{token}")
+    verify_from_mail(page, inbox, address, "en")
+    page.get_by_role("tab", name="Type").click()
+    page.get_by_label("Slanted").check()
+    page.get_by_label(NAMES["en"]["intent"], exact=True).check()
+    button(page, "en", "sign").click()
+    page.get_by_role("link", name="Download", exact=True).wait_for(timeout=120_000)
+    # the same link again, in another browser: it says it is signed, and offers no signing
+    again = new_page(**PHONE_360, locale="en-US")
+    again.goto(f"{svc.url}/sign/{token}")
+    again.locator("#done").wait_for()
+    assert "You have signed" in again.locator("#done-text").inner_text()
+    assert again.locator("#signing").is_hidden()
+    assert again.locator("#identity").is_hidden()
+    screenshot(again, "e2e-phone-en-reused")
+    # and the server refuses a second signature, replayed with the first browser's session
+    status = page.evaluate(
+        """async (token) => (await fetch(`/v1/sign/${token}/sign`, {
+            method: "POST", headers: {"Content-Type": "application/json"},
+            body: JSON.stringify({intent: true, language: "en",
+                                  signature: {kind: "typed", text: "Alice", style: "ink"}}),
+        })).status""",
+        token,
+    )
+    assert status == 409
+    signed = [e for e in events_of(api, env["id"]) if e["type"] == "envelope:signed"]
+    assert len(signed) == 1
