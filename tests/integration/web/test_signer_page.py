@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from sealtrail.anchoring.devtsa import CA_CERT_FILE
+
 from ...unit.signing.pdfs import make_pdf
 from .conftest import screenshot
 from .signer_stub import SignerStub, StubEnvelope, StubSigner
@@ -534,21 +536,35 @@ def pdfsig(pdf: bytes, tmp: Any) -> str:
     return run.stdout + run.stderr
 
 
-def pyhanko_signatures(pdf: bytes) -> list[Any]:
-    """The PDF's signatures, each intact, valid and time-stamped for pyHanko (which runs its
-    own asyncio loop: in a thread, since Playwright's sync API holds this thread's loop)."""
+def pyhanko_signatures(pdf: bytes, tsa_root_pem: bytes) -> list[Any]:
+    """The PDF's signatures, each intact, valid and time-stamped by the service's TSA (trusted:
+    its root pinned) for pyHanko — which runs its own asyncio loop, hence in a thread, since
+    Playwright's sync API holds this thread's loop."""
     import concurrent.futures
 
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_x509
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    _, _, der = pem.unarmor(tsa_root_pem)
+    tsa_root = asn1_x509.Certificate.load(der)
 
     def check() -> list[Any]:
         out = []
         for s in PdfFileReader(io.BytesIO(pdf)).embedded_signatures:
-            status = validate_pdf_signature(s)
+            status = validate_pdf_signature(
+                s, ValidationContext(trust_roots=[]),
+                ts_validation_context=ValidationContext(trust_roots=[tsa_root]),
+            )  # fmt: skip
             assert status.intact, status.pretty_print_details()
             assert status.valid, status.pretty_print_details()
-            assert status.timestamp_validity is not None, "PAdES B-T: a signature timestamp"
+            ts = status.timestamp_validity
+            assert ts is not None, "PAdES B-T: a signature timestamp"
+            assert ts.intact, ts
+            assert ts.valid, ts
+            assert ts.trusted, ts
             out.append(s)
         return out
 
@@ -594,7 +610,8 @@ def test_two_signers_sign_from_the_page(
     with phone.expect_download() as d:
         download.click()
     partly = open(d.value.path(), "rb").read()  # noqa: SIM115
-    assert len(pyhanko_signatures(partly)) == 1
+    tsa_root = (svc.data_dir / "devtsa" / CA_CERT_FILE).read_bytes()
+    assert len(pyhanko_signatures(partly, tsa_root)) == 1
 
     # the keeper of Other Corp's seals, on a desktop, in English, chooses the seal
     desk = new_page(**DESKTOP, locale="en-US")
@@ -616,9 +633,16 @@ def test_two_signers_sign_from_the_page(
     final = open(d.value.path(), "rb").read()  # noqa: SIM115
 
     # the signed PDF: two PAdES B-T signatures, valid for pyHanko and for poppler's pdfsig
-    sigs = pyhanko_signatures(final)
+    sigs = pyhanko_signatures(final, tsa_root)
     assert len(sigs) == 2
     assert sigs[0].signer_cert.subject.native["common_name"] == "Alice Zhang"
+    # trusted as well in the envelope's trust context (every party's CA): the service's word
+    v = api.get(f"/v1/envelopes/{env_id}/validation", "int_sub1")
+    assert v.status == 200, v
+    assert len(v.json()["signatures"]) == 2
+    for s in v.json()["signatures"]:
+        assert s["intact"], s
+        assert s["valid"], s
     out = pdfsig(final, tmp_path)
     assert out.count("Signature is Valid") == 2, out
     assert "Alice Zhang" in out
