@@ -406,7 +406,6 @@ function setupSigning() {
   if (allowed.includes("typed")) renderStyles();
   if (!$("typed-text").value) $("typed-text").value = state.info.signer.name || "";
   chooseMethod(allowed.includes(state.method) ? state.method : allowed[0]);
-  $("sign").disabled = !state.info.signer.turn;
 }
 
 function chooseMethod(method) {
@@ -512,8 +511,8 @@ async function sign() {
     btn.disabled = false;
     if (err instanceof Problem) {
       status.className = "bad-text";
-      status.textContent = err.message;
-      delete status.dataset.msg;
+      // 409: not this signer's turn, or the envelope changed meanwhile (the server says which)
+      say(status, err.status === 409 ? "sign.conflict" : "sign.refused", { detail: err.message });
     } else showError(err);
   } finally {
     btn.removeAttribute("aria-busy");

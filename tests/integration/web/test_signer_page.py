@@ -398,6 +398,20 @@ def test_language_is_switched_and_remembered(stub: SignerStub, new_page: Any) ->
     assert page.locator("figure.page img").get_attribute("alt") == "Page 1 of 1"
 
 
+def test_not_yet_this_signers_turn(stub: SignerStub, new_page: Any) -> None:
+    signer = envelope(stub, pages=1, order="sequential")
+    signer.turn = False
+    page = new_page(**PHONE_360, **context_for("zh-CN"))
+    open_and_verify(page, stub, signer, "zh-CN")
+    assert "尚未轮到您签署" in page.locator("#intro-note").inner_text()
+    page.get_by_role("tab", name="输入姓名").click()
+    page.get_by_label(NAMES["zh-CN"]["intent"]).check()
+    button(page, "zh-CN", "sign").click()
+    page.locator("#sign-status").filter(has_text="您现在不能签署").wait_for()
+    screenshot(page, "signer-phone-zh-CN-4-not-your-turn")
+    assert signer.signature is None
+
+
 def test_ended_session_asks_for_identity_again(stub: SignerStub, new_page: Any) -> None:
     signer = envelope(stub, pages=1)
     page = new_page(**DESKTOP, **context_for("en"))
@@ -492,7 +506,7 @@ def alice_spec(email: str = ALICE) -> dict[str, Any]:
 
 
 def keeper_spec() -> dict[str, Any]:
-    return {"kind": "enterprise", "tenant": "other", "email": KEEPER,
+    return {"kind": "enterprise", "tenant": "other", "name": "Other Corp", "email": KEEPER,
             "fields": [{"page": 2, "box": [300, 100, 440, 240]}]}  # fmt: skip
 
 
