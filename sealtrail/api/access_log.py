@@ -4,7 +4,8 @@ One access-log line per request (logger ``sealtrail.access``), written when its 
 done: request id, method, path, status, duration, client address (the real one:
 :mod:`sealtrail.api.proxy` ran first). What is never written: the query string (it may carry a
 key or a code), any header (``Authorization`` among them), a body, and a path segment a route
-names ``token``, ``code``, ``secret`` or ``key`` (shown as ``*``). Paths are cut at
+names ``token``, ``code``, ``secret`` or ``key`` (shown as ``*``), and the segment after
+``/sign/`` or ``/v1/sign/`` (a signing link's token) whatever route matched. Paths are cut at
 :data:`MAX_PATH` characters; the text format escapes control characters, so a request cannot
 forge a line.
 
@@ -106,7 +107,16 @@ def logged_path(request: web.Request) -> str:
     if secret:
         parts = path.split("/")
         path = "/".join("*" if p in secret else p for p in parts)
-    return _printable(path)
+    return _printable(_without_link_token(path))
+
+
+def _without_link_token(path: str) -> str:
+    """A signing link's token blanked even where no route matched (``/sign/<token>/x``)."""
+    parts = path.split("/")
+    at = 2 if parts[1:2] == ["sign"] else 3 if parts[1:3] == ["v1", "sign"] else 0
+    if at and len(parts) > at and parts[at]:
+        parts[at] = "*"
+    return "/".join(parts)
 
 
 @web.middleware

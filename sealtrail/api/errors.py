@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sealtrail.api.access_log import logged_path
 from sealtrail.api.error_codes import http_status_for
 from sealtrail.core.errors import InvalidInputError, SealtrailError
 
@@ -107,7 +108,7 @@ async def problem_middleware(
         if status == 503:
             resp.headers["Retry-After"] = "1"
         if status >= 500:
-            log.warning("%s %s: %s", request.method, request.path, e)
+            log.warning("%s %s: %s", request.method, logged_path(request), e)
         return resp
     except web.HTTPException as e:
         if e.status < 400:
@@ -121,6 +122,6 @@ async def problem_middleware(
     except Exception:
         incident = secrets.token_hex(6)
         log.exception(
-            "unhandled error in %s %s (incident %s)", request.method, request.path, incident
+            "unhandled error in %s %s (incident %s)", request.method, logged_path(request), incident
         )
         return problem(500, "internal_error", f"internal error (incident {incident})")

@@ -57,7 +57,7 @@ from sealtrail.web import routes as web_routes
 
 COOKIE = "st_sign"
 #: codes a client address may ask for per minute, and one e-mail address
-CODE_RATE_PER_CLIENT = 10
+CODE_RATE_PER_CLIENT = 60
 CODE_RATE_PER_ADDRESS = 3
 MAILER = web.AppKey("signer_mailer", Mailer)
 LIMITS = web.AppKey("signer_limits", dict[str, RateLimiter])
@@ -423,8 +423,7 @@ async def _sign_enterprise(
         req_id = await in_thread(
             lambda: _approved_request(d, env, seal.id, seal.tenant, link.position)
         )
-    actor = {"id": f"signer:{env.id}:{link.position}", "name": link.stored.name[:256],
-             "org": slot.party, "role": "signer"}  # fmt: skip
+    actor = sl.signer_actor(env, link)
     if slot.invitation == "invited":
         env = await in_thread(
             lambda: envelopes.answer_invitation(

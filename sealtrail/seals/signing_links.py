@@ -501,13 +501,22 @@ def ceremony_event(
     event = {
         "stream": f"envelope:{env.id}",
         "type": etype,
-        "actor": {"id": f"signer:{env.id}:{link.position}", "name": link.stored.name[:256],
-                  "role": "signer"},
+        "actor": signer_actor(env, link),
         "documents": documents or [{"name": env.title[:512], "sha256": env.current.hex()}],
         "occurred_at": format_time(client.now),
         "attributes": a,
     }  # fmt: skip
     return outbox_event(env.tenant, event)
+
+
+def signer_actor(env: Envelope, link: Link) -> dict[str, Any]:
+    """The ledger actor of a signer: one per envelope slot, named as the initiator named it
+    (an enterprise's with its tenant as ``org``), so the report groups its ceremony."""
+    actor: dict[str, Any] = {"id": f"signer:{env.id}:{link.position}",
+                             "name": link.stored.name[:256], "role": "signer"}  # fmt: skip
+    if link.kind == "enterprise":
+        actor["org"] = env.signers[link.position].party
+    return actor
 
 
 def record(seals: SealStore, env: Envelope, link: Link, etype: str, client: Client,

@@ -302,3 +302,197 @@ def _pyhanko_checks(pdf: bytes) -> None:
     sans = [g.native for g in cert.subject_alt_name_value]
     digest = hashlib.sha256(ALICE.encode()).hexdigest()
     assert f"urn:sealtrail:identity:email-sha256:{digest}" in sans
+
+
+def _one(api: Api, email: str, **extra: Any) -> tuple[dict[str, Any], str]:
+    r = create(api, [individual(email)], **extra)
+    assert r.status == 201, r
+    return r.json(), token_of(r.json()["signers"][0])
+
+
+def test_wrong_codes_lock_the_link(api: Api, inbox: Inbox) -> None:
+    env, token = _one(api, "lock@example.com")
+    s = Signer(api, token, "lock@example.com", inbox)
+    code = s.send_code()
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    for left in (4, 3, 2, 1):
+        r = s.verify(wrong)
+        assert_problem(r, 400)
+        assert r.json()["attempts_left"] == left, r
+    r = s.verify(wrong)
+    assert_problem(r, 423)
+    assert 800 < int(r.headers["Retry-After"]) <= 900
+    # locked: even the right code, and a new code, are refused
+    assert_problem(s.verify(code), 423)
+    assert_problem(s.post("/code"), 423)
+    assert_problem(s.verify("12345"), 423)
+    failed = [e for e in events_of(api, env["id"]) if e["type"] == "envelope:identity-failed"]
+    assert [e["attributes"]["locked"] for e in failed] == [False] * 4 + [True]
+    assert s.cookie is None
+
+
+def test_malformed_codes_count_as_wrong(api: Api, inbox: Inbox) -> None:
+    _env, token = _one(api, "malformed@example.com")
+    s = Signer(api, token, "malformed@example.com", inbox)
+    s.send_code()
+    for bad in ("12345", "1234567", "abcdef", None):  # and a number, the fifth
+        r = s.verify(bad)  # type: ignore[arg-type]
+        assert_problem(r, 400)
+    assert_problem(s.verify(123456), 423)  # type: ignore[arg-type]
+
+
+def test_a_code_is_used_once(api: Api, inbox: Inbox) -> None:
+    _env, token = _one(api, "once@example.com")
+    s = Signer(api, token, "once@example.com", inbox)
+    code = s.send_code()
+    assert s.verify(code).status == 200
+    first = s.cookie
+    r = s.verify(code)
+    assert_problem(r, 400)
+    assert r.json()["attempts_left"] == 4
+    assert s.cookie == first
+
+
+def test_code_sending_is_rate_limited_per_link_and_address(api: Api, inbox: Inbox) -> None:
+    address = "busy@example.com"
+    _env, token = _one(api, address)
+    s = Signer(api, token, address, inbox)
+    s.send_code()
+    again = s.post("/code")
+    assert_problem(again, 429)
+    assert 1 <= int(again.headers["Retry-After"]) <= 60
+    # the same address on other envelopes' links: 3 asks a minute in all (refused ones count)
+    others = [Signer(api, _one(api, address)[1], address, inbox) for _ in range(2)]
+    assert others[0].post("/code").status == 202
+    assert_problem(others[1].post("/code"), 429)
+    assert len(inbox.to(address)) == 2
+
+
+def test_the_session_is_the_links_own(api: Api, inbox: Inbox) -> None:
+    _e1, t1 = _one(api, "own1@example.com")
+    _e2, t2 = _one(api, "own2@example.com")
+    a = Signer(api, t1, "own1@example.com", inbox)
+    a.login()
+    b = Signer(api, t2, "own2@example.com", inbox)
+    b.cookie = a.cookie  # replayed on another link
+    assert_problem(b.get("/document"), 401)
+    a.cookie = "x" * 43  # forged
+    assert_problem(a.get("/document"), 401)
+
+
+def test_invalid_links_all_answer_the_same_404(api: Api, inbox: Inbox, svc: Service) -> None:
+    env, token = _one(api, "void@example.com")
+    voided = api.post(f"/v1/envelopes/{env['id']}/void", {"reason": "wrong counterparty"},
+                      key="int_sub1")  # fmt: skip
+    assert voided.status == 200, voided
+    assert voided.json()["state"] == "voided"
+    _e2, live = _one(api, "live@example.com")
+    tampered = live[:-2] + ("AA" if live[-2:] != "AA" else "BB")
+    unknown = base64.urlsafe_b64encode(os.urandom(24)).decode().rstrip("=")
+    _e3, soon = _one(api, "soon@example.com", expires_at=in_days(2 / 86400))
+    import time
+
+    time.sleep(2.5)
+    pages = {t: api.get(f"/sign/{t}") for t in (token, tampered, unknown, soon, "short")}
+    bodies = {(r.status, r.body) for r in pages.values()}
+    assert len(bodies) == 1, pages
+    assert next(iter(bodies))[0] == 404
+    assert api.get(f"/sign/{live}").status == 200
+    jsons = [api.get(f"/v1/sign/{t}") for t in (token, tampered, unknown, soon, "short")]
+    assert {(r.status, r.body) for r in jsons} == {(jsons[0].status, jsons[0].body)}, jsons
+    assert_problem(jsons[0], 404)
+    # every step of a dead link is the same 404, session or not
+    for rest in ("/code", "/verify", "/sign", "/decline"):
+        assert_problem(api.post(f"/v1/sign/{token}{rest}", {}), 404)
+    # the expired envelope says so, once
+    got = api.get(f"/v1/envelopes/{_e3['id']}", "int_sub1").json()
+    assert got["status"] == "expired"
+    api.get(f"/v1/sign/{soon}")
+    expired = [e for e in events_of(api, _e3["id"]) if e["type"] == "envelope:expired"]
+    assert len(expired) == 1
+    # tokens never reach the log
+    log = svc.log()
+    for t in (token, live, tampered, unknown, soon):
+        assert t not in log
+    assert "/v1/sign/*" in log
+    assert "/sign/*" in log
+
+
+def test_drawn_signatures_are_checked(api: Api, inbox: Inbox) -> None:
+    _env, token = _one(api, "pad@example.com")
+    s = Signer(api, token, "pad@example.com", inbox)
+    s.login()
+
+    def drawn(data: bytes) -> Resp:
+        return s.post("/sign", {"intent": True, "language": "en", "signature": {
+            "kind": "drawn", "png_base64": base64.b64encode(data).decode()}})  # fmt: skip
+
+    jpeg = io.BytesIO()
+    Image.new("RGB", (300, 100), "white").save(jpeg, format="JPEG")
+    r = drawn(jpeg.getvalue())
+    assert_problem(r, 400)
+    assert r.json()["type"].endswith("invalid_appearance"), r
+    assert_problem(drawn(pad_png(2001, 200)), 400)
+    assert_problem(drawn(pad_png(600, 1001)), 400)
+    assert_problem(drawn(pad_png(10, 10)), 400)
+    big = pad_png(600, 200)
+    assert_problem(drawn(big + os.urandom(300 * 1024)), 400)  # > 256 KiB
+    assert_problem(drawn(pad_png(600, 200)[:200]), 400)  # truncated
+    empty = io.BytesIO()
+    Image.new("RGBA", (300, 100), (0, 0, 0, 0)).save(empty, format="PNG")
+    assert_problem(drawn(empty.getvalue()), 400)
+    no_intent = s.post("/sign", {"intent": False, "language": "en", "signature": {
+        "kind": "drawn", "png_base64": base64.b64encode(big).decode()}})  # fmt: skip
+    assert_problem(no_intent, 400)
+    seal = s.post("/sign", {"intent": True, "signature": {"kind": "seal", "seal_id": "x"}})
+    assert_problem(seal, 400)
+    ok = s.sign_drawn(pad_png(opaque=True))  # a white background is made transparent
+    assert ok.status == 200, ok
+    assert ok.json()["envelope_state"] == "completed"
+
+
+def test_typed_signatures_in_a_parallel_envelope(api: Api, inbox: Inbox) -> None:
+    r = create(api, [individual("wang@example.com", "王小明", 1),
+                     individual("li@example.com", "Li Lei", 2)], order="parallel")  # fmt: skip
+    assert r.status == 201, r
+    env = r.json()
+    wang = Signer(api, token_of(env["signers"][0]), "wang@example.com", inbox)
+    li = Signer(api, token_of(env["signers"][1]), "li@example.com", inbox)
+    li.login()
+    assert li.get().json()["signer"]["turn"] is True  # parallel: anyone first
+    typed = {"kind": "typed", "text": "Li Lei", "style": "italic"}
+    first = li.post("/sign", {"intent": True, "language": "en", "signature": typed}, timeout=120)
+    assert first.status == 200, first
+    assert first.json()["envelope_state"] == "partly_signed"
+    wang.login()
+    bad = {"kind": "typed", "text": "王小明", "style": "comic-sans"}
+    assert_problem(wang.post("/sign", {"intent": True, "signature": bad}), 400)
+    zh = {"kind": "typed", "text": "王小明", "style": "ink"}
+    last = wang.post("/sign", {"intent": True, "language": "zh-CN", "signature": zh},
+                     timeout=120)  # fmt: skip
+    assert last.status == 200, last
+    assert last.json()["envelope_state"] == "completed"
+    # the last signer may still download; the link then shows "signed"
+    assert wang.get().json()["signer"]["state"] == "signed"
+    assert wang.get("/download").status == 200
+    intents = [e for e in events_of(api, env["id"]) if e["type"] == "envelope:intent-confirmed"]
+    assert [e["attributes"]["language"] for e in intents] == ["en", "zh-CN"]
+
+
+def test_decline_ends_the_envelope(api: Api, inbox: Inbox) -> None:
+    r = create(api, [individual("dec1@example.com"), individual("dec2@example.com")])
+    env = r.json()
+    first = Signer(api, token_of(env["signers"][0]), "dec1@example.com", inbox)
+    second = token_of(env["signers"][1])
+    first.login()
+    assert_problem(first.post("/decline", {"reason": ""}), 400)
+    assert_problem(first.post("/decline", {"reason": "x" * 501}), 400)
+    d = first.post("/decline", {"reason": "The quantity is wrong"})
+    assert d.status == 200, d
+    assert d.json() == {"signer_state": "declined", "envelope_state": "declined"}
+    assert_problem(first.sign_drawn(), 404)
+    assert api.get(f"/sign/{second}").status == 404
+    declined = [e for e in events_of(api, env["id"]) if e["type"] == "envelope:declined"]
+    assert [e["attributes"]["reason"] for e in declined] == ["The quantity is wrong"]
+    got = api.get(f"/v1/envelopes/{env['id']}", "int_sub1").json()
+    assert got["status"] == "declined"
