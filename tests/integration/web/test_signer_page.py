@@ -818,3 +818,63 @@ def test_a_link_reused_after_signing_cannot_sign_again(
     assert status == 409
     signed = [e for e in events_of(api, env["id"]) if e["type"] == "envelope:signed"]
     assert len(signed) == 1
+
+
+def test_the_page_is_served_with_the_strict_headers(svc: Any, api: Any) -> None:
+    env = create_envelope(api, [alice_spec("headers@example.com")])
+    live = api.get(f"/sign/{token_of(env['signers'][0])}")
+    dead = api.get(f"/sign/{secrets.token_urlsafe(24)}")
+    assert live.status == 200
+    assert dead.status == 404
+    assert live.body == dead.body  # the status is the only difference
+    for r in (live, dead):
+        csp = r.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp
+        assert "frame-ancestors 'none'" in csp
+        assert "'unsafe-inline'" not in csp
+        assert r.headers["X-Frame-Options"] == "DENY"
+        assert r.headers["Referrer-Policy"] == "no-referrer"  # the token stays in the URL bar
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+    # nothing inline for the CSP to refuse, nothing fetched from elsewhere
+    html = live.body.decode()
+    assert "<script>" not in html
+    assert " style=" not in html
+    assert "http://" not in html
+    assert "https://" not in html
+
+
+def test_page_helper_takes_the_apps_frame_ancestors() -> None:
+    """``routes.page(name, status)`` builds the response without the app; the app set up with
+    ``frame_ancestors`` sends it with its own page headers (and no X-Frame-Options)."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from sealtrail.web import routes as web_routes
+
+    from ..loop_thread import LoopThread
+
+    async def run(ancestors: tuple[str, ...]) -> tuple[int, dict[str, str], bytes]:
+        app = web.Application()
+        web_routes.setup(app, ancestors)
+
+        async def handler(request: web.Request) -> web.Response:
+            return web_routes.page("sign", 404)
+
+        app.router.add_get("/sign/{token}", handler)
+        async with TestClient(TestServer(app)) as client:
+            r = await client.get("/sign/x")
+            return r.status, dict(r.headers), await r.read()
+
+    lt = LoopThread()
+    try:
+        status, strict, body = lt.run(run(()))
+        _, framed, body2 = lt.run(run(("https://oa.example",)))
+    finally:
+        lt.close()
+    assert status == 404
+    assert body == body2 == (web_routes.STATIC / "sign.html").read_bytes()
+    assert strict["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in strict["Content-Security-Policy"]
+    assert "X-Frame-Options" not in framed
+    assert framed["Content-Security-Policy"].endswith("frame-ancestors https://oa.example")
+    assert framed["Content-Type"] == "text/html; charset=utf-8"
