@@ -300,6 +300,14 @@ async function afterVerified() {
   if (state.info.signer.kind === "enterprise") loadSeals();
   setupSigning();
   show("signing");
+  if ("IntersectionObserver" in window && !state.stepObserver) {
+    // the progress shows "Sign" while the signing section is on screen, else "Read"
+    state.stepObserver = new IntersectionObserver((entries) => {
+      if (document.body.dataset.step === "done") return;
+      for (const e of entries) setStep(e.intersectionRatio >= 0.35 ? "sign" : "document");
+    }, { threshold: [0.35] });
+    state.stepObserver.observe($("signing"));
+  }
   $("document-h").focus({ preventScroll: true });
 }
 
@@ -322,7 +330,7 @@ function renderDocument() {
   say($("document-sha"), "sign.document.sha", { sha: sha256 });
   const width = imageWidth(box.clientWidth || 360);
   const observer = "IntersectionObserver" in window
-    ? new IntersectionObserver(onSeen, { threshold: [0.5] })
+    ? new IntersectionObserver(onSeen, { threshold: [0, 0.25, 0.5, 0.75, 1] })
     : null;
   for (const p of pages) {
     if (!Number.isInteger(p.number) || !(p.width > 0) || !(p.height > 0)) continue;
@@ -359,9 +367,13 @@ function fieldBox(field, page) {
   return span;
 }
 
+/** A page is seen when half of it is on screen — or, for a page taller than the screen (a
+ * landscape phone), when it fills half of the screen. */
 function onSeen(entries) {
   for (const e of entries) {
-    if (e.isIntersecting && e.intersectionRatio >= 0.5) markSeen(Number(e.target.dataset.page));
+    if (!e.isIntersecting) continue;
+    const half = Math.min(e.boundingClientRect.height, window.innerHeight) / 2;
+    if (e.intersectionRect.height >= half) markSeen(Number(e.target.dataset.page));
   }
 }
 

@@ -192,6 +192,7 @@ def test_phone_signs_with_a_finger(stub: SignerStub, new_page: Any, lang: str) -
     assert abs(field["width"] - (x2 - x1) * k) < 1.5
     assert abs(field["height"] - (y2 - y1) * k) < 1.5
     fig.scroll_into_view_if_needed()
+    page.locator("ol.steps li[data-step=document][aria-current=step]").wait_for()
     screenshot(page, f"{shots}-3-document")
     # pages seen are reported, in batches, each page once
     page.locator("#pad").scroll_into_view_if_needed()
@@ -204,6 +205,7 @@ def test_phone_signs_with_a_finger(stub: SignerStub, new_page: Any, lang: str) -
     assert pad.evaluate("c => getComputedStyle(c).touchAction") == "none"
     draw_touch(page)
     assert pad.get_attribute("data-strokes") == "2"
+    page.locator("ol.steps li[data-step=sign][aria-current=step]").wait_for()
     button(page, lang, "sign").click()
     page.locator("#sign-status").filter(has_text=NAMES[lang]["intent"]).wait_for()
     assert signer.signature is None
@@ -230,6 +232,24 @@ def test_phone_signs_with_a_finger(stub: SignerStub, new_page: Any, lang: str) -
     assert open(d.value.path(), "rb").read() == stub.find(signer.token)[0].pdf  # noqa: SIM115
     assert signer.downloads == 1
     no_horizontal_scroll(page)
+
+
+def test_pages_taller_than_a_landscape_phone_are_seen(stub: SignerStub, new_page: Any) -> None:
+    signer = envelope(stub, pages=3)
+    page = new_page(**{**PHONE_360, "viewport": {"width": 740, "height": 360}}, locale="en-US")
+    open_and_verify(page, stub, signer, "en")
+    heights = page.eval_on_selector_all("figure.page", "fs => fs.map(f => f.offsetHeight)")
+    assert min(heights) > 2 * 360  # no page can be half on screen
+    assert not signer.viewed
+    for n in (1, 2, 3):
+        page.evaluate(
+            "n => document.querySelector(`figure.page[data-page='${n}']`).scrollIntoView()", n
+        )
+        page.wait_for_timeout(300)
+    page.wait_for_timeout(1800)
+    assert sorted(p for batch in signer.viewed for p in batch) == [1, 2, 3]
+    no_horizontal_scroll(page)
+    screenshot(page, "signer-landscape-en-3-document")
 
 
 def test_desktop_types_a_name_in_a_style(stub: SignerStub, new_page: Any) -> None:
