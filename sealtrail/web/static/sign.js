@@ -297,6 +297,7 @@ async function afterVerified() {
   }
   renderDocument();
   show("document");
+  setZoom(zoomAt);
   if (state.info.signer.kind === "enterprise") loadSeals();
   setupSigning();
   show("signing");
@@ -314,6 +315,31 @@ async function afterVerified() {
 function imageWidth(cssWidth) {
   const want = cssWidth * Math.min(window.devicePixelRatio || 1, 2);
   return IMAGE_WIDTHS.find((w) => w >= want) || IMAGE_WIDTHS[IMAGE_WIDTHS.length - 1];
+}
+
+// zoom: the pages' width as a multiple of the column's; wider than the column, the pages
+// scroll sideways inside their own box (never the page itself), images fetched sharper
+const ZOOMS = [1, 1.5, 2, 3];
+let zoomAt = 0;
+
+function setZoom(i) {
+  zoomAt = Math.max(0, Math.min(ZOOMS.length - 1, i));
+  const z = ZOOMS[zoomAt];
+  const box = $("pages");
+  box.classList.toggle("zoomed", z > 1);
+  $("zoom-level").textContent = `${Math.round(z * 100)}%`;
+  $("zoom-out").disabled = zoomAt === 0;
+  $("zoom-in").disabled = zoomAt === ZOOMS.length - 1;
+  const width = imageWidth((box.clientWidth || 360) * z);
+  for (const fig of box.querySelectorAll("figure.page")) {
+    fig.style.width = `${z * 100}%`;
+    const img = fig.querySelector("img");
+    const want = `${API}/pages/${fig.dataset.page}.png?width=${width}`;
+    if (Number(img.dataset.width) < width) {
+      img.src = want;
+      img.dataset.width = String(width);
+    }
+  }
 }
 
 const seen = new Set();
@@ -336,6 +362,7 @@ function renderDocument() {
     if (!Number.isInteger(p.number) || !(p.width > 0) || !(p.height > 0)) continue;
     const img = el("img", {
       src: `${API}/pages/${p.number}.png?width=${width}`,
+      "data-width": width,
       width: Math.round(p.width),
       height: Math.round(p.height),
       loading: "lazy",
@@ -636,6 +663,8 @@ function main() {
   });
   $("methods").addEventListener("keydown", tabKeys);
   $("pad-clear").addEventListener("click", () => pad && pad.clear());
+  $("zoom-in").addEventListener("click", () => setZoom(zoomAt + 1));
+  $("zoom-out").addEventListener("click", () => setZoom(zoomAt - 1));
   $("pad-undo").addEventListener("click", () => pad && pad.undo());
   $("typed-text").addEventListener("input", updateSamples);
   $("decline-reason").addEventListener("input", () => say($("decline-status"), null));

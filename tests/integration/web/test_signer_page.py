@@ -252,6 +252,40 @@ def test_pages_taller_than_a_landscape_phone_are_seen(stub: SignerStub, new_page
     screenshot(page, "signer-landscape-en-3-document")
 
 
+def field_on_its_box(page: Any, n: int, box: list[float]) -> None:
+    """The overlay of the field ``box`` (PDF points) on page ``n`` sits where the box is."""
+    fig = page.locator(f"figure.page[data-page='{n}']")
+    img, field = fig.locator("img").bounding_box(), fig.locator(".field").first.bounding_box()
+    k = img["width"] / A4[0]
+    assert abs(field["x"] - (img["x"] + box[0] * k)) < 1.5
+    assert abs(field["y"] - (img["y"] + (A4[1] - box[3]) * k)) < 1.5
+    assert abs(field["width"] - (box[2] - box[0]) * k) < 1.5
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_zooming_pages_on_a_phone(stub: SignerStub, new_page: Any, lang: str) -> None:
+    signer = envelope(stub, pages=2)
+    page = new_page(**PHONE_360, **context_for(lang))
+    open_and_verify(page, stub, signer, lang)
+    load_all_pages(page)
+    zoom_in = page.get_by_role("button", name="Zoom in" if lang == "en" else "放大", exact=True)
+    zoom_in.click()
+    zoom_in.click()  # 200 %
+    assert page.locator("#zoom-level").inner_text() == "200%"
+    box = page.locator("#pages")
+    sizes = box.evaluate("b => [b.scrollWidth, b.clientWidth]")
+    assert sizes[0] > 1.8 * sizes[1]  # the pages scroll sideways in their box...
+    no_horizontal_scroll(page)  # ...and the page itself does not
+    img = page.locator("figure.page[data-page='2'] img")
+    img.scroll_into_view_if_needed()
+    page.wait_for_function("i => i.complete && i.naturalWidth >= 1200", arg=img.element_handle())
+    page.locator("figure.page[data-page='2'] .field").first.scroll_into_view_if_needed()
+    field_on_its_box(page, 2, FIELD["box"])
+    screenshot(page, f"signer-phone-{lang}-3-zoomed")
+    page.get_by_role("button", name="Zoom out" if lang == "en" else "缩小", exact=True).click()
+    assert page.locator("#zoom-level").inner_text() == "150%"
+
+
 def test_desktop_types_a_name_in_a_style(stub: SignerStub, new_page: Any) -> None:
     signer = envelope(stub, pages=1)
     page = new_page(**DESKTOP, **context_for("en"))
