@@ -152,9 +152,20 @@ async def post_envelope(request: web.Request) -> web.Response:
 
 
 async def _envelope(request: web.Request, p: Any) -> Envelope:
+    """The envelope the path names, if visible — expired first when its deadline passed (the
+    ``envelope:expired`` event is appended before the caller sees the state)."""
     d = desk(request)
     env_id = request.match_info["id"]
-    return await in_thread(lambda: envelopes.visible_envelope(d.seals, env_id, p.visible))
+    now = d.clock()
+
+    def read() -> Envelope:
+        env = envelopes.visible_envelope(d.seals, env_id, p.visible)
+        return signing_links.expire_if_due(d.seals, env, now)
+
+    env = await in_thread(read)
+    if env.status == "expired":
+        await d.flush()
+    return env
 
 
 async def get_envelope(request: web.Request) -> web.Response:
@@ -165,7 +176,11 @@ async def get_envelope(request: web.Request) -> web.Response:
     d = desk(request)
     await in_thread(lambda: envelopes.record_access(d.seals, env, "view", actor(p)))
     await d.flush()
-    return json_response(env.to_json(p.visible))
+    terms = await in_thread(lambda: d.seals.envelope_terms(env.id))
+    out = env.to_json(p.visible)
+    out["state"] = signing_links.state_of(env)
+    out["expires_at"] = None if terms is None else terms.expires_at
+    return json_response(out)
 
 
 async def get_document(request: web.Request) -> web.Response:
@@ -319,6 +334,9 @@ async def validate_in_context(d: SealDesk, pdf: bytes, env: Envelope) -> Attribu
     participant's tenant, as the trust list allows them (a self-declared seal stays
     untrusted) — each signature attributed to its seal and tenant."""
     tenants = await in_thread(lambda: envelopes.participant_tenants(d.seals, env))
+    if any(sl.seal_id is None and sl.invitation is None for sl in env.signers):
+        # individuals sign with certificates of the creator's tenant CA (FORMAT.md §7.1)
+        tenants = [*tenants, env.tenant] if env.tenant not in tenants else tenants
     return await d.validate(pdf, tenants)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from sealtrail.api import routes_signer_openapi
 from sealtrail.api.openapi_kit import (
     HEX64,
     NULLABLE_STR,
@@ -53,10 +54,13 @@ def schemas() -> dict[str, Any]:
         ["id", "tenant", "title", "order", "status", "signatures", "original_sha256",
          "current_sha256", "created_by", "created_at", "completed_at", "signers"],
         {"id": s, "tenant": s, "title": s, "order": {"enum": ["sequential", "parallel"]},
-         "status": {"enum": ["open", "completed", "declined"]},
+         "status": {"enum": ["open", "completed", "declined", "voided", "expired"]},
          "signatures": {"type": "integer"}, "original_sha256": HEX64, "current_sha256": HEX64,
          "created_by": s, "created_at": TIME, "completed_at": NULLABLE_STR,
-         "signers": {"type": "array", "items": signer}},
+         "signers": {"type": "array", "items": signer},
+         "state": {"enum": ["draft", "sent", "partly_signed", "completed", "declined",
+                            "voided", "expired"]},
+         "expires_at": NULLABLE_STR},
     )  # fmt: skip
     invitation = _obj(
         ["envelope", "title", "from", "position", "party", "order", "current_sha256",
@@ -103,31 +107,41 @@ def paths() -> dict[str, Any]:
     report = json_content(ref("PdfValidationReport"), "the report")
     return {
         "/v1/envelopes": {
-            "post": _op(
-                "Create an envelope for the uploaded PDF with ordered or parallel signers "
-                "(seals the key sees, and invitations to other parties)",
-                {"201": json_content(ref("Envelope"), "created")},
-                (),
-                pdf=True,
-                params=[
-                    _query("title", {"type": "string", "minLength": 1, "maxLength": 256}, "title"),
-                    _query("order", {"enum": ["sequential", "parallel"]}, "signing order"),
-                    {
-                        "name": "signer",
-                        "in": "query",
-                        "required": True,
-                        "schema": {
-                            "type": "array",
-                            "items": {"type": "string", "maxLength": 71},
-                            "maxItems": 15,
+            "get": routes_signer_openapi.list_operation(),
+            "post": routes_signer_openapi.json_create_body(
+                _op(
+                    "Create an envelope: the JSON form (signers sign from links, docs/FORMAT.md "
+                    "§7.1), or the uploaded PDF with ordered or parallel signers in the query "
+                    "(seals the key sees, and invitations to other parties)",
+                    {"201": json_content(ref("Envelope"), "created")},
+                    (),
+                    pdf=True,
+                    params=[
+                        _query(
+                            "title", {"type": "string", "minLength": 1, "maxLength": 256}, "title"
+                        ),
+                        _query("order", {"enum": ["sequential", "parallel"]}, "signing order"),
+                        {
+                            "name": "signer",
+                            "in": "query",
+                            "required": False,
+                            "schema": {
+                                "type": "array",
+                                "items": {
+                                    "type": "string",
+                                    "maxLength": 71,
+                                    "pattern": "^[A-Za-z0-9:._-]+$",
+                                },
+                                "maxItems": 15,
+                            },
+                            "style": "form",
+                            "explode": True,
+                            "description": "SEAL_ID, SEAL_ID:KEY_ID or tenant:TENANT_ID (an "
+                            "invitation), in signing order (the PDF form only)",
                         },
-                        "style": "form",
-                        "explode": True,
-                        "description": "SEAL_ID, SEAL_ID:KEY_ID or tenant:TENANT_ID (an "
-                        "invitation), in signing order",
-                    },
-                ],
-            )
+                    ],
+                )
+            ),
         },
         "/v1/envelope-invitations": {
             "get": _op(

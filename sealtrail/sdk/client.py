@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import random
 import time
@@ -397,12 +398,48 @@ class Client:
         return self._json("POST", f"/v1/seal-requests/{_seg(request_id)}/{verb}", body=body)
 
     def create_envelope(
-        self, pdf: bytes, title: str, signers: Sequence[str], *, order: str = "sequential"
+        self,
+        pdf: bytes,
+        title: str,
+        signers: Sequence[str] | Sequence[Mapping[str, Any]],
+        *,
+        order: str = "sequential",
+        expires_at: str | None = None,
+        deliver: str | None = None,
     ) -> dict[str, Any]:
-        """An envelope for ``pdf`` (createEnvelope); ``signers`` in order: SEAL_ID,
-        SEAL_ID:KEY_ID or tenant:TENANT_ID (an invitation)."""
+        """An envelope for ``pdf`` (createEnvelope), ``signers`` in order. Strings (SEAL_ID,
+        SEAL_ID:KEY_ID or tenant:TENANT_ID) make the raw-PDF form; objects (``{"kind":
+        "individual", "name", "email", "fields": [{"page", "box"}]}`` or ``{"kind":
+        "enterprise", "tenant", "fields"}``) the JSON form, whose answer holds each signer's
+        ``sign_url`` (shown once), with ``expires_at`` (RFC 3339) and ``deliver``
+        (``"email"``: the service mails the links) — docs/FORMAT.md §7.1."""
+        body = envelope_body(pdf, title, signers, order, expires_at, deliver)
+        if body is not None:
+            return self._json("POST", "/v1/envelopes", body=body)
         params = [("title", title), ("order", order), *(("signer", s) for s in signers)]
         return self._json("POST", "/v1/envelopes", pdf=pdf, params=params)
+
+    def envelopes(self, *, page_size: int = 50, **filters: Any) -> Iterator[dict[str, Any]]:
+        """The inbox (listEnvelopes), newest first: ``filters`` state, signer, from, to."""
+        cursor = None
+        while True:
+            params = {**filters, "limit": page_size, "cursor": cursor}
+            page = self._request("GET", "/v1/envelopes", params=params)
+            yield from page["envelopes"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return
+
+    def void_envelope(self, envelope_id: str, reason: str) -> dict[str, Any]:
+        """End an open envelope (voidEnvelope): its links stop working."""
+        path = f"/v1/envelopes/{_seg(envelope_id)}/void"
+        return self._json("POST", path, body={"reason": reason})
+
+    def remind_envelope(self, envelope_id: str) -> list[int]:
+        """E-mail the pending signers whose turn it is (remindEnvelopeSigners)."""
+        path = f"/v1/envelopes/{_seg(envelope_id)}/remind"
+        reminded: list[int] = self._json("POST", path, body={})["reminded"]
+        return reminded
 
     def envelope(self, envelope_id: str) -> dict[str, Any]:
         """An envelope's status (getEnvelope; recorded as a view)."""
@@ -515,6 +552,34 @@ def _replay_body(delivery_id: str | None, since: str | None, until: str | None) 
     if delivery_id is not None:
         return {"delivery_id": delivery_id}
     return {"from": since, "to": until}
+
+
+def envelope_body(
+    pdf: bytes,
+    title: str,
+    signers: Sequence[str] | Sequence[Mapping[str, Any]],
+    order: str,
+    expires_at: str | None,
+    deliver: str | None,
+) -> dict[str, Any] | None:
+    """The JSON form of createEnvelope when ``signers`` are objects; None when they are
+    strings (the raw-PDF form); TypeError when mixed."""
+    kinds = {isinstance(s, str) for s in signers}
+    if kinds == {True}:
+        return None
+    if kinds != {False}:
+        raise TypeError("signers: all strings (seals, tenant:ID) or all objects, not both")
+    body: dict[str, Any] = {
+        "title": title,
+        "document": {"name": title, "pdf_base64": base64.b64encode(pdf).decode()},
+        "order": order,
+        "signers": [dict(s) for s in signers],  # type: ignore[arg-type]
+    }
+    if expires_at is not None:
+        body["expires_at"] = expires_at
+    if deliver is not None:
+        body["deliver"] = deliver
+    return body
 
 
 def _seg(value: str) -> str:
@@ -714,6 +779,47 @@ class AsyncClient:
     async def public_fingerprint(self, sha256: str) -> dict[str, Any]:
         """Public facts about a document fingerprint (no key needed)."""
         result: dict[str, Any] = await self._request("GET", f"/v1/public/fingerprints/{sha256}")
+        return result
+
+    # -- envelopes signed from links (docs/FORMAT.md §7.1) -------------------------------------
+
+    async def create_envelope(
+        self,
+        pdf: bytes,
+        title: str,
+        signers: Sequence[Mapping[str, Any]],
+        *,
+        order: str = "sequential",
+        expires_at: str | None = None,
+        deliver: str | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`Client.create_envelope`'s JSON form, asynchronously (sent once)."""
+        body = envelope_body(pdf, title, signers, order, expires_at, deliver)
+        if body is None:
+            raise TypeError("signers: want objects (the JSON form)")
+        result: dict[str, Any] = (await self._send("POST", "/v1/envelopes", body=body,
+                                                   once=True))[1]  # fmt: skip
+        return result
+
+    async def envelopes(
+        self, *, page_size: int = 50, **filters: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """:meth:`Client.envelopes`, asynchronously."""
+        cursor = None
+        while True:
+            params = {**filters, "limit": page_size, "cursor": cursor}
+            page = await self._request("GET", "/v1/envelopes", params=params)
+            for e in page["envelopes"]:
+                yield e
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return
+
+    async def void_envelope(self, envelope_id: str, reason: str) -> dict[str, Any]:
+        """:meth:`Client.void_envelope`, asynchronously (sent once)."""
+        path = f"/v1/envelopes/{_seg(envelope_id)}/void"
+        result: dict[str, Any] = (await self._send("POST", path, body={"reason": reason},
+                                                   once=True))[1]  # fmt: skip
         return result
 
     # -- callback subscriptions (an admin key; docs/WEBHOOKS.md) ---------------------------

@@ -78,6 +78,8 @@ MAX_DOCUMENT_BYTES = 15 * 1024 * 1024
 
 CAS, SEALS, OUTBOX, POLICIES = "seal_cas", "seals", "seal_outbox", "seal_policies"
 REQUESTS, USES, ENVELOPES, COUNTERS = "seal_requests", "seal_uses", "envelopes", "seal_counters"
+#: links are keyed by the hex of the token's SHA-256 (not every MongoDB-compatible server
+#: matches binary values in a filter)
 TERMS, LINKS = "envelope_terms", "envelope_links"
 _COLLECTIONS = (
     CAS, SEALS, OUTBOX, POLICIES, REQUESTS, USES, ENVELOPES, COUNTERS, TERMS, LINKS,
@@ -186,7 +188,7 @@ def _check_size(document: bytes) -> None:
 
 def _link(d: Doc) -> StoredLink:
     return StoredLink(
-        bytes(d["_id"]), d["envelope_id"], int(d["position"]), d["kind"], d["name"],
+        bytes.fromhex(d["_id"]), d["envelope_id"], int(d["position"]), d["kind"], d["name"],
         d.get("email"), d["fields"], d["session"], int(d["rev"]),
     )  # fmt: skip
 
@@ -741,7 +743,7 @@ class MongoSealStore:
         tdoc = {"_id": e.id, "expires_at": terms.expires_at,
                 "ended_reason": terms.ended_reason, "ended_at": terms.ended_at}  # fmt: skip
         ldocs = [
-            {"_id": k.token_hash, "envelope_id": k.envelope_id, "position": k.position,
+            {"_id": k.token_hash.hex(), "envelope_id": k.envelope_id, "position": k.position,
              "kind": k.kind, "name": k.name, "email": k.email, "fields": k.fields,
              "session": k.session, "rev": k.rev}
             for k in links
@@ -761,7 +763,7 @@ class MongoSealStore:
         return None if d is None else _terms(d)
 
     def link(self, token_hash: bytes) -> StoredLink | None:
-        d = self._find(LINKS, {"_id": token_hash})
+        d = self._find(LINKS, {"_id": token_hash.hex()})
         return None if d is None else _link(d)
 
     def links(self, envelope_id: str) -> list[StoredLink]:
@@ -774,7 +776,7 @@ class MongoSealStore:
         def put(s: AsyncClientSession) -> None:
             r = self.conn.run(
                 self._c[LINKS].update_one(
-                    {"_id": token_hash, "rev": rev},
+                    {"_id": token_hash.hex(), "rev": rev},
                     {"$set": {"session": session}, "$inc": {"rev": 1}},
                     session=s,
                 )

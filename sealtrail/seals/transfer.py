@@ -18,9 +18,11 @@ from sealtrail.seals.store import (
     SealStore,
     StoredCa,
     StoredEnvelope,
+    StoredLink,
     StoredPolicy,
     StoredRequest,
     StoredSeal,
+    StoredTerms,
     StoredUse,
 )
 
@@ -40,6 +42,8 @@ class SealExport:
     uses: list[StoredUse] = field(default_factory=list)
     #: each envelope with its current PDF
     envelopes: list[tuple[StoredEnvelope, bytes]] = field(default_factory=list)
+    #: envelopes' terms and signer links (schema 10), by envelope id
+    terms: dict[str, tuple[StoredTerms, list[StoredLink]]] = field(default_factory=dict)
     outbox: list[QueuedEvent] = field(default_factory=list)
 
     def rows(self) -> int:
@@ -68,6 +72,9 @@ def export_seals(store: SealStore, tenants: Sequence[str]) -> SealExport:
         if env is None or doc is None:
             raise LookupError(f"envelope {env_id} vanished while exporting")
         out.envelopes.append((env, doc))
+        terms = store.envelope_terms(env_id)
+        if terms is not None:
+            out.terms[env_id] = (terms, store.links(env_id))
     out.outbox = store.pending_events(_ALL)
     return out
 
@@ -84,7 +91,11 @@ def import_seals(store: SealStore, data: SealExport) -> int:
         store.insert_request(request, ())
     store.restore_uses(data.uses)
     for env, doc in data.envelopes:
-        store.insert_envelope(env, doc, ())
+        if env.id in data.terms:
+            terms, links = data.terms[env.id]
+            store.insert_envelope_with_links(env, doc, terms, links, ())
+        else:
+            store.insert_envelope(env, doc, ())
     if data.outbox:
         from sealtrail.seals.store import OutboxEvent
 
@@ -101,6 +112,7 @@ def digest(data: SealExport) -> dict[str, str]:
         "seal_requests": data.requests,
         "seal_uses": data.uses,
         "envelopes": data.envelopes,
+        "envelope_terms": sorted(data.terms.items()),
         "seal_outbox": [(e.tenant, e.body) for e in data.outbox],
     }
     return {k: hashlib.sha256(repr(v).encode()).hexdigest() for k, v in kinds.items()}

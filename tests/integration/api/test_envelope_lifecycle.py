@@ -218,6 +218,8 @@ def test_expired_envelope_is_expired_when_read(api: Api) -> None:
     r = create(api, [individual("late@example.com")], expires_at=in_days(1.5 / 86400))
     env = r.json()
     time.sleep(2)
+    direct = api.get(f"/v1/envelopes/{env['id']}", "int_sub1").json()
+    assert (direct["status"], direct["state"]) == ("expired", "expired")
     listed = api.get("/v1/envelopes", "int_sub1", params={"state": "expired"}).json()
     assert env["id"] in [e["id"] for e in listed["envelopes"]]
     for _ in range(3):
@@ -279,3 +281,39 @@ def test_the_ceremony_is_in_the_package_and_its_report(
         order = [first.find(t) for t in steps]
         assert -1 not in order, first
         assert order == sorted(order), first
+
+
+def test_sdk_creates_lists_and_voids(api: Api, svc: Service) -> None:
+    import asyncio
+
+    from sealtrail.sdk.client import AsyncClient, Client
+    from sealtrail.sdk.errors import ApiError
+
+    c = Client(svc.url, svc.keys["int_sub2"])
+    signer = {"kind": "individual", "name": "Sdk Signer", "email": "sdk@example.com",
+              "fields": [{"page": 1, "box": [100, 100, 200, 150]}]}  # fmt: skip
+    env = c.create_envelope(make_pdf(1), "SDK envelope", [signer], expires_at=in_days(3))
+    assert env["state"] == "sent"
+    assert env["signers"][0]["sign_url"].startswith("https://sign.acme.example/base/sign/")
+    assert env["expires_at"] is not None
+    found = list(c.envelopes(page_size=2, signer="sdk@example.com"))
+    assert [e["id"] for e in found] == [env["id"]]
+    assert c.remind_envelope(env["id"]) == [0]
+    voided = c.void_envelope(env["id"], "made by mistake")
+    assert voided["state"] == "voided"
+    with pytest.raises(ApiError) as err:
+        c.void_envelope(env["id"], "again")
+    assert err.value.http_status == 409
+    with pytest.raises(TypeError):
+        c.create_envelope(make_pdf(1), "mixed", ["tenant:other", signer])  # type: ignore[list-item]
+
+    async def run() -> tuple[dict[str, Any], list[str], dict[str, Any]]:
+        async with AsyncClient(svc.url, svc.keys["int_sub2"]) as a:
+            made = await a.create_envelope(make_pdf(1), "async", [signer])
+            ids = [e["id"] async for e in a.envelopes(state="sent")]
+            gone = await a.void_envelope(made["id"], "async void")
+            return made, ids, gone
+
+    made, ids, gone = asyncio.run(run())
+    assert made["id"] in ids
+    assert gone["state"] == "voided"

@@ -245,6 +245,9 @@ def test_two_signers_sign_in_order_with_codes_from_the_mail(
     sigs = v.json()["signatures"]
     assert len(sigs) == 2, v
     assert all(s["intact"] and s["valid"] for s in sigs), v
+    # the individual's certificate chains to the creator's tenant CA: trusted in context
+    assert sigs[0]["trusted"], sigs[0]
+    assert sigs[0]["trust_root"]["tenant"] == "sub1", sigs[0]
     assert "CN=Alice Zhang" in sigs[0]["subject"] or "Alice Zhang" in str(sigs[0]), sigs[0]
 
     # pyHanko, independently

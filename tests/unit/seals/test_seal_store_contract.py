@@ -40,10 +40,12 @@ from sealtrail.seals.store import (
     SignatureCommit,
     StoredCa,
     StoredEnvelope,
+    StoredLink,
     StoredPolicy,
     StoredRequest,
     StoredSeal,
     StoredSigner,
+    StoredTerms,
 )
 from sealtrail.signing.errors import PdfTooLargeError
 from tests.mongo import MongoServer, mongodb_server, stand_in_lacks
@@ -861,3 +863,76 @@ def test_an_8_mib_pdf_is_stored_and_signed(backend: Backend) -> None:
     signed = pdf + b"sig"
     store.commit_signature(commit_rec(env, 0, signed, before=sha(pdf)), use_rec(), [])
     assert store.envelope_document("env-1") == signed
+
+
+# -- envelope terms and signer links (schema 10) ------------------------------------------------
+
+
+def link_rec(env: StoredEnvelope, position: int, **kw: Any) -> StoredLink:
+    base = StoredLink(sha(f"{env.id}/{position}".encode()), env.id, position, "individual",
+                      f"Signer {position}", f"s{position}@example.com",
+                      '[{"page":1,"box":[1,2,30,40]}]', "{}", 0)  # fmt: skip
+    return replace(base, **kw)
+
+
+def test_links_and_terms_round_trip_atomically(store: SealStore, other: SealStore) -> None:
+    env = envelope_rec()
+    links = [link_rec(env, 0), link_rec(env, 1, kind="enterprise", email=None)]
+    terms = StoredTerms("env-1", T2)
+    store.insert_envelope_with_links(env, PDF, terms, links, [ev("acme", 1)])
+    assert other.envelope("env-1") == env
+    assert other.envelope_terms("env-1") == terms
+    assert other.links("env-1") == links
+    assert other.link(links[1].token_hash) == links[1]
+    assert other.link(sha(b"unknown")) is None
+    assert other.envelope_terms("nope") is None
+    assert len(queued(other)) == 1
+    # a second envelope reusing a token hash is refused whole: no envelope, no terms
+    env2 = envelope_rec("env-2")
+    with pytest.raises(Exception):  # noqa: PT011 (each backend's unique-key error)
+        store.insert_envelope_with_links(
+            env2, PDF, StoredTerms("env-2", None), [replace(links[0], envelope_id="env-2")], []
+        )
+    assert other.envelope("env-2") is None
+    assert other.envelope_terms("env-2") is None
+
+
+def test_link_session_is_a_compare_and_swap(store: SealStore, other: SealStore) -> None:
+    env = envelope_rec()
+    link = link_rec(env, 0)
+    store.insert_envelope_with_links(env, PDF, StoredTerms("env-1", None), [link], [])
+    store.update_link(link.token_hash, 0, '{"tries":1}', [ev("acme", 7)])
+    got = other.link(link.token_hash)
+    assert got is not None
+    assert (got.session, got.rev) == ('{"tries":1}', 1)
+    with pytest.raises(ConflictError):  # read at rev 0: someone changed it meanwhile
+        store.update_link(link.token_hash, 0, '{"tries":9}', [ev("acme", 8)])
+    assert [b["attributes"]["n"] for _, b in queued(other)] == [7]
+
+
+@on_backends(ID_IN_INDEX, POSITIONAL_BINARY)
+def test_ending_an_envelope_once_and_signing_without_a_seal(
+    store: SealStore, other: SealStore
+) -> None:
+    env = envelope_rec(signers=1)
+    store.insert_envelope_with_links(env, PDF, StoredTerms("env-1", T2), [link_rec(env, 0)], [])
+    doc = PDF + b"signed"
+    store.commit_link_signature(commit_rec(env, 0, doc, completes=True), [ev("acme", 1)])
+    done = other.envelope("env-1")
+    assert done is not None
+    assert (done.status, done.version, done.signers[0].status) == ("completed", 1, "signed")
+    assert other.uses(["acme"]) == []  # no seal, no seal use
+    with pytest.raises(ConflictError):
+        store.end_envelope("env-1", "voided", "too late", T2, [ev("acme", 2)])
+    env2 = envelope_rec("env-2")
+    store.insert_envelope_with_links(env2, PDF, StoredTerms("env-2", T2), [], [])
+    store.end_envelope("env-2", "expired", None, T2, [ev("acme", 3)])
+    with pytest.raises(ConflictError):  # once: a second reader's expiry writes nothing
+        store.end_envelope("env-2", "expired", None, T2, [ev("acme", 4)])
+    ended = other.envelope("env-2")
+    assert ended is not None
+    assert (ended.status, ended.completed_at) == ("expired", T2)
+    assert other.envelope_terms("env-2") == StoredTerms("env-2", T2, None, T2)
+    with pytest.raises(ConflictError):
+        store.commit_link_signature(commit_rec(env2, 0, doc), [])
+    assert [b["attributes"]["n"] for _, b in queued(other)] == [1, 3]
