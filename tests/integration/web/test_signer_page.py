@@ -286,6 +286,32 @@ def test_zooming_pages_on_a_phone(stub: SignerStub, new_page: Any, lang: str) ->
     assert page.locator("#zoom-level").inner_text() == "150%"
 
 
+TABLET = {"viewport": {"width": 820, "height": 1180}, "is_mobile": True, "has_touch": True,
+          "device_scale_factor": 2}  # fmt: skip
+
+
+def test_tablet_signs_with_a_finger_and_a_reload_keeps_the_session(
+    stub: SignerStub, new_page: Any
+) -> None:
+    signer = envelope(stub, pages=2)
+    page = new_page(**TABLET, **context_for("en"))
+    open_and_verify(page, stub, signer, "en", "signer-tablet-en")
+    page.reload()  # the session cookie holds: no second code
+    page.locator("figure.page img").first.wait_for()
+    assert page.locator("#identity").is_hidden()
+    assert signer.sends == 1
+    load_all_pages(page)
+    field_on_its_box(page, 2, FIELD["box"])
+    draw_touch(page)
+    page.get_by_label(NAMES["en"]["intent"], exact=True).check()
+    no_horizontal_scroll(page)
+    screenshot(page, "signer-tablet-en-4-signature")
+    button(page, "en", "sign").click()
+    page.get_by_role("link", name="Download", exact=True).wait_for()
+    assert signer.signature is not None
+    assert signer.signature["kind"] == "drawn"
+
+
 def test_desktop_types_a_name_in_a_style(stub: SignerStub, new_page: Any) -> None:
     signer = envelope(stub, pages=1)
     page = new_page(**DESKTOP, **context_for("en"))
