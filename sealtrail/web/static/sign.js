@@ -29,7 +29,6 @@ const state = {
   sealId: null,
   seals: null,
   result: null, // POST …/sign answer
-  declined: false,
   resendAt: 0, // ms epoch: "Send code" is enabled again from then
   timer: null,
   locked: false,
@@ -87,7 +86,7 @@ async function api(path, { method = "GET", body, keepalive = false } = {}) {
     }
     throw new Problem(resp, await problemDetail(resp), parsed);
   }
-  if (resp.status === 204 || resp.status === 202 && resp.headers.get("Content-Length") === "0") return null;
+  if (resp.status === 204) return null;
   const type = resp.headers.get("Content-Type") || "";
   return type.includes("json") ? resp.json() : null;
 }
@@ -211,6 +210,7 @@ function waitToResend(seconds, key) {
 }
 
 async function sendCode() {
+  clearError();
   const btn = $("send-code");
   btn.disabled = true;
   say($("send-status"), "sign.sending");
@@ -250,6 +250,7 @@ function lockedOut(seconds) {
 
 async function verify(ev) {
   ev.preventDefault();
+  clearError();
   const code = $("code").value.trim();
   const status = $("verify-status");
   status.className = "bad-text";
@@ -526,6 +527,7 @@ async function signatureBody() {
 }
 
 async function sign() {
+  clearError();
   const status = $("sign-status");
   status.className = "bad-text";
   const s = await signatureBody();
@@ -606,7 +608,6 @@ async function decline(ev) {
   try {
     await api("/decline", { method: "POST", body: { reason } });
     $("decline-dialog").close();
-    state.declined = true;
     showDeclined();
   } catch (err) {
     if (err instanceof Problem) {

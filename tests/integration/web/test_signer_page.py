@@ -492,6 +492,33 @@ def test_not_yet_this_signers_turn(stub: SignerStub, new_page: Any) -> None:
     assert signer.signature is None
 
 
+def test_a_refused_request_is_shown_and_cleared_on_retry(stub: SignerStub, new_page: Any) -> None:
+    signer = envelope(stub, pages=1)
+    page = new_page(**PHONE_360, **context_for("en"))
+    page.goto(f"{stub.url}/sign/{signer.token}")
+    page.locator("#intro-h").wait_for()
+    broken = {"on": True}
+
+    def code_route(route: Any) -> None:
+        if broken["on"]:
+            # a 4xx: the browser tests fail on any 5xx the console logs
+            body = '{"title": "refused", "status": 400, "detail": "try later"}'
+            route.fulfill(status=400, content_type="application/problem+json", body=body)
+        else:
+            route.continue_()
+
+    page.route("**/v1/sign/*/code", code_route)
+    button(page, "en", "send").click()
+    page.locator("#error").filter(has_text="400").wait_for()
+    assert "try later" in page.locator("#error").inner_text()
+    assert button(page, "en", "send").is_enabled()  # the signer can try again
+    broken["on"] = False
+    button(page, "en", "send").click()
+    page.locator("#send-status").filter(has_text=signer.address_masked).wait_for()
+    assert page.locator("#error").is_hidden()
+    assert signer.sends == 1
+
+
 def test_ended_session_asks_for_identity_again(stub: SignerStub, new_page: Any) -> None:
     signer = envelope(stub, pages=1)
     page = new_page(**DESKTOP, **context_for("en"))
