@@ -224,6 +224,11 @@ async function sendCode() {
     say($("send-status"), null);
     if (err instanceof Problem && err.status === 429) waitToResend(err.retryAfter || 60, "sign.ratelimited");
     else if (err instanceof Problem && err.status === 423) lockedOut(err.retryAfter);
+    else if (err instanceof Problem && err.status === 409) {
+      // no address to send a code to (an enterprise signer named without one)
+      btn.disabled = false;
+      say($("send-status"), "sign.code.noaddress");
+    }
     else {
       btn.disabled = false;
       showError(err);

@@ -985,3 +985,17 @@ def test_page_helper_takes_the_apps_frame_ancestors() -> None:
     assert "X-Frame-Options" not in framed
     assert framed["Content-Security-Policy"].endswith("frame-ancestors https://oa.example")
     assert framed["Content-Type"] == "text/html; charset=utf-8"
+
+
+def test_the_services_page_takes_frame_ancestors(start_service: Any) -> None:
+    """An operator's frame_ancestors (an OA portal embedding the page) applies to /sign/{token}
+    as to the portal: the CSP names the origin, X-Frame-Options is left out."""
+    oa = "https://oa.corp.example"
+    framed = start_service(frame_ancestors=oa)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"{framed.url}/sign/{secrets.token_urlsafe(24)}", timeout=10)
+    assert e.value.code == 404
+    headers = e.value.headers
+    assert headers["Content-Security-Policy"].endswith(f"frame-ancestors {oa}")
+    assert headers["X-Frame-Options"] is None
+    assert headers["Referrer-Policy"] == "no-referrer"
