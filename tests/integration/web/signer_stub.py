@@ -182,6 +182,8 @@ class SignerStub:
         _, s = found
         if s.locked:
             return _problem(423, "locked", retry_after=LOCK_SECONDS)
+        if not s.address_masked:
+            return _problem(409, "this signer has no address for a code")
         if s.sends >= 3:
             return _problem(429, "too many codes", retry_after=60)
         s.sends += 1

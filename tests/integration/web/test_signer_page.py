@@ -370,6 +370,19 @@ def test_enterprise_chooses_a_seal(stub: SignerStub, new_page: Any) -> None:
     assert signer.signature == {"kind": "seal", "seal_id": "seal-official"}
 
 
+def test_an_enterprise_without_an_address_is_told_why_no_code_comes(
+    stub: SignerStub, new_page: Any
+) -> None:
+    signer = envelope(stub, kind="enterprise", pages=1)
+    signer.address_masked = ""
+    page = new_page(**PHONE_360, **context_for("zh-CN"))
+    page.goto(f"{stub.url}/sign/{signer.token}")
+    button(page, "zh-CN", "send").click()
+    page.locator("#send-status").filter(has_text="未提供接收验证码的地址").wait_for()
+    assert page.locator("#error").is_hidden()
+    assert not signer.codes
+
+
 @pytest.mark.parametrize("lang", ["en", "zh-CN"])
 def test_wrong_codes_until_locked(stub: SignerStub, new_page: Any, lang: str) -> None:
     signer = envelope(stub, pages=1)
