@@ -24,7 +24,7 @@ import hashlib
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
@@ -118,10 +118,9 @@ async def sign_page(request: web.Request) -> web.Response:
         status = 200
     except NotFoundError:
         status = 404
-    helper = getattr(web_routes, "sign_page_response", None)
-    if helper is not None:  # the page's module serves it (signpage)
-        resp: web.Response = helper(request, status)
-        return resp
+    if "sign" in web_routes.PAGES:  # the page's module serves it: page(name, status)
+        make = cast(Callable[[str, int], web.Response], vars(web_routes)["page"])
+        return make("sign", status)
     path = web_routes.STATIC / "sign.html"
     body = path.read_bytes() if path.is_file() else b"<!doctype html><title>Sign</title>"
     page_headers: dict[str, str] = request.app[web_routes.PAGE_HEADERS]

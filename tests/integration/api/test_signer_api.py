@@ -499,3 +499,43 @@ def test_decline_ends_the_envelope(api: Api, inbox: Inbox) -> None:
     assert [e["attributes"]["reason"] for e in declined] == ["The quantity is wrong"]
     got = api.get(f"/v1/envelopes/{env['id']}", "int_sub1").json()
     assert got["status"] == "declined"
+
+
+def test_the_database_holds_no_token_and_no_code(api: Api, inbox: Inbox, svc: Service) -> None:
+    """An operator reading its own database finds neither a usable link nor a live code."""
+    import sqlite3
+
+    env, token = _one(api, "db@example.com")
+    s = Signer(api, token, "db@example.com", inbox)
+    code = s.send_code()
+    con = sqlite3.connect(f"file:{svc.data_dir / 'ledger.db'}?mode=ro", uri=True)
+    try:
+        rows = con.execute(
+            "SELECT token_hash, session FROM envelope_links WHERE envelope_id = ?", (env["id"],)
+        ).fetchall()
+        dump = "\n".join(con.iterdump())
+    finally:
+        con.close()
+    assert [bytes(r[0]) for r in rows] == [hashlib.sha256(token.encode()).digest()]
+    assert token not in dump
+    assert code not in rows[0][1]  # only SHA-256(salt ‖ code) is kept
+    assert s.verify(code).status == 200
+
+
+def test_a_signed_pdf_altered_afterwards_fails_validation(api: Api, inbox: Inbox) -> None:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    _env, token = _one(api, "flip@example.com")
+    s = Signer(api, token, "flip@example.com", inbox)
+    s.login()
+    assert s.sign_drawn().status == 200
+    pdf = s.get("/download").body
+    i = pdf.index(b"1000 EUR")
+    tampered = pdf[:i] + b"9" + pdf[i + 1 :]
+    (sig,) = PdfFileReader(io.BytesIO(tampered)).embedded_signatures
+    assert not validate_pdf_signature(sig).intact
+    v = api.request("POST", f"/v1/envelopes/{_env['id']}/validate", key="int_sub1",
+                    body=tampered, content_type="application/pdf")  # fmt: skip
+    assert v.status == 200, v
+    assert not v.json()["ok"]
