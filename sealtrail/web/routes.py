@@ -82,13 +82,6 @@ def page(name: str, status: int = 200) -> web.Response:
     return resp
 
 
-def sign_page_response(request: web.Request, status: int) -> web.Response:
-    """The signer's page with ``status`` (200 for a live link, 404 for any other: the same
-    body), for the ``GET /sign/{token}`` route (sealtrail/api/routes_signer.py)."""
-    del request  # the app's headers are set as the response is prepared
-    return page("sign", status)
-
-
 async def _page_headers(request: web.Request, response: web.StreamResponse) -> None:
     """``on_response_prepare``: a response made by :func:`page` gets this app's page headers."""
     if response.get(_PAGE_MARK):
