@@ -239,6 +239,11 @@ async function sendCode() {
 function lockedOut(seconds) {
   const wait = seconds || 900;
   state.locked = true;
+  // no "new code in N s" while locked: no code can be asked for
+  clearInterval(state.timer);
+  state.timer = null;
+  say($("resend-status"), null);
+  delete $("resend-status").dataset.key;
   document.body.dataset.locked = "true";
   say($("verify-status"), "sign.locked", { minutes: Math.max(1, Math.ceil(wait / 60)) });
   $("verify-status").className = "bad-text";

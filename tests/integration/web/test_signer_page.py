@@ -391,6 +391,8 @@ def test_wrong_codes_until_locked(stub: SignerStub, new_page: Any, lang: str) ->
     button(page, lang, "send").click()
     page.locator("#send-status").filter(has_text=signer.address_masked).wait_for()
     assert button(page, lang, "send").is_disabled()  # resend countdown
+    page.locator("#resend-status").filter(has_text="30").wait_for()
+    page.locator("#resend-status").filter(has_text="29").wait_for()  # it counts down
     code = page.get_by_label(NAMES[lang]["code"], exact=True)
     wrong = "000000" if signer.codes[-1] != "000000" else "111111"
     for left in (4, 3, 2, 1):
@@ -401,6 +403,7 @@ def test_wrong_codes_until_locked(stub: SignerStub, new_page: Any, lang: str) ->
     code.fill(wrong)
     button(page, lang, "verify").click()
     page.locator("body[data-locked=true]").wait_for()
+    assert page.locator("#resend-status").inner_text() == ""
     screenshot(page, f"signer-phone-{lang}-2-locked")
     assert signer.locked
     assert button(page, lang, "verify").is_disabled()
