@@ -493,3 +493,19 @@ def test_page_helper_takes_the_apps_frame_ancestors() -> None:
     assert "X-Frame-Options" not in framed
     assert framed["Content-Security-Policy"].endswith("frame-ancestors https://oa.example")
     assert framed["Content-Type"] == "text/html; charset=utf-8"
+
+
+def test_the_page_names_no_other_origin() -> None:
+    """Nothing fetched from elsewhere: no URL with a scheme in the page, its script and style
+    (the CSP would refuse them anyway), and no inline script or style for it to refuse."""
+    import re
+
+    from sealtrail.web import routes as web_routes
+
+    for name in ("sign.html", "sign.js", "sign-pad.js", "sign.css"):
+        text = (web_routes.STATIC / name).read_text()
+        assert not re.search(r"\b(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, re.I), name
+        assert "<script>" not in text, name
+        assert " style=" not in text, name
+        assert "eval(" not in text, name
+        assert "innerHTML" not in text, name
