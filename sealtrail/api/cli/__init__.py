@@ -58,6 +58,7 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "demo",
         "Record a sample contract's life, seal it, prove it, audit it (a tour of the ledger).",
     ),
+    "envelopes": LazyCommand("envelopes", "envelopes", "List and void envelopes."),
     "export": LazyCommand(
         "packages",
         "export_cmd",

@@ -317,3 +317,21 @@ def test_sdk_creates_lists_and_voids(api: Api, svc: Service) -> None:
     made, ids, gone = asyncio.run(run())
     assert made["id"] in ids
     assert gone["state"] == "voided"
+
+
+def test_cli_lists_and_voids_on_the_data_dir(api: Api, svc: Service) -> None:
+    from ..service import cli
+
+    r = create(api, [individual("cli@example.com", "Cli Signer")], key="int_sub2")
+    env = r.json()
+    listed = cli(svc.data_dir, "envelopes", "list", "--tenant", "sub2", "--state", "sent")
+    assert env["id"] in [e["id"] for e in listed["envelopes"]]
+    assert "sign_url" not in json.dumps(listed)
+    done = cli(svc.data_dir, "envelopes", "void", env["id"], "--reason", "operator stop")
+    assert done["state"] == "voided"
+    got = api.get(f"/v1/envelopes/{env['id']}", "int_sub2").json()
+    assert got["state"] == "voided"
+    voided = [e for e in events_of(api, env["id"], "sub2") if e["type"] == "envelope:voided"]
+    assert [e["actor"]["id"] for e in voided] == ["cli:operator"]
+    with pytest.raises(RuntimeError, match="voided"):
+        cli(svc.data_dir, "envelopes", "void", env["id"], "--reason", "again")
