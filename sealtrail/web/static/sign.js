@@ -228,8 +228,7 @@ async function sendCode() {
       // no address to send a code to (an enterprise signer named without one)
       btn.disabled = false;
       say($("send-status"), "sign.code.noaddress");
-    }
-    else {
+    } else {
       btn.disabled = false;
       showError(err);
     }
@@ -261,7 +260,7 @@ function lockedOut(seconds) {
 async function verify(ev) {
   ev.preventDefault();
   clearError();
-  const code = $("code").value.trim();
+  const code = $("code").value.replace(/[\s-]+/g, ""); // "123 456" and "123-456" as typed
   const status = $("verify-status");
   status.className = "bad-text";
   if (!code) return say(status, "sign.code.empty");
