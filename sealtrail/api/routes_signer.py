@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -55,10 +56,13 @@ from sealtrail.signing import handwriting, pages, pki
 from sealtrail.signing.sign import Placement, SignatureLevel, SigningPolicy, sign_pdf
 from sealtrail.web import routes as web_routes
 
+log = logging.getLogger("sealtrail.signing_links")
 COOKIE = "st_sign"
 #: codes a client address may ask for per minute, and one e-mail address
 CODE_RATE_PER_CLIENT = 60
 CODE_RATE_PER_ADDRESS = 3
+#: link opens (each one a ledger event) a client address may make per minute
+OPEN_RATE_PER_CLIENT = 120
 MAILER = web.AppKey("signer_mailer", Mailer)
 LIMITS = web.AppKey("signer_limits", dict[str, RateLimiter])
 LANGUAGES = ("en", "zh-CN")
@@ -134,6 +138,7 @@ async def sign_page(request: web.Request) -> web.Response:
 @_signer_errors
 async def get_link(request: web.Request) -> web.Response:
     """GET /v1/sign/{token} — who asks whom to sign what (nothing of the document)."""
+    _limit(request, "open", request.remote or "-")  # each open is a ledger event
     d, env, link = await _resolve(request)
     client = _client(request, d)
     await in_thread(lambda: sl.record(d.seals, env, link, "envelope:link-opened", client))
@@ -386,14 +391,7 @@ async def post_sign(request: web.Request) -> web.Response:
         _d, env, link = await _session(request)  # re-read under the lock
         sl.signable(env, link)
         if png is not None:
-            now = d.clock()
-            signed, cert_sha = await in_thread(lambda: _sign_individual(d, env, link, png, now))
-            updated = await in_thread(
-                lambda: sl.commit_individual(
-                    d.seals, env, link, signed, client, language=language,
-                    signature_kind=kind, certificate_sha256=cert_sha,
-                )
-            )  # fmt: skip
+            updated = await _individual(request, d, env, link, png, client, language, kind)
         else:
             assert seal_id is not None
             updated = await _sign_enterprise(d, env, link, seal_id, language, client)
@@ -403,6 +401,37 @@ async def post_sign(request: web.Request) -> web.Response:
         "envelope_state": sl.state_of(updated),
         "download": f"/v1/sign/{_token(request)}/download",
     })  # fmt: skip
+
+
+#: how often an individual's signature is made again when another process signed the
+#: envelope meanwhile (parallel envelopes; the store's compare-and-swap tells)
+SIGN_ATTEMPTS = 3
+
+
+async def _individual(
+    request: web.Request, d: SealDesk, env: Envelope, link: sl.Link, png: bytes,
+    client: sl.Client, language: str, kind: str,
+) -> Envelope:  # fmt: skip
+    """Sign and commit; on a lost compare-and-swap (another worker signed meanwhile), re-read
+    and sign the newer revision, up to :data:`SIGN_ATTEMPTS` times."""
+    for attempt in range(SIGN_ATTEMPTS):
+
+        def sign_and_commit(env: Envelope = env, link: sl.Link = link) -> Envelope:
+            signed, cert_sha = _sign_individual(d, env, link, png, d.clock())
+            return sl.commit_individual(
+                d.seals, env, link, signed, client, language=language,
+                signature_kind=kind, certificate_sha256=cert_sha,
+            )  # fmt: skip
+
+        try:
+            return await in_thread(sign_and_commit)
+        except ConflictError:
+            if attempt + 1 == SIGN_ATTEMPTS:
+                raise
+            log.info("envelope %s: signed meanwhile elsewhere; signing the newer revision", env.id)
+            _d, env, link = await _session(request)
+            sl.signable(env, link)  # still this signer's turn, still pending
+    raise AssertionError("unreachable")
 
 
 async def _sign_enterprise(
@@ -481,6 +510,7 @@ def setup(app: web.Application, settings: Settings) -> None:
     app[LIMITS] = {
         "client": RateLimiter(CODE_RATE_PER_CLIENT),
         "address": RateLimiter(CODE_RATE_PER_ADDRESS),
+        "open": RateLimiter(OPEN_RATE_PER_CLIENT),
     }
     r = app.router
     r.add_get("/sign/{token}", sign_page)

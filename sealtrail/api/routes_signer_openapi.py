@@ -318,7 +318,7 @@ def paths() -> dict[str, Any]:
             "get": _signer_op(
                 "Who asks whom to sign what (records a link-opened event)",
                 {"200": json_content(ref("SignerLink"), "the link")},
-                (),
+                (429,),
             )
         },
         "/v1/sign/{token}/code": {

@@ -419,6 +419,10 @@ def test_invalid_links_all_answer_the_same_404(api: Api, inbox: Inbox, svc: Serv
         assert t not in log
     assert "/v1/sign/*" in log
     assert "/sign/*" in log
+    metrics = api.get("/metrics").body.decode()
+    assert 'route="/v1/sign/{token}"' in metrics
+    for t in (token, live, tampered, unknown, soon):
+        assert t not in metrics
 
 
 def test_drawn_signatures_are_checked(api: Api, inbox: Inbox) -> None:
@@ -539,3 +543,51 @@ def test_a_signed_pdf_altered_afterwards_fails_validation(api: Api, inbox: Inbox
                     body=tampered, content_type="application/pdf")  # fmt: skip
     assert v.status == 200, v
     assert not v.json()["ok"]
+
+
+def test_parallel_signers_on_two_workers_both_land(
+    api: Api, inbox: Inbox, svc: Service, tmp_path: Path
+) -> None:
+    """Two processes on one database sign one parallel envelope at once: the store's
+    compare-and-swap makes the loser sign the newer revision; both signatures stand."""
+    import threading
+
+    from ..service import start
+
+    second = start(svc.data_dir, tmp_path / "second.log", smtp_url=inbox.url,
+                   checkpoint_interval="0.5", checkpoint_size="50")  # fmt: skip
+    second.keys = dict(svc.keys)
+    try:
+        pair = [individual("par1@example.com", "Par One", 1),
+                individual("par2@example.com", "Par Two", 2)]  # fmt: skip
+        r = create(api, pair, order="parallel")
+        env = r.json()
+        one = Signer(api, token_of(env["signers"][0]), "par1@example.com", inbox)
+        two = Signer(Api(second), token_of(env["signers"][1]), "par2@example.com", inbox)
+        one.login()
+        two.login()
+        results: dict[str, Resp] = {}
+
+        def go(name: str, s: Signer) -> None:
+            results[name] = s.sign_drawn()
+
+        threads = [threading.Thread(target=go, args=(n, s)) for n, s in (("1", one), ("2", two))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(180)
+        assert results["1"].status == 200, results
+        assert results["2"].status == 200, results
+        states = {results[k].json()["envelope_state"] for k in results}
+        assert states == {"partly_signed", "completed"}, results
+        pdf = one.get("/download").body
+        from pyhanko.pdf_utils.reader import PdfFileReader
+        from pyhanko.sign.validation import validate_pdf_signature
+
+        sigs = PdfFileReader(io.BytesIO(pdf)).embedded_signatures
+        assert len(sigs) == 2
+        assert all(validate_pdf_signature(s).intact for s in sigs)
+        names = {s.signer_cert.subject.native["common_name"] for s in sigs}
+        assert names == {"Par One", "Par Two"}
+    finally:
+        second.stop()
