@@ -576,38 +576,63 @@ async def void_envelope(request: web.Request) -> web.Response:
 
 
 async def remind(request: web.Request) -> web.Response:
-    """POST /v1/envelopes/{id}/remind — e-mail every pending signer who may sign now a
-    reminder (links are not stored: the reminder names the envelope and asks the signer to
-    open the link first sent; ``envelope:reminded`` is recorded)."""
+    """POST /v1/envelopes/{id}/remind — remind every pending signer whose turn it is, by
+    e-mail. Tokens are never stored, so the mail cannot repeat the first link: it asks the
+    signer to open it, unless ``{"new_links": true}``, which gives those signers new links
+    (the old ones stop working), mails them, and returns them (for the initiator's own
+    channel). ``envelope:reminded`` (and ``envelope:link-renewed`` per new link) is recorded."""
     p = await principal(request, "integrator")
     query_params(request, ())
+    new_links = False
+    if request.can_read_body:
+        body = body_object(await read_json(request), ("new_links",))
+        new_links = body.get("new_links", False)
+        if not isinstance(new_links, bool):
+            raise InvalidInputError("new_links: want true or false")
     d = desk(request)
     env = await _envelope(request, p)
-    env = await in_thread(lambda: signing_links.expire_if_due(d.seals, env, d.clock()))
     if env.status != "open":
         raise ConflictError(f"envelope {env.id} is {signing_links.state_of(env)}")
     links = await in_thread(lambda: signing_links.links_of(d.seals, env.id))
     mail = request.config_dict[routes_signer.MAILER]
-    reminded = []
+    base = public_url(d.settings)
+    reminded, renewed = [], []
     for pos, link in sorted(links.items()):
-        if link.stored.email and signing_links.turn(env, link):
-            await mail.send(
-                link.stored.email,
-                f"Reminder: please sign / 提醒：请签署 {env.title}",
-                f'{env.tenant} is waiting for your signature on "{env.title}". Open the '
-                f"signing link you received earlier.\n\n"
-                f"{env.tenant} 正在等待您签署《{env.title}》，"
-                "请打开之前收到的签署链接。\n",
-            )
-            reminded.append(pos)
+        if not signing_links.turn(env, link):
+            continue
+        url = None
+        if new_links:
+
+            def renew(link: signing_links.Link = link) -> str:
+                return signing_links.renew_link(d.seals, env, link, actor=actor(p), now=d.clock())
+
+            token = await in_thread(renew)
+            url = f"{base}/sign/{token}"
+            renewed.append({"position": pos, "sign_url": url})
+        if not link.stored.email:
+            continue
+        where = f"Open: {url}\n打开链接：{url}\n" if url else (
+            "Open the signing link you received earlier.\n请打开之前收到的签署链接。\n"
+        )  # fmt: skip
+        await mail.send(
+            link.stored.email,
+            f"Reminder: please sign / 提醒：请签署 {env.title}",
+            f'{env.tenant} is waiting for your signature on "{env.title}".\n'
+            f"{env.tenant} 正在等待您签署《{env.title}》。\n\n{where}",
+        )
+        reminded.append(pos)
     event = {
         "stream": f"envelope:{env.id}", "type": "envelope:reminded", "actor": actor(p),
         "documents": [{"name": env.title[:512], "sha256": env.current.hex()}],
-        "attributes": {"envelope_id": env.id, "signers": ",".join(map(str, reminded))},
+        "attributes": {"envelope_id": env.id, "signers": ",".join(map(str, reminded)),
+                       "new_links": new_links},
     }  # fmt: skip
     await in_thread(lambda: d.seals.enqueue([outbox_event(env.tenant, event)]))
     await d.flush()
-    return json_response({"reminded": reminded})
+    out: dict[str, Any] = {"reminded": reminded}
+    if new_links:
+        out["links"] = renewed
+    return json_response(out)
 
 
 def setup(app: web.Application) -> None:

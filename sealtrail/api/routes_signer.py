@@ -445,20 +445,23 @@ async def _sign_enterprise(
         raise SealStateError(f"seal {seal.id} is {seal.status}, want active")
     if slot.seal_id is not None and slot.seal_id != seal.id:
         raise ConflictError(f"this slot was accepted with seal {slot.seal_id}")
-    policy = await in_thread(lambda: approvals.get_policy(d.seals, seal.tenant))
-    req_id = None
-    if policy.controls(seal.id):
-        req_id = await in_thread(
-            lambda: _approved_request(d, env, seal.id, seal.tenant, link.position)
-        )
     actor = sl.signer_actor(env, link)
     if slot.invitation == "invited":
+        # choosing the seal accepts the invitation (recorded), so that a controlled seal's
+        # request can be bound to this slot (POST /v1/envelopes/{id}/seal-requests)
         env = await in_thread(
             lambda: envelopes.answer_invitation(
                 d.seals, env, link.position, [slot.party], SealSlot(seal),
                 answered_by=actor["id"], actor=actor, now=client.now,
             )
         )  # fmt: skip
+        await d.flush()
+    policy = await in_thread(lambda: approvals.get_policy(d.seals, seal.tenant))
+    req_id = None
+    if policy.controls(seal.id):
+        req_id = await in_thread(
+            lambda: _approved_request(d, env, seal.id, seal.tenant, link.position)
+        )
     await in_thread(
         lambda: sl.record(d.seals, env, link, "envelope:intent-confirmed", client,
                           {"language": language})

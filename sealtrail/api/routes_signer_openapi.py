@@ -173,7 +173,17 @@ def schemas() -> dict[str, Any]:
             {"reason": {"type": "string", "minLength": 1, "maxLength": 500}},
             closed=True,
         ),
-        "EnvelopeReminded": obj(["reminded"], {"reminded": {"type": "array", "items": _INT}}),
+        "EnvelopeReminded": obj(
+            ["reminded"],
+            {
+                "reminded": {"type": "array", "items": _INT},
+                "links": {
+                    "type": "array",
+                    "items": obj(["position", "sign_url"], {"position": _INT, "sign_url": _S}),
+                },
+            },
+        ),
+        "EnvelopeRemind": obj([], {"new_links": {"type": "boolean"}}, closed=True),
         "SignerLink": obj(
             ["envelope", "signer", "typed_styles"],
             {
@@ -307,11 +317,15 @@ def paths() -> dict[str, Any]:
             )
         },
         "/v1/envelopes/{id}/remind": {
-            "post": _op(
-                "E-mail a reminder to every pending signer whose turn it is",
-                {"200": json_content(ref("EnvelopeReminded"), "who was reminded")},
-                (404, 409, 503),
-                params=[eid],
+            "post": _optional_body(
+                _op(
+                    "E-mail a reminder to every pending signer whose turn it is (new_links: new "
+                    "links, mailed and returned; the old ones stop working)",
+                    {"200": json_content(ref("EnvelopeReminded"), "who was reminded")},
+                    (404, 409, 503),
+                    params=[eid],
+                    body=ref("EnvelopeRemind"),
+                )
             )
         },
         "/v1/sign/{token}": {
@@ -398,6 +412,11 @@ def paths() -> dict[str, Any]:
             )
         },
     }
+
+
+def _optional_body(op: dict[str, Any]) -> dict[str, Any]:
+    op["requestBody"] = {**op["requestBody"], "required": False}
+    return op
 
 
 def list_operation() -> dict[str, Any]:

@@ -11,6 +11,8 @@
 * **renewals**: every ``renewal_interval`` seconds, checkpoint timestamp chains whose last TSA
   certificate expires within ``renewal_margin_days`` (or whose algorithm is deprecated) are
   timestamped again (:class:`~sealtrail.anchoring.renewal.TimestampRenewer`);
+* **envelope expiry**: open envelopes past their deadline expired (``envelope:expired``)
+  every few seconds, without waiting for a read (:func:`sealtrail.seals.signing_links.expire_due`);
 * **metrics**: the Prometheus figures all of these update, and this worker's sequencer lease.
 
 Timestamping, renewals, anchoring and callback deliveries run only while this worker holds the
@@ -42,8 +44,12 @@ from sealtrail.core.event import format_time
 from sealtrail.ledger.coordination import Coordinator
 from sealtrail.ledger.log import Ledger, utc_now
 from sealtrail.ledger.store import StoredCheckpoint
+from sealtrail.seals import signing_links
+from sealtrail.seals.outbox import flush_async
 
 log = logging.getLogger("sealtrail.api")
+#: seconds between sweeps for envelopes past their deadline (at least the checkpoint interval)
+EXPIRY_INTERVAL = 2.0
 
 
 class Runtime:
@@ -108,6 +114,8 @@ class Runtime:
         self.sealer.periodic.append(self.stamp)
         self.sealer.periodic.append(self.renew)
         self.sealer.periodic.append(self.worker_metrics)
+        self._expired_at: float | None = None
+        self.sealer.periodic.append(self.expire_envelopes)
 
     def _sealed(self, cp: StoredCheckpoint) -> None:
         m = self.metrics
@@ -150,6 +158,20 @@ class Runtime:
             m.archive_renewals.inc(a.renewed - done)
             m.archive_renewal_failures.inc(a.failures - failed)
             m.archive_renewals_due.set(a.due)
+
+    async def expire_envelopes(self) -> None:
+        """On the lease holder, at most every :data:`EXPIRY_INTERVAL` seconds (or the checkpoint
+        interval, if longer): expire envelopes past their deadline and append the events."""
+        if self.coordinator.current() is None:
+            return
+        started = time.monotonic()
+        every = max(EXPIRY_INTERVAL, self.settings.checkpoint_interval)
+        if self._expired_at is not None and started - self._expired_at < every:
+            return
+        self._expired_at = started
+        seals = self.stores.seals
+        if await asyncio.to_thread(signing_links.expire_due, seals, self.clock()):
+            await flush_async(self.ledger, seals, asyncio.to_thread)
 
     async def worker_metrics(self) -> None:
         """This worker's lease, and the log's size (other workers' and the CLI's appends too)."""

@@ -435,11 +435,12 @@ class Client:
         path = f"/v1/envelopes/{_seg(envelope_id)}/void"
         return self._json("POST", path, body={"reason": reason})
 
-    def remind_envelope(self, envelope_id: str) -> list[int]:
-        """E-mail the pending signers whose turn it is (remindEnvelopeSigners)."""
+    def remind_envelope(self, envelope_id: str, *, new_links: bool = False) -> dict[str, Any]:
+        """E-mail the pending signers whose turn it is (remindEnvelopeSigners): ``reminded``
+        positions; with ``new_links``, new links replace theirs (``links``: position and
+        ``sign_url``, shown once)."""
         path = f"/v1/envelopes/{_seg(envelope_id)}/remind"
-        reminded: list[int] = self._json("POST", path, body={})["reminded"]
-        return reminded
+        return self._json("POST", path, body={"new_links": new_links})
 
     def envelope(self, envelope_id: str) -> dict[str, Any]:
         """An envelope's status (getEnvelope; recorded as a view)."""

@@ -787,6 +787,36 @@ class MongoSealStore:
 
         self._txn(put)
 
+    def expiring_envelope_ids(self, before: str, limit: int = 100) -> list[str]:
+        due = self._list(
+            TERMS, {"expires_at": {"$ne": None, "$lte": before}},
+            [("expires_at", ASCENDING), ("_id", ASCENDING)], None, {"_id": 1},
+        )  # fmt: skip
+        out: list[str] = []
+        for d in due:
+            env = self._find(ENVELOPES, {"_id": d["_id"]}, {"status": 1})
+            if env is not None and env["status"] == "open":
+                out.append(d["_id"])
+                if len(out) >= limit:
+                    break
+        return out
+
+    def replace_link_token(
+        self, old_hash: bytes, new_hash: bytes, events: Sequence[OutboxEvent]
+    ) -> None:
+        links = self._c[LINKS]
+
+        def put(s: AsyncClientSession) -> None:
+            d = self.conn.run(links.find_one({"_id": old_hash.hex()}, session=s))
+            if d is None:
+                raise ConflictError("the signing link changed meanwhile: try again")
+            self.conn.run(links.delete_one({"_id": old_hash.hex()}, session=s))
+            moved = {**d, "_id": new_hash.hex(), "rev": int(d["rev"]) + 1}
+            self.conn.run(links.insert_one(moved, session=s))
+            self._enqueue(events, s)
+
+        self._txn(put)
+
     def end_envelope(
         self, envelope_id: str, status: str, reason: str | None, at: str,
         events: Sequence[OutboxEvent],

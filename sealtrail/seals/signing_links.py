@@ -397,6 +397,16 @@ def expire_if_due(seals: SealStore, env: Envelope, now: datetime) -> Envelope:
     return get_envelope(seals, env.id)
 
 
+def expire_due(seals: SealStore, now: datetime, limit: int = 100) -> int:
+    """Expire the open envelopes whose deadline has passed (the background sweep, so that
+    ``envelope:expired`` — and its callbacks — need no read); how many were expired."""
+    n = 0
+    for env_id in seals.expiring_envelope_ids(format_time(now), limit):
+        if expire_if_due(seals, get_envelope(seals, env_id), now).status == "expired":
+            n += 1
+    return n
+
+
 def void(
     seals: SealStore, env: Envelope, reason: str, *, actor: dict[str, Any], now: datetime
 ) -> Envelope:
@@ -417,6 +427,26 @@ def void(
     seals.end_envelope(env.id, "voided", reason.strip(), format_time(now),
                        [outbox_event(env.tenant, event)])  # fmt: skip
     return get_envelope(seals, env.id)
+
+
+def renew_link(
+    seals: SealStore, env: Envelope, link: Link, *, actor: dict[str, Any], now: datetime
+) -> str:
+    """A new token for ``link`` (the old one stops working), with ``envelope:link-renewed``;
+    return it. Tokens are never stored, so a reminder that carries a link carries a new one."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    event = {
+        "stream": f"envelope:{env.id}",
+        "type": "envelope:link-renewed",
+        "actor": actor,
+        "documents": [{"name": env.title[:512], "sha256": env.current.hex()}],
+        "occurred_at": format_time(now),
+        "attributes": {"envelope_id": env.id, "signer": link.position},
+    }
+    seals.replace_link_token(
+        link.stored.token_hash, token_hash(token), [outbox_event(env.tenant, event)]
+    )
+    return token
 
 
 def links_of(seals: SealStore, env_id: str) -> dict[int, Link]:

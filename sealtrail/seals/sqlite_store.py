@@ -827,6 +827,29 @@ class SQLiteSealStore:
 
         self._write(put)
 
+    def expiring_envelope_ids(self, before: str, limit: int = 100) -> list[str]:
+        rows = self._read().execute(
+            "SELECT t.envelope_id FROM envelope_terms t JOIN envelopes e ON e.id = t.envelope_id "
+            "WHERE e.status = 'open' AND t.expires_at IS NOT NULL AND t.expires_at <= ? "
+            "ORDER BY t.expires_at, t.envelope_id LIMIT ?",
+            (before, limit),
+        )
+        return [r[0] for r in rows]
+
+    def replace_link_token(
+        self, old_hash: bytes, new_hash: bytes, events: Sequence[OutboxEvent]
+    ) -> None:
+        def put(con: sqlite3.Connection) -> None:
+            cur = con.execute(
+                "UPDATE envelope_links SET token_hash = ?, rev = rev + 1 WHERE token_hash = ?",
+                (new_hash, old_hash),
+            )
+            if cur.rowcount != 1:
+                raise ConflictError("the signing link changed meanwhile: try again")
+            _enqueue(con, events)
+
+        self._write(put)
+
     def end_envelope(
         self, envelope_id: str, status: str, reason: str | None, at: str,
         events: Sequence[OutboxEvent],

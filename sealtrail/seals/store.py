@@ -470,6 +470,17 @@ class SealStore(Protocol):
         """Set the link's ``session`` (and ``rev`` + 1) and queue ``events``, atomically, if
         its ``rev`` is still ``rev``; else nothing is written and ConflictError is raised."""
 
+    def expiring_envelope_ids(self, before: str, limit: int = 100) -> list[str]:
+        """Ids of open envelopes whose deadline is at or before ``before`` (the ledger's time
+        form), oldest deadline first."""
+
+    def replace_link_token(
+        self, old_hash: bytes, new_hash: bytes, events: Sequence[OutboxEvent]
+    ) -> None:
+        """Give the link found by ``old_hash`` the token hash ``new_hash`` (the old link stops
+        working) and queue ``events``, atomically; ConflictError, writing nothing, when no link
+        has ``old_hash`` any more."""
+
     def end_envelope(
         self,
         envelope_id: str,

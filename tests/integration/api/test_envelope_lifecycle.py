@@ -212,6 +212,21 @@ def test_links_are_mailed_and_reminders_sent(api: Api, inbox: Inbox) -> None:
     assert len(inbox.to("m2@example.com")) == 1
     types = [e["type"] for e in events_of(api, env["id"])]
     assert "envelope:reminded" in types
+    # new links: mailed and returned; the first link stops working
+    old = token_of(env["signers"][0])
+    fresh = api.post(f"/v1/envelopes/{env['id']}/remind", {"new_links": True}, key="int_sub1")
+    assert fresh.status == 200, fresh
+    (link,) = fresh.json()["links"]
+    assert link["position"] == 0
+    assert link["sign_url"] != env["signers"][0]["sign_url"]
+    (_, _, third) = inbox.wait_for("m1@example.com", 3)
+    assert link["sign_url"] in third.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert api.get(f"/sign/{old}").status == 404
+    assert api.get(f"/sign/{token_of(link)}").status == 200
+    assert_problem(api.post(f"/v1/envelopes/{env['id']}/remind", {"new_links": "yes"},
+                            key="int_sub1"), 400)  # fmt: skip
+    renewed = [e for e in events_of(api, env["id"]) if e["type"] == "envelope:link-renewed"]
+    assert [e["attributes"]["signer"] for e in renewed] == [0]
 
 
 def test_expired_envelope_is_expired_when_read(api: Api) -> None:
@@ -298,7 +313,9 @@ def test_sdk_creates_lists_and_voids(api: Api, svc: Service) -> None:
     assert env["expires_at"] is not None
     found = list(c.envelopes(page_size=2, signer="sdk@example.com"))
     assert [e["id"] for e in found] == [env["id"]]
-    assert c.remind_envelope(env["id"]) == [0]
+    assert c.remind_envelope(env["id"]) == {"reminded": [0]}
+    relinked = c.remind_envelope(env["id"], new_links=True)
+    assert [x["position"] for x in relinked["links"]] == [0]
     voided = c.void_envelope(env["id"], "made by mistake")
     assert voided["state"] == "voided"
     with pytest.raises(ApiError) as err:
@@ -335,3 +352,22 @@ def test_cli_lists_and_voids_on_the_data_dir(api: Api, svc: Service) -> None:
     assert [e["actor"]["id"] for e in voided] == ["cli:operator"]
     with pytest.raises(RuntimeError, match="voided"):
         cli(svc.data_dir, "envelopes", "void", env["id"], "--reason", "again")
+
+
+def test_an_unread_envelope_expires_in_the_background(api: Api) -> None:
+    from .client import poll
+
+    r = create(api, [individual("bg@example.com")], key="int_sub2",
+               expires_at=in_days(1.5 / 86400))  # fmt: skip
+    env_id = r.json()["id"]
+
+    def expired() -> list[dict[str, Any]] | None:
+        # the stream only: reading the envelope itself would expire it on read
+        found = [e for e in events_of(api, env_id, "sub2") if e["type"] == "envelope:expired"]
+        return found or None
+
+    (event,) = poll(expired, 15, "the background expiry")
+    assert event["actor"]["id"] == "sealtrail"
+    got = api.get(f"/v1/envelopes/{env_id}", "int_sub2").json()
+    assert got["state"] == "expired"
+    assert len(expired() or []) == 1

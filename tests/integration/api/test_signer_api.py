@@ -591,3 +591,62 @@ def test_parallel_signers_on_two_workers_both_land(
         assert names == {"Par One", "Par Two"}
     finally:
         second.stop()
+
+
+def test_parallel_guesses_do_not_get_more_tries(api: Api, inbox: Inbox) -> None:
+    """Twenty wrong codes at once: each try must win the link's compare-and-swap, so at most
+    five are counted and the link ends locked (the others are refused, never counted twice)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    env, token = _one(api, "race@example.com")
+    s = Signer(api, token, "race@example.com", inbox)
+    code = s.send_code()
+    wrong = [f"{(int(code) + k) % 10**6:06d}" for k in range(1, 21)]
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(s.verify, wrong))
+    assert all(a.status in (400, 409, 423) for a in answers), answers
+    assert not [a for a in answers if a.status == 200]
+    for _ in range(5):  # losers of the swap were not counted: finish the five
+        if s.verify(wrong[0]).status == 423:
+            break
+    assert_problem(s.verify(code), 423)
+    failed = [e for e in events_of(api, env["id"]) if e["type"] == "envelope:identity-failed"]
+    assert [e["attributes"]["locked"] for e in failed] == [False] * 4 + [True]
+
+
+def test_a_controlled_seal_signs_from_the_link_once_approved(api: Api, inbox: Inbox) -> None:
+    from ..signing.test_seal_service import make_seal, new_key
+
+    seal = make_seal(api, "sub2")
+    approver_id, approver = new_key(api, "sub2")
+    r = api.request("PUT", "/v1/seal-policy", key="adm_hq",
+                    json_body={"tenant": "sub2", "controlled": [seal["id"]],
+                               "approvers": [approver_id]})  # fmt: skip
+    assert r.status == 200, r
+    keeper_mail = "keeper@sub2.example"
+    made = create(api, [{"kind": "enterprise", "tenant": "sub2", "email": keeper_mail,
+                         "fields": [{"page": 1, "box": [300, 300, 440, 440]}]}])  # fmt: skip
+    assert made.status == 201, made
+    eid = made.json()["id"]
+    keeper = Signer(api, token_of(made.json()["signers"][0]), keeper_mail, inbox)
+    keeper.login()
+    by_seal = {"intent": True, "language": "en",
+               "signature": {"kind": "seal", "seal_id": seal["id"]}}  # fmt: skip
+    first = keeper.post("/sign", by_seal)
+    assert_problem(first, 409)
+    assert first.json()["type"].endswith("approval_required"), first
+    req = api.post(f"/v1/envelopes/{eid}/seal-requests",
+                   {"seal": seal["id"], "purpose": "handover"}, key="int_sub2")  # fmt: skip
+    assert req.status == 201, req
+    assert_problem(keeper.post("/sign", by_seal), 409)  # still pending
+    ok = api.post(f"/v1/seal-requests/{req.json()['id']}/approve", {},
+                  headers={"Authorization": f"Bearer {approver}"})  # fmt: skip
+    assert ok.status == 200, ok
+    done = keeper.post("/sign", by_seal, timeout=120)
+    assert done.status == 200, done
+    assert done.json()["envelope_state"] == "completed"
+    used = api.get(f"/v1/seal-requests/{req.json()['id']}", "aud_hq").json()
+    assert used["status"] == "used"
+    types = [e["type"] for e in events_of(api, eid)]
+    assert types.count("envelope:invitation-accepted") == 1
+    assert "envelope:signed" in types

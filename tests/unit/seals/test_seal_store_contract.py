@@ -936,3 +936,30 @@ def test_ending_an_envelope_once_and_signing_without_a_seal(
     with pytest.raises(ConflictError):
         store.commit_link_signature(commit_rec(env2, 0, doc), [])
     assert [b["attributes"]["n"] for _, b in queued(other)] == [1, 3]
+
+
+def test_a_link_gets_a_new_token_hash_once(store: SealStore, other: SealStore) -> None:
+    env = envelope_rec()
+    link = link_rec(env, 0)
+    store.insert_envelope_with_links(env, PDF, StoredTerms("env-1", None), [link], [])
+    new = sha(b"new token")
+    store.replace_link_token(link.token_hash, new, [ev("acme", 5)])
+    assert other.link(link.token_hash) is None
+    moved = other.link(new)
+    assert moved is not None
+    assert (moved.envelope_id, moved.position, moved.rev) == ("env-1", 0, 1)
+    with pytest.raises(ConflictError):  # the old token is gone: a second renewal from it fails
+        store.replace_link_token(link.token_hash, sha(b"third"), [ev("acme", 6)])
+    assert [b["attributes"]["n"] for _, b in queued(other)] == [5]
+
+
+def test_expiring_envelopes_are_the_open_ones_past_their_deadline(
+    store: SealStore, other: SealStore
+) -> None:
+    for eid, deadline in (("env-a", T1), ("env-b", T0), ("env-c", T2), ("env-d", None)):
+        store.insert_envelope_with_links(envelope_rec(eid), PDF, StoredTerms(eid, deadline), [], [])
+    store.insert_envelope(envelope_rec("env-e"), PDF, [])  # made without terms
+    assert other.expiring_envelope_ids(T1) == ["env-b", "env-a"]
+    assert other.expiring_envelope_ids(T1, limit=1) == ["env-b"]
+    store.end_envelope("env-b", "voided", "x", T1, [])
+    assert other.expiring_envelope_ids(T2) == ["env-a", "env-c"]
