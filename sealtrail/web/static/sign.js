@@ -297,6 +297,10 @@ function sessionEnded() {
 
 async function afterVerified() {
   state.verified = true;
+  if (state.downloadOnly) {
+    show("identity", false);
+    return showDone(null);
+  }
   show("identity", false);
   show("decline-row");
   setStep("document");
@@ -583,10 +587,16 @@ function showDone(result) {
   else say($("done-text"), "sign.done.partly");
   say($("intro-note"), null);
   $("intro-note").hidden = true;
-  // after signing, the page can fetch the download only with a live session; without one (a
-  // link reopened later) there is nothing to offer but the message
-  $("download").parentElement.hidden = !(result || state.info.signer.verified);
+  // the download needs a live session: a signer who reopens the link elsewhere confirms their
+  // identity again (the code step, shown under the message) to download
+  const session = Boolean(result || state.verified || state.info.signer.verified);
+  $("download").parentElement.hidden = !session;
   show("done");
+  if (!session) {
+    state.downloadOnly = true;
+    say($("identity-where"), "sign.identity.download", { address: state.info.signer.address_masked || "" });
+    show("identity");
+  }
   document.body.dataset.view = "done";
   $("done-h").tabIndex = -1;
   $("done-h").focus();

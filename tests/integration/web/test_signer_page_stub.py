@@ -420,6 +420,38 @@ def test_not_yet_this_signers_turn(stub: SignerStub, new_page: Any) -> None:
     assert signer.signature is None
 
 
+def test_a_signer_who_signed_confirms_identity_again_to_download(
+    stub: SignerStub, new_page: Any
+) -> None:
+    signer = envelope(stub, pages=1)
+    first = new_page(**DESKTOP, **context_for("en"))
+    open_and_verify(first, stub, signer, "en")
+    first.get_by_role("tab", name="Type").click()
+    first.get_by_label(NAMES["en"]["intent"]).check()
+    button(first, "en", "sign").click()
+    first.get_by_role("link", name="Download", exact=True).wait_for()
+    # the same link on another device: signed, nothing to sign, a code before the download
+    page = new_page(**PHONE_360, **context_for("zh-CN"))
+    page.goto(f"{stub.url}/sign/{signer.token}")
+    page.locator("#done").wait_for()
+    assert page.get_by_role("link", name="下载").is_hidden()
+    assert page.locator("#signing").is_hidden()
+    assert "如需下载" in page.locator("#identity-where").inner_text()
+    screenshot(page, "signer-phone-zh-CN-5-signed-elsewhere")
+    button(page, "zh-CN", "send").click()
+    page.locator("#send-status").filter(has_text=signer.address_masked).wait_for()
+    page.get_by_label("验证码", exact=True).fill(signer.codes[-1])
+    button(page, "zh-CN", "verify").click()
+    download = page.get_by_role("link", name="下载", exact=True)
+    download.wait_for()
+    assert page.locator("#identity").is_hidden()
+    assert page.locator("#signing").is_hidden()
+    with page.expect_download() as d:
+        download.click()
+    assert d.value.path().read_bytes().startswith(b"%PDF")
+    assert signer.signature == {"kind": "typed", "text": "Zhang Wei", "style": "ink"}
+
+
 def test_a_refused_request_is_shown_and_cleared_on_retry(stub: SignerStub, new_page: Any) -> None:
     signer = envelope(stub, pages=1)
     page = new_page(**PHONE_360, **context_for("en"))
