@@ -1,4 +1,5 @@
-"""Serve the portal and the console: two HTML pages and their assets, from the package.
+"""Serve the portal, the console and the signer's page: HTML pages and their assets, from the
+package.
 
 Every asset is a file of this package (no CDN, nothing fetched at run time). Pages are sent with
 a Content-Security-Policy that allows scripts, styles and requests to this origin only, so the
@@ -31,9 +32,14 @@ CSP_BASE = (
     "connect-src 'self'; form-action 'none'; base-uri 'none'"
 )
 CSP = f"{CSP_BASE}; frame-ancestors 'none'"
-PAGES = {"portal": "portal.html", "console": "console.html"}
+PAGES = {"portal": "portal.html", "console": "console.html", "sign": "sign.html"}
+#: the pages served at ``/{name}/`` by :func:`setup` (the signer's page is served by its own
+#: route, ``/sign/{token}``, through :func:`page`)
+ROUTED = ("portal", "console")
 #: the pages' security headers, set by :func:`setup`
 PAGE_HEADERS = web.AppKey("page_headers", dict[str, str])
+#: marks a response made by :func:`page`, whose security headers :func:`setup` completes
+_PAGE_MARK = web.ResponseKey("sealtrail_page", bool)
 
 
 def security_headers(frame_ancestors: Sequence[str] = ()) -> dict[str, str]:
@@ -59,12 +65,34 @@ def _headers(request: web.Request, content_type: str) -> dict[str, str]:
     return {"Content-Type": content_type, **page_headers}
 
 
-async def page(request: web.Request) -> web.Response:
-    """GET /portal/ and /console/ — the page (its routes live after ``#``)."""
-    name = PAGES[request.match_info["page"]]
-    return web.Response(
-        body=(STATIC / name).read_bytes(), headers=_headers(request, ASSET_TYPES[".html"])
+def page(name: str, status: int = 200) -> web.Response:
+    """The page ``name`` (a key of :data:`PAGES`) as a response with status ``status``.
+
+    The response carries the strictest headers (no framing) and is marked, so that an app set up
+    by :func:`setup` sends it with that app's page headers (its ``frame_ancestors``) instead.
+    The body does not depend on ``status``: the signer's page answers an invalid link with 404
+    and the very same bytes, so the status is the only difference a link's holder sees.
+    Raises ``KeyError`` for a name that is not a page."""
+    resp = web.Response(
+        status=status,
+        body=(STATIC / PAGES[name]).read_bytes(),
+        headers={"Content-Type": ASSET_TYPES[".html"], **security_headers()},
     )
+    resp[_PAGE_MARK] = True
+    return resp
+
+
+async def _page_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: a response made by :func:`page` gets this app's page headers."""
+    if response.get(_PAGE_MARK):
+        for name in ("Content-Security-Policy", "X-Frame-Options"):
+            response.headers.popall(name, None)
+        response.headers.update(request.config_dict[PAGE_HEADERS])
+
+
+async def serve_page(request: web.Request) -> web.Response:
+    """GET /portal/ and /console/ — the page (its routes live after ``#``)."""
+    return page(request.match_info["page"])
 
 
 async def redirect(request: web.Request) -> web.Response:
@@ -87,6 +115,8 @@ def setup(app: web.Application, frame_ancestors: Sequence[str] = ()) -> None:
     """Register the pages and their assets; ``frame_ancestors`` may embed them."""
     app[PAGE_HEADERS] = security_headers(frame_ancestors)
     r = app.router
-    r.add_get(r"/{page:portal|console}/", page)
-    r.add_get(r"/{page:portal|console}", redirect)
+    app.on_response_prepare.append(_page_headers)
+    routed = "|".join(ROUTED)
+    r.add_get(rf"/{{page:{routed}}}/", serve_page)
+    r.add_get(rf"/{{page:{routed}}}", redirect)
     r.add_get(r"/web/{name:[A-Za-z0-9_.-]+}", asset)
