@@ -25,7 +25,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
@@ -122,14 +122,7 @@ async def sign_page(request: web.Request) -> web.Response:
         status = 200
     except NotFoundError:
         status = 404
-    if "sign" in web_routes.PAGES:  # the page's module serves it: page(name, status)
-        make = cast(Callable[[str, int], web.Response], vars(web_routes)["page"])
-        return make("sign", status)
-    path = web_routes.STATIC / "sign.html"
-    body = path.read_bytes() if path.is_file() else b"<!doctype html><title>Sign</title>"
-    page_headers: dict[str, str] = request.app[web_routes.PAGE_HEADERS]
-    headers = {**page_headers, "Content-Type": "text/html; charset=utf-8"}
-    return web.Response(body=body, status=status, headers=headers)
+    return web_routes.page("sign", status)
 
 
 # -- JSON ----------------------------------------------------------------------------------------
