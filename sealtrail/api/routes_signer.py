@@ -466,7 +466,7 @@ async def _sign_enterprise(
     return await in_thread(
         lambda: envelopes.commit_signature(
             d.seals, env, slot, seal, pdf, key_id=f"link:{env.id}:{link.position}",
-            actor=actor, now=client.now, request_id=req_id,
+            actor=actor, now=client.now, request_id=req_id, signer_kind=link.kind,
         )
     )  # fmt: skip
 

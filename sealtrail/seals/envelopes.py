@@ -339,9 +339,12 @@ def commit_signature(
     actor: dict[str, Any],
     now: datetime,
     request_id: str | None = None,
+    signer_kind: str | None = None,
 ) -> Envelope:
     """Store ``signed`` (``env``'s document plus one signature) if the envelope is still at the
-    version it was read at; record the use and queue the events. ConflictError otherwise."""
+    version it was read at; record the use and queue the events. ConflictError otherwise.
+    ``signer_kind`` (a signing link's signer, ``enterprise``) adds the ceremony attributes
+    ``signer`` (the position) and ``signer_kind`` to ``envelope:signed``, as an individual's."""
     at = format_time(now)
     before, after = env.current, sha256(signed)
     done = sum(1 for s in env.signers if s.status == "signed") + 1 == len(env.signers)
@@ -354,7 +357,9 @@ def commit_signature(
         {"name": "before", "sha256": before.hex()},
         {"name": "after", "sha256": after.hex()},
     ]
-    attrs = {"envelope_id": env.id, "seal_id": seal.id, "position": slot.position}
+    attrs: dict[str, Any] = {"envelope_id": env.id, "seal_id": seal.id, "position": slot.position}
+    if signer_kind is not None:
+        attrs.update(signer=slot.position, signer_kind=signer_kind)
     events = [
         outbox_event(seal.tenant, use_event),
         outbox_event(env.tenant, {"stream": stream, "type": "envelope:signed", "actor": actor,

@@ -109,3 +109,47 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# -- the signer's page against the real service (test_signer_page*.py) -------------------------
+
+
+@pytest.fixture(scope="module")
+def inbox() -> Iterator[Any]:
+    """A real SMTP server (aiosmtpd) that the service mails one-time codes to."""
+    from ...smtp import smtp_server
+
+    with smtp_server() as box:
+        yield box
+
+
+@pytest.fixture(scope="module")
+def svc(provisioned: Any, tmp_path_factory: pytest.TempPathFactory, inbox: Any) -> Iterator[Any]:
+    """One ``sealtrail serve`` per module, mailing codes to ``inbox``."""
+    from ..conftest import _service_factory
+
+    factory, started = _service_factory(provisioned, tmp_path_factory.mktemp("signpage"))
+    yield factory(smtp_url=inbox.url, smtp_from="sign@acme.example")
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def api(svc: Any) -> Any:
+    from ..api.client import Api
+
+    return Api(svc)
+
+
+@pytest.fixture(scope="module")
+def other_seal(api: Any) -> str:
+    """An active seal of tenant ``other`` (the enterprise signer), made by its admin."""
+    from ..service import cli
+
+    if "adm_other" not in api.svc.keys:
+        made = cli(api.svc.data_dir, "keys", "create", "--tenant", "other", "--role", "admin")
+        api.svc.keys["adm_other"] = made["key"]
+    body = {"tenant": "other", "kind": "contract", "name": "Other Corp", "purpose": "合同专用章"}
+    r = api.post("/v1/seals", body, key="adm_other")
+    assert r.status == 201, r
+    return str(r.json()["id"])

@@ -1,13 +1,20 @@
-"""Shared by the signer's page tests (test_signer_page.py against the service,
-test_signer_page_stub.py against a stand-in of its API): viewports, the accessible names the
-issue fixes in both languages, and the page's gestures (touch and mouse on the pad)."""
+"""Shared by the signer's page tests (test_signer_page.py and test_signer_page_devices.py, both
+against the real service): viewports, the accessible names the issue fixes in both languages,
+the page's gestures (touch and mouse on the pad), links, codes read from the SMTP server, and the
+envelope's ledger stream."""
 
 from __future__ import annotations
 
 import io
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from PIL import Image
+
+from .conftest import screenshot
+
+T = TypeVar("T")
 
 PHONE_360 = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True,
              "device_scale_factor": 2}  # fmt: skip
@@ -106,3 +113,46 @@ def field_on_its_box(page: Any, n: int, box: list[float]) -> None:
 
 TABLET = {"viewport": {"width": 820, "height": 1180}, "is_mobile": True, "has_touch": True,
           "device_scale_factor": 2}  # fmt: skip
+
+
+def token_of(signer: dict[str, Any]) -> str:
+    """The link token in a signer's ``sign_url`` (only in the 201 answer of POST /v1/envelopes)."""
+    return str(signer["sign_url"]).rsplit("/sign/", 1)[1]
+
+
+def verify_from_mail(page: Any, inbox: Any, address: str, lang: str, shots: str = "",
+                     grouped: bool = False) -> str:  # fmt: skip
+    """Send a code from the page, read it from the SMTP server, type it (``grouped``: in two
+    groups, as a person reads it off a phone), verify; the code."""
+    before = len(inbox.to(address))
+    button(page, lang, "send").click()
+    code = inbox.last_code(address, before + 1)
+    page.locator("#send-status").filter(has_text="@").wait_for()
+    page.get_by_label(NAMES[lang]["code"], exact=True).fill(
+        f"{code[:3]} {code[3:]}" if grouped else code
+    )
+    if shots:
+        screenshot(page, f"{shots}-2-identity")
+    button(page, lang, "verify").click()
+    page.locator("figure.page img").first.wait_for()
+    return code
+
+
+def events_of(api: Any, env_id: str) -> list[dict[str, Any]]:
+    """The envelope's ledger stream (tenant sub1, read by its auditor), chain checked."""
+    r = api.get(f"/v1/streams/envelope:{env_id}", "aud_hq", params={"tenant": "sub1"})
+    assert r.status == 200, r
+    assert r.json()["chain_intact"]
+    return list(r.json()["events"])
+
+
+def wait_until(fn: Callable[[], T | None], what: str, timeout: float = 15) -> T:
+    """``fn()`` once it is truthy (polled), or an AssertionError naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = fn()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)

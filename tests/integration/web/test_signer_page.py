@@ -4,8 +4,8 @@ signing with the tenant CA's signer certificate and the development TSA, the led
 certification package — driven from the page as signers would: an individual on a phone with
 touch (简体中文), an enterprise's seal keeper on a desktop (English); decline, wrong codes until
 locked, a deadline passing, a link reused after signing; the page's headers. The signed PDF is
-checked with pyHanko and poppler's pdfsig. test_signer_page_stub.py covers the page's own
-behaviour against a stand-in of the API.
+checked with pyHanko and poppler's pdfsig. test_signer_page_devices.py covers the page's
+own behaviour on devices, also against the real service.
 
 Screenshots of every step go to tests/integration/web/artifacts/.
 """
@@ -17,7 +17,6 @@ import io
 import secrets
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,8 +33,11 @@ from .signer_page import (
     PHONE_360,
     button,
     draw_touch,
+    events_of,
     load_all_pages,
     no_horizontal_scroll,
+    token_of,
+    verify_from_mail,
 )
 
 pytestmark = pytest.mark.browser
@@ -54,45 +56,6 @@ CEREMONY = [
     "envelope:intent-confirmed",
     "envelope:signed",
 ]
-
-
-@pytest.fixture(scope="module")
-def inbox() -> Iterator[Any]:
-    from ...smtp import smtp_server
-
-    with smtp_server() as box:
-        yield box
-
-
-@pytest.fixture(scope="module")
-def svc(provisioned: Any, tmp_path_factory: pytest.TempPathFactory, inbox: Any) -> Iterator[Any]:
-    from ..conftest import _service_factory
-
-    factory, started = _service_factory(provisioned, tmp_path_factory.mktemp("signpage"))
-    yield factory(smtp_url=inbox.url, smtp_from="sign@acme.example")
-    for s in started:
-        s.stop()
-
-
-@pytest.fixture(scope="module")
-def api(svc: Any) -> Any:
-    from ..api.client import Api
-
-    return Api(svc)
-
-
-@pytest.fixture(scope="module")
-def other_seal(api: Any) -> str:
-    """An active seal of tenant ``other`` (the enterprise signer), made by its admin."""
-    from ..service import cli
-
-    if "adm_other" not in api.svc.keys:
-        made = cli(api.svc.data_dir, "keys", "create", "--tenant", "other", "--role", "admin")
-        api.svc.keys["adm_other"] = made["key"]
-    body = {"tenant": "other", "kind": "contract", "name": "Other Corp", "purpose": "合同专用章"}
-    r = api.post("/v1/seals", body, key="adm_other")
-    assert r.status == 201, r
-    return str(r.json()["id"])
 
 
 def create_envelope(api: Any, signers: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -116,30 +79,6 @@ def alice_spec(email: str = ALICE) -> dict[str, Any]:
 def keeper_spec() -> dict[str, Any]:
     return {"kind": "enterprise", "tenant": "other", "name": "Other Corp", "email": KEEPER,
             "fields": [{"page": 2, "box": [300, 100, 440, 240]}]}  # fmt: skip
-
-
-def token_of(signer: dict[str, Any]) -> str:
-    return str(signer["sign_url"]).rsplit("/sign/", 1)[1]
-
-
-def verify_from_mail(page: Any, inbox: Any, address: str, lang: str, shots: str = "") -> None:
-    """Send a code from the page, read it from the SMTP server, type it, verify."""
-    before = len(inbox.to(address))
-    button(page, lang, "send").click()
-    code = inbox.last_code(address, before + 1)
-    page.locator("#send-status").filter(has_text="@").wait_for()
-    page.get_by_label(NAMES[lang]["code"], exact=True).fill(code)
-    if shots:
-        screenshot(page, f"{shots}-2-identity")
-    button(page, lang, "verify").click()
-    page.locator("figure.page img").first.wait_for()
-
-
-def events_of(api: Any, env_id: str) -> list[dict[str, Any]]:
-    r = api.get(f"/v1/streams/envelope:{env_id}", "aud_hq", params={"tenant": "sub1"})
-    assert r.status == 200, r
-    assert r.json()["chain_intact"]
-    return list(r.json()["events"])
 
 
 def pdfsig(pdf: bytes, tmp: Any) -> str:
@@ -271,7 +210,6 @@ def test_two_signers_sign_from_the_page(
 
     # every step is an event of the envelope's stream, per signer, in order
     events = events_of(api, env_id)
-    # (by the actor: the enterprise's "envelope:signed" names no "signer" attribute)
     for who in (0, 1):
         actor = f"signer:{env_id}:{who}"
         mine = [e["type"] for e in events if e["actor"]["id"] == actor]
@@ -282,6 +220,13 @@ def test_two_signers_sign_from_the_page(
     assert [e["type"] for e in events].index("envelope:completed") > max(
         i for i, e in enumerate(events) if e["type"] == "envelope:signed"
     )
+    # each signature names its signer as every ceremony event does, the enterprise's too
+    signed = [e for e in events if e["type"] == "envelope:signed"]
+    assert [(e["attributes"]["signer"], e["attributes"]["signer_kind"]) for e in signed] == [
+        (0, "individual"),
+        (1, "enterprise"),
+    ]
+    assert signed[1]["attributes"]["seal_id"] == other_seal
     viewed = [e for e in events if e["type"] == "envelope:document-viewed"
               and e["attributes"].get("signer") == 0]  # fmt: skip
     # attributes are strings: the pages seen, comma-separated
