@@ -594,34 +594,6 @@ def test_not_yet_this_signers_turn(svc: Any, api: Any, inbox: Any, new_page: Any
     assert [e["attributes"]["signer"] for e in signed] == [0, 1]
 
 
-def test_a_signer_who_signed_confirms_identity_again_to_download(
-    svc: Any, api: Any, inbox: Any, new_page: Any, signed_early: dict[str, Any]
-) -> None:
-    env = signed_early
-    # the same link on another device: signed, nothing to sign, a code before the download
-    page = new_page(**PHONE_360, **context_for("zh-CN"))
-    page.goto(link(svc, env))
-    page.locator("#done").wait_for()
-    assert page.get_by_role("link", name="下载").is_hidden()
-    assert page.locator("#signing").is_hidden()
-    assert "如需下载" in page.locator("#identity-where").inner_text()
-    screenshot(page, "signer-phone-zh-CN-5-signed-elsewhere")
-    # a second code: RESEND_AFTER (60 s) has passed since the first (the module's first test)
-    time.sleep(max(0.0, env["sent_at"] + 61 - time.monotonic()))
-    button(page, "zh-CN", "send").click()
-    code = inbox.last_code(env["address"], 2)
-    page.locator("#send-status").filter(has_text=masked(env["address"])).wait_for()
-    page.get_by_label("验证码", exact=True).fill(code)
-    button(page, "zh-CN", "verify").click()
-    download = page.get_by_role("link", name="下载", exact=True)
-    download.wait_for()
-    assert page.locator("#identity").is_hidden()
-    assert page.locator("#signing").is_hidden()
-    with page.expect_download() as d:
-        download.click()
-    assert open(d.value.path(), "rb").read().startswith(b"%PDF")  # noqa: SIM115
-
-
 def test_a_refused_request_is_shown_and_cleared_on_retry(
     svc: Any, api: Any, inbox: Any, new_page: Any
 ) -> None:
@@ -720,3 +692,32 @@ def test_the_page_names_no_other_origin(svc: Any) -> None:
         assert " style=" not in text, name
         assert "eval(" not in text, name
         assert "innerHTML" not in text, name
+
+
+def test_a_signer_who_signed_confirms_identity_again_to_download(
+    svc: Any, api: Any, inbox: Any, new_page: Any, signed_early: dict[str, Any]
+) -> None:
+    env = signed_early
+    # the same link on another device: signed, nothing to sign, a code before the download
+    page = new_page(**PHONE_360, **context_for("zh-CN"))
+    page.goto(link(svc, env))
+    page.locator("#done").wait_for()
+    assert page.get_by_role("link", name="下载").is_hidden()
+    assert page.locator("#signing").is_hidden()
+    assert "如需下载" in page.locator("#identity-where").inner_text()
+    screenshot(page, "signer-phone-zh-CN-5-signed-elsewhere")
+    # a second code: RESEND_AFTER (60 s) has passed since the first, sent at the module's
+    # start (this test runs last)
+    time.sleep(max(0.0, env["sent_at"] + 61 - time.monotonic()))
+    button(page, "zh-CN", "send").click()
+    code = inbox.last_code(env["address"], 2)
+    page.locator("#send-status").filter(has_text=masked(env["address"])).wait_for()
+    page.get_by_label("验证码", exact=True).fill(code)
+    button(page, "zh-CN", "verify").click()
+    download = page.get_by_role("link", name="下载", exact=True)
+    download.wait_for()
+    assert page.locator("#identity").is_hidden()
+    assert page.locator("#signing").is_hidden()
+    with page.expect_download() as d:
+        download.click()
+    assert open(d.value.path(), "rb").read().startswith(b"%PDF")  # noqa: SIM115
