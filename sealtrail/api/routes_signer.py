@@ -466,7 +466,8 @@ async def _sign_enterprise(
     return await in_thread(
         lambda: envelopes.commit_signature(
             d.seals, env, slot, seal, pdf, key_id=f"link:{env.id}:{link.position}",
-            actor=actor, now=client.now, request_id=req_id, signer_kind=link.kind,
+            actor=actor, now=client.now, request_id=req_id,
+            ceremony=sl.ceremony_attributes(env, link, client),
         )
     )  # fmt: skip
 

@@ -28,7 +28,7 @@ same atomic operation as the signature.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -339,12 +339,14 @@ def commit_signature(
     actor: dict[str, Any],
     now: datetime,
     request_id: str | None = None,
-    signer_kind: str | None = None,
+    ceremony: Mapping[str, Any] | None = None,
 ) -> Envelope:
     """Store ``signed`` (``env``'s document plus one signature) if the envelope is still at the
     version it was read at; record the use and queue the events. ConflictError otherwise.
-    ``signer_kind`` (a signing link's signer, ``enterprise``) adds the ceremony attributes
-    ``signer`` (the position) and ``signer_kind`` to ``envelope:signed``, as an individual's."""
+    ``ceremony`` (a signing link's signer: :func:`~sealtrail.seals.signing_links.
+    ceremony_attributes`) adds the ceremony's attributes (signer, signer_kind, client_ip,
+    user_agent, email_sha256) to ``envelope:signed`` and its ``occurred_at``, as an
+    individual's signature has them."""
     at = format_time(now)
     before, after = env.current, sha256(signed)
     done = sum(1 for s in env.signers if s.status == "signed") + 1 == len(env.signers)
@@ -358,13 +360,14 @@ def commit_signature(
         {"name": "after", "sha256": after.hex()},
     ]
     attrs: dict[str, Any] = {"envelope_id": env.id, "seal_id": seal.id, "position": slot.position}
-    if signer_kind is not None:
-        attrs.update(signer=slot.position, signer_kind=signer_kind)
-    events = [
-        outbox_event(seal.tenant, use_event),
-        outbox_event(env.tenant, {"stream": stream, "type": "envelope:signed", "actor": actor,
-                                  "documents": docs, "attributes": attrs}),
-    ]  # fmt: skip
+    signed_event: dict[str, Any] = {
+        "stream": stream, "type": "envelope:signed", "actor": actor, "documents": docs,
+        "attributes": attrs,
+    }  # fmt: skip
+    if ceremony is not None:
+        attrs.update({k: v for k, v in ceremony.items() if k not in attrs})
+        signed_event["occurred_at"] = at
+    events = [outbox_event(seal.tenant, use_event), outbox_event(env.tenant, signed_event)]
     if done:
         completed = {
             "stream": stream,

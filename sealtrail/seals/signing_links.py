@@ -518,15 +518,7 @@ def ceremony_event(
     documents: list[dict[str, str]] | None = None,
 ) -> OutboxEvent:
     """A step of the signing ceremony as an event of the envelope's stream (module docstring)."""
-    a: dict[str, Any] = {
-        "envelope_id": env.id,
-        "signer": link.position,
-        "signer_kind": link.kind,
-        "client_ip": client.ip,
-        "user_agent": "".join(c for c in client.user_agent[:512] if c.isprintable()),
-    }
-    if link.stored.email:
-        a["email_sha256"] = email_sha256(link.stored.email)
+    a = ceremony_attributes(env, link, client)
     a.update(attrs or {})
     event = {
         "stream": f"envelope:{env.id}",
@@ -537,6 +529,21 @@ def ceremony_event(
         "attributes": a,
     }  # fmt: skip
     return outbox_event(env.tenant, event)
+
+
+def ceremony_attributes(env: Envelope, link: Link, client: Client) -> dict[str, Any]:
+    """The attributes every ceremony event carries: the envelope, the signer (position, kind),
+    the client's address and user agent, and the identity channel's hash (never the address)."""
+    a: dict[str, Any] = {
+        "envelope_id": env.id,
+        "signer": link.position,
+        "signer_kind": link.kind,
+        "client_ip": client.ip,
+        "user_agent": "".join(c for c in client.user_agent[:512] if c.isprintable()),
+    }
+    if link.stored.email:
+        a["email_sha256"] = email_sha256(link.stored.email)
+    return a
 
 
 def signer_actor(env: Envelope, link: Link) -> dict[str, Any]:

@@ -227,6 +227,10 @@ def test_two_signers_sign_from_the_page(
         (1, "enterprise"),
     ]
     assert signed[1]["attributes"]["seal_id"] == other_seal
+    # and carries the same ceremony attributes (client, user agent, identity hash, time)
+    for e in signed:
+        assert {"client_ip", "user_agent", "email_sha256"} <= set(e["attributes"]), e
+        assert e.get("occurred_at"), e
     viewed = [e for e in events if e["type"] == "envelope:document-viewed"
               and e["attributes"].get("signer") == 0]  # fmt: skip
     # attributes are strings: the pages seen, comma-separated
