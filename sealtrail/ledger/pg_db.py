@@ -204,6 +204,11 @@ class PgConnection:
         """Run one statement per parameter row (pipelined); ``rowcount`` is their sum."""
         cur = self.raw.cursor()
         cur.executemany(pg_placeholders(sql), [_adapt(p) for p in seq_of_parameters])
+        # psycopg runs executemany in pipeline mode, after which (PostgreSQL 15, psycopg 3.3)
+        # the server did not arm idle_in_transaction_session_timeout until the next plain
+        # statement: a writer paused right after it kept its row locks (the log's head) for
+        # good. One plain statement re-arms it.
+        self.raw.execute("SELECT 1")
         return cur
 
     def insert_rows(

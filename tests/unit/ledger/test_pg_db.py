@@ -278,3 +278,23 @@ def test_a_database_that_does_not_exist_is_a_storage_error_not_unavailable(
     with pytest.raises(StorageError, match="cannot connect") as e:
         PostgresDatabase(url, [PART])
     assert not isinstance(e.value, LedgerBusyError)
+
+
+def test_a_writer_paused_after_executemany_is_still_cut_off(pg_db_url: str) -> None:
+    """psycopg's executemany runs in pipeline mode, after which PostgreSQL did not arm
+    idle_in_transaction_session_timeout: a writer paused there kept its locks for good. Now
+    it loses its session, and nothing of it is kept."""
+    d = PostgresDatabase(pg_db_url, [PART], busy_timeout=1.0, idle_in_transaction_timeout=0.5)
+    runs: list[int] = []
+
+    def paused(con: PgConnection) -> None:
+        con.executemany("INSERT INTO kv (k, v) VALUES (?, ?)", [("a", 1), ("b", 2)])
+        runs.append(1)
+        time.sleep(1.5)
+
+    try:
+        with pytest.raises(DatabaseUnavailableError):
+            d.write(paused)
+        assert d.read().execute("SELECT count(*) FROM kv").fetchone() == (0,)
+    finally:
+        d.close()
