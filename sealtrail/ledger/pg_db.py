@@ -21,9 +21,11 @@ Connections take SQLite's ``?`` placeholders (translated once per statement text
 is shared with SQLite where the dialects agree; :data:`POSTGRES` holds where they do not
 (:mod:`.sql_dialect`).
 
-**Durability.** ``synchronous_commit`` is left at the server's setting, ``on`` by default: a
+**Durability.** ``synchronous_commit`` is the server's setting, ``on`` by default, never less:
+a server (or role, or database) configured with ``off``, ``local`` or ``remote_write`` gets
+``on`` for Sealtrail's sessions, with a warning in the log (``remote_apply`` is kept). So a
 ``COMMIT`` returns once its WAL record is flushed — and, when the server names synchronous
-standbys (``synchronous_standby_names``), once one of them has it too. So acknowledged =
+standbys (``synchronous_standby_names``), once one of them has flushed it too: acknowledged =
 committed, on the standby as well when one is configured. Crash states:
 
 * killed (client or server) before ``COMMIT`` is sent: the server rolls the transaction back;
@@ -105,6 +107,8 @@ SCHEMA_LOCK = 0x7365616C74726C
 #: the schema table (see the module docstring)
 SCHEMA_TABLE = "sealtrail_schema"
 
+#: commit settings weaker than "flushed (and on the synchronous standby)": replaced by "on"
+_WEAK_COMMITS = {"off", "local", "remote_write"}
 _RETRY_STATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 _BUSY_STATES = {"55P03"}  # lock_not_available (lock_timeout)
 # connection/availability: 08* connection exceptions, 57P01-57P03 admin shutdown, crash
@@ -309,7 +313,11 @@ class PostgresDatabase:
             kwargs["application_name"] = "sealtrail"
         self._pool = _Pool(url, kwargs, max(1, pool_size), busy_timeout)
         try:
-            self._pool.putconn(self._pool.getconn())  # fail now if no server answers
+            probe = self._pool.getconn()  # fail now if no server answers
+            try:
+                self._require_durable_commits(probe, kwargs)
+            finally:
+                self._pool.putconn(probe)
         except psycopg.Error as e:
             self._pool.close()
             cls = DatabaseUnavailableError if _unavailable(e) else StorageError
@@ -322,6 +330,23 @@ class PostgresDatabase:
         except BaseException:
             self.close()
             raise
+
+    def _require_durable_commits(
+        self, con: psycopg.Connection[Any], kwargs: dict[str, Any]
+    ) -> None:
+        """Give this handle's sessions ``synchronous_commit = on`` when the server's is weaker
+        (acknowledged must mean flushed, and on the synchronous standby when there is one)."""
+        row = con.execute("SHOW synchronous_commit").fetchone()
+        got = str(row[0]) if row else ""
+        if got in _WEAK_COMMITS:
+            log.warning(
+                "%s: synchronous_commit is %r; Sealtrail's sessions use 'on' (an acknowledged "
+                "event must be flushed, and on the synchronous standby if one is configured)",
+                self.where,
+                got,
+            )
+            kwargs["options"] = f"{kwargs['options']} -c synchronous_commit=on"
+            con.execute("SET synchronous_commit = on")
 
     # -- schema -----------------------------------------------------------------------------
 
