@@ -72,13 +72,13 @@ from typing import Any, TypeVar
 import psycopg
 import psycopg.errors
 from psycopg import conninfo
-from psycopg.pq import TransactionStatus
 
 from sealtrail.core.errors import (
     DatabaseUnavailableError,
     LedgerBusyError,
     StorageError,
 )
+from sealtrail.ledger.pg_pool import PgPool, PoolTimeout
 from sealtrail.ledger.sql_dialect import PG_TYPE_MAP, Dialect, pg_placeholders
 from sealtrail.ledger.sqlite_db import SCHEMA_VERSION, SchemaPart
 
@@ -311,7 +311,7 @@ class PostgresDatabase:
             kwargs["connect_timeout"] = max(1, int(connect_timeout))
         if "application_name" not in given:
             kwargs["application_name"] = "sealtrail"
-        self._pool = _Pool(url, kwargs, max(1, pool_size), busy_timeout)
+        self._pool = PgPool(url, kwargs, max(1, pool_size), busy_timeout)
         try:
             probe = self._pool.getconn()  # fail now if no server answers
             try:
@@ -322,7 +322,7 @@ class PostgresDatabase:
             self._pool.close()
             cls = DatabaseUnavailableError if _unavailable(e) else StorageError
             raise cls(f"{self.where}: cannot connect: {_first_line(e)}") from e
-        except _PoolTimeout as e:
+        except PoolTimeout as e:
             self._pool.close()
             raise self._no_connection() from e
         try:
@@ -512,7 +512,7 @@ class PostgresDatabase:
     def _getconn(self) -> psycopg.Connection[Any]:
         try:
             return self._pool.getconn()
-        except _PoolTimeout as e:
+        except PoolTimeout as e:
             raise self._no_connection() from e
         except psycopg.Error as e:
             raise (_Retry(e) if _unavailable(e) else self._translate(e)) from e
@@ -560,72 +560,6 @@ class PostgresDatabase:
             return
         self._closed = True
         self._pool.close()
-
-
-class _PoolTimeout(Exception):
-    """Every connection of the pool stayed in use for the whole wait."""
-
-
-class _Pool:
-    """At most ``size`` connections, opened on demand and kept while healthy.
-
-    Not psycopg_pool's ConnectionPool: that one opens connections from a background worker
-    that, after failures, retries with a growing delay (1, 2, 4, 8… s), so after a failover the
-    first requests could wait for its next attempt well past the moment the promoted standby
-    accepts connections. Here a request that finds no idle connection opens one itself, at
-    once (bounded by ``connect_timeout``): a worker reconnects at its first request after the
-    server is back, and a broken connection is simply closed, never handed out again.
-    """
-
-    def __init__(self, url: str, kwargs: dict[str, Any], size: int, timeout: float) -> None:
-        self._url, self._kwargs, self._timeout = url, kwargs, timeout
-        self._slots = threading.BoundedSemaphore(size)
-        self._idle: list[psycopg.Connection[Any]] = []
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def getconn(self) -> psycopg.Connection[Any]:
-        """An idle connection, or a new one; _PoolTimeout if every slot stays taken."""
-        if not self._slots.acquire(timeout=self._timeout):
-            raise _PoolTimeout
-        with self._lock:
-            con = self._idle.pop() if self._idle else None
-        if con is not None:
-            return con
-        try:
-            return psycopg.connect(self._url, **self._kwargs)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def putconn(self, con: psycopg.Connection[Any]) -> None:
-        """Give ``con`` back: kept if healthy and idle, closed otherwise."""
-        try:
-            healthy = (
-                not con.closed
-                and not con.broken
-                and con.info.transaction_status == TransactionStatus.IDLE
-            )
-            with self._lock:
-                if healthy and not self._closed:
-                    self._idle.append(con)
-                    return
-            con.close()
-        finally:
-            self._slots.release()
-
-    def discard_idle(self) -> None:
-        """Close every idle connection (after one was found dead: so are they, likely)."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for con in idle:
-            con.close()
-
-    def close(self) -> None:
-        """Close the idle connections; those in use are closed when given back."""
-        with self._lock:
-            self._closed = True
-        self.discard_idle()
 
 
 class _Retry(Exception):
