@@ -266,3 +266,58 @@ def test_where_names_no_password(pg_cluster: object) -> None:
         where_of("postgresql://u:pw@db.example:6543/ledger")
         == "postgresql://db.example:6543/ledger"
     )
+
+
+_CHILD = """
+import sys, time
+from sealtrail.backend import open_postgres
+from sealtrail.ledger.log import Ledger
+from sealtrail.core.note import NoteSigner
+from sealtrail.core.event import parse_event_input
+stores = open_postgres(sys.argv[1])
+ledger = Ledger(stores.ledger, NoteSigner.generate("child.example/x"))
+real = stores.ledger.write
+def slow(fn):
+    def pause(view):
+        out = fn(view)
+        print("written, not committed", flush=True)
+        time.sleep(60)
+        return out
+    return real(pause)
+stores.ledger.write = slow
+inputs = [parse_event_input({"stream": f"c:{i}", "type": "sign", "actor": {"id": "u"},
+                             "client_event_id": f"child-{i}"}) for i in range(500)]
+ledger.append("acme", inputs)
+"""
+
+
+def test_a_worker_killed_mid_batch_leaves_nothing_and_releases_the_head(
+    open_stores: Callable[..., backend.Stores], pg_db_url: str
+) -> None:
+    """Another process writes a batch of 500 and is SIGKILLed before COMMIT: the server rolls
+    it back and releases the head's lock at once — the next writer appends at index 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, pg_db_url], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "written, not committed"
+        with psycopg.connect(pg_db_url, autocommit=True) as admin:  # READ COMMITTED: nothing
+            assert admin.execute("SELECT count(*) FROM events").fetchone() == (0,)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        stores = open_stores(busy_timeout=5.0)
+        t0 = time.monotonic()
+        got = ledger_on(stores).append("acme", [event_input("after-kill")])
+        assert time.monotonic() - t0 < 3
+        assert got[0].event.index == 0
+        assert_clean(stores, 1)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
