@@ -55,6 +55,16 @@ _EVENT_TYPES = (
     ("type", "text"), ("actor_id", "text"), ("recorded_at", "text"), ("leaf_hash", "bytea"),
     ("subtrees", "bytea"), ("body", "bytea"),
 )  # fmt: skip
+#: one append: events, document rows, and the head moved if the events ended where it said
+_APPEND = (
+    "WITH inserted AS (INSERT INTO events ("
+    + ", ".join(c for c, _ in _EVENT_TYPES)
+    + ") SELECT * FROM unnest("
+    + ", ".join(f"?::{t}[]" for _, t in _EVENT_TYPES)
+    + ")), indexed AS (INSERT INTO documents (fp, idx) SELECT * FROM unnest(?::bigint[], "
+    "?::bigint[])) UPDATE log_head SET size = ? WHERE id = 1 "
+    "AND (SELECT COALESCE(MAX(idx) + 1, 0) FROM events) = ?"
+)
 
 #: the head row, locked by every write of the log
 _LOCK_HEAD = "SELECT size FROM log_head WHERE id = 1 FOR UPDATE"
@@ -77,30 +87,37 @@ class _PgView(_View):
         size = self._size
         if any(e.event.index != size + i for i, e in enumerate(entries)):
             raise StorageError(f"entries must continue the log at index {size}, densely")
-        # the head and the events must agree: a head row edited behind the log's back would
-        # otherwise leave a gap (head ahead) — behind, the primary key refuses the insert. A
-        # statement of its own: in READ COMMITTED a subquery of the locking SELECT would read
-        # the snapshot taken before the lock was granted, missing the previous holder's events.
-        row = self._con.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM events").fetchone()
-        if int(row[0]) != size:
-            raise StorageError(
-                f"the log's head says {size} entries, the events end at {int(row[0])}"
-            )
-        # SQLite's inserts, one statement each (pg_db.insert_rows) instead of a row each
-        self._pg.insert_rows(
-            "events",
-            _EVENT_TYPES,
-            [
-                (e.event.index, e.event.tenant, e.event.stream, e.event.client_event_id,
-                 e.event.type, e.event.actor_id, e.event.recorded_at, e.event.leaf_hash,
-                 e.subtrees, e.event.canonical)
-                for e in entries
-            ],
-        )  # fmt: skip
+        # One statement (one round trip): the entries and their document rows inserted, one
+        # array per column (SQLite inserts a row each), and the head moved to ``end`` — but only
+        # if the stored events end where the head says. A head row edited behind the log's back
+        # would otherwise leave a gap (head ahead); behind, the primary key refuses the insert.
+        # Every part of the statement reads one snapshot, taken when it starts: after this
+        # transaction got the head's lock (an earlier statement), so it holds every event the
+        # previous holder committed, and none of those inserted here.
+        end = size + len(entries)
+        rows = [
+            (e.event.index, e.event.tenant, e.event.stream, e.event.client_event_id, e.event.type,
+             e.event.actor_id, e.event.recorded_at, e.event.leaf_hash, e.subtrees,
+             e.event.canonical)
+            for e in entries
+        ]  # fmt: skip
         docs = sorted({(_fp(fp), e.event.index) for e in entries for fp in e.fingerprints})
-        self._pg.insert_rows("documents", (("fp", "bigint"), ("idx", "bigint")), docs)
-        self._size += len(entries)
-        self._con.execute("UPDATE log_head SET size = ? WHERE id = 1", (self._size,))
+        moved = self._con.execute(
+            _APPEND,
+            [
+                *(list(col) for col in zip(*rows, strict=True)),
+                [d[0] for d in docs],
+                [d[1] for d in docs],
+                end,
+                size,
+            ],
+        ).rowcount
+        if moved != 1:
+            row = self._con.execute(  # where they end, leaving out this statement's own
+                "SELECT COALESCE(MAX(idx) + 1, 0) FROM events WHERE idx < ?", (size,)
+            ).fetchone()
+            raise StorageError(f"the log's head says {size} entries, the events end at {row[0]}")
+        self._size = end
 
     def events_by_client_id(self, tenant: str, client_ids: Collection[str]) -> dict[str, Event]:
         # One index probe per id, whatever the planner knows: with SQLite's "client_event_id IN
