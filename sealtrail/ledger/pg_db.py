@@ -21,9 +21,11 @@ Connections take SQLite's ``?`` placeholders (translated once per statement text
 is shared with SQLite where the dialects agree; :data:`POSTGRES` holds where they do not
 (:mod:`.sql_dialect`).
 
-**Durability.** ``synchronous_commit`` is left at the server's setting, ``on`` by default: a
+**Durability.** ``synchronous_commit`` is the server's setting, ``on`` by default, never less:
+a server (or role, or database) configured with ``off``, ``local`` or ``remote_write`` gets
+``on`` for Sealtrail's sessions, with a warning in the log (``remote_apply`` is kept). So a
 ``COMMIT`` returns once its WAL record is flushed — and, when the server names synchronous
-standbys (``synchronous_standby_names``), once one of them has it too. So acknowledged =
+standbys (``synchronous_standby_names``), once one of them has flushed it too: acknowledged =
 committed, on the standby as well when one is configured. Crash states:
 
 * killed (client or server) before ``COMMIT`` is sent: the server rolls the transaction back;
@@ -70,13 +72,13 @@ from typing import Any, TypeVar
 import psycopg
 import psycopg.errors
 from psycopg import conninfo
-from psycopg.pq import TransactionStatus
 
 from sealtrail.core.errors import (
     DatabaseUnavailableError,
     LedgerBusyError,
     StorageError,
 )
+from sealtrail.ledger.pg_pool import PgPool, PoolTimeout
 from sealtrail.ledger.sql_dialect import PG_TYPE_MAP, Dialect, pg_placeholders
 from sealtrail.ledger.sqlite_db import SCHEMA_VERSION, SchemaPart
 
@@ -105,6 +107,8 @@ SCHEMA_LOCK = 0x7365616C74726C
 #: the schema table (see the module docstring)
 SCHEMA_TABLE = "sealtrail_schema"
 
+#: commit settings weaker than "flushed (and on the synchronous standby)": replaced by "on"
+_WEAK_COMMITS = {"off", "local", "remote_write"}
 _RETRY_STATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 _BUSY_STATES = {"55P03"}  # lock_not_available (lock_timeout)
 # connection/availability: 08* connection exceptions, 57P01-57P03 admin shutdown, crash
@@ -204,7 +208,33 @@ class PgConnection:
         """Run one statement per parameter row (pipelined); ``rowcount`` is their sum."""
         cur = self.raw.cursor()
         cur.executemany(pg_placeholders(sql), [_adapt(p) for p in seq_of_parameters])
+        # psycopg runs executemany in pipeline mode, after which (PostgreSQL 15, psycopg 3.3)
+        # the server did not arm idle_in_transaction_session_timeout until the next plain
+        # statement: a writer paused right after it kept its row locks (the log's head) for
+        # good. One plain statement re-arms it.
+        self.raw.execute("SELECT 1")
         return cur
+
+    def insert_rows(
+        self,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        rows: Sequence[Sequence[Any]],
+        on_conflict: str = "",
+    ) -> int:
+        """Insert ``rows`` into ``table`` in ONE statement — ``INSERT … SELECT * FROM
+        unnest(?::type[], …)``, one array per column ``(name, PostgreSQL type)`` — with an
+        optional ``ON CONFLICT …`` clause; return how many rows were inserted (or updated).
+
+        PostgreSQL only: ``executemany`` (pipelined) costs tens of µs of Python per row, this
+        a few; keys must be distinct within ``rows`` when ``on_conflict`` updates."""
+        if not rows:
+            return 0
+        names = ", ".join(c for c, _ in columns)
+        arrays = ", ".join(f"%s::{t}[]" for _, t in columns)
+        values = [list(col) for col in zip(*rows, strict=True)]
+        sql = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {on_conflict}"
+        return self.raw.execute(sql, values).rowcount
 
 
 class _Reader:
@@ -281,14 +311,18 @@ class PostgresDatabase:
             kwargs["connect_timeout"] = max(1, int(connect_timeout))
         if "application_name" not in given:
             kwargs["application_name"] = "sealtrail"
-        self._pool = _Pool(url, kwargs, max(1, pool_size), busy_timeout)
+        self._pool = PgPool(url, kwargs, max(1, pool_size), busy_timeout)
         try:
-            self._pool.putconn(self._pool.getconn())  # fail now if no server answers
+            probe = self._pool.getconn()  # fail now if no server answers
+            try:
+                self._require_durable_commits(probe, kwargs)
+            finally:
+                self._pool.putconn(probe)
         except psycopg.Error as e:
             self._pool.close()
             cls = DatabaseUnavailableError if _unavailable(e) else StorageError
             raise cls(f"{self.where}: cannot connect: {_first_line(e)}") from e
-        except _PoolTimeout as e:
+        except PoolTimeout as e:
             self._pool.close()
             raise self._no_connection() from e
         try:
@@ -296,6 +330,23 @@ class PostgresDatabase:
         except BaseException:
             self.close()
             raise
+
+    def _require_durable_commits(
+        self, con: psycopg.Connection[Any], kwargs: dict[str, Any]
+    ) -> None:
+        """Give this handle's sessions ``synchronous_commit = on`` when the server's is weaker
+        (acknowledged must mean flushed, and on the synchronous standby when there is one)."""
+        row = con.execute("SHOW synchronous_commit").fetchone()
+        got = str(row[0]) if row else ""
+        if got in _WEAK_COMMITS:
+            log.warning(
+                "%s: synchronous_commit is %r; Sealtrail's sessions use 'on' (an acknowledged "
+                "event must be flushed, and on the synchronous standby if one is configured)",
+                self.where,
+                got,
+            )
+            kwargs["options"] = f"{kwargs['options']} -c synchronous_commit=on"
+            con.execute("SET synchronous_commit = on")
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -461,7 +512,7 @@ class PostgresDatabase:
     def _getconn(self) -> psycopg.Connection[Any]:
         try:
             return self._pool.getconn()
-        except _PoolTimeout as e:
+        except PoolTimeout as e:
             raise self._no_connection() from e
         except psycopg.Error as e:
             raise (_Retry(e) if _unavailable(e) else self._translate(e)) from e
@@ -509,72 +560,6 @@ class PostgresDatabase:
             return
         self._closed = True
         self._pool.close()
-
-
-class _PoolTimeout(Exception):
-    """Every connection of the pool stayed in use for the whole wait."""
-
-
-class _Pool:
-    """At most ``size`` connections, opened on demand and kept while healthy.
-
-    Not psycopg_pool's ConnectionPool: that one opens connections from a background worker
-    that, after failures, retries with a growing delay (1, 2, 4, 8… s), so after a failover the
-    first requests could wait for its next attempt well past the moment the promoted standby
-    accepts connections. Here a request that finds no idle connection opens one itself, at
-    once (bounded by ``connect_timeout``): a worker reconnects at its first request after the
-    server is back, and a broken connection is simply closed, never handed out again.
-    """
-
-    def __init__(self, url: str, kwargs: dict[str, Any], size: int, timeout: float) -> None:
-        self._url, self._kwargs, self._timeout = url, kwargs, timeout
-        self._slots = threading.BoundedSemaphore(size)
-        self._idle: list[psycopg.Connection[Any]] = []
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def getconn(self) -> psycopg.Connection[Any]:
-        """An idle connection, or a new one; _PoolTimeout if every slot stays taken."""
-        if not self._slots.acquire(timeout=self._timeout):
-            raise _PoolTimeout
-        with self._lock:
-            con = self._idle.pop() if self._idle else None
-        if con is not None:
-            return con
-        try:
-            return psycopg.connect(self._url, **self._kwargs)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def putconn(self, con: psycopg.Connection[Any]) -> None:
-        """Give ``con`` back: kept if healthy and idle, closed otherwise."""
-        try:
-            healthy = (
-                not con.closed
-                and not con.broken
-                and con.info.transaction_status == TransactionStatus.IDLE
-            )
-            with self._lock:
-                if healthy and not self._closed:
-                    self._idle.append(con)
-                    return
-            con.close()
-        finally:
-            self._slots.release()
-
-    def discard_idle(self) -> None:
-        """Close every idle connection (after one was found dead: so are they, likely)."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for con in idle:
-            con.close()
-
-    def close(self) -> None:
-        """Close the idle connections; those in use are closed when given back."""
-        with self._lock:
-            self._closed = True
-        self.discard_idle()
 
 
 class _Retry(Exception):

@@ -1,7 +1,8 @@
 """The verifiable map on PostgreSQL (:class:`PgMapStore`): SQLite's tables and queries
 (:mod:`.sqlite_map`) on the shared :class:`~sealtrail.ledger.pg_db.PostgresDatabase`, except the
-writes, which use the upserts both dialects share instead of SQLite's ``INSERT OR IGNORE`` /
-``INSERT OR REPLACE``, and PostgreSQL's integrity error."""
+writes: one ``INSERT … SELECT … unnest`` per table (``PgConnection.insert_rows``) with
+``ON CONFLICT`` instead of SQLite's ``INSERT OR IGNORE`` / ``INSERT OR REPLACE`` per row, and
+PostgreSQL's integrity error."""
 
 from __future__ import annotations
 
@@ -9,13 +10,9 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from sealtrail.core.errors import ConflictError
-from sealtrail.ledger.pg_db import POSTGRES, PostgresDatabase
-from sealtrail.ledger.sql_dialect import insert_or_ignore, upsert
+from sealtrail.ledger.pg_db import POSTGRES, PgConnection, PostgresDatabase
 from sealtrail.ledger.sqlite_map import SQLiteMapStore
 from sealtrail.ledger.store import WriteView
-
-_PUT_NODE = insert_or_ignore("map_node", ("hash", "node"))
-_PUT_VALUE = upsert("map_value", ("key_hash", "key", "value"), ("key_hash",))
 
 
 class PgMapStore(SQLiteMapStore):
@@ -36,18 +33,23 @@ class PgMapStore(SQLiteMapStore):
         roots: Mapping[int, bytes],
     ) -> None:
         con = self.pg.read()
-        if not con.in_transaction:
+        if not isinstance(con, PgConnection):  # the reader outside a write transaction
             raise RuntimeError("PgMapStore.put must run inside LedgerStore.write")
-        # sorted: concurrent writers (none today: the log's head serialises them) would lock
-        # index entries in one order
-        if nodes:
-            con.executemany(_PUT_NODE, sorted(nodes.items()))
-        if values:
-            con.executemany(_PUT_VALUE, sorted((kh, k, v) for kh, (k, v) in values.items()))
-        if roots:
-            try:
-                con.executemany(
-                    "INSERT INTO map_root (size, root) VALUES (?, ?)", sorted(roots.items())
-                )
-            except POSTGRES.integrity_error as e:
-                raise ConflictError(f"a map root is stored for one of sizes {sorted(roots)}") from e
+        # one statement per table (PgConnection.insert_rows), sorted: concurrent writers (none
+        # today: the log's head serialises them) would lock index entries in one order
+        con.insert_rows(
+            "map_node", (("hash", "bytea"), ("node", "bytea")), sorted(nodes.items()),
+            "ON CONFLICT DO NOTHING",
+        )  # fmt: skip
+        con.insert_rows(
+            "map_value",
+            (("key_hash", "bytea"), ("key", "bytea"), ("value", "bytea")),
+            sorted((kh, k, v) for kh, (k, v) in values.items()),
+            "ON CONFLICT (key_hash) DO UPDATE SET key = excluded.key, value = excluded.value",
+        )
+        try:
+            con.insert_rows(
+                "map_root", (("size", "bigint"), ("root", "bytea")), sorted(roots.items())
+            )
+        except POSTGRES.integrity_error as e:
+            raise ConflictError(f"a map root is stored for one of sizes {sorted(roots)}") from e

@@ -6,6 +6,8 @@ The SQL is SQLite's: :class:`PgLedgerStore` is the SQLite store
 of the same shape (``?`` placeholders, tuples, ``rowcount``). What differs is here, and only
 this:
 
+* **inserts** of entries, document rows and map nodes: one ``INSERT … SELECT … unnest`` of
+  arrays per table (``PgConnection.insert_rows``) where SQLite runs one per row;
 * **the log's head** (:mod:`.pg_schema`): :meth:`PgLedgerStore.write` first locks the
   ``log_head`` row (``SELECT size … FOR UPDATE``), so writers are serialised as SQLite's
   ``BEGIN IMMEDIATE`` serialises them, and the view's :meth:`_PgView.size` is the size read
@@ -38,14 +40,31 @@ from typing import Any, TypeVar, cast
 from sealtrail.core.errors import StorageError
 from sealtrail.core.event import Event
 from sealtrail.ledger.pg_coordination import check_fence
-from sealtrail.ledger.pg_db import PostgresDatabase
+from sealtrail.ledger.pg_db import PgConnection, PostgresDatabase
 from sealtrail.ledger.pg_map import PgMapStore
 from sealtrail.ledger.pg_schema import MAP_PART
-from sealtrail.ledger.sqlite_schema import _EVENT_COLS, _event
+from sealtrail.ledger.sqlite_schema import _EVENT_COLS, _event, _fp
 from sealtrail.ledger.sqlite_store import SQLiteLedgerStore, _View
 from sealtrail.ledger.store import Entry, EventQuery, Lease, MapStore
 
 T = TypeVar("T")
+
+#: the events table's columns as :meth:`_PgView.append` inserts them, with their types
+_EVENT_TYPES = (
+    ("idx", "bigint"), ("tenant", "text"), ("stream", "text"), ("client_event_id", "text"),
+    ("type", "text"), ("actor_id", "text"), ("recorded_at", "text"), ("leaf_hash", "bytea"),
+    ("subtrees", "bytea"), ("body", "bytea"),
+)  # fmt: skip
+#: one append: events, document rows, and the head moved if the events ended where it said
+_APPEND = (
+    "WITH inserted AS (INSERT INTO events ("
+    + ", ".join(c for c, _ in _EVENT_TYPES)
+    + ") SELECT * FROM unnest("
+    + ", ".join(f"?::{t}[]" for _, t in _EVENT_TYPES)
+    + ")), indexed AS (INSERT INTO documents (fp, idx) SELECT * FROM unnest(?::bigint[], "
+    "?::bigint[])) UPDATE log_head SET size = ? WHERE id = 1 "
+    "AND (SELECT COALESCE(MAX(idx) + 1, 0) FROM events) = ?"
+)
 
 #: the head row, locked by every write of the log
 _LOCK_HEAD = "SELECT size FROM log_head WHERE id = 1 FOR UPDATE"
@@ -54,8 +73,9 @@ _LOCK_HEAD = "SELECT size FROM log_head WHERE id = 1 FOR UPDATE"
 class _PgView(_View):
     """The WriteView of one PostgreSQL transaction that holds the log's head row."""
 
-    def __init__(self, con: Any, size: int) -> None:
-        super().__init__(con)
+    def __init__(self, con: PgConnection, size: int) -> None:
+        super().__init__(cast(Any, con))
+        self._pg = con
         self._size = size
 
     def size(self) -> int:
@@ -64,18 +84,40 @@ class _PgView(_View):
     def append(self, entries: Sequence[Entry]) -> None:
         if not entries:
             return
-        # the head and the events must agree: a head row edited behind the log's back would
-        # otherwise leave a gap (head ahead) — behind, the primary key refuses the insert. A
-        # statement of its own: in READ COMMITTED a subquery of the locking SELECT would read
-        # the snapshot taken before the lock was granted, missing the previous holder's events.
-        row = self._con.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM events").fetchone()
-        if int(row[0]) != self._size:
-            raise StorageError(
-                f"the log's head says {self._size} entries, the events end at {int(row[0])}"
-            )
-        super().append(entries)  # checks density against size(), inserts events and documents
-        self._size += len(entries)
-        self._con.execute("UPDATE log_head SET size = ? WHERE id = 1", (self._size,))
+        size = self._size
+        if any(e.event.index != size + i for i, e in enumerate(entries)):
+            raise StorageError(f"entries must continue the log at index {size}, densely")
+        # One statement (one round trip): the entries and their document rows inserted, one
+        # array per column (SQLite inserts a row each), and the head moved to ``end`` — but only
+        # if the stored events end where the head says. A head row edited behind the log's back
+        # would otherwise leave a gap (head ahead); behind, the primary key refuses the insert.
+        # Every part of the statement reads one snapshot, taken when it starts: after this
+        # transaction got the head's lock (an earlier statement), so it holds every event the
+        # previous holder committed, and none of those inserted here.
+        end = size + len(entries)
+        rows = [
+            (e.event.index, e.event.tenant, e.event.stream, e.event.client_event_id, e.event.type,
+             e.event.actor_id, e.event.recorded_at, e.event.leaf_hash, e.subtrees,
+             e.event.canonical)
+            for e in entries
+        ]  # fmt: skip
+        docs = sorted({(_fp(fp), e.event.index) for e in entries for fp in e.fingerprints})
+        moved = self._con.execute(
+            _APPEND,
+            [
+                *(list(col) for col in zip(*rows, strict=True)),
+                [d[0] for d in docs],
+                [d[1] for d in docs],
+                end,
+                size,
+            ],
+        ).rowcount
+        if moved != 1:
+            row = self._con.execute(  # where they end, leaving out this statement's own
+                "SELECT COALESCE(MAX(idx) + 1, 0) FROM events WHERE idx < ?", (size,)
+            ).fetchone()
+            raise StorageError(f"the log's head says {size} entries, the events end at {row[0]}")
+        self._size = end
 
     def events_by_client_id(self, tenant: str, client_ids: Collection[str]) -> dict[str, Event]:
         # One index probe per id, whatever the planner knows: with SQLite's "client_event_id IN
@@ -122,7 +164,7 @@ class PgLedgerStore(SQLiteLedgerStore):
         ``fn`` may run more than once (after a deadlock or a connection lost before the
         commit): only its database effects count."""
 
-        def txn(con: Any) -> T:
+        def txn(con: PgConnection) -> T:
             row = con.execute(_LOCK_HEAD).fetchone()
             if row is None:
                 raise StorageError(f"{self.where}: the log's head row is missing")

@@ -278,3 +278,52 @@ def test_a_database_that_does_not_exist_is_a_storage_error_not_unavailable(
     with pytest.raises(StorageError, match="cannot connect") as e:
         PostgresDatabase(url, [PART])
     assert not isinstance(e.value, LedgerBusyError)
+
+
+def test_a_writer_paused_after_executemany_is_still_cut_off(pg_db_url: str) -> None:
+    """psycopg's executemany runs in pipeline mode, after which PostgreSQL did not arm
+    idle_in_transaction_session_timeout: a writer paused there kept its locks for good. Now
+    it loses its session, and nothing of it is kept."""
+    d = PostgresDatabase(pg_db_url, [PART], busy_timeout=1.0, idle_in_transaction_timeout=0.5)
+    runs: list[int] = []
+
+    def paused(con: PgConnection) -> None:
+        con.executemany("INSERT INTO kv (k, v) VALUES (?, ?)", [("a", 1), ("b", 2)])
+        runs.append(1)
+        time.sleep(1.5)
+
+    try:
+        with pytest.raises(DatabaseUnavailableError):
+            d.write(paused)
+        assert d.read().execute("SELECT count(*) FROM kv").fetchone() == (0,)
+    finally:
+        d.close()
+
+
+def test_a_server_with_weak_commits_still_gets_durable_ones_from_sealtrail(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server configured with synchronous_commit=off would acknowledge commits not yet on
+    disk: Sealtrail's sessions use 'on' anyway, and say so in the log."""
+    from tests.pg import pg_cluster_at
+
+    with pg_cluster_at(settings=["synchronous_commit=off"]) as cluster:
+        url = cluster.create_database("weak")
+        with psycopg.connect(url, autocommit=True) as plain:
+            assert plain.execute("SHOW synchronous_commit").fetchone() == ("off",)
+        d = PostgresDatabase(url, [PART], pool_size=3)
+        try:
+            seen = set()
+            with ThreadPoolExecutor(3) as ex:  # several pooled connections, old and new
+                for got in ex.map(
+                    lambda _: d.write(
+                        lambda con: con.execute("SHOW synchronous_commit").fetchone()[0]
+                    ),
+                    range(6),
+                ):
+                    seen.add(got)
+            assert seen == {"on"}
+            assert d.read().execute("SHOW synchronous_commit").fetchone() == ("on",)
+        finally:
+            d.close()
+    assert "synchronous_commit is 'off'" in caplog.text

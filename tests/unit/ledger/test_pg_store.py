@@ -223,9 +223,16 @@ def test_a_head_row_edited_behind_the_log_is_refused(
     }[edit]
     with psycopg.connect(pg_db_url, autocommit=True) as admin:
         admin.execute(statement)  # type: ignore[arg-type]
-    fresh = ledger_on(open_stores())
+    other = open_stores()
     with pytest.raises(StorageError):
-        fresh.append("acme", [event_input("after")])
+        ledger_on(other).append("acme", [event_input("after")])
+    if edit == "ahead":  # a writer that does not read the tree first meets the head's check
+        ev = build_event(event_input("raw"), tenant="acme", index=4,
+                         recorded_at=FIXED_TIME_TEXT, salt=bytes(16), prev=None)  # fmt: skip
+        with pytest.raises(
+            StorageError, match="the log's head says 4 entries, the events end at 3"
+        ):
+            other.ledger.write(lambda view: view.append([Entry(ev, b"")]))
     assert [e.event.client_event_id for e in stores.ledger.entries(0, 3)] == ["e0", "e1", "e2"]
     with psycopg.connect(pg_db_url, autocommit=True) as admin:
         assert admin.execute("SELECT count(*) FROM events").fetchone() == (3,)
@@ -266,3 +273,58 @@ def test_where_names_no_password(pg_cluster: object) -> None:
         where_of("postgresql://u:pw@db.example:6543/ledger")
         == "postgresql://db.example:6543/ledger"
     )
+
+
+_CHILD = """
+import sys, time
+from sealtrail.backend import open_postgres
+from sealtrail.ledger.log import Ledger
+from sealtrail.core.note import NoteSigner
+from sealtrail.core.event import parse_event_input
+stores = open_postgres(sys.argv[1])
+ledger = Ledger(stores.ledger, NoteSigner.generate("child.example/x"))
+real = stores.ledger.write
+def slow(fn):
+    def pause(view):
+        out = fn(view)
+        print("written, not committed", flush=True)
+        time.sleep(60)
+        return out
+    return real(pause)
+stores.ledger.write = slow
+inputs = [parse_event_input({"stream": f"c:{i}", "type": "sign", "actor": {"id": "u"},
+                             "client_event_id": f"child-{i}"}) for i in range(500)]
+ledger.append("acme", inputs)
+"""
+
+
+def test_a_worker_killed_mid_batch_leaves_nothing_and_releases_the_head(
+    open_stores: Callable[..., backend.Stores], pg_db_url: str
+) -> None:
+    """Another process writes a batch of 500 and is SIGKILLed before COMMIT: the server rolls
+    it back and releases the head's lock at once — the next writer appends at index 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, pg_db_url], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "written, not committed"
+        with psycopg.connect(pg_db_url, autocommit=True) as admin:  # READ COMMITTED: nothing
+            assert admin.execute("SELECT count(*) FROM events").fetchone() == (0,)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        stores = open_stores(busy_timeout=5.0)
+        t0 = time.monotonic()
+        got = ledger_on(stores).append("acme", [event_input("after-kill")])
+        assert time.monotonic() - t0 < 3
+        assert got[0].event.index == 0
+        assert_clean(stores, 1)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
