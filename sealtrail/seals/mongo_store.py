@@ -197,6 +197,24 @@ def _terms(d: Doc) -> StoredTerms:
     return StoredTerms(d["_id"], d.get("expires_at"), d.get("ended_reason"), d.get("ended_at"))
 
 
+def _envelope_doc(e: StoredEnvelope, document: bytes) -> dict[str, Any]:
+    """An envelope as its MongoDB document (signers embedded)."""
+    return {
+        "_id": e.id, "tenant": e.tenant, "title": e.title, "ordered": e.ordered,
+        "status": e.status, "version": e.version, "original": e.original,
+        "current": e.current, "document": document, "created_by": e.created_by,
+        "created_at": e.created_at, "completed_at": e.completed_at,
+        "signers": [
+            {"position": s.position, "seal_id": s.seal_id, "key_id": s.key_id,
+             "status": s.status, "signed_by": s.signed_by, "signed_at": s.signed_at,
+             "before": s.before, "after": s.after, "party": s.party,
+             "invitation": s.invitation, "answered_by": s.answered_by,
+             "answered_at": s.answered_at}
+            for s in e.signers
+        ],
+    }  # fmt: skip
+
+
 class MongoSealStore:
     """Seal persistence in MongoDB (module docstring), on the shared connection."""
 
@@ -558,20 +576,7 @@ class MongoSealStore:
     ) -> None:
         _check_size(document)
         e = envelope
-        doc = {
-            "_id": e.id, "tenant": e.tenant, "title": e.title, "ordered": e.ordered,
-            "status": e.status, "version": e.version, "original": e.original,
-            "current": e.current, "document": document, "created_by": e.created_by,
-            "created_at": e.created_at, "completed_at": e.completed_at,
-            "signers": [
-                {"position": s.position, "seal_id": s.seal_id, "key_id": s.key_id,
-                 "status": s.status, "signed_by": s.signed_by, "signed_at": s.signed_at,
-                 "before": s.before, "after": s.after, "party": s.party,
-                 "invitation": s.invitation, "answered_by": s.answered_by,
-                 "answered_at": s.answered_at}
-                for s in e.signers
-            ],
-        }  # fmt: skip
+        doc = _envelope_doc(e, document)
 
         def put(session: AsyncClientSession) -> None:
             self.conn.run(self._c[ENVELOPES].insert_one(doc, session=session))
@@ -615,11 +620,9 @@ class MongoSealStore:
 
         self._txn(put)
 
-    def commit_signature(
-        self, commit: SignatureCommit, use: SealUse, events: Sequence[OutboxEvent]
-    ) -> None:
-        _check_size(commit.document)
-        c = commit
+    def _update_signed(self, c: SignatureCommit, session: AsyncClientSession) -> None:
+        """Store the signed document and mark the slot signed, if the envelope is still open at
+        the version it was read at (ConflictError otherwise)."""
         # the filter names the slot so that "signers.$" below is that slot
         query = {"_id": c.envelope_id, "version": c.version, "status": "open",
                  "signers.position": c.position}  # fmt: skip
@@ -637,11 +640,17 @@ class MongoSealStore:
             },
             "$inc": {"version": 1},
         }
+        r = self.conn.run(self._c[ENVELOPES].update_one(query, change, session=session))
+        if r.matched_count != 1:
+            raise ConflictError(f"envelope {c.envelope_id} changed while signing: sign again")
+
+    def commit_signature(
+        self, commit: SignatureCommit, use: SealUse, events: Sequence[OutboxEvent]
+    ) -> None:
+        _check_size(commit.document)
 
         def put(session: AsyncClientSession) -> None:
-            r = self.conn.run(self._c[ENVELOPES].update_one(query, change, session=session))
-            if r.matched_count != 1:
-                raise ConflictError(f"envelope {c.envelope_id} changed while signing: sign again")
+            self._update_signed(commit, session)
             self._record_use(use, session)
             self._enqueue(events, session)
 
@@ -726,20 +735,7 @@ class MongoSealStore:
     ) -> None:
         _check_size(document)
         e = envelope
-        doc = {
-            "_id": e.id, "tenant": e.tenant, "title": e.title, "ordered": e.ordered,
-            "status": e.status, "version": e.version, "original": e.original,
-            "current": e.current, "document": document, "created_by": e.created_by,
-            "created_at": e.created_at, "completed_at": e.completed_at,
-            "signers": [
-                {"position": s.position, "seal_id": s.seal_id, "key_id": s.key_id,
-                 "status": s.status, "signed_by": s.signed_by, "signed_at": s.signed_at,
-                 "before": s.before, "after": s.after, "party": s.party,
-                 "invitation": s.invitation, "answered_by": s.answered_by,
-                 "answered_at": s.answered_at}
-                for s in e.signers
-            ],
-        }  # fmt: skip
+        doc = _envelope_doc(e, document)
         tdoc = {"_id": e.id, "expires_at": terms.expires_at,
                 "ended_reason": terms.ended_reason, "ended_at": terms.ended_at}  # fmt: skip
         ldocs = [
@@ -845,28 +841,9 @@ class MongoSealStore:
 
     def commit_link_signature(self, commit: SignatureCommit, events: Sequence[OutboxEvent]) -> None:
         _check_size(commit.document)
-        c = commit
-        query = {"_id": c.envelope_id, "version": c.version, "status": "open",
-                 "signers.position": c.position}  # fmt: skip
-        change = {
-            "$set": {
-                "document": c.document,
-                "current": c.after,
-                "status": "completed" if c.completes else "open",
-                "completed_at": c.at if c.completes else None,
-                "signers.$.status": "signed",
-                "signers.$.signed_by": c.signed_by,
-                "signers.$.signed_at": c.at,
-                "signers.$.before": c.before,
-                "signers.$.after": c.after,
-            },
-            "$inc": {"version": 1},
-        }
 
         def put(session: AsyncClientSession) -> None:
-            r = self.conn.run(self._c[ENVELOPES].update_one(query, change, session=session))
-            if r.matched_count != 1:
-                raise ConflictError(f"envelope {c.envelope_id} changed while signing: sign again")
+            self._update_signed(commit, session)
             self._enqueue(events, session)
 
         self._txn(put)

@@ -727,22 +727,8 @@ class SQLiteSealStore:
     def commit_signature(
         self, commit: SignatureCommit, use: SealUse, events: Sequence[OutboxEvent]
     ) -> None:
-        c = commit
-
         def put(con: SqlConnection) -> None:
-            cur = con.execute(
-                "UPDATE envelopes SET document = ?, version = version + 1, status = ?, "
-                "completed_at = ? WHERE id = ? AND version = ? AND status = 'open'",
-                (c.document, "completed" if c.completes else "open",
-                 c.at if c.completes else None, c.envelope_id, c.version),
-            )  # fmt: skip
-            if cur.rowcount != 1:
-                raise ConflictError(f"envelope {c.envelope_id} changed while signing: sign again")
-            con.execute(
-                "UPDATE envelope_signers SET status = 'signed', signed_by = ?, signed_at = ?, "
-                "before = ?, after = ? WHERE envelope_id = ? AND position = ?",
-                (c.signed_by, c.at, c.before, c.after, c.envelope_id, c.position),
-            )
+            _update_signed(con, commit)
             _record_use(con, use)
             _enqueue(con, events)
 
