@@ -6,7 +6,7 @@ raw is SQLite's target, used here too); proofs at 1,000,000 events under 1 ms me
 
 The server: ``--url`` names an existing database (it must be empty, or hold a log this bench
 built before: the proof part reuses it); without it, a PostgreSQL cluster is started in a temp
-directory on a free port (tests/pg.py: ``initdb``, ``fsync=on``) and removed after. Every
+directory on a free port (bench/_pg.py: ``initdb``, ``fsync=on``) and removed after. Every
 measurement runs with the server's commit settings — ``synchronous_commit`` as configured
 (``on`` by default: a commit returns once its WAL is flushed), printed in the header.
 
@@ -38,9 +38,9 @@ from contextlib import contextmanager
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # for tests.pg
 
 import _common as c
+import _pg
 import psycopg
 
 from sealtrail.backend import open_postgres
@@ -68,10 +68,8 @@ def server(url: str | None) -> Iterator[Callable[[], str]]:
     if url is not None:
         yield lambda: url
         return
-    from tests.pg import pg_cluster_at
-
-    with pg_cluster_at() as cluster:
-        yield cluster.create_database
+    with _pg.server(None) as fresh:
+        yield fresh
 
 
 def signer() -> NoteSigner:
@@ -149,19 +147,6 @@ def run_ledger(url: str, n: int, g: int) -> float:
         return time.perf_counter() - t0
     finally:
         stores.close()
-
-
-def settings_line(url: str) -> str:
-    with psycopg.connect(url, autocommit=True) as con:
-        version = con.execute("SHOW server_version").fetchone()
-        sync = con.execute("SHOW synchronous_commit").fetchone()
-        fsync = con.execute("SHOW fsync").fetchone()
-        standbys = con.execute("SHOW synchronous_standby_names").fetchone()
-    return (
-        f"PostgreSQL {version[0] if version else '?'}: synchronous_commit="
-        f"{sync[0] if sync else '?'}, fsync={fsync[0] if fsync else '?'}, "
-        f"synchronous_standby_names='{standbys[0] if standbys else ''}'"
-    )
 
 
 def appends(fresh: Callable[[], str], quick: bool, reps: int) -> list[tuple[str, float]]:
@@ -281,7 +266,10 @@ def main(argv: list[str] | None = None) -> int:
         c.print_header(
             TITLE,
             args.quick,
-            [settings_line(first), f"server: {'given by --url' if args.url else 'started here'}"],
+            [
+                _pg.settings_line(first),
+                f"server: {'given by --url' if args.url else 'started here'}",
+            ],
         )
         ratios = appends(fresh, args.quick, reps) if args.url is None else []
         inc, cons, ok = proofs(fresh(), events, samples, args.seed)

@@ -1,12 +1,25 @@
-"""Appends per second with 1, 2 and 4 ``sealtrail serve`` workers on one SQLite database.
+"""Appends per second with 1, 2 and 4 ``sealtrail serve`` workers on one SQLite/PostgreSQL database.
 
-Issues 8 and 19. Every worker commits its own appends (group commit per process) under SQLite's
-write lock; the sequencer lease only elects the worker that seals, timestamps and anchors — no
+Issues 8 and 19. Every worker commits its own appends (group commit per process) under the
+database's serialisation of the log head (SQLite's write lock; on PostgreSQL a row lock on the
+log's head); the sequencer lease only elects the worker that seals, timestamps and anchors — no
 append goes through ``append_queue`` (a row there fails the run). For each N in 1, 2, 4: a fresh
 provisioned data dir (bench_http's ``provision``: one tenant, one integrator key) in a temp dir,
 N ``sealtrail serve`` subprocesses on it (same data dir, distinct ports, default settings: lease
 TTL 10 s, a checkpoint every 10 s or 10,000 events), and a wait until one of them holds the
-sequencer lease. The load generator is this process: one ``aiohttp.ClientSession`` with
+sequencer lease.
+
+``--backend postgresql``: the same, except that each N gets a FRESH PostgreSQL database
+(``CREATE DATABASE``, bench/_pg.py) on a throwaway cluster started for the run in a temp dir on
+a free port (``initdb``, ``fsync=on``, removed after), or on the server of ``--pg-url`` (its user
+must be allowed to create databases; the databases made are dropped at the end). The data dir
+then holds only the checkpoint key; provisioning runs the CLI (``sealtrail init``, ``tenants
+create``, ``keys create``) and every worker is started with ``SEALTRAIL_DB_URL`` naming that
+database. The lease, ``append_queue``, commit counts and the after-run checks below read the
+PostgreSQL database (psycopg, and the PostgreSQL stores for the log and the audit); the header
+prints the server's version and commit settings (``synchronous_commit``, ``fsync``).
+
+The load generator is this process: one ``aiohttp.ClientSession`` with
 ``TCPConnector(limit=concurrency)`` and ``concurrency`` client tasks that send
 ``POST /v1/events`` round-robin over the N workers (request k to worker k mod N), each event
 with its own ``client_event_id``. A warm-up (untimed) precedes a timed window of ``--seconds``;
@@ -49,21 +62,25 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _common as c
+import _pg
 import aiohttp
 import bench_http as http
+import psycopg
 
-from sealtrail.backend import open_backend
+from sealtrail.backend import Stores, open_backend
 from sealtrail.ledger import datadir
 from sealtrail.ledger.audit import audit
 
 TITLE = "Several workers on one SQLite database"
+TITLE_PG = "Several workers on one PostgreSQL database"
 TABLE_SINGLE = "Single appends over N workers (POST /v1/events, round-robin)"
 TABLE_PATHS = "Single-append latency by path"
 TABLE_BATCH = "Batches of 100 over N workers (POST /v1/events/batch, round-robin)"
@@ -89,46 +106,87 @@ class Lease:
         return int(self.holder.split(":")[1])
 
 
-def read_lease(db: Path) -> Lease | None:
+#: the database the workers share: a SQLite file's path, or a PostgreSQL URL
+Db = Path | str
+
+
+def row_of(db: Db, sql: str, params: tuple[object, ...] = ()) -> tuple[Any, ...] | None:
+    """One row of ``sql`` (``?`` placeholders) read from ``db`` over a connection of its own:
+    sqlite3 for a path, psycopg (autocommit) for a URL."""
+    if isinstance(db, str):
+        with psycopg.connect(db, autocommit=True, connect_timeout=30) as pg:
+            return pg.execute(sql.replace("?", "%s"), params).fetchone()  # type: ignore[arg-type]
     con = sqlite3.connect(db, timeout=30)
     try:
-        row = con.execute(
-            "SELECT holder, epoch, expires_at FROM leases WHERE name = 'sequencer'"
-        ).fetchone()
+        row: tuple[Any, ...] | None = con.execute(sql, params).fetchone()
+        return row
     finally:
         con.close()
+
+
+def count_of(db: Db, sql: str, params: tuple[object, ...] = ()) -> int:
+    row = row_of(db, sql, params)
+    assert row is not None
+    return int(row[0])
+
+
+def read_lease(db: Db) -> Lease | None:
+    row = row_of(db, "SELECT holder, epoch, expires_at FROM leases WHERE name = 'sequencer'")
     return None if row is None else Lease(str(row[0]), int(row[1]), float(row[2]))
 
 
-def queue_rows(db: Path) -> int:
+def queue_rows(db: Db) -> int:
     """Append requests ever queued through the database (finished rows are kept 10 minutes)."""
-    con = sqlite3.connect(db, timeout=30)
-    try:
-        return int(con.execute("SELECT COUNT(*) FROM append_queue").fetchone()[0])
-    finally:
-        con.close()
+    return count_of(db, "SELECT COUNT(*) FROM append_queue")
 
 
-def log_end(db: Path) -> int:
+def log_end(db: Db) -> int:
     """The log's size now (its largest index + 1)."""
-    con = sqlite3.connect(db, timeout=30)
-    try:
-        return int(con.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM events").fetchone()[0])
-    finally:
-        con.close()
+    return count_of(db, "SELECT COALESCE(MAX(idx) + 1, 0) FROM events")
 
 
-def commits_in(db: Path, lo: int, hi: int) -> int:
+def commits_in(db: Db, lo: int, hi: int) -> int:
     """Group commits that wrote the events ``lo`` ≤ index < ``hi``: every commit stamps its
     events with one ``recorded_at`` (microseconds), so the distinct values count the commits."""
-    con = sqlite3.connect(db, timeout=30)
-    try:
-        row = con.execute(
-            "SELECT COUNT(DISTINCT recorded_at) FROM events WHERE idx >= ? AND idx < ?", (lo, hi)
-        ).fetchone()
-        return int(row[0])
-    finally:
-        con.close()
+    return count_of(
+        db, "SELECT COUNT(DISTINCT recorded_at) FROM events WHERE idx >= ? AND idx < ?", (lo, hi)
+    )
+
+
+def provision(data_dir: Path, url: str | None) -> str:
+    """A provisioned data dir (tenant ``acme``, an integrator key for it); returns the key. On
+    SQLite bench_http's ``provision``; on PostgreSQL the CLI (``init``, ``tenants create``,
+    ``keys create``) with ``SEALTRAIL_DB_URL=url``: the keys in ``data_dir``, the rest there."""
+    if url is None:
+        return http.provision(data_dir)
+    exe = str(Path(sys.executable).with_name("sealtrail"))
+    env = worker_env(data_dir, url)
+    key = ""
+    for args in (
+        ["init"],
+        ["tenants", "create", c.TENANT, "--name", "Acme Ltd"],
+        ["keys", "create", "--tenant", c.TENANT, "--role", "integrator"],
+    ):
+        r = subprocess.run(
+            [exe, "--data-dir", str(data_dir), *args, "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        if r.returncode != 0:
+            raise RuntimeError(f"sealtrail {' '.join(args)} exited {r.returncode}: {r.stderr}")
+        key = str(json.loads(r.stdout).get("key", ""))
+    return key
+
+
+def worker_env(data_dir: Path, url: str | None) -> dict[str, str]:
+    """The environment of a ``sealtrail`` process on ``data_dir`` (and database ``url``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEALTRAIL_")}
+    env.update(SEALTRAIL_DATA_DIR=str(data_dir))
+    if url is not None:
+        env.update(SEALTRAIL_DB_URL=url)
+    return env
 
 
 def machine_cpu() -> float | None:
@@ -153,15 +211,16 @@ def loop_thread_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_workers(data_dir: Path, root: Path, n: int) -> list[http.Server]:
-    """``n`` ``sealtrail serve`` on ``data_dir`` (provisioned), free ports, started together."""
+def start_workers(data_dir: Path, root: Path, n: int, url: str | None) -> list[http.Server]:
+    """``n`` ``sealtrail serve`` on ``data_dir`` (provisioned; database ``url`` if given), free
+    ports, started together."""
     exe = str(Path(sys.executable).with_name("sealtrail"))
     workers: list[http.Server] = []
     try:
         for i in range(n):
             port = http.free_port()
-            env = {k: v for k, v in os.environ.items() if not k.startswith("SEALTRAIL_")}
-            env.update(SEALTRAIL_DATA_DIR=str(data_dir), SEALTRAIL_LISTEN=f"127.0.0.1:{port}")
+            env = worker_env(data_dir, url)
+            env.update(SEALTRAIL_LISTEN=f"127.0.0.1:{port}")
             log = root / f"worker{i}.log"
             with log.open("ab") as out:
                 proc = subprocess.Popen(
@@ -177,7 +236,7 @@ def start_workers(data_dir: Path, root: Path, n: int) -> list[http.Server]:
     return workers
 
 
-def wait_for_holder(db: Path, workers: Sequence[http.Server]) -> Lease:
+def wait_for_holder(db: Db, workers: Sequence[http.Server]) -> Lease:
     """The lease once one of ``workers`` holds it (unexpired)."""
     pids = {w.proc.pid for w in workers}
     deadline = time.monotonic() + 60
@@ -309,9 +368,12 @@ class Window:
 class Cluster:
     """N workers on one data dir, and what was acknowledged through them."""
 
-    def __init__(self, root: Path, workers: list[http.Server], key: str) -> None:
+    def __init__(
+        self, root: Path, workers: list[http.Server], key: str, url: str | None = None
+    ) -> None:
         self.data_dir = root / "data"
-        self.db = self.data_dir / datadir.DB_FILE
+        self.url = url
+        self.db: Db = self.data_dir / datadir.DB_FILE if url is None else url
         self.workers = workers
         self.key = key
         self.acked: dict[str, int] = {}  # client event id -> acknowledged index
@@ -435,10 +497,14 @@ class Cluster:
                 )
         return problems
 
+    def open(self) -> Stores:
+        """Every store of the workers' database (SQLite file, or PostgreSQL over psycopg)."""
+        return open_backend(self.data_dir / datadir.DB_FILE, db_url=self.url)
+
     def check_log(self) -> tuple[int, list[str]]:
         """The log size and what is wrong with it (nothing, if it holds exactly the acks)."""
         problems = list(self.duplicates[:10])
-        store = open_backend(self.db)
+        store = self.open()
         try:
             size = store.ledger.size()
             if size != len(self.acked):
@@ -481,15 +547,21 @@ class Run:
 
 
 async def run_n(
-    n: int, repetition: int, parent: str | None, bodies: Bodies, args: argparse.Namespace
+    n: int,
+    repetition: int,
+    parent: str | None,
+    bodies: Bodies,
+    args: argparse.Namespace,
+    url: str | None = None,
 ) -> tuple[Run | None, list[str]]:
-    """Start N workers on a fresh data dir, load them, stop them, check the log."""
+    """Start N workers on a fresh data dir (and fresh PostgreSQL database ``url`` if given),
+    load them, stop them, check the log."""
     warm = QUICK_WARM_SECONDS if args.quick else WARM_SECONDS
     seconds = QUICK_SECONDS if args.quick else args.seconds
     with c.scratch_dir(parent) as root:
-        key = http.provision(root / "data")
-        workers = start_workers(root / "data", root, n)
-        cluster = Cluster(root, workers, key)
+        key = provision(root / "data", url)
+        workers = start_workers(root / "data", root, n, url)
+        cluster = Cluster(root, workers, key, url)
         try:
             cluster.holder_position()
             single, failures = await cluster.measure(
@@ -515,7 +587,7 @@ async def run_n(
         if len(failures) > 20:
             problems.append(f"… {len(failures) - 20:,} more failed requests")
         size, log_problems = cluster.check_log()
-        store = open_backend(cluster.db)
+        store = cluster.open()
         try:
             checkpoints = len(store.ledger.checkpoints())
         finally:
@@ -711,13 +783,37 @@ def print_tables(runs: list[Run]) -> None:
 
 
 async def measure(args: argparse.Namespace) -> int:
+    if args.backend == "postgresql":
+        with _pg.server(args.pg_url) as fresh:
+            return await measure_on(args, fresh)
+    return await measure_on(args, None)
+
+
+async def measure_on(args: argparse.Namespace, fresh: Callable[[], str] | None) -> int:
+    """The run, on SQLite (``fresh`` None) or on a fresh PostgreSQL database per N."""
+    if fresh is None:
+        title = TITLE
+        where = f"one fresh data dir (SQLite, under {args.tmp_dir or tempfile.gettempdir()})"
+        database_notes: list[str] = []
+        commit_thread = "SQLite, hashing, fsync"
+    else:
+        title = TITLE_PG
+        first = fresh()
+        where = (
+            "one fresh PostgreSQL database per N (CREATE DATABASE on a "
+            f"{'server given by --pg-url' if args.pg_url else 'cluster started here'}; keys "
+            f"in a fresh data dir under {args.tmp_dir or tempfile.gettempdir()}), "
+            "SEALTRAIL_DB_URL"
+        )
+        database_notes = [_pg.settings_line(first)]
+        commit_thread = "psycopg and the server's round trips, hashing"
     c.print_header(
-        TITLE,
+        title,
         args.quick,
         [
-            f"workers: N `sealtrail serve` subprocesses on one fresh data dir (SQLite, under "
-            f"{args.tmp_dir or tempfile.gettempdir()}), default settings: lease TTL 10 s, a "
-            "checkpoint every 10 s or 10,000 events (sealed by the lease holder)",
+            *database_notes,
+            f"workers: N `sealtrail serve` subprocesses on {where}, default settings: lease TTL "
+            "10 s, a checkpoint every 10 s or 10,000 events (sealed by the lease holder)",
             f"load generator: this process, one aiohttp.ClientSession, concurrency "
             f"{args.concurrency} for single appends and {BATCH_CONCURRENCY} for batches of "
             f"{BATCH}, round-robin over the N workers; warm-up, then a timed window of "
@@ -733,8 +829,8 @@ async def measure(args: argparse.Namespace) -> int:
             "per commit: the window's events / the group commits (all workers) that wrote them "
             "(distinct `recorded_at`: one per commit)",
             "event loop / other threads: the workers' CPU per event split between their main "
-            "threads (asyncio: HTTP, validation) and the rest (the commit thread: SQLite, "
-            "hashing, fsync; other to_thread work), from /proc/<pid>/task/<pid>/stat",
+            "threads (asyncio: HTTP, validation) and the rest (the commit thread: "
+            f"{commit_thread}; other to_thread work), from /proc/<pid>/task/<pid>/stat",
             "per CPU-s: appended events per CPU-second used by the workers and the load "
             "generator together (the ratio against the CPU actually available); each worker's "
             "CPU: its CPU time / wall, as a share of one core",
@@ -744,7 +840,8 @@ async def measure(args: argparse.Namespace) -> int:
     runs: list[Run] = []
     for repetition in range(1, args.repeat + 1):
         for n in WORKER_COUNTS:
-            run, problems = await run_n(n, repetition, args.tmp_dir, bodies, args)
+            url = None if fresh is None else fresh()
+            run, problems = await run_n(n, repetition, args.tmp_dir, bodies, args, url)
             if run is None:
                 for p in problems:
                     print(f"ERROR: {p}", file=sys.stderr)
@@ -768,7 +865,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=1, help="repetitions of N = 1, 2, 4")
     p.add_argument("--no-batches", action="store_true", help="skip the batches of 100")
     p.add_argument("--tmp-dir", default=None, help="where the data dirs are made")
-    return asyncio.run(measure(p.parse_args(argv)))
+    p.add_argument(
+        "--backend",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the workers' database (default sqlite)",
+    )
+    p.add_argument(
+        "--pg-url",
+        default=None,
+        help="PostgreSQL: a server whose user may CREATE DATABASE (one fresh database per N, "
+        "dropped after); default: a throwaway cluster started here",
+    )
+    args = p.parse_args(argv)
+    if args.pg_url is not None and args.backend != "postgresql":
+        p.error("--pg-url needs --backend postgresql")
+    return asyncio.run(measure(args))
 
 
 if __name__ == "__main__":

@@ -182,6 +182,78 @@ def test_quick_workers_run_prints_its_tables(tmp_path: Path) -> None:
     assert "| ---" in run.stdout
 
 
+def test_quick_workers_run_on_postgresql(tmp_path: Path) -> None:
+    """``--backend postgresql``: a throwaway cluster, a fresh database per N (a reused one would
+    fail the log check: its size would not equal the appends acknowledged), checks passed."""
+    from tests.pg import require_pg_bin
+
+    require_pg_bin()
+    args = [
+        sys.executable,
+        str(BENCH / "bench_workers.py"),
+        "--quick",
+        "--no-batches",
+        "--backend",
+        "postgresql",
+        "--tmp-dir",
+        str(tmp_path),
+    ]
+    run = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    for heading in [
+        "## Several workers on one PostgreSQL database",
+        "synchronous_commit=on, fsync=on",
+        "one fresh PostgreSQL database per N",
+        "### Single appends over N workers (POST /v1/events, round-robin)",
+        "### Log checks after each N",
+        "| 4       | ",
+    ]:
+        assert heading in run.stdout, f"{heading!r} missing from:\n{run.stdout}"
+    assert run.stdout.count("equal, dense, audit OK") == 3, run.stdout
+    assert "SQLite database" not in run.stdout
+
+
+def test_workers_checks_read_postgresql_and_catch_a_wrong_log(
+    pg_db_url: str, tmp_path: Path
+) -> None:
+    """bench_workers' after-run checks on PostgreSQL: the CLI provisions the database of the URL,
+    the raw reads (log end, queue, lease) go to it, and a log that disagrees with the
+    acknowledgements (swapped indices, an ack the log lacks, an event never acked) fails."""
+    sys.path.insert(0, str(BENCH))
+    import _common as c
+    import bench_workers as bw
+
+    from sealtrail import backend
+    from sealtrail.core.event import parse_event_input
+    from sealtrail.ledger.log import Ledger
+
+    key = bw.provision(tmp_path / "data", pg_db_url)
+    assert key
+    assert not (tmp_path / "data" / "ledger.db").exists()  # nothing went to SQLite
+    stores, signer = backend.open_store(tmp_path / "data", db_url=pg_db_url)
+    ledger = Ledger(stores.ledger, signer)
+    try:
+        ledger.append(c.TENANT, [parse_event_input(c.sample_event(i)) for i in range(3)])
+    finally:
+        ledger.close_sync()
+    assert (bw.log_end(pg_db_url), bw.queue_rows(pg_db_url)) == (3, 0)
+    assert bw.commits_in(pg_db_url, 0, 3) == 1
+    assert bw.read_lease(pg_db_url) is None
+
+    cluster = bw.Cluster(tmp_path, [], key, pg_db_url)
+    cluster.acked = {"erp-0": 0, "erp-1": 1, "erp-2": 2}
+    assert cluster.check_log() == (3, [])
+    for acked in (
+        {"erp-0": 0, "erp-1": 2, "erp-2": 1},  # swapped
+        {"erp-0": 0, "erp-1": 1},  # erp-2 in the log, never acknowledged
+        {"erp-0": 0, "erp-1": 1, "erp-2": 2, "erp-3": 3},  # acknowledged, not in the log
+    ):
+        cluster.acked = acked
+        size, problems = cluster.check_log()
+        assert size == 3
+        assert problems, acked
+
+
 def test_quick_anchoring_run_prints_its_tables(tmp_path: Path) -> None:
     """bench_anchoring.py starts two Ganache chains (node_modules) and the development TSA."""
     cli = BENCH.parent / "node_modules" / "ganache" / "dist" / "node" / "cli.js"
