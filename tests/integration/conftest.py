@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,3 +101,13 @@ def module_service(
     yield factory()
     for svc in started:
         svc.stop()
+
+
+@pytest.fixture(scope="module")
+def inbox() -> Iterator[Any]:
+    """A real SMTP server (aiosmtpd) on a free port, one per test module: the mail the service
+    sends (signing links, one-time codes) lands here (tests/smtp.py)."""
+    from ..smtp import smtp_server
+
+    with smtp_server() as box:
+        yield box

@@ -245,3 +245,17 @@ def check_inclusion(leaf_hash: str, index: int, size: int, proof: list[str], roo
 def leaf_hash_of(canonical: bytes) -> str:
     """RFC 9162 leaf hash of an event's canonical bytes."""
     return hashlib.sha256(b"\x00" + canonical).hexdigest()
+
+
+def seal_of_other(api: Api) -> str:
+    """An active contract seal of tenant ``other`` (an enterprise signer), made by an admin key
+    of ``other`` created for it once per service."""
+    from ..service import cli
+
+    if "adm_other" not in api.svc.keys:
+        made = cli(api.svc.data_dir, "keys", "create", "--tenant", "other", "--role", "admin")
+        api.svc.keys["adm_other"] = made["key"]
+    body = {"tenant": "other", "kind": "contract", "name": "Other Corp", "purpose": "合同专用章"}
+    r = api.post("/v1/seals", body, key="adm_other")
+    assert r.status == 201, r
+    return str(r.json()["id"])

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from ...smtp import Inbox, smtp_server
+from ...smtp import Inbox
 from ...unit.signing.pdfs import make_pdf
 from ..conftest import Provisioned, _service_factory
 from ..service import SEALTRAIL, Service
@@ -29,12 +29,6 @@ from .client import Api, assert_problem
 from .test_signer_api import Signer, create, events_of, in_days, individual, token_of
 
 PDFTOTEXT = shutil.which("pdftotext")
-
-
-@pytest.fixture(scope="module")
-def inbox() -> Iterator[Inbox]:
-    with smtp_server() as box:
-        yield box
 
 
 @pytest.fixture(scope="module")

@@ -21,23 +21,17 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from ...smtp import Inbox, smtp_server
+from ...smtp import Inbox
 from ...unit.signing.pdfs import make_pdf
 from ..conftest import Provisioned, _service_factory
 from ..service import Service
-from .client import Api, Resp, assert_problem
+from .client import Api, Resp, assert_problem, seal_of_other
 
 PDFSIG = shutil.which("pdfsig")
 CERTUTIL = shutil.which("certutil")
 ALICE = "alice@example.com"
 KEEPER = "keeper@other.example"
 A4 = (595.2756, 841.8898)
-
-
-@pytest.fixture(scope="module")
-def inbox() -> Iterator[Inbox]:
-    with smtp_server() as box:
-        yield box
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +157,7 @@ def _pdfsig(pdf: bytes, tmp_path: Path) -> str:
 def test_two_signers_sign_in_order_with_codes_from_the_mail(
     api: Api, inbox: Inbox, tmp_path: Path
 ) -> None:
-    seal = make_seal_of_other(api)
+    seal = seal_of_other(api)
     r = create(api, [
         individual(),
         {"kind": "enterprise", "tenant": "other", "email": KEEPER,
@@ -274,18 +268,6 @@ def test_two_signers_sign_in_order_with_codes_from_the_mail(
     assert opened["attributes"]["user_agent"] == "Mozilla/5.0 (iPhone) test"
     assert opened["attributes"]["client_ip"] == "127.0.0.1"
     assert ALICE not in str(events_of(api, env_id))
-
-
-def make_seal_of_other(api: Api) -> str:
-    from ...integration.service import cli
-
-    if "adm_other" not in api.svc.keys:
-        made = cli(api.svc.data_dir, "keys", "create", "--tenant", "other", "--role", "admin")
-        api.svc.keys["adm_other"] = made["key"]
-    body = {"tenant": "other", "kind": "contract", "name": "Other Corp", "purpose": "合同专用章"}
-    r = api.post("/v1/seals", body, key="adm_other")
-    assert r.status == 201, r
-    return str(r.json()["id"])
 
 
 def _pyhanko_checks(pdf: bytes) -> None:

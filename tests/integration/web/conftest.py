@@ -115,15 +115,6 @@ def screenshot(page: Any, name: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def inbox() -> Iterator[Any]:
-    """A real SMTP server (aiosmtpd) that the service mails one-time codes to."""
-    from ...smtp import smtp_server
-
-    with smtp_server() as box:
-        yield box
-
-
-@pytest.fixture(scope="module")
 def svc(provisioned: Any, tmp_path_factory: pytest.TempPathFactory, inbox: Any) -> Iterator[Any]:
     """One ``sealtrail serve`` per module, mailing codes to ``inbox``."""
     from ..conftest import _service_factory
@@ -144,12 +135,6 @@ def api(svc: Any) -> Any:
 @pytest.fixture(scope="module")
 def other_seal(api: Any) -> str:
     """An active seal of tenant ``other`` (the enterprise signer), made by its admin."""
-    from ..service import cli
+    from ..api.client import seal_of_other
 
-    if "adm_other" not in api.svc.keys:
-        made = cli(api.svc.data_dir, "keys", "create", "--tenant", "other", "--role", "admin")
-        api.svc.keys["adm_other"] = made["key"]
-    body = {"tenant": "other", "kind": "contract", "name": "Other Corp", "purpose": "合同专用章"}
-    r = api.post("/v1/seals", body, key="adm_other")
-    assert r.status == 201, r
-    return str(r.json()["id"])
+    return seal_of_other(api)
